@@ -1,0 +1,112 @@
+"""RFC 6242 framing: end-of-message (base:1.0) and chunked (base:1.1).
+
+ncclient's ``DefaultXMLParser`` re-decodes its whole buffer for every chunk, which is
+quadratic in the size of a reply. This decoder keeps bytes until a message is complete,
+decodes each message once, and runs in time linear in its input.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, List
+
+from ncclient.transport.errors import NetconfFramingError
+
+__all__ = ["FrameDecoder", "frame_10", "frame_11", "EOM", "END_OF_CHUNKS"]
+
+EOM = b"]]>]]>"
+END_OF_CHUNKS = b"\n##\n"
+# RFC 6242 4.2: chunk-size is 1..4294967295, so at most 10 digits.
+_MAX_CHUNK_SIZE = 4294967295
+_MAX_HEADER = len(b"\n#4294967295\n")
+
+
+def frame_10(message: bytes) -> bytes:
+    """Frame one message with the base:1.0 end-of-message marker."""
+    return message + EOM
+
+
+def frame_11(message: bytes) -> bytes:
+    """Frame one message as a single base:1.1 chunk."""
+    return b"\n#%d\n%s%s" % (len(message), message, END_OF_CHUNKS)
+
+
+class FrameDecoder:
+    """Turns a byte stream into NETCONF messages.
+
+    *deliver* is called with each complete message (``str``, stripped of the framing).
+    *chunked* is called before each message starts to learn the framing in force, so a
+    session can switch from base:1.0 (the hello) to base:1.1 between two messages.
+    Malformed base:1.1 framing raises :exc:`ncclient.transport.errors.NetconfFramingError`.
+    """
+
+    def __init__(self, deliver: Callable[[str], None], chunked: Callable[[], bool]) -> None:
+        self._deliver = deliver
+        self._chunked = chunked
+        self._buf = bytearray()
+        self._chunks: List[bytes] = []
+        self._in_message = False
+        self._scan = 0  # base:1.0: where the search for EOM resumes
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet delivered."""
+        return len(self._buf) + sum(len(c) for c in self._chunks)
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+        while self._buf:
+            if not self._in_message:
+                self._in_message = True
+                self._is_chunked = self._chunked()
+            done = self._step_11() if self._is_chunked else self._step_10()
+            if not done:
+                return
+
+    def _finish(self, message: bytes) -> None:
+        self._in_message = False
+        self._scan = 0
+        self._deliver(message.decode("utf-8").strip())
+
+    def _step_10(self) -> bool:
+        buf = self._buf
+        i = buf.find(EOM, self._scan)
+        if i < 0:
+            self._scan = max(0, len(buf) - len(EOM) + 1)
+            return False
+        message = bytes(buf[:i])
+        del buf[: i + len(EOM)]
+        self._finish(message)
+        return True
+
+    def _step_11(self) -> bool:
+        """Consume one chunk header (and its chunk); True when a message completed."""
+        buf = self._buf
+        while True:
+            if len(buf) < 4:
+                if buf and not b"\n#".startswith(bytes(buf[:2])):
+                    raise NetconfFramingError("bad chunk header", bytes(buf[:_MAX_HEADER]))
+                return False
+            if buf[0:2] != b"\n#":
+                raise NetconfFramingError("bad chunk header", bytes(buf[:_MAX_HEADER]))
+            if buf[2:4] == b"#\n":
+                del buf[:4]
+                message = b"".join(self._chunks)
+                self._chunks = []
+                self._finish(message)
+                return True
+            end = buf.find(b"\n", 2, _MAX_HEADER)
+            if end < 0:
+                if len(buf) >= _MAX_HEADER or not bytes(buf[2:]).isdigit():
+                    raise NetconfFramingError("bad chunk header", bytes(buf[:_MAX_HEADER]))
+                return False
+            digits = bytes(buf[2:end])
+            if not digits.isdigit() or digits.startswith(b"0"):
+                raise NetconfFramingError("bad chunk size", bytes(buf[: end + 1]))
+            size = int(digits)
+            if size > _MAX_CHUNK_SIZE:
+                raise NetconfFramingError("chunk size too large", digits)
+            start = end + 1
+            if len(buf) < start + size:
+                return False
+            self._chunks.append(bytes(buf[start : start + size]))
+            del buf[: start + size]

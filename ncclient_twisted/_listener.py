@@ -1,0 +1,179 @@
+"""The reply listener: ncclient's ``RPCReplyListener``, firing Deferreds on the reactor.
+
+ncclient registers every RPC, by message-id, in the one ``RPCReplyListener`` of its
+session (``RPCReplyListener.__new__`` looks it up with ``session.get_listener_instance``).
+We install an instance of this subclass first, so every RPC of the session registers here.
+
+On the session thread, :meth:`DeferredReplyListener.callback` finds the RPC, parses its
+reply, applies ``RaiseMode``, the device handler's exemptions and reply transform, and
+hands the outcome to the reactor with ``reactor.callFromThread``. The reactor thread only
+fires the Deferred.
+
+Unlike ncclient's listener, a reply nobody waits for (its request was cancelled or timed
+out, or its message-id was never sent) is dropped and counted, and the session goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Dict, Optional, Tuple
+
+from ncclient.operations.rpc import RaiseMode, RPCError, RPCReplyListener
+from ncclient.transport.errors import TransportError
+from ncclient.xml_ import NCElement, qualify, to_ele
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+__all__ = ["DeferredReplyListener", "reply_outcome"]
+
+log = logging.getLogger("ncclient_twisted.listener")
+
+
+def reply_outcome(rpc: Any, device_handler: Any) -> Any:
+    """What ncclient's synchronous ``RPC._request`` would return or raise for *rpc*'s reply.
+
+    Runs on the session thread (it parses the reply). Differences from ncclient, on
+    purpose: ``RaiseMode.ERRORS`` looks at every ``rpc-error`` (ncclient looks at the
+    first only), and errors the device handler exempts are left out one by one.
+    """
+    reply = rpc._reply
+    reply.parse()
+    errors = [e for e in reply.errors if not device_handler.is_rpc_error_exempt(e.message)]
+    if errors:
+        mode = rpc._raise_mode
+        if mode == RaiseMode.ALL or (
+            mode == RaiseMode.ERRORS and any(e.severity == "error" for e in errors)
+        ):
+            if len(errors) > 1:
+                raise RPCError(to_ele(reply._raw), errs=errors)
+            raise errors[0]
+    transform = device_handler.transform_reply()
+    if transform:
+        return NCElement(reply, transform, huge_tree=rpc._huge_tree)
+    return reply
+
+
+class _Pending:
+    __slots__ = ("deferred", "rpc")
+
+    def __init__(self, deferred: "Deferred[Any]", rpc: Any) -> None:
+        self.deferred = deferred
+        self.rpc = rpc
+
+
+class DeferredReplyListener(RPCReplyListener):
+    """Routes replies to Deferreds by message-id. Install with :meth:`install`."""
+
+    _reactor: Any
+    _pending: Dict[str, _Pending]
+    _ended: Optional[Exception]
+    replies_dropped: int
+
+    @classmethod
+    def install(cls, session: Any, device_handler: Any, reactor: Any) -> "DeferredReplyListener":
+        """Create the listener and register it on *session* (before any RPC is made)."""
+        with RPCReplyListener.creation_lock:
+            existing = session.get_listener_instance(RPCReplyListener)
+            if existing is not None:
+                raise RuntimeError("session already has a reply listener: %r" % (existing,))
+            self: DeferredReplyListener = object.__new__(cls)
+            self._lock = threading.Lock()
+            self._id2rpc = {}
+            self._device_handler = device_handler
+            self.logger = log
+            self._reactor = reactor
+            self._pending = {}
+            self._ended = None
+            self.replies_dropped = 0
+            session.add_listener(self)
+        return self
+
+    # -- reactor thread ------------------------------------------------------------
+
+    def expect(self, rpc: Any) -> "Deferred[Any]":
+        """A Deferred for *rpc*'s outcome; cancelling it forgets the request."""
+        msgid = rpc.id
+        d: "Deferred[Any]" = Deferred(lambda _: self.forget(msgid))
+        with self._lock:
+            ended = self._ended
+            if ended is None:
+                self._pending[msgid] = _Pending(d, rpc)
+        if ended is not None:
+            self.forget(msgid)
+            d.errback(Failure(ended))
+        return d
+
+    def forget(self, msgid: str) -> None:
+        """Stop waiting for *msgid*; its reply, if it comes, will be dropped."""
+        with self._lock:
+            self._id2rpc.pop(msgid, None)
+            self._pending.pop(msgid, None)
+
+    @property
+    def pending(self) -> int:
+        """Requests sent and still waiting for a reply."""
+        with self._lock:
+            return len(self._pending)
+
+    # -- session thread ------------------------------------------------------------
+
+    def callback(self, root: Tuple[str, Dict[str, str]], raw: str) -> None:
+        tag, attrs = root
+        if self._device_handler.perform_qualify_check() and tag != qualify("rpc-reply"):
+            return
+        msgid = attrs.get("message-id")
+        with self._lock:
+            rpc = self._id2rpc.pop(msgid, None) if msgid is not None else None
+            pending = self._pending.pop(msgid, None) if msgid is not None else None
+        if rpc is None:
+            self._drop(msgid)
+            return
+        rpc.deliver_reply(raw)
+        if pending is None:
+            return  # an RPC made outside our manager (ncclient's own event is set)
+        try:
+            result: Any = reply_outcome(rpc, self._device_handler)
+            ok = True
+        except Exception as e:
+            result, ok = e, False
+        self._reactor.callFromThread(self._fire, pending.deferred, ok, result)
+
+    def _drop(self, msgid: Optional[str]) -> None:
+        with self._lock:
+            self.replies_dropped += 1
+        if msgid is None:
+            log.warning("dropped an <rpc-reply> without message-id")
+        else:
+            log.info("dropped a reply to message-id %s: no request waits for it", msgid)
+
+    def errback(self, ex: Exception) -> None:
+        """The session failed: every waiting request fails with *ex*."""
+        self.end(ex)
+
+    def end(self, reason: Optional[Exception]) -> None:
+        """The session is over: fail everything pending; later requests fail at once."""
+        if reason is None:
+            reason = TransportError("Session closed")
+        with self._lock:
+            if self._ended is None:
+                self._ended = reason
+            pending = list(self._pending.values())
+            self._pending.clear()
+            rpcs = list(self._id2rpc.values())
+            self._id2rpc.clear()
+        for rpc in rpcs:
+            rpc.deliver_error(reason)
+        for p in pending:
+            self._reactor.callFromThread(self._fire, p.deferred, False, reason)
+
+    def _fire(self, d: "Deferred[Any]", ok: bool, result: Any) -> None:
+        if d.called:
+            # Cancelled or timed out after the reply was on its way.
+            with self._lock:
+                self.replies_dropped += 1
+            return
+        if ok:
+            d.callback(result)
+        else:
+            d.errback(Failure(result))

@@ -1,0 +1,109 @@
+"""Per-reactor state: the project's own thread pool and the open sessions.
+
+Connecting (DNS, TCP, SSH handshake, authentication, hello) and closing (joining the
+session's threads) block, so they run on a thread pool of our own, never on the reactor's
+default pool, which the application may need for its own work. The pool starts on first
+use and stops at reactor shutdown, after every open session has been closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from typing import Any, Callable, Dict, Optional, Set, TypeVar
+
+from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+
+__all__ = ["Runtime", "runtime_for", "DEFAULT_POOL_SIZE", "SHUTDOWN_CLOSE_TIMEOUT"]
+
+log = logging.getLogger("ncclient_twisted.runtime")
+
+T = TypeVar("T")
+
+DEFAULT_POOL_SIZE = 32
+#: How long reactor shutdown waits for each session's close-session before closing it.
+SHUTDOWN_CLOSE_TIMEOUT = 2.0
+
+
+def resolve_reactor(reactor: Any = None) -> Any:
+    if reactor is None:
+        from twisted.internet import reactor as global_reactor
+
+        return global_reactor
+    return reactor
+
+
+class Runtime:
+    """The thread pool and the set of open managers of one reactor."""
+
+    def __init__(self, reactor: Any, pool_size: int = DEFAULT_POOL_SIZE) -> None:
+        self.reactor = reactor
+        self.pool_size = pool_size
+        self._pool: Optional[ThreadPool] = None
+        self._open: Set[Any] = set()
+        self._triggers: list = []
+
+    @property
+    def open_managers(self) -> Set[Any]:
+        return set(self._open)
+
+    def _start(self) -> ThreadPool:
+        if self._pool is None:
+            pool = ThreadPool(minthreads=0, maxthreads=self.pool_size, name="ncclient_twisted")
+            pool.start()
+            self._pool = pool
+            self._triggers = [
+                self.reactor.addSystemEventTrigger("before", "shutdown", self._close_all),
+                self.reactor.addSystemEventTrigger("during", "shutdown", self.stop),
+            ]
+        return self._pool
+
+    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "Deferred[T]":
+        """Run blocking *fn* on our pool; a Deferred of its result."""
+        return deferToThreadPool(self.reactor, self._start(), fn, *args, **kwargs)
+
+    def add(self, manager: Any) -> None:
+        self._open.add(manager)
+
+    def discard(self, manager: Any) -> None:
+        self._open.discard(manager)
+
+    def _close_all(self) -> "Optional[Deferred[Any]]":
+        if not self._open:
+            return None
+        log.debug("reactor shutdown: closing %d sessions", len(self._open))
+        ds = [m.close_session(timeout=SHUTDOWN_CLOSE_TIMEOUT) for m in list(self._open)]
+        return DeferredList(ds, consumeErrors=True)
+
+    def stop(self) -> None:
+        """Stop the pool (its threads finish their current work first)."""
+        pool, self._pool = self._pool, None
+        for trigger in self._triggers:
+            try:
+                self.reactor.removeSystemEventTrigger(trigger)
+            except (ValueError, KeyError):
+                pass
+        self._triggers = []
+        if pool is not None:
+            pool.stop()
+
+
+_runtimes: "weakref.WeakKeyDictionary[Any, Runtime]" = weakref.WeakKeyDictionary()
+_by_id: Dict[int, Runtime] = {}
+
+
+def runtime_for(reactor: Any) -> Runtime:
+    """The :class:`Runtime` of *reactor*, created on first use."""
+    try:
+        rt = _runtimes.get(reactor)
+    except TypeError:  # not weak-referenceable
+        rt = _by_id.get(id(reactor))
+    if rt is None:
+        rt = Runtime(reactor)
+        try:
+            _runtimes[reactor] = rt
+        except TypeError:
+            _by_id[id(reactor)] = rt
+    return rt
