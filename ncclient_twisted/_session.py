@@ -73,13 +73,13 @@ class QuietSocket(socket.socket):
 
 
 def open_socket(
-    host: str,
-    port: int,
-    timeout: Optional[float],
-    bind_addr: Optional[str],
-    idle_timeout: float,
+    host: str, port: int, timeout: Optional[float], bind_addr: Optional[str]
 ) -> QuietSocket:
-    """Connect a :class:`QuietSocket` with ``TCP_NODELAY`` to *host*:*port* (blocking)."""
+    """Connect a :class:`QuietSocket` with ``TCP_NODELAY`` to *host*:*port* (blocking).
+
+    Its timeout is left to paramiko during the handshake (so paramiko's banner and
+    handshake timeouts hold); call ``freeze_timeout`` once the session is up.
+    """
     last: Optional[OSError] = None
     for af, socktype, proto, _, sa in socket.getaddrinfo(
         host, port, socket.AF_UNSPEC, socket.SOCK_STREAM
@@ -95,7 +95,6 @@ def open_socket(
             sock.close()
             continue
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.freeze_timeout(idle_timeout)
         return sock
     raise SSHError("Could not open socket to %s:%s (%s)" % (host, port, last))
 

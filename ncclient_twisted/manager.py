@@ -34,7 +34,12 @@ from ncclient_twisted._listener import DeferredReplyListener
 from ncclient_twisted._lock import LockContext
 from ncclient_twisted._notifications import DEFAULT_NOTIFICATION_BUFFER, NotificationBuffer
 from ncclient_twisted._runtime import Runtime, resolve_reactor, runtime_for
-from ncclient_twisted._session import IDLE_SOCKET_TIMEOUT, TwistedSSHSession, open_socket
+from ncclient_twisted._session import (
+    IDLE_SOCKET_TIMEOUT,
+    QuietSocket,
+    TwistedSSHSession,
+    open_socket,
+)
 
 __all__ = ["connect", "connect_ssh", "Manager", "OPERATIONS", "make_device_handler"]
 
@@ -441,23 +446,23 @@ def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
 
     def blocking_connect() -> None:
         call_kwds = dict(kwds)
+        sock: Optional[QuietSocket] = None
         if not ({"sock", "sock_fd", "ssh_config"} & {k for k, v in kwds.items() if v}):
             host = args[0] if args else kwds.get("host")
             port = args[1] if len(args) > 1 else kwds.get("port", 830)
             if host:
-                keepalive = kwds.get("keepalive")
-                call_kwds["sock"] = open_socket(
-                    host,
-                    port,
-                    kwds.get("timeout"),
-                    kwds.get("bind_addr"),
-                    float(keepalive) if keepalive else IDLE_SOCKET_TIMEOUT,
-                )
+                sock = open_socket(host, port, kwds.get("timeout"), kwds.get("bind_addr"))
+                call_kwds["sock"] = sock
         try:
             session.connect(*args, **call_kwds)
         except BaseException:
             session.close()
+            if sock is not None:
+                sock.close()
             raise
+        if sock is not None:
+            keepalive = kwds.get("keepalive")
+            sock.freeze_timeout(float(keepalive) if keepalive else IDLE_SOCKET_TIMEOUT)
         if cancelled:
             session.close()
 
