@@ -101,7 +101,9 @@ class Manager(nc_manager.Manager):
         if listener is None:
             raise TypeError("the session needs a DeferredReplyListener installed before connect")
         self._listener = listener
-        self._notifications = notifications or NotificationBuffer(self._reactor)
+        self._notifications = (
+            NotificationBuffer(self._reactor) if notifications is None else notifications
+        )
         self._end_reason: Any = _NOT_ENDED
         self._closed_waiters: List["Deferred[Optional[Exception]]"] = []
         self._closing: Optional["Deferred[Any]"] = None

@@ -311,6 +311,14 @@ class SessionEndTests(SynchronousTestCase):
         s.die(SessionCloseError(b""))
         self.failureResultOf(m.get(), TransportError)
 
+    def test_notifications_from_the_session_reach_take_notification(self) -> None:
+        m, s, _ = make()
+        buffer = m._notifications
+        self.assertEqual(len(buffer), 0)
+        d = m.take_notification()
+        buffer.put("n1")  # as ncclient's NotificationHandler does, on the session thread
+        self.assertEqual(self.successResultOf(d), "n1")
+
     def test_take_notification_fails_when_session_ends(self) -> None:
         m, s, _ = make()
         d = m.take_notification()
