@@ -25,9 +25,14 @@ CONNECT_ARGS = (
 )
 
 
+def readme_block(heading: str, index: int = 0) -> str:
+    """The *index*-th python code block under the README's *heading*."""
+    section = README.read_text().split(heading, 1)[1]
+    return section.split("```python\n")[index + 1].split("```", 1)[0]
+
+
 def quick_start_source() -> str:
-    text = README.read_text()
-    block = text.split("## Quick start", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    block = readme_block("## Quick start")
     assert CONNECT_ARGS in block, "the README's quick start changed: update this test"
     block = block.replace(CONNECT_ARGS, "**SERVER")
     block = block.replace("urn:example:top", TEST_NS)
@@ -57,3 +62,35 @@ async def test_positional_host_as_in_ncclient(netconfd: Any) -> None:
     m = await manager.connect_ssh(host, **kw).addTimeout(30, reactor)
     assert (await m.get_config(source="running")).ok
     await m.close_session()
+
+
+EXAMPLE_CONFIG = (
+    '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
+    '<system xmlns="urn:example:system"><hostname>demo</hostname></system></config>'
+)
+
+
+@pytest_twisted.ensureDeferred
+async def test_embedded_server_pytest_example_runs() -> None:
+    namespace: Dict[str, Any] = {"CONFIG": EXAMPLE_CONFIG}
+    exec(compile(readme_block("## Testing your code"), str(README), "exec"), namespace)
+    await namespace["test_hostname_is_set"]()
+
+
+def test_embedded_server_trial_example_runs(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    module = tmp_path / "test_readme_trial_example.py"
+    module.write_text(
+        "CONFIG = %r\n%s" % (EXAMPLE_CONFIG, readme_block("## Testing your code", 1))
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "twisted.trial", "test_readme_trial_example"],
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASSED (successes=1)" in proc.stdout
