@@ -224,3 +224,49 @@ def test_demo_runs_green() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "failures         0" in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+@pytest_twisted.ensureDeferred
+async def test_quiet_socket_keeps_keepalives_and_closes_promptly(server: Any) -> None:
+    import threading
+    import time
+
+    m = await connect(server, keepalive=1)
+    sock = m._session.transport.sock
+    # paramiko's 0.1 s poll is replaced by the keepalive interval (60 s without one).
+    assert sock.gettimeout() == 1.0
+    transport = m._session.transport
+    await bounded(task.deferLater(reactor(), 2.5, lambda: None))
+    assert transport.is_active() and m.connected  # keepalives went out; nothing broke
+    start = time.monotonic()
+    await bounded(m.close_session())
+    # The transport thread woke at once on close (not after its 1 s socket timeout).
+    assert time.monotonic() - start < 0.9
+    assert not any(t is transport for t in threading.enumerate())
+    m2 = await connect(server)
+    assert m2._session.transport.sock.gettimeout() == 60.0
+    await bounded(m2.close_session())
+
+
+@pytest_twisted.ensureDeferred
+async def test_replies_are_parsed_on_the_session_thread(server: Any) -> None:
+    import threading
+
+    from ncclient.operations.retrieve import GetReply
+
+    parsed_on: List[str] = []
+    original = GetReply.parse
+
+    def spy(self: Any) -> None:
+        if not self._parsed:
+            parsed_on.append(threading.current_thread().name)
+        original(self)
+
+    async with await connect(server) as m:
+        GetReply.parse = spy  # type: ignore[method-assign]
+        try:
+            reply = await bounded(m.get_config(source="running"))
+        finally:
+            GetReply.parse = original  # type: ignore[method-assign]
+        assert reply.ok
+    assert parsed_on == ["ncclient_twisted-session"]
