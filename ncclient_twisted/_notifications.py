@@ -14,7 +14,7 @@ import collections
 import logging
 from typing import Any, Deque, List, Optional
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 
 __all__ = ["NotificationBuffer", "DEFAULT_NOTIFICATION_BUFFER"]
@@ -56,7 +56,7 @@ class NotificationBuffer:
         if self._items:
             return succeed(self._items.popleft())
         if self._ended is not None:
-            return Deferred.fromFailure(self._ended) if block else succeed(None)
+            return fail(self._ended) if block else succeed(None)
         if not block:
             return succeed(None)
         d: "Deferred[Any]" = Deferred(self._waiters.remove)

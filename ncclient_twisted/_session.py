@@ -173,7 +173,7 @@ class TwistedSSHSession(SSHSession):
         return bytes(self._channel.recv(READ_SIZE))
 
     def _feed(self, data: bytes) -> None:
-        parser = self.parser
+        parser: Any = getattr(self, "parser")
         if type(parser) is nc_parser.DefaultXMLParser:
             if self._decoder is None:
                 self._decoder = FrameDecoder(

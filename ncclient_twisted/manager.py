@@ -371,8 +371,8 @@ class Manager(nc_manager.Manager):
     def __enter__(self) -> "Manager":
         raise TypeError("use 'async with' with ncclient_twisted's Manager")
 
-    def __exit__(self, *exc_info: Any) -> bool:  # pragma: no cover - __enter__ raises
-        return False
+    def __exit__(self, *exc_info: Any) -> None:  # pragma: no cover - __enter__ raises
+        pass
 
     def locked(self, target: str) -> LockContext:
         """A lock on *target* for ``async with`` or ``.run(f)`` (see :class:`LockContext`)."""
@@ -444,7 +444,7 @@ def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
     except Exception:
         return fail()
 
-    cancelled = []
+    cancelled: List[bool] = []
 
     def blocking_connect() -> None:
         call_kwds = dict(kwds)

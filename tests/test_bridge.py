@@ -322,8 +322,12 @@ class SessionEndTests(SynchronousTestCase):
     def test_take_notification_fails_when_session_ends(self) -> None:
         m, s, _ = make()
         d = m.take_notification()
+        m._notifications.put("kept")
         s.die(SessionCloseError(b""))
+        self.assertEqual(self.successResultOf(d), "kept")
+        d = m.take_notification()
         self.failureResultOf(d, SessionCloseError)
+        self.assertIsNone(self.successResultOf(m.take_notification(block=False)))
 
 
 class NotificationBufferTests(SynchronousTestCase):
