@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ncclient.operations.rpc import RaiseMode, RPCError, RPCReplyListener
 from ncclient.transport.errors import TransportError
@@ -86,6 +86,8 @@ class DeferredReplyListener(RPCReplyListener):
             self._pending = {}
             self._ended = None
             self.replies_dropped = 0
+            self._outbox: List[Tuple["Deferred[Any]", bool, Any]] = []
+            self._drain_scheduled = False
             session.add_listener(self)
         return self
 
@@ -137,7 +139,23 @@ class DeferredReplyListener(RPCReplyListener):
             ok = True
         except Exception as e:
             result, ok = e, False
-        self._reactor.callFromThread(self._fire, pending.deferred, ok, result)
+        self._post(pending.deferred, ok, result)
+
+    def _post(self, d: "Deferred[Any]", ok: bool, result: Any) -> None:
+        """Hand an outcome to the reactor; a burst of them costs one ``callFromThread``."""
+        with self._lock:
+            self._outbox.append((d, ok, result))
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        self._reactor.callFromThread(self._drain)
+
+    def _drain(self) -> None:
+        with self._lock:
+            outbox, self._outbox = self._outbox, []
+            self._drain_scheduled = False
+        for d, ok, result in outbox:
+            self._fire(d, ok, result)
 
     def _drop(self, msgid: Optional[str]) -> None:
         with self._lock:
@@ -165,7 +183,7 @@ class DeferredReplyListener(RPCReplyListener):
         for rpc in rpcs:
             rpc.deliver_error(reason)
         for p in pending:
-            self._reactor.callFromThread(self._fire, p.deferred, False, reason)
+            self._post(p.deferred, False, reason)
 
     def _fire(self, d: "Deferred[Any]", ok: bool, result: Any) -> None:
         if d.called:
