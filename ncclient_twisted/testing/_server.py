@@ -1,0 +1,436 @@
+# Twisted Conch is only partly annotated:
+# mypy: allow-untyped-calls
+"""
+The server object and :func:`serve`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from types import MappingProxyType
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, cast
+
+from lxml import etree
+from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, succeed
+from twisted.internet.interfaces import IDelayedCall, IListeningPort, IReactorTCP, IReactorTime
+
+from ._datastore import root_from_xml
+from ._faults import Faults
+from ._framing import DEFAULT_MAX_CHUNK
+from ._notifications import ChangedBy, EventTime, NotificationHub, config_change
+from ._operations import Engine, Options, RpcHandler
+from ._session import Session
+from ._ssh import (
+    AuthorizedKeyInput,
+    ChannelAdapter,
+    HostKeyInput,
+    ServerTransport,
+    build_factory,
+    fingerprint_md5,
+    fingerprint_sha256,
+    load_host_key,
+    public_b64,
+)
+from ._xml import BASE_NS, XmlInput, escape_text, make_parser
+
+#: Seconds :meth:`NetconfServer.stop` waits for a clean SSH disconnect
+#: before aborting a connection.
+STOP_GRACE = 2.0
+
+
+class _Core:
+    """The per-server state sessions talk to (the session ``Host``)."""
+
+    def __init__(
+        self,
+        *,
+        clock: IReactorTime,
+        options: Options,
+        max_chunk_size: int,
+        faults: Faults,
+        hub: NotificationHub,
+        handlers: Optional[Mapping[str, RpcHandler]],
+        config: Optional[XmlInput],
+        state: Optional[XmlInput],
+    ) -> None:
+        self.clock = clock
+        self.faults = faults
+        self.max_chunk_size = max_chunk_size
+        self.base_versions = options.base_versions
+        self.parser = make_parser()
+        self.sessions: Dict[int, Session] = {}
+        self.hub = hub
+        self.engine = Engine(
+            clock=clock,
+            options=options,
+            hub=hub,
+            sessions=self.sessions,
+            handlers=handlers,
+            config=config,
+            state=state,
+        )
+        self.capabilities = options.capabilities()
+        caps = "".join("<capability>%s</capability>" % escape_text(c) for c in self.capabilities)
+        self._hello_prefix = ('<hello xmlns="%s"><capabilities>%s</capabilities><session-id>' % (BASE_NS, caps)).encode()
+        self._ids = itertools.count(1)
+
+    def hello_bytes(self, session_id: int) -> bytes:
+        return self._hello_prefix + str(session_id).encode() + b"</session-id></hello>"
+
+    def open_session(self, channel: ChannelAdapter, username: str, source_host: Optional[str]) -> Session:
+        session = Session(self, channel, next(self._ids), username, source_host)
+        self.sessions[session.session_id] = session
+        return session
+
+    def session_closed(self, session: Session) -> None:
+        if self.sessions.get(session.session_id) is session:
+            del self.sessions[session.session_id]
+        self.engine.session_closed(session)
+
+
+class NetconfServer:
+    """
+    A NETCONF server over SSH on the loopback interface, for tests.
+
+    Create and start one with :func:`serve`; stop it with :meth:`stop`.
+
+    :ivar host: the address it listens on.
+    :ivar port: the TCP port it listens on (chosen by the OS by default).
+    :ivar users: username to password mapping.
+    :ivar faults: faults applying to every session (see :class:`Fault`).
+    :ivar clock: the clock used for confirmed-commit timeouts, fault delays
+        and notification times.
+    :ivar capabilities: the capability URIs of the server ``<hello>``.
+    """
+
+    def __init__(
+        self,
+        reactor: IReactorTCP,
+        *,
+        users: Optional[Mapping[str, str]] = None,
+        authorized_keys: Optional[Mapping[str, Iterable[AuthorizedKeyInput]]] = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        host_key: Optional[HostKeyInput] = None,
+        config: Optional[XmlInput] = None,
+        state: Optional[XmlInput] = None,
+        base_versions: Sequence[str] = ("1.0", "1.1"),
+        writable_running: bool = True,
+        candidate: bool = True,
+        startup: bool = True,
+        extra_capabilities: Iterable[str] = (),
+        max_chunk_size: int = DEFAULT_MAX_CHUNK,
+        clock: Optional[IReactorTime] = None,
+        handlers: Optional[Mapping[str, RpcHandler]] = None,
+        replay_log_size: int = 1000,
+    ) -> None:
+        if max_chunk_size < 1:
+            raise ValueError("max_chunk_size must be positive")
+        self._reactor = reactor
+        self.host = host
+        self.port = port
+        self.users: Mapping[str, str] = dict(users) if users is not None else {"admin": "admin"}
+        self._authorized_keys = {u: list(k) for u, k in (authorized_keys or {}).items()}
+        self._host_key = load_host_key(host_key)
+        self.clock: IReactorTime = clock if clock is not None else IReactorTime(reactor)
+        self.faults = Faults()
+        self._core = _Core(
+            clock=self.clock,
+            options=Options(
+                base_versions=base_versions,
+                writable_running=writable_running,
+                candidate=candidate,
+                startup=startup,
+                extra_capabilities=extra_capabilities,
+            ),
+            max_chunk_size=max_chunk_size,
+            faults=self.faults,
+            hub=NotificationHub(self.clock, replay_log_size),
+            handlers=handlers,
+            config=config,
+            state=state,
+        )
+        self.capabilities: List[str] = list(self._core.capabilities)
+        self._port: Optional[IListeningPort] = None
+        self._connections: Dict[ServerTransport, List["Deferred[None]"]] = {}
+        self._stopped: Optional["Deferred[None]"] = None
+        self._stop_result: Optional[List["Deferred[None]"]] = None
+
+    def __repr__(self) -> str:
+        return "<NetconfServer %s:%d sessions=%d>" % (self.host, self.port, len(self._core.sessions))
+
+    # -- lifecycle --------------------------------------------------------------
+
+    def start(self) -> "Deferred[NetconfServer]":
+        """Start listening; fires with the server once it accepts connections."""
+        if self._port is not None:
+            return succeed(self)
+        factory = build_factory(
+            reactor=IReactorTime(self._reactor),
+            host_key=self._host_key,
+            users=self.users,
+            authorized_keys=self._authorized_keys,
+            opener=self._core.open_session,
+            on_made=self._connection_made,
+            on_lost=self._connection_lost,
+        )
+        try:
+            self._port = self._reactor.listenTCP(self.port, factory, interface=self.host)
+        except Exception as exc:
+            return fail(exc)
+        self.port = self._port.getHost().port
+        return succeed(self)
+
+    def stop(self) -> "Deferred[None]":
+        """
+        Stop listening, drop every connection and cancel every timer.
+
+        Returns a Deferred that fires once the port is closed and every
+        connection is gone.  Calling it again returns a Deferred for the
+        same completion.
+        """
+        if self._stopped is None:
+            self._stopped = self._stop()
+            self._stop_result = []
+            self._stopped.addBoth(self._stop_done)
+        if self._stop_result is None:
+            return succeed(None)
+        d: "Deferred[None]" = Deferred()
+        self._stop_result.append(d)
+        return d
+
+    def _stop_done(self, result: object) -> None:
+        waiters, self._stop_result = self._stop_result or [], None
+        for d in waiters:
+            d.callback(None)
+
+    def _stop(self) -> "Deferred[None]":
+        self._core.engine.stop()
+        self._core.hub.stop()
+        waits: List["Deferred[Any]"] = []
+        if self._port is not None:
+            waits.append(maybeDeferred(self._port.stopListening))
+        for conn, waiters in list(self._connections.items()):
+            d: "Deferred[None]" = Deferred()
+            waiters.append(d)
+            waits.append(d)
+            tcp = conn.transport
+            if tcp is not None and not getattr(tcp, "disconnecting", False):
+                conn.loseConnection()
+        grace: Optional[IDelayedCall] = None
+        if self._connections:
+            grace = IReactorTime(self._reactor).callLater(STOP_GRACE, self._abort_all)
+        done = DeferredList(waits, consumeErrors=True)
+
+        def finished(_: object) -> None:
+            if grace is not None and grace.active():
+                grace.cancel()
+            for session in list(self._core.sessions.values()):
+                session.connection_lost()
+
+        return done.addCallback(finished)
+
+    def _abort_all(self) -> None:
+        for conn in list(self._connections):
+            tcp = cast(Any, conn.transport)
+            if tcp is not None:
+                tcp.abortConnection()
+
+    def _connection_made(self, conn: ServerTransport) -> None:
+        if self._stopped is not None:
+            cast(Any, conn.transport).abortConnection()
+        self._connections[conn] = []
+
+    def _connection_lost(self, conn: ServerTransport) -> None:
+        for d in self._connections.pop(conn, []):
+            d.callback(None)
+
+    # -- host key -----------------------------------------------------------------------
+
+    @property
+    def host_key(self) -> Any:
+        """The public host key (a ``twisted.conch.ssh.keys.Key``)."""
+        return self._host_key.public()
+
+    @property
+    def hostkey_b64(self) -> str:
+        """Base64 public host key, for ncclient's ``hostkey_b64`` and known_hosts files."""
+        return public_b64(self._host_key)
+
+    @property
+    def fingerprint(self) -> str:
+        """MD5 colon-hex fingerprint, the form ncclient's ``unknown_host_cb`` receives."""
+        return fingerprint_md5(self._host_key)
+
+    @property
+    def fingerprint_sha256(self) -> str:
+        """OpenSSH ``SHA256:...`` fingerprint of the host key."""
+        return fingerprint_sha256(self._host_key)
+
+    @property
+    def known_hosts_line(self) -> str:
+        """A known_hosts line for this server (``[host]:port type base64``)."""
+        return "[%s]:%d %s %s" % (self.host, self.port, self._host_key.sshType().decode(), self.hostkey_b64)
+
+    # -- client helpers ---------------------------------------------------------------------
+
+    def connect_kwargs(
+        self,
+        username: Optional[str] = None,
+        password: Optional[str] = None,
+        *,
+        timeout: Optional[float] = 30.0,
+        **extra: Any,
+    ) -> Dict[str, Any]:
+        """
+        Keyword arguments for ``ncclient.manager.connect(**kw)``.
+
+        The username defaults to the first configured user and the password
+        to that user's password.  Host key checking, the SSH agent and
+        ``~/.ssh`` keys are disabled.  *timeout* is ncclient's connect and
+        RPC timeout (None for ncclient's defaults, which can block forever
+        waiting for a hello).  *extra* is added as is (e.g.
+        ``key_filename=...``, ``hostkey_verify=True``).
+        """
+        if username is None:
+            username = next(iter(self.users), "admin")
+        if password is None and "key_filename" not in extra:
+            password = self.users.get(username)
+        kwargs: Dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "username": username,
+            "password": password,
+            "hostkey_verify": False,
+            "allow_agent": False,
+            "look_for_keys": False,
+        }
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        kwargs.update(extra)
+        return kwargs
+
+    # -- sessions, data, notifications ----------------------------------------------------------
+
+    @property
+    def sessions(self) -> Mapping[int, Session]:
+        """The live sessions, by session-id (a read-only live view)."""
+        return MappingProxyType(self._core.sessions)
+
+    @property
+    def locks(self) -> Dict[str, Optional[int]]:
+        """The session-id holding the lock of each datastore (None: unlocked)."""
+        return {name: ds.lock_owner for name, ds in self._core.engine.datastores.items()}
+
+    @property
+    def confirmed_commit_pending(self) -> bool:
+        """True while a confirmed commit waits for its confirmation."""
+        return self._core.engine.pending is not None
+
+    def get_config(self, datastore: str = "running") -> etree._Element:
+        """A copy of a datastore's content, as a ``<data>`` element."""
+        return self._core.engine.datastores[datastore].copy()
+
+    def set_config(self, config: Optional[XmlInput], datastore: str = "running") -> None:
+        """
+        Replace a datastore's content (a ``<config>``/``<data>`` wrapper or a
+        single top-level element; None empties it).  Changing running emits
+        a ``netconf-config-change`` notification (changed by the server).
+        """
+        engine = self._core.engine
+        engine.datastores[datastore].replace(root_from_xml(config))
+        if datastore == "running":
+            candidate = engine.datastores.get("candidate")
+            if candidate is not None and not engine.candidate_dirty_by:
+                candidate.replace(engine.running.copy())
+            self._core.hub.publish(config_change(ChangedBy(), "running"))
+        elif datastore == "candidate":
+            engine.candidate_dirty_by.clear()
+
+    def set_state(self, state: Optional[XmlInput]) -> None:
+        """Replace the state data that ``<get>`` merges into the running config."""
+        self._core.engine.set_state(state)
+
+    def publish(self, notification: XmlInput, event_time: EventTime = None) -> None:
+        """
+        Publish an event on the NETCONF stream: deliver it to every
+        subscriber whose filter selects it, and keep it in the replay log.
+
+        *notification* is the event element (``<link-down xmlns=...>``) or a
+        whole ``<notification>``; *event_time* is epoch seconds, a datetime
+        or RFC 3339 text (default: now, per the server clock).
+        """
+        self._core.hub.publish(notification, event_time)
+
+
+def serve(
+    reactor: IReactorTCP,
+    *,
+    users: Optional[Mapping[str, str]] = None,
+    authorized_keys: Optional[Mapping[str, Iterable[AuthorizedKeyInput]]] = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    host_key: Optional[HostKeyInput] = None,
+    config: Optional[XmlInput] = None,
+    state: Optional[XmlInput] = None,
+    base_versions: Sequence[str] = ("1.0", "1.1"),
+    writable_running: bool = True,
+    candidate: bool = True,
+    startup: bool = True,
+    extra_capabilities: Iterable[str] = (),
+    max_chunk_size: int = DEFAULT_MAX_CHUNK,
+    clock: Optional[IReactorTime] = None,
+    handlers: Optional[Mapping[str, RpcHandler]] = None,
+    replay_log_size: int = 1000,
+) -> "Deferred[NetconfServer]":
+    """
+    Start a NETCONF test server; returns a Deferred firing with the
+    :class:`NetconfServer` once it listens.  *reactor* must provide
+    ``IReactorTCP`` and ``IReactorTime``.
+
+    Keyword arguments (all optional; the same as :class:`NetconfServer`):
+
+    - ``users``: ``{username: password}`` (default ``{"admin": "admin"}``).
+    - ``authorized_keys``: ``{username: [key, ...]}``; keys are Conch keys,
+      ``cryptography`` keys or OpenSSH public key lines.
+    - ``host`` (default ``"127.0.0.1"``) and ``port`` (default 0: the OS picks).
+    - ``host_key``: a private key (Conch, ``cryptography``, PEM text) or the
+      path of a key file; default: an ed25519 key generated once per process
+      and shared by all servers.
+    - ``config``: initial running configuration (XML text or element, a
+      ``<config>``/``<data>`` wrapper or one top-level element); candidate
+      and startup start as copies.
+    - ``state``: state data merged into the running config by ``<get>``.
+    - ``base_versions``: advertised base versions, ``("1.0", "1.1")`` by
+      default; ``("1.0",)`` forces end-of-message framing.
+    - ``writable_running``, ``candidate``, ``startup``: enable the
+      capabilities of those names (all True by default).
+    - ``extra_capabilities``: more capability URIs for the hello.
+    - ``max_chunk_size``: the largest chunk sent with base:1.1 framing.
+    - ``clock``: an ``IReactorTime`` for confirmed-commit timeouts, fault
+      delays and event times (default: the reactor; ``task.Clock`` in tests).
+    - ``handlers``: custom RPCs, ``{"{namespace}name" or "name": handler}``;
+      ``handler(session, operation_element)`` returns None (``<ok/>``), reply
+      content as XML text or elements, or a Deferred of those, and may raise
+      :class:`NetconfError`.
+    - ``replay_log_size``: how many events the replay log keeps.
+    """
+    return NetconfServer(
+        reactor,
+        users=users,
+        authorized_keys=authorized_keys,
+        host=host,
+        port=port,
+        host_key=host_key,
+        config=config,
+        state=state,
+        base_versions=base_versions,
+        writable_running=writable_running,
+        candidate=candidate,
+        startup=startup,
+        extra_capabilities=extra_capabilities,
+        max_chunk_size=max_chunk_size,
+        clock=clock,
+        handlers=handlers,
+        replay_log_size=replay_log_size,
+    ).start()

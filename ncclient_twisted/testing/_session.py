@@ -1,0 +1,454 @@
+"""
+One NETCONF session: hello exchange, framing, request pipeline, replies,
+notifications and fault injection.  It talks to its SSH channel through the
+small :class:`Channel` interface, so it can be driven without any network.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from typing import TYPE_CHECKING, Callable, Deque, Dict, List, Optional, Protocol, Set, Tuple
+
+from lxml import etree
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from . import _faults as F
+from ._errors import NetconfError
+from ._faults import Fault, Faults
+from ._framing import EOM, END_OF_CHUNKS, Decoder, FramingError, encode_chunked
+from ._xml import BASE_1_0, BASE_1_1, BASE_NS, attributes, escape_attr, first_child, localname, nc, text_of
+
+from ._operations import Outcome
+
+if TYPE_CHECKING:
+    from ._operations import Engine
+
+_log = Logger()
+
+_RPC = nc("rpc")
+_HELLO = nc("hello")
+_REPLY_START = b'<rpc-reply xmlns="' + BASE_NS.encode() + b'"'
+_REPLY_END = b"</rpc-reply>"
+_XML_NS = "http://www.w3.org/XML/1998/namespace"
+_FILLER_ITEM = b"<item>" + b"x" * 1000 + b"</item>"
+_unknown_ids = itertools.count(1)
+
+
+class Channel(Protocol):
+    """The byte pipe a session runs on (an SSH channel)."""
+
+    def write(self, data: bytes) -> None:
+        """Send bytes to the client."""
+
+    def close(self) -> None:
+        """Close this session's channel (graceful)."""
+
+    def abort(self) -> None:
+        """Drop the whole underlying connection."""
+
+
+class Host(Protocol):
+    """What a session needs from its server."""
+
+    engine: "Engine"
+    faults: Faults
+    clock: IReactorTime
+    max_chunk_size: int
+    base_versions: Tuple[str, ...]
+    parser: etree.XMLParser
+
+    def hello_bytes(self, session_id: int) -> bytes:
+        ...
+
+    def session_closed(self, session: "Session") -> None:
+        ...
+
+
+def reply_open_tag(rpc: Optional[etree._Element], message_id: Optional[str] = None) -> bytes:
+    """
+    The ``<rpc-reply ...>`` start tag carrying every attribute of *rpc*
+    (RFC 6241 4.2), with ``message-id`` optionally replaced.
+    """
+    if rpc is None or not rpc.attrib:
+        return _REPLY_START + b">"
+    parts: List[str] = []
+    declared: Dict[str, str] = {}
+    nsmap = rpc.nsmap
+    for name, value in attributes(rpc).items():
+        if message_id is not None and name == "message-id":
+            value = message_id
+        if name[:1] == "{":
+            uri, local = name[1:].split("}", 1)
+            if uri == _XML_NS:
+                prefix = "xml"
+            else:
+                found = declared.get(uri)
+                if found is None:
+                    found = next((p for p, u in nsmap.items() if u == uri and p), None)
+                    if found is None or found in declared.values():
+                        found = "a%d" % len(declared)
+                    declared[uri] = found
+                prefix = found
+            parts.append(' %s:%s="%s"' % (prefix, local, escape_attr(value)))
+        else:
+            parts.append(' %s="%s"' % (name, escape_attr(value)))
+    for uri, prefix in declared.items():
+        parts.append(' xmlns:%s="%s"' % (prefix, escape_attr(uri)))
+    return _REPLY_START + "".join(parts).encode("utf-8") + b">"
+
+
+def _pad(body: bytes, size: int) -> bytes:
+    if size <= 0:
+        return body
+    if body.endswith(b"</data>"):
+        count = max(1, -(-size // len(_FILLER_ITEM)))
+        filler = b'<filler xmlns="urn:ncclient-twisted:testing:filler">' + _FILLER_ITEM * count + b"</filler>"
+        return body[:-7] + filler + b"</data>"
+    return body + b"<!--" + b"x" * size + b"-->"
+
+
+class Session:
+    """
+    A live NETCONF session of a test server (see ``server.sessions``).
+
+    :ivar session_id: the session-id sent in the server ``<hello>``.
+    :ivar username: the SSH user.
+    :ivar source_host: the client's IP address.
+    :ivar faults: faults applying to this session only (checked before the
+        server's).
+    :ivar base_version: ``"1.0"`` or ``"1.1"`` once the hellos are
+        exchanged, else None.
+    :ivar client_capabilities: the capabilities of the client ``<hello>``.
+    :ivar closed: True once the session has ended.
+
+    Besides these, :attr:`subscribed`, :meth:`when_closed` and
+    :meth:`disconnect` are for tests; the other public methods are the
+    session's interface to the SSH channel and to the operations.
+    """
+
+    def __init__(
+        self,
+        host: Host,
+        channel: Channel,
+        session_id: int,
+        username: str,
+        source_host: Optional[str] = None,
+    ) -> None:
+        self.session_id = session_id
+        self.username = username
+        self.source_host = source_host
+        self.faults = Faults()
+        self.base_version: Optional[str] = None
+        self.client_capabilities: Tuple[str, ...] = ()
+        self.closed = False
+        self._host = host
+        self._channel = channel
+        self._decoder = Decoder(chunked=False)
+        self._chunked = False
+        self._hello_sent = False
+        self._hello_received = False
+        self._queue: Deque[bytes] = deque()
+        self._busy = False
+        self._closing = False
+        self._timers: Set[IDelayedCall] = set()
+        self._waiters: List["Deferred[None]"] = []
+
+    def __repr__(self) -> str:
+        return "<Session %d user=%r base=%s%s>" % (
+            self.session_id,
+            self.username,
+            self.base_version,
+            " closed" if self.closed else "",
+        )
+
+    # -- public API ------------------------------------------------------------
+
+    def when_closed(self) -> "Deferred[None]":
+        """A Deferred that fires (with None) once this session has ended."""
+        if self.closed:
+            return succeed(None)
+        d: "Deferred[None]" = Deferred()
+        self._waiters.append(d)
+        return d
+
+    @property
+    def subscribed(self) -> bool:
+        """True while a ``create-subscription`` of this session is in force."""
+        return self.session_id in self._host.engine.hub.subscriptions
+
+    def disconnect(self) -> None:
+        """Drop this session's SSH connection at once (as a crashing device would)."""
+        self._terminate()
+        self._channel.abort()
+
+    # -- interface to the operations ---------------------------------------------
+
+    def kill(self) -> None:
+        """Terminate for ``<kill-session>``: release everything, drop the connection."""
+        self.disconnect()
+
+    def close_gracefully(self) -> None:
+        """Terminate after ``<close-session>``: release everything, close the channel."""
+        self._terminate()
+        self._channel.close()
+
+    def send_notification(self, xml: bytes) -> None:
+        """Send a serialised ``<notification>``."""
+        if not self.closed and not self._closing and self._hello_sent:
+            self._write(xml)
+
+    # -- interface to the channel ---------------------------------------------------
+
+    def start(self) -> None:
+        """The channel is open: send the hello (unless a hello fault says otherwise)."""
+        fault = self._host.faults._take_hello()
+        if fault is None:
+            self._send_hello()
+        elif fault.kind == F.DELAY_HELLO:
+            self._later(fault.seconds, self._send_hello)
+        # NO_HELLO: stay silent.
+
+    def data_received(self, data: bytes) -> None:
+        """Bytes from the client."""
+        if self.closed:
+            return
+        decoder = self._decoder
+        decoder.feed(data)
+        while not self.closed:
+            try:
+                message = decoder.next_message()
+            except FramingError as exc:
+                self._framing_error(exc)
+                return
+            if message is None:
+                break
+            if not message:
+                continue  # stray delimiters or whitespace
+            if not self._hello_received:
+                self._client_hello(message)
+            else:
+                self._queue.append(message)
+        self._pump()
+
+    def connection_lost(self) -> None:
+        """The channel (or the whole connection) is gone."""
+        self._terminate()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _later(self, seconds: float, func: Callable[[], None]) -> None:
+        call: Optional[IDelayedCall] = None
+
+        def run() -> None:
+            assert call is not None
+            self._timers.discard(call)
+            func()
+
+        call = self._host.clock.callLater(seconds, run)
+        self._timers.add(call)
+
+    def _terminate(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._queue.clear()
+        for call in self._timers:
+            if call.active():
+                call.cancel()
+        self._timers.clear()
+        try:
+            self._host.session_closed(self)
+        finally:
+            waiters, self._waiters = self._waiters, []
+            for d in waiters:
+                d.callback(None)
+
+    def _write(self, payload: bytes) -> None:
+        if self._chunked:
+            self._channel.write(encode_chunked(payload, self._host.max_chunk_size))
+        else:
+            self._channel.write(payload + EOM)
+
+    def _send_hello(self) -> None:
+        if self.closed:
+            return
+        self._channel.write(self._host.hello_bytes(self.session_id) + EOM)
+        self._hello_sent = True
+        self._pump()
+
+    def _client_hello(self, message: bytes) -> None:
+        try:
+            hello = etree.fromstring(message, self._host.parser)
+        except etree.XMLSyntaxError:
+            _log.info("session {sid}: client hello is not XML; closing", sid=self.session_id)
+            self.close_gracefully()
+            return
+        if hello.tag not in (_HELLO, "hello"):
+            _log.info("session {sid}: expected <hello>, got {tag}; closing", sid=self.session_id, tag=hello.tag)
+            self.close_gracefully()
+            return
+        if any(localname(e.tag) == "session-id" for e in hello.iter(etree.Element)):
+            _log.info("session {sid}: client hello has a session-id; closing", sid=self.session_id)
+            self.close_gracefully()
+            return
+        caps = tuple(text_of(c) for c in hello.iter(etree.Element) if localname(c.tag) == "capability")
+        self.client_capabilities = caps
+        versions = self._host.base_versions
+        if "1.1" in versions and BASE_1_1 in caps:
+            self.base_version = "1.1"
+        elif "1.0" in versions and BASE_1_0 in caps:
+            self.base_version = "1.0"
+        else:
+            _log.info("session {sid}: no common base version; closing", sid=self.session_id)
+            self.close_gracefully()
+            return
+        self._hello_received = True
+        self._chunked = self._decoder.chunked = self.base_version == "1.1"
+
+    def _framing_error(self, exc: FramingError) -> None:
+        _log.info("session {sid}: framing error {exc}; closing", sid=self.session_id, exc=exc)
+        if self._hello_sent and self._hello_received:
+            error = NetconfError("malformed-message", str(exc), error_type="rpc")
+            self._write(reply_open_tag(None) + error.to_xml() + _REPLY_END)
+        self.close_gracefully()
+
+    def _pump(self) -> None:
+        queue = self._queue
+        while queue and not self._busy and self._hello_sent and not self._closing and not self.closed:
+            self._process(queue.popleft())
+
+    def _error_reply(self, rpc: Optional[etree._Element], error: NetconfError) -> None:
+        self._write(reply_open_tag(rpc) + error.to_xml() + _REPLY_END)
+
+    def _process(self, message: bytes) -> None:
+        try:
+            rpc = etree.fromstring(message, self._host.parser)
+        except etree.XMLSyntaxError as exc:
+            tag = "malformed-message" if self.base_version == "1.1" else "operation-failed"
+            self._error_reply(None, NetconfError(tag, "message is not well-formed XML: %s" % exc, error_type="rpc"))
+            return
+        if rpc.tag != _RPC:
+            self._error_reply(
+                None,
+                NetconfError(
+                    "unknown-element",
+                    "expected an <rpc> in the NETCONF base namespace",
+                    error_type="protocol",
+                    info=[("bad-element", localname(rpc.tag) if isinstance(rpc.tag, str) else "?")],
+                ),
+            )
+            return
+        if rpc.get("message-id") is None:
+            self._error_reply(
+                rpc,
+                NetconfError(
+                    "missing-attribute",
+                    "the <rpc> element has no message-id attribute",
+                    error_type="rpc",
+                    info=[("bad-attribute", "message-id"), ("bad-element", "rpc")],
+                ),
+            )
+            return
+        op = first_child(rpc)
+        if op is None:
+            self._error_reply(
+                rpc,
+                NetconfError("missing-element", "the <rpc> contains no operation", error_type="protocol", info=[("bad-element", "rpc")]),
+            )
+            return
+        name = localname(op.tag)
+        host = self._host
+        delay = self.faults._take(name, True) or host.faults._take(name, True)
+        fault = self.faults._take(name, False) or host.faults._take(name, False)
+        if fault is not None and fault.kind == F.RPC_ERROR and fault.error is not None:
+            outcome = Outcome(fault.error.to_xml())
+        else:
+            outcome = host.engine.handle(self, op)
+        body = outcome.body
+        if isinstance(body, Deferred):
+            self._busy = True
+            body.addCallback(self._deferred_reply, rpc, outcome.after, delay, fault)
+            return
+        self._respond(rpc, body, outcome.after, delay, fault)
+
+    def _deferred_reply(
+        self,
+        body: bytes,
+        rpc: etree._Element,
+        after: Optional[Callable[[], None]],
+        delay: Optional[Fault],
+        fault: Optional[Fault],
+    ) -> None:
+        self._busy = False
+        self._respond(rpc, body, after, delay, fault)
+        self._pump()
+
+    def _respond(
+        self,
+        rpc: etree._Element,
+        body: bytes,
+        after: Optional[Callable[[], None]],
+        delay: Optional[Fault],
+        fault: Optional[Fault],
+    ) -> None:
+        if self.closed:
+            return
+        if delay is not None:
+            self._busy = True
+
+            def later() -> None:
+                self._busy = False
+                self._emit(rpc, body, after, fault)
+                self._pump()
+
+            self._later(delay.seconds, later)
+            return
+        self._emit(rpc, body, after, fault)
+
+    def _emit(
+        self,
+        rpc: etree._Element,
+        body: bytes,
+        after: Optional[Callable[[], None]],
+        fault: Optional[Fault],
+    ) -> None:
+        if self.closed:
+            return
+        kind = fault.kind if fault is not None else None
+        if kind is None or kind == F.RPC_ERROR:
+            self._write(reply_open_tag(rpc) + body + _REPLY_END)
+        elif kind == F.NO_REPLY:
+            pass
+        elif kind == F.UNKNOWN_MESSAGE_ID:
+            bogus = "ncclient-twisted-unknown-%d" % next(_unknown_ids)
+            self._write(reply_open_tag(rpc, bogus) + body + _REPLY_END)
+            assert fault is not None
+            if fault.before:
+                self._write(reply_open_tag(rpc) + body + _REPLY_END)
+        elif kind == F.DUPLICATE_REPLY:
+            payload = reply_open_tag(rpc) + body + _REPLY_END
+            self._write(payload)
+            self._write(payload)
+        elif kind == F.CLOSE_MID_REPLY:
+            payload = reply_open_tag(rpc) + body + _REPLY_END
+            framed = encode_chunked(payload, self._host.max_chunk_size) if self._chunked else payload + EOM
+            self._channel.write(framed[: len(framed) // 2])
+            self.disconnect()
+            return
+        elif kind == F.BAD_CHUNK_HEADER:
+            assert fault is not None
+            payload = reply_open_tag(rpc) + body + _REPLY_END
+            self._channel.write(fault.payload + payload + (END_OF_CHUNKS if self._chunked else EOM))
+        elif kind == F.NOT_XML:
+            assert fault is not None
+            self._write(fault.payload)
+        elif kind == F.LARGE_REPLY:
+            assert fault is not None
+            self._write(reply_open_tag(rpc) + _pad(body, fault.size) + _REPLY_END)
+        else:  # pragma: no cover - all kinds handled above
+            self._write(reply_open_tag(rpc) + body + _REPLY_END)
+        if after is not None:
+            after()

@@ -1,0 +1,406 @@
+# Twisted Conch is only partly annotated:
+# mypy: allow-untyped-calls
+"""
+The SSH layer, on Twisted Conch: host keys, password and public-key
+authentication, and the ``netconf`` subsystem (RFC 6242) wired to a
+NETCONF session object.
+
+``twisted.conch.ssh.userauth`` (and so ``twisted.conch.ssh.factory``)
+import the global reactor when they are imported; they are therefore only
+imported when the first server is built, not when this module is imported.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from collections import deque
+from functools import lru_cache
+from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Protocol, Tuple, Type, Union, cast
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from twisted.conch.avatar import ConchUser
+from twisted.conch.error import ValidPublicKey
+from twisted.conch.interfaces import IConchUser
+from twisted.conch.ssh import channel, common, connection, keys, transport
+from twisted.cred.checkers import ICredentialsChecker
+from twisted.cred.credentials import ISSHPrivateKey, IUsernamePassword
+from twisted.cred.error import UnauthorizedLogin
+from twisted.cred.portal import IRealm, Portal
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+PrivateKey = Union[ed25519.Ed25519PrivateKey, ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey]
+PublicKey = Union[ed25519.Ed25519PublicKey, ec.EllipticCurvePublicKey, rsa.RSAPublicKey]
+
+#: A host key: a Conch Key, a ``cryptography`` private key, PEM/OpenSSH
+#: private key text or bytes, or the path of a private key file.
+HostKeyInput = Union["keys.Key", PrivateKey, str, bytes, "os.PathLike[str]"]
+#: An authorized key: a Conch Key, a ``cryptography`` public (or private)
+#: key, or an OpenSSH public key line (``"ssh-ed25519 AAAA... comment"``).
+AuthorizedKeyInput = Union["keys.Key", PublicKey, PrivateKey, str, bytes]
+
+SUBSYSTEM = b"netconf"
+
+
+def generate_key(kind: str = "ed25519") -> PrivateKey:
+    """
+    Generate a private key with ``cryptography``: ``"ed25519"`` (default),
+    ``"ecdsa"`` (P-256) or ``"rsa"`` (2048 bits, slow).  Useful for host keys
+    and for client keys in public-key authentication tests.
+    """
+    if kind == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    if kind == "ecdsa":
+        return ec.generate_private_key(ec.SECP256R1())
+    if kind == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    raise ValueError("unknown key kind %r (use 'ed25519', 'ecdsa' or 'rsa')" % (kind,))
+
+
+_shared_keys: Dict[str, keys.Key] = {}
+
+
+def shared_host_key(kind: str = "ed25519") -> keys.Key:
+    """The host key shared by all servers of this process (generated once per kind)."""
+    key = _shared_keys.get(kind)
+    if key is None:
+        key = _shared_keys[kind] = keys.Key(generate_key(kind))
+    return key
+
+
+def _private_key_from_bytes(data: bytes) -> keys.Key:
+    """Load an unencrypted PEM (PKCS#1, SEC1, PKCS#8) or OpenSSH private key."""
+    if b"OPENSSH PRIVATE KEY" in data:
+        return keys.Key(serialization.load_ssh_private_key(data, None))
+    return keys.Key(serialization.load_pem_private_key(data, None))
+
+
+def load_host_key(source: Optional[HostKeyInput]) -> keys.Key:
+    """Turn a :data:`HostKeyInput` into a private Conch key (None: the shared key)."""
+    if source is None:
+        return shared_host_key()
+    if isinstance(source, keys.Key):
+        key = source
+    elif isinstance(source, (ed25519.Ed25519PrivateKey, ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
+        key = keys.Key(source)
+    elif isinstance(source, (str, bytes)) and (b"-----BEGIN" in (source if isinstance(source, bytes) else source.encode())):
+        key = _private_key_from_bytes(source if isinstance(source, bytes) else source.encode())
+    elif isinstance(source, (str, os.PathLike)):
+        with open(os.fspath(source), "rb") as f:
+            key = _private_key_from_bytes(f.read())
+    else:
+        raise TypeError("cannot use %r as a host key" % (source,))
+    if key.isPublic():
+        raise ValueError("a host key must be a private key")
+    return key
+
+
+def load_public_key(source: AuthorizedKeyInput) -> keys.Key:
+    """Turn an :data:`AuthorizedKeyInput` into a public Conch key."""
+    if isinstance(source, keys.Key):
+        return cast(keys.Key, source.public())
+    if isinstance(
+        source,
+        (
+            ed25519.Ed25519PrivateKey,
+            ec.EllipticCurvePrivateKey,
+            rsa.RSAPrivateKey,
+            ed25519.Ed25519PublicKey,
+            ec.EllipticCurvePublicKey,
+            rsa.RSAPublicKey,
+        ),
+    ):
+        return cast(keys.Key, keys.Key(source).public())
+    if isinstance(source, str):
+        source = source.encode("utf-8")
+    if isinstance(source, bytes):
+        return cast(keys.Key, keys.Key.fromString(source.strip()).public())
+    raise TypeError("cannot use %r as an authorized key" % (source,))
+
+
+def fingerprint_md5(key: keys.Key) -> str:
+    """MD5 colon-hex fingerprint, as ncclient passes it to ``unknown_host_cb``."""
+    return str(key.fingerprint())
+
+
+def fingerprint_sha256(key: keys.Key) -> str:
+    """OpenSSH-style ``SHA256:...`` fingerprint."""
+    digest = hashlib.sha256(key.public().blob()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+
+
+def public_b64(key: keys.Key) -> str:
+    """Base64 of the public key blob (ncclient's ``hostkey_b64``, known_hosts)."""
+    return base64.b64encode(key.public().blob()).decode("ascii")
+
+
+class SessionHandle(Protocol):
+    """What the channel drives: the NETCONF session."""
+
+    def start(self) -> None:
+        ...
+
+    def data_received(self, data: bytes) -> None:
+        ...
+
+    def connection_lost(self) -> None:
+        ...
+
+
+class ChannelAdapter:
+    """The :class:`~._session.Channel` interface over a Conch channel."""
+
+    __slots__ = ("_channel",)
+
+    def __init__(self, chan: "NetconfChannel") -> None:
+        self._channel = chan
+
+    def write(self, data: bytes) -> None:
+        chan = self._channel
+        if not chan.localClosed and chan.conn is not None:
+            chan.write(data)
+
+    def close(self) -> None:
+        chan = self._channel
+        if not chan.localClosed and not chan.closing:
+            chan.loseConnection()
+
+    def abort(self) -> None:
+        conn = self._channel.conn
+        if conn is None:
+            return
+        ssh = conn.transport
+        tcp = getattr(ssh, "transport", None)
+        if ssh is not None and tcp is not None and not getattr(tcp, "disconnecting", False):
+            ssh.loseConnection()
+
+
+#: Creates the NETCONF session for a new ``netconf`` subsystem channel:
+#: ``opener(channel, username, source_host)``.
+SessionOpener = Callable[[ChannelAdapter, str, Optional[str]], SessionHandle]
+
+
+class NetconfChannel(channel.SSHChannel):
+    """An SSH ``session`` channel that only accepts the ``netconf`` subsystem."""
+
+    name = b"session"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(localWindow=1 << 21, localMaxPacket=1 << 15, **kwargs)
+        self.session: Optional[SessionHandle] = None
+        # Data waiting for the client to open its window.  Conch keeps it in
+        # one bytes object and appends with +=, which is quadratic when a
+        # fast client pipelines thousands of requests; we keep a queue.
+        self._backlog: Deque[bytes] = deque()
+
+    # -- flow control ----------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        if self._backlog:
+            self._backlog.append(data)
+            return
+        super().write(data)
+        if self.buf:
+            self._backlog.append(self.buf)
+            self.buf = b""
+
+    def addWindowBytes(self, data: int) -> None:
+        self.remoteWindowLeft += data
+        if not self.areWriting and not self.closing:
+            self.areWriting = True
+            self.startWriting()
+        backlog = self._backlog
+        while backlog and self.remoteWindowLeft > 0:
+            super().write(backlog.popleft())
+            if self.buf:
+                backlog.appendleft(self.buf)
+                self.buf = b""
+                break
+        if self.closing and not backlog:
+            self.loseConnection()
+
+    def loseConnection(self) -> None:
+        self.closing = 1
+        conn = self.conn
+        if conn is not None and not self._backlog and not self.buf and not self.extBuf:
+            conn.sendClose(self)
+
+    # -- requests and data -------------------------------------------------------
+
+    def request_subsystem(self, data: bytes) -> int:
+        name, _ = common.getNS(data)
+        if name != SUBSYSTEM or self.session is not None:
+            return 0
+        avatar = self.avatar
+        assert isinstance(avatar, NetconfAvatar)
+        peer: Optional[str] = None
+        try:
+            peer = cast(Any, self.conn).transport.transport.getPeer().host
+        except AttributeError:
+            pass
+        self.session = avatar.opener(ChannelAdapter(self), avatar.username, peer)
+        self.session.start()
+        return 1
+
+    def request_env(self, data: bytes) -> int:
+        return 1  # accepted and ignored
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.session is not None:
+            self.session.data_received(data)
+
+    def eofReceived(self) -> None:
+        self.loseConnection()
+
+    def closed(self) -> None:
+        if self.session is not None:
+            self.session.connection_lost()
+
+
+class NetconfAvatar(ConchUser):
+    """An authenticated SSH user; opens NETCONF sessions."""
+
+    def __init__(self, username: str, opener: SessionOpener) -> None:
+        super().__init__()
+        self.username = username
+        self.opener = opener
+        self.channelLookup[b"session"] = NetconfChannel
+
+
+@implementer(IRealm)
+class NetconfRealm:
+    """Gives every authenticated user a :class:`NetconfAvatar`."""
+
+    def __init__(self, opener: SessionOpener) -> None:
+        self.opener = opener
+
+    def requestAvatar(self, avatarId: bytes, mind: object, *interfaces: Any) -> Tuple[Any, NetconfAvatar, Callable[[], None]]:
+        if IConchUser not in interfaces:
+            raise NotImplementedError("only IConchUser avatars are supported")
+        avatar = NetconfAvatar(avatarId.decode("utf-8"), self.opener)
+        return IConchUser, avatar, lambda: None
+
+
+@implementer(ICredentialsChecker)
+class PasswordChecker:
+    """Checks passwords against an in-memory mapping."""
+
+    credentialInterfaces = (IUsernamePassword,)
+
+    def __init__(self, users: Mapping[str, str]) -> None:
+        self._users = {u.encode("utf-8"): p.encode("utf-8") for u, p in users.items()}
+
+    def requestAvatarId(self, credentials: Any) -> "Deferred[bytes]":
+        expected = self._users.get(credentials.username)
+        if expected is not None and hmac.compare_digest(expected, credentials.password):
+            return succeed(credentials.username)
+        return fail(UnauthorizedLogin("bad username or password"))
+
+
+@implementer(ICredentialsChecker)
+class PublicKeyChecker:
+    """Checks SSH public-key authentication against in-memory authorized keys."""
+
+    credentialInterfaces = (ISSHPrivateKey,)
+
+    def __init__(self, authorized: Mapping[str, Iterable[AuthorizedKeyInput]]) -> None:
+        self._blobs: Dict[bytes, List[bytes]] = {
+            user.encode("utf-8"): [load_public_key(k).blob() for k in key_list]
+            for user, key_list in authorized.items()
+        }
+
+    def requestAvatarId(self, credentials: Any) -> "Deferred[bytes]":
+        if credentials.blob not in self._blobs.get(credentials.username, ()):
+            return fail(UnauthorizedLogin("key not authorized"))
+        if not credentials.signature:
+            return fail(ValidPublicKey())  # the client may now sign with it
+        try:
+            key = keys.Key.fromString(credentials.blob)
+            if key.verify(credentials.signature, credentials.sigData):
+                return succeed(credentials.username)
+        except Exception:
+            pass
+        return fail(UnauthorizedLogin("bad signature"))
+
+
+class ServerTransport(transport.SSHServerTransport):
+    """The SSH server transport, reporting connections to its factory."""
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        cast(Any, self.factory).connection_made(self)
+
+    def connectionLost(self, reason: Optional[Failure] = None) -> None:
+        try:
+            super().connectionLost(reason)
+        finally:
+            cast(Any, self.factory).connection_lost(self)
+
+
+@lru_cache(maxsize=None)
+def _factory_class() -> Type[Any]:
+    # Imported here: these modules import the global reactor.
+    from twisted.conch.ssh import factory, userauth
+
+    class UserAuthServer(userauth.SSHUserAuthServer):
+        passwordDelay = 0
+
+        def serviceStarted(self) -> None:
+            self.clock = cast(Any, self.transport).factory.reactor
+            super().serviceStarted()
+
+    class NetconfSSHFactory(factory.SSHFactory):
+        protocol = ServerTransport
+        noisy = False
+        services = {
+            b"ssh-userauth": UserAuthServer,
+            b"ssh-connection": connection.SSHConnection,
+        }
+
+        def __init__(
+            self,
+            reactor: IReactorTime,
+            host_key: keys.Key,
+            portal: Portal,
+            on_made: Callable[[ServerTransport], None],
+            on_lost: Callable[[ServerTransport], None],
+        ) -> None:
+            self.reactor = reactor
+            self.portal = portal
+            self.privateKeys = {host_key.sshType(): host_key}
+            self.publicKeys = {host_key.sshType(): host_key.public()}
+            self.primes = None
+            self._on_made = on_made
+            self._on_lost = on_lost
+
+        def connection_made(self, conn: ServerTransport) -> None:
+            self._on_made(conn)
+
+        def connection_lost(self, conn: ServerTransport) -> None:
+            self._on_lost(conn)
+
+    return NetconfSSHFactory
+
+
+def build_factory(
+    *,
+    reactor: IReactorTime,
+    host_key: keys.Key,
+    users: Mapping[str, str],
+    authorized_keys: Mapping[str, Iterable[AuthorizedKeyInput]],
+    opener: SessionOpener,
+    on_made: Callable[[ServerTransport], None],
+    on_lost: Callable[[ServerTransport], None],
+) -> Any:
+    """Build the SSH server factory for one NETCONF test server."""
+    checkers: List[Any] = [PasswordChecker(users)]
+    if authorized_keys:
+        checkers.append(PublicKeyChecker(authorized_keys))
+    portal = Portal(NetconfRealm(opener), checkers)
+    return _factory_class()(reactor, host_key, portal, on_made, on_lost)
