@@ -117,6 +117,8 @@ class TwistedSSHSession(SSHSession):
         self.end_reason: Optional[Exception] = None
         self._decoder: Optional[FrameDecoder] = None
         self._out = b""
+        # True while a wake-up byte is on its way: a burst of sends costs one syscall.
+        self._wake_pending = False
 
     # -- hooks ---------------------------------------------------------------------
 
@@ -135,7 +137,9 @@ class TwistedSSHSession(SSHSession):
         if not self.connected:
             raise TransportError("Not connected to NETCONF server")
         self._q.put(message)
-        self._wake()
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._wake()
 
     def _wake(self) -> None:
         try:
@@ -215,6 +219,9 @@ class TwistedSSHSession(SSHSession):
             sel.register(self._wake_r, selectors.EVENT_READ, None)
             self._transport_register(sel, selectors.EVENT_READ)
             while True:
+                # Cleared before the queue is read: a message queued after this line
+                # either is taken by _write_some or writes a new wake-up byte.
+                self._wake_pending = False
                 self._write_some()
                 # Only while paramiko's window is full do we look again on a timer.
                 events = sel.select(WINDOW_POLL if self._out else None)

@@ -437,16 +437,18 @@ def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
         device_handler.add_additional_ssh_connect_params(kwds)
         if hasattr(device_handler, "add_additional_netconf_params"):
             device_handler.add_additional_netconf_params(nc_params)
-        session = TwistedSSHSession(device_handler)
-        listener = DeferredReplyListener.install(session, device_handler, reactor)
         notifications = NotificationBuffer(reactor, buffer_size)
-        session._notification_q = notifications
     except Exception:
         return fail()
 
     cancelled: List[bool] = []
 
-    def blocking_connect() -> None:
+    def blocking_connect() -> Tuple[TwistedSSHSession, DeferredReplyListener]:
+        # Built here, not on the reactor: creating a session (a thread, its locks and
+        # conditions, a socket pair) costs the reactor milliseconds under load.
+        session = TwistedSSHSession(device_handler)
+        listener = DeferredReplyListener.install(session, device_handler, reactor)
+        session._notification_q = notifications
         call_kwds = dict(kwds)
         sock: Optional[QuietSocket] = None
         if not ({"sock", "sock_fd", "ssh_config"} & {k for k, v in kwds.items() if v}):
@@ -467,8 +469,10 @@ def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
             sock.freeze_timeout(float(keepalive) if keepalive else IDLE_SOCKET_TIMEOUT)
         if cancelled:
             session.close()
+        return session, listener
 
-    def connected(_: Any) -> Manager:
+    def connected(built: Tuple[TwistedSSHSession, DeferredReplyListener]) -> Manager:
+        session, listener = built
         return Manager(
             session,
             device_handler,
