@@ -1,0 +1,315 @@
+#!/usr/bin/env python
+"""ncclient_twisted side by side with its peers, against the same NETCONF servers.
+
+    .venv/bin/python benchmarks/run.py            # everything (what `make bench` runs)
+    .venv/bin/python benchmarks/run.py --quick    # a smoke run, small sizes, one run each
+    .venv/bin/python benchmarks/run.py --only sequential,idle --clients ours,ncclient
+
+Every (server, scenario, client, run) is one worker process (``_worker.py``) with a
+hard timeout, against a server started fresh for it. The report (markdown) is printed
+and written to ``benchmarks/RESULTS.md`` (``RESULTS.quick.md`` for ``--quick``); the raw
+figures go next to it as JSON. See README.md for what is measured and how to read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Sequence, Tuple
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import _report  # noqa: E402
+import _servers  # noqa: E402
+import _sysinfo  # noqa: E402
+from _catalog import (  # noqa: E402
+    CLIENTS,
+    CLIENTS_BY_NAME,
+    DEFAULT,
+    LATENESS_SCENARIOS,
+    QUICK,
+    SCENARIOS,
+    Params,
+    runs_for,
+    scenario_jobs,
+)
+
+WORKER = os.path.join(HERE, "_worker.py")
+HEADLINE: Dict[str, str] = {
+    "sequential": "median_ms",
+    "inflight": "rpc_per_s",
+    "fanout": "rpc_per_s",
+    "idle": "wakeups_per_session_s",
+    "connect": "seconds",
+}
+SERVER_NOTES: Dict[str, str] = {
+    "netconfd": (
+        "yuma123 `netconfd` behind a private OpenSSH `sshd` on 127.0.0.1 "
+        "(`tests/_netconfd.py`), started fresh for every run. Its sshd sets `SHLVL` so "
+        "that bash does not source `~/.bashrc` for each session's subsystem command."
+    ),
+    "embedded": (
+        "`ncclient_twisted.testing` (Twisted Conch) on 127.0.0.1, in a process of its "
+        "own, started fresh for every run."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Job:
+    server: str
+    scenario: str
+    job_id: str
+    args: Dict[str, Any]
+    client: str
+    run: int
+    runs: int
+
+
+# -- command line ----------------------------------------------------------------------
+
+
+def _csv(text: str) -> List[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes, one run each")
+    ap.add_argument("--runs", type=int,
+                    help="runs per figure (default 5 against netconfd, 3 against the "
+                    "embedded server; quick 1)")
+    ap.add_argument("--idle-runs", type=int,
+                    help="runs of the idle scenario (default 3 against netconfd, 1 "
+                    "against the embedded server)")
+    ap.add_argument("--only", type=_csv, default=[],
+                    help="scenarios: %s, lateness" % ", ".join(SCENARIOS))
+    ap.add_argument("--clients", type=_csv, default=[],
+                    help="clients: %s" % ", ".join(c.name for c in CLIENTS))
+    ap.add_argument("--servers", type=_csv, default=list(_servers.SERVER_KINDS),
+                    help="servers: %s (default: those available)"
+                    % ", ".join(_servers.SERVER_KINDS))
+    ap.add_argument("--timeout", type=float, help="hard timeout of one worker, seconds")
+    ap.add_argument("--output", help="markdown report path (default benchmarks/RESULTS.md)")
+    args = ap.parse_args(argv)
+    unknown = set(args.only) - set(SCENARIOS) - {"lateness"}
+    unknown |= set(args.clients) - set(CLIENTS_BY_NAME)
+    unknown |= set(args.servers) - set(_servers.SERVER_KINDS)
+    if unknown:
+        ap.error("unknown names: %s" % ", ".join(sorted(unknown)))
+    return args
+
+
+def build_params(args: argparse.Namespace) -> Params:
+    p = QUICK if args.quick else DEFAULT
+    if args.runs is not None:  # an explicit count holds for every server
+        p = replace(p, runs=args.runs, secondary_runs=args.runs)
+    if args.idle_runs is not None:
+        p = replace(p, idle_runs=args.idle_runs, secondary_idle_runs=args.idle_runs)
+    if args.timeout is not None:
+        p = replace(p, worker_timeout=args.timeout)
+    return p
+
+
+def selection(args: argparse.Namespace) -> Tuple[List[str], List[str]]:
+    scenarios = list(SCENARIOS)
+    clients = [c.name for c in CLIENTS]
+    if args.only:
+        wanted = set(args.only)
+        if "lateness" in wanted:
+            wanted |= set(LATENESS_SCENARIOS)
+        scenarios = [s for s in SCENARIOS if s in wanted]
+        if set(args.only) == {"lateness"}:
+            clients = [c.name for c in CLIENTS if c.reactor]
+    if args.clients:
+        clients = [c for c in clients if c in args.clients]
+    return scenarios, clients
+
+
+def plan(servers: Sequence[str], scenarios: Sequence[str], clients: Sequence[str],
+         p: Params) -> List[Job]:
+    """Every run of every (server, scenario, client); the clients take turns per run."""
+    jobs = []
+    for server in servers:
+        for scenario in scenarios:
+            runs = runs_for(scenario, p, server)
+            for job_id, job_args in scenario_jobs(scenario, p):
+                for run in range(runs):
+                    for client in clients:
+                        if scenario in CLIENTS_BY_NAME[client].scenarios:
+                            jobs.append(Job(server, scenario, job_id, job_args, client, run, runs))
+    return jobs
+
+
+# -- running ------------------------------------------------------------------------------
+
+
+def _tail(path: str, n: int = 2000) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()[-n:]
+    except OSError:
+        return ""
+
+
+def run_worker(job: Job, server: _servers.Server, p: Params, tmp: str) -> Dict[str, Any]:
+    spec_path = os.path.join(tmp, "spec.json")
+    out_path = os.path.join(tmp, "out.json")
+    log_path = os.path.join(tmp, "worker.log")
+    for path in (out_path,):
+        if os.path.exists(path):
+            os.unlink(path)
+    spec = {
+        "client": job.client,
+        "scenario": job.scenario,
+        "args": job.args,
+        "params": p.to_json(),
+        "connect_kwargs": server.connect_kwargs,
+        "server_pids": server.pids,
+    }
+    with open(spec_path, "w") as f:
+        json.dump(spec, f)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, WORKER, spec_path, out_path],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            cwd=os.path.dirname(HERE), start_new_session=True,
+        )
+        try:
+            proc.wait(p.worker_timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return {"ok": False, "timeout": True,
+                    "error": "worker killed after %g s\n%s" % (p.worker_timeout,
+                                                                 _tail(log_path))}
+    try:
+        with open(out_path) as f:
+            outcome: Dict[str, Any] = json.load(f)
+            return outcome
+    except (OSError, ValueError):
+        return {"ok": False, "error": "worker exited with %s and no result\n%s"
+                % (proc.returncode, _tail(log_path))}
+
+
+def run_job(job: Job, p: Params, tmp: str) -> Dict[str, Any]:
+    try:
+        server = _servers.start(job.server)
+    except Exception as e:  # a server that does not start fails this run only
+        return {"ok": False, "error": "server did not start: %s" % e}
+    try:
+        return run_worker(job, server, p, tmp)
+    finally:
+        server.stop()
+
+
+def _progress(i: int, total: int, job: Job, outcome: Dict[str, Any], secs: float,
+              t0: float) -> None:
+    if outcome.get("ok"):
+        metric = HEADLINE[job.scenario]
+        shown = "%s=%.4g" % (metric, outcome["metrics"].get(metric, float("nan")))
+    else:
+        lines = (outcome.get("error") or "").strip().splitlines()
+        shown = "FAILED: " + (lines[-1] if lines else "?")
+    sys.stderr.write("[%3d/%d %5.0fs] %-8s %-10s %-22s run %d/%d: %s (%.1fs)\n" % (
+        i, total, time.monotonic() - t0, job.server, job.job_id, job.client,
+        job.run + 1, job.runs, shown, secs))
+    sys.stderr.flush()
+
+
+def execute(jobs: Sequence[Job], p: Params) -> _report.Results:
+    results: _report.Results = {}
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="nctw-bench-") as tmp:
+        for i, job in enumerate(jobs, 1):
+            started = time.monotonic()
+            outcome = run_job(job, p, tmp)
+            _progress(i, len(jobs), job, outcome, time.monotonic() - started, t0)
+            per_server = results.setdefault(job.server, {})
+            per_server.setdefault(job.job_id, {}).setdefault(job.client, []).append(outcome)
+    return results
+
+
+# -- the report -------------------------------------------------------------------------
+
+
+def preamble(p: Params, argv: Sequence[str], took: float, quick: bool) -> str:
+    cmd = " ".join(["benchmarks/run.py"] + list(argv))
+    return "\n".join([
+        "# ncclient_twisted benchmarks" + (" (quick smoke run)" if quick else ""),
+        "",
+        "Generated by `%s` on %s; the whole run took %.1f min."
+        % (cmd, datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), took / 60),
+        "Every figure is the median of %d runs (idle: %d) against netconfd and of %d runs "
+        "(idle: %d) against the embedded server; each run is a fresh process against a "
+        "fresh server. See `benchmarks/README.md` for what each scenario measures."
+        % (p.runs, p.idle_runs, p.secondary_runs, p.secondary_idle_runs),
+        "",
+        "- Requests are `get-config` of `running`; each client parses replies as its API "
+        "does.",
+        "- ncclient sync, ncclient async_mode and both deferToThread peers make %d "
+        "sequential requests instead of %d: ncclient's session loop writes on a 100 ms "
+        "tick, so each request takes ~100 ms." % (p.sequential_slow, p.sequential),
+        "- Fan-out: %d sessions are connected first (not timed), warmed with one request "
+        "each, then %d requests per session are launched at once; RPC/s exclude connecting."
+        % (p.fanout_sessions, p.fanout_per_session),
+        "- Idle: %g s with every session open and nothing sent. Wake-ups are voluntary + "
+        "involuntary context switches summed over the process's threads "
+        "(`/proc/self/task/*/status`); CPU from `getrusage`; threads and RSS per session "
+        "are (after connecting - before) / sessions." % p.idle_seconds,
+        "- Reactor lateness: a %g ms `LoopingCall`; each call's delay past the slot it was "
+        "scheduled for. An idle reactor already shows up to ~1 ms (epoll's millisecond "
+        "timeout); 'idle reactor late p99' in the details is that floor."
+        % (p.lateness_interval * 1000),
+        "- client CPU % and server CPU % (details) are per cent of one core over the timed "
+        "window (server: sshd with its per-session children and netconfd, or the "
+        "embedded server's process; from `/proc/*/task/*/schedstat`). The machine's "
+        "cores are shared by both.",
+        "- n/a: the scenario does not apply to that client (see the details' notes).",
+    ])
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse_args(argv)
+    p = build_params(args)
+    scenarios, clients = selection(args)
+    server_notes: Dict[str, str] = {}
+    servers: List[str] = []
+    for kind in args.servers:
+        why_not = _servers.available(kind)
+        server_notes[kind] = SERVER_NOTES[kind] if why_not is None else why_not
+        if why_not is None:
+            servers.append(kind)
+        else:
+            sys.stderr.write("server %s not available: %s\n" % (kind, why_not))
+    jobs = plan(servers, scenarios, clients, p)
+    sys.stderr.write("%d runs: servers %s, scenarios %s, clients %s\n" % (
+        len(jobs), ",".join(servers), ",".join(scenarios), ",".join(clients)))
+    t0 = time.monotonic()
+    results = execute(jobs, p)
+    took = time.monotonic() - t0
+    job_ids = [j for s in scenarios for j, _ in scenario_jobs(s, p)]
+    report = _report.render(results, p, clients, job_ids, _sysinfo.collect(),
+                            preamble(p, argv, took, args.quick), server_notes)
+    output = args.output or os.path.join(
+        HERE, "RESULTS.quick.md" if args.quick else "RESULTS.md")
+    with open(output, "w") as f:
+        f.write(report)
+    with open(os.path.splitext(output)[0] + ".json", "w") as f:
+        json.dump({"params": p.to_json(), "results": results, "took_s": took}, f, indent=1)
+    sys.stdout.write(report)
+    sys.stderr.write("report written to %s (took %.1f min)\n" % (output, took / 60))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
