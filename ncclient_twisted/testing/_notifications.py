@@ -15,7 +15,7 @@ from lxml import etree
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from ._errors import NetconfError
-from ._subtree import notification_matcher
+from ._subtree import compile_xpath, notification_matcher
 from ._xml import (
     NC_NOTIFICATIONS_NS,
     NETMOD_NOTIFICATION_NS,
@@ -234,18 +234,10 @@ class NotificationHub:
                 info=[("bad-attribute", "type"), ("bad-element", "filter")],
             )
         if filter_element is not None and filter_element.get("type") == "xpath":
-            try:
-                etree.XPath(
-                    filter_element.get("select") or "",
-                    namespaces={p: u for p, u in filter_element.nsmap.items() if p is not None},
-                )
-            except etree.XPathSyntaxError as exc:
-                raise NetconfError(
-                    "invalid-value",
-                    "invalid XPath expression: %s" % exc,
-                    error_type="protocol",
-                    info=[("bad-attribute", "select"), ("bad-element", "filter")],
-                ) from None
+            compile_xpath(  # a bad expression is refused now, not at the first event
+                filter_element.get("select") or "",
+                {p: u for p, u in filter_element.nsmap.items() if p is not None},
+            )
         sub = Subscription(session, filter_element, start, stop)
         self.subscriptions[session.session_id] = sub
         return lambda: self._activate(sub)

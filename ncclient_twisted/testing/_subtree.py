@@ -186,6 +186,19 @@ def subtree_filter(root: etree._Element, filter_element: etree._Element) -> etre
     return materialise(root, subtree_select(root, filter_element))
 
 
+def compile_xpath(select: str, namespaces: Dict[str, str]) -> etree.XPath:
+    """Compile a filter's XPath *select*; a bad expression is an ``invalid-value`` error."""
+    try:
+        return etree.XPath(select, namespaces=namespaces)
+    except etree.XPathSyntaxError as exc:
+        raise NetconfError(
+            "invalid-value",
+            "invalid XPath expression: %s" % exc,
+            error_type="protocol",
+            info=[("bad-attribute", "select"), ("bad-element", "filter")],
+        ) from None
+
+
 def xpath_filter(root: etree._Element, select: str, namespaces: Dict[str, str]) -> etree._Element:
     """
     Apply an XPath filter to the children of *root*.
@@ -195,15 +208,7 @@ def xpath_filter(root: etree._Element, select: str, namespaces: Dict[str, str]) 
     Selected nodes are returned with their ancestors and their subtrees.
     """
     out = etree.Element(root.tag)
-    try:
-        xpath = etree.XPath(select, namespaces=namespaces)
-    except etree.XPathSyntaxError as exc:
-        raise NetconfError(
-            "invalid-value",
-            "invalid XPath expression: %s" % exc,
-            error_type="protocol",
-            info=[("bad-attribute", "select"), ("bad-element", "filter")],
-        ) from None
+    xpath = compile_xpath(select, namespaces)
     for child in children(root):
         copy = copy_in_scope(child)
         doc = etree.ElementTree(copy)
