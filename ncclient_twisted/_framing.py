@@ -45,12 +45,8 @@ class FrameDecoder:
         self._buf = bytearray()
         self._chunks: List[bytes] = []
         self._in_message = False
+        self._is_chunked = False  # the framing of the message being read
         self._scan = 0  # base:1.0: where the search for EOM resumes
-
-    @property
-    def buffered(self) -> int:
-        """Bytes received but not yet delivered."""
-        return len(self._buf) + sum(len(c) for c in self._chunks)
 
     def feed(self, data: bytes) -> None:
         self._buf += data

@@ -68,6 +68,8 @@ class DeferredReplyListener(RPCReplyListener):
     _reactor: Any
     _pending: Dict[str, _Pending]
     _ended: Optional[Exception]
+    _outbox: List[Tuple["Deferred[Any]", bool, Any]]
+    _drain_scheduled: bool
     replies_dropped: int
 
     @classmethod
@@ -86,7 +88,7 @@ class DeferredReplyListener(RPCReplyListener):
             self._pending = {}
             self._ended = None
             self.replies_dropped = 0
-            self._outbox: List[Tuple["Deferred[Any]", bool, Any]] = []
+            self._outbox = []
             self._drain_scheduled = False
             session.add_listener(self)
         return self

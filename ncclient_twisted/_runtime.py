@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from typing import Any, Callable, Dict, Optional, Set, TypeVar
+from typing import Any, Callable, Optional, Set, TypeVar
 
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.threads import deferToThreadPool
@@ -44,10 +44,6 @@ class Runtime:
         self._pool: Optional[ThreadPool] = None
         self._open: Set[Any] = set()
         self._triggers: list = []
-
-    @property
-    def open_managers(self) -> Set[Any]:
-        return set(self._open)
 
     def _start(self) -> ThreadPool:
         if self._pool is None:
@@ -91,19 +87,11 @@ class Runtime:
 
 
 _runtimes: "weakref.WeakKeyDictionary[Any, Runtime]" = weakref.WeakKeyDictionary()
-_by_id: Dict[int, Runtime] = {}
 
 
 def runtime_for(reactor: Any) -> Runtime:
     """The :class:`Runtime` of *reactor*, created on first use."""
-    try:
-        rt = _runtimes.get(reactor)
-    except TypeError:  # not weak-referenceable
-        rt = _by_id.get(id(reactor))
+    rt = _runtimes.get(reactor)
     if rt is None:
-        rt = Runtime(reactor)
-        try:
-            _runtimes[reactor] = rt
-        except TypeError:
-            _by_id[id(reactor)] = rt
+        rt = _runtimes[reactor] = Runtime(reactor)
     return rt

@@ -50,6 +50,8 @@ Reply = Union[RPCReply, NCElement]
 GetResult = Union[GetReply, NCElement]
 
 _NOT_ENDED: Any = object()
+#: ``_call``'s timeout when the caller gives none: the manager's ``timeout``.
+_MANAGER_TIMEOUT: Any = object()
 
 
 class _CloseSession(operations.CloseSession):
@@ -139,7 +141,7 @@ class Manager(nc_manager.Manager):
         args: Tuple[Any, ...],
         kwds: Dict[str, Any],
         raise_mode: Optional[int] = None,
-        timeout: Any = _NOT_ENDED,
+        timeout: Any = _MANAGER_TIMEOUT,
     ) -> "Deferred[Any]":
         try:
             rpc = cls(
@@ -160,7 +162,7 @@ class Manager(nc_manager.Manager):
             if not d.called:
                 d.errback(Failure())
             return d
-        timeout = self._timeout if timeout is _NOT_ENDED else timeout
+        timeout = self._timeout if timeout is _MANAGER_TIMEOUT else timeout
         if timeout is not None and not d.called:
             d.addTimeout(timeout, self._reactor, onTimeoutCancel=_timed_out)
         return d
@@ -483,7 +485,7 @@ def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
         )
 
     result: "Deferred[Manager]" = Deferred(lambda _: cancelled.append(True))
-    inner = runtime.run(blocking_connect).addCallback(connected)
+    inner: "Deferred[Manager]" = runtime.run(blocking_connect).addCallback(connected)
 
     def deliver(r: Any) -> None:
         if result.called:
