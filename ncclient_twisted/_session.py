@@ -25,9 +25,9 @@ import ncclient.transport.parser as nc_parser
 from ncclient.transport.errors import SessionCloseError, SSHError, TransportError
 from ncclient.transport.session import NetconfBase
 from ncclient.transport.ssh import SSHSession
-from ncclient.xml_ import parse_root
 
 from ncclient_twisted._framing import EOM, FrameDecoder, frame_11
+from ncclient_twisted._rootscan import scan_root
 
 __all__ = ["TwistedSSHSession", "QuietSocket", "open_socket"]
 
@@ -194,11 +194,11 @@ class TwistedSSHSession(SSHSession):
 
     def _dispatch_message(self, raw: str) -> None:
         try:
-            root = parse_root(raw)
+            root = scan_root(raw)
         except Exception as e:
             handled = self._device_handler.handle_raw_dispatch(raw)
             if isinstance(handled, str):
-                root = parse_root(handled)
+                root = scan_root(handled)
             elif isinstance(handled, Exception):
                 self._dispatch_error(handled)
                 return

@@ -1,0 +1,76 @@
+"""scan_root gives what ncclient's parse_root gives, without parsing the message."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ncclient.xml_ import parse_root
+
+from ncclient_twisted._rootscan import _scan, scan_root
+
+CASES = [
+    '<?xml version="1.0" encoding="UTF-8"?><rpc-reply xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"'
+    ' message-id="urn:uuid:1234"><ok/></rpc-reply>',
+    '<nc:rpc-reply xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" nc:message-id="101"'
+    ' xmlns:junos="http://xml.juniper.net/junos"><ok/></nc:rpc-reply>',
+    "<rpc-reply message-id='a&amp;b&lt;' xmlns='urn:x'/>",
+    '<notification xmlns="urn:ietf:params:xml:ns:netconf:notification:1.0"><eventTime>x</eventTime></notification>',
+    '\n  <hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities/></hello>',
+    '<rpc-reply\n  xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"\n  message-id="7"\n>\n<data/></rpc-reply>',
+    '<a xml:lang="en" b="1"/>',
+    "<plain>text</plain>",
+]
+
+FALLBACK = [
+    '<rpc-reply message-id="a&#65;b" xmlns="urn:x"/>',  # character reference
+    '<!DOCTYPE x><x/>',  # a DTD: lxml decides
+    '<!-- comment --><x/>',
+    '<x:rpc-reply xmlns="urn:y" message-id="1"/>',  # prefix not declared on the root
+]
+
+
+def _normal(root):
+    return root[0], dict(root[1])
+
+
+@pytest.mark.parametrize("raw", CASES)
+def test_scan_matches_parse_root(raw: str) -> None:
+    assert _scan(raw) is not None
+    assert _normal(scan_root(raw)) == _normal(parse_root(raw))
+
+
+@pytest.mark.parametrize("raw", FALLBACK)
+def test_unusual_messages_fall_back_to_parse_root(raw: str) -> None:
+    assert _scan(raw) is None
+    assert _normal(scan_root(raw)) == _normal(parse_root(raw))
+
+
+def test_not_xml_raises_as_parse_root_does() -> None:
+    with pytest.raises(Exception):
+        scan_root("this is not xml")
+
+
+_names = st.from_regex(r"[a-z][a-z0-9\-]{0,8}", fullmatch=True)
+_values = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc"), whitelist_characters="\t\n"), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    prefix=st.one_of(st.none(), _names),
+    local=_names,
+    ns=st.from_regex(r"urn:[a-z]{1,6}(:[a-z0-9]{1,4}){0,2}", fullmatch=True),
+    attrs=st.dictionaries(_names, _values, max_size=4),
+    quote=st.sampled_from(['"', "'"]),
+    self_closing=st.booleans(),
+)
+def test_scan_agrees_with_lxml(prefix, local, ns, attrs, quote, self_closing) -> None:
+    from xml.sax.saxutils import quoteattr
+
+    qname = "%s:%s" % (prefix, local) if prefix else local
+    decl = ' xmlns%s="%s"' % (":" + prefix if prefix else "", ns)
+    parts = "".join(
+        " %s=%s" % (k, quoteattr(v, {"\n": "\n", "\t": "\t"})) for k, v in attrs.items() if k != "xmlns"
+    )
+    raw = "<%s%s%s%s" % (qname, decl, parts, "/>" if self_closing else "><c/></%s>" % qname)
+    assert _normal(scan_root(raw)) == _normal(parse_root(raw))
