@@ -1,60 +1,242 @@
-"""Notifications from the session thread to the reactor thread.
+"""Notifications on the reactor thread: one queue type behind every way of reading them.
 
 ncclient's ``NotificationHandler`` (registered by ``Session._post_connect``) parses each
 ``<notification>`` into a :class:`ncclient.transport.notify.Notification` on the session
-thread and ``put``s it on ``session._notification_q``. Our session's queue is a
-:class:`NotificationBuffer` whose ``put`` hands the notification to the reactor with
-``callFromThread``; there it is buffered (bounded, dropping the oldest, counted) or given
-to a waiting :meth:`NotificationBuffer.take`.
+thread and ``put``s it on ``session._notification_q``. Our session's queue is the manager's
+router (:mod:`ncclient_twisted._subscriptions`), which re-types it as our
+:class:`Notification` and hands bursts of them to the reactor; there each reaches one
+:class:`NotificationQueue` (the session's, or a subscription's), which gives it to the
+registered callbacks, else to a waiting :meth:`~NotificationQueue.take`, else buffers it
+(bounded: the oldest is dropped, counted and logged once per burst).
 """
 
 from __future__ import annotations
 
 import collections
 import logging
-from typing import Any, Deque, List, Optional
+import time
+from typing import Any, Callable, Deque, List, Optional
 
+from ncclient.transport.notify import Notification as NCNotification
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 
-__all__ = ["NotificationBuffer", "DEFAULT_NOTIFICATION_BUFFER"]
+__all__ = [
+    "Notification",
+    "NotificationQueue",
+    "CallbackHandle",
+    "DEFAULT_NOTIFICATION_BUFFER",
+    "NOTIFICATION_NS",
+    "NETMOD_NOTIFICATION_NS",
+    "SN_NS",
+    "YANG_PUSH_NS",
+]
 
 log = logging.getLogger("ncclient_twisted.notifications")
 
 DEFAULT_NOTIFICATION_BUFFER = 10000
 
+NOTIFICATION_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
+#: RFC 5277's ``replayComplete`` and ``notificationComplete``.
+NETMOD_NOTIFICATION_NS = "urn:ietf:params:xml:ns:netmod:notification"
+#: RFC 8639 (subscribed notifications).
+SN_NS = "urn:ietf:params:xml:ns:yang:ietf-subscribed-notifications"
+#: RFC 8641 (YANG push): ``push-update`` and ``push-change-update`` carry an ``<id>``.
+YANG_PUSH_NS = "urn:ietf:params:xml:ns:yang:ietf-yang-push"
 
-class NotificationBuffer:
-    """A bounded buffer of notifications, fed from any thread, read on the reactor."""
+_EVENT_TIME = "{%s}eventTime" % NOTIFICATION_NS
+_REPLAY_COMPLETE = frozenset(
+    ["{%s}replayComplete" % NETMOD_NOTIFICATION_NS, "{%s}replay-completed" % SN_NS]
+)
+_COMPLETE = frozenset(
+    ["{%s}notificationComplete" % NETMOD_NOTIFICATION_NS, "{%s}subscription-completed" % SN_NS]
+)
+_SN_PREFIX = "{%s}" % SN_NS
+_ID_PARENTS = (_SN_PREFIX, "{%s}" % YANG_PUSH_NS)
 
-    def __init__(self, reactor: Any, maxlen: int = DEFAULT_NOTIFICATION_BUFFER) -> None:
+
+class Notification(NCNotification):
+    """ncclient's ``Notification``, with what a service asks of each one.
+
+    ``notification_ele`` / ``notification_xml`` are ncclient's. The element was parsed
+    on the session thread; the properties below only look at it.
+    """
+
+    #: ``time.perf_counter()`` on the session thread when the message was dispatched.
+    received: float = 0.0
+
+    @classmethod
+    def adopt(cls, n: NCNotification) -> "Notification":
+        """Ours, sharing *n*'s text and parsed element (no second parse)."""
+        if isinstance(n, cls):
+            return n
+        ours: Notification = cls.__new__(cls)
+        ours._raw = getattr(n, "_raw", None) or n.notification_xml
+        ours._root_ele = getattr(n, "_root_ele", None)
+        if ours._root_ele is None:
+            ours._root_ele = n.notification_ele
+        ours.received = time.perf_counter()
+        return ours
+
+    @property
+    def event_time(self) -> Optional[str]:
+        """The ``<eventTime>`` text (RFC 3339), as the server sent it."""
+        root = self._root_ele
+        for child in root:
+            if child.tag == _EVENT_TIME:
+                return str(child.text).strip() if child.text else None
+        return None
+
+    @property
+    def event(self) -> Any:
+        """The event's element: the first child that is not ``<eventTime>``."""
+        for child in self._root_ele:
+            if child.tag != _EVENT_TIME and isinstance(child.tag, str):
+                return child
+        return None
+
+    @property
+    def event_tag(self) -> Optional[str]:
+        """The event's qualified tag, e.g. ``{urn:...:ietf-netconf-notifications}netconf-config-change``."""
+        event = self.event
+        return None if event is None else str(event.tag)
+
+    @property
+    def is_replay_complete(self) -> bool:
+        """RFC 5277 ``replayComplete`` or RFC 8639 ``replay-completed``."""
+        return self.event_tag in _REPLAY_COMPLETE
+
+    @property
+    def is_notification_complete(self) -> bool:
+        """RFC 5277 ``notificationComplete`` or RFC 8639 ``subscription-completed``."""
+        return self.event_tag in _COMPLETE
+
+    @property
+    def is_control(self) -> bool:
+        """A notification about the subscription (replay/complete/state change), not an event."""
+        tag = self.event_tag or ""
+        return tag.startswith(_SN_PREFIX) or tag.startswith("{%s}" % NETMOD_NOTIFICATION_NS)
+
+    @property
+    def state_change(self) -> Optional[str]:
+        """The RFC 8639 state change this is (``subscription-terminated``, ...), or None."""
+        tag = self.event_tag or ""
+        return tag[len(_SN_PREFIX) :] if tag.startswith(_SN_PREFIX) else None
+
+    @property
+    def subscription_id(self) -> Optional[int]:
+        """The ``<id>`` of an RFC 8639 state change or an RFC 8641 push update, or None."""
+        event = self.event
+        if event is None or not str(event.tag).startswith(_ID_PARENTS):
+            return None
+        ns = str(event.tag)[1 : str(event.tag).index("}")]
+        ident = event.find("{%s}id" % ns)
+        if ident is None or not (ident.text or "").strip().isdigit():
+            return None
+        return int(str(ident.text).strip())
+
+    def __repr__(self) -> str:
+        return "<Notification %s at %s>" % (self.event_tag, self.event_time)
+
+
+class CallbackHandle:
+    """What ``add_callback`` returns: :meth:`remove` unregisters the callback."""
+
+    def __init__(self, callbacks: List[Callable[[Notification], Any]], fn: Callable[[Notification], Any]) -> None:
+        self._callbacks = callbacks
+        self._fn = fn
+
+    def remove(self) -> None:
+        """Stop calling the callback (calling it twice is harmless)."""
+        if self._fn in self._callbacks:
+            self._callbacks.remove(self._fn)
+
+    @property
+    def active(self) -> bool:
+        return self._fn in self._callbacks
+
+
+class NotificationQueue:
+    """Notifications of one stream (a session's, or a subscription's), on the reactor.
+
+    While callbacks are registered they receive every notification and nothing is
+    queued; otherwise a waiting :meth:`take` gets it, else it is buffered, at most
+    *maxlen*, dropping the oldest (counted in :attr:`dropped`).
+    """
+
+    def __init__(self, reactor: Any, maxlen: int = DEFAULT_NOTIFICATION_BUFFER, name: str = "session") -> None:
+        if maxlen < 1:
+            raise ValueError("the notification buffer must hold at least one notification")
         self._reactor = reactor
-        self._items: Deque[Any] = collections.deque()
+        self._name = name
+        self._items: Deque[Notification] = collections.deque()
         self._maxlen = maxlen
         self._waiters: List["Deferred[Any]"] = []
+        self._callbacks: List[Callable[[Notification], Any]] = []
         self._ended: Optional[Failure] = None
+        self._dropping = False
         self.dropped = 0
+        #: ``eventTime`` of the last event (not control notification) delivered here.
+        self.last_event_time: Optional[str] = None
 
-    # session thread (ncclient's NotificationHandler calls this)
-    def put(self, notification: Any) -> None:
-        self._reactor.callFromThread(self._deliver, notification)
+    # -- in -----------------------------------------------------------------------
 
-    # reactor thread
-    def _deliver(self, notification: Any) -> None:
+    def deliver(self, n: Notification) -> None:
+        if not n.is_control:
+            self.last_event_time = n.event_time or self.last_event_time
+        if self._callbacks:
+            for fn in list(self._callbacks):
+                try:
+                    fn(n)
+                except Exception:
+                    log.exception("notification callback %r failed", fn)
+            return
         if self._waiters:
-            self._waiters.pop(0).callback(notification)
+            self._waiters.pop(0).callback(n)
             return
         if len(self._items) >= self._maxlen:
             self._items.popleft()
             self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.warning("notification buffer full: %d dropped so far", self.dropped)
-        self._items.append(notification)
+            if not self._dropping:
+                self._dropping = True
+                log.warning(
+                    "%s notification buffer full (%d): dropping the oldest (%d dropped so far)",
+                    self._name, self._maxlen, self.dropped,
+                )
+        elif self._dropping and len(self._items) < self._maxlen - 1:
+            self._dropping = False
+        self._items.append(n)
+
+    def end(self, reason: Failure) -> None:
+        """No more notifications: waiters fail with *reason*; buffered ones stay readable."""
+        if self._ended is not None:
+            return
+        self._ended = reason
+        waiters, self._waiters = self._waiters, []
+        for d in waiters:
+            d.errback(reason)
+
+    @property
+    def ended(self) -> Optional[Failure]:
+        return self._ended
+
+    # -- out ----------------------------------------------------------------------
+
+    def add_callback(self, fn: Callable[[Notification], Any]) -> CallbackHandle:
+        """Call ``fn(notification)`` on the reactor thread for each one that arrives."""
+        self._callbacks.append(fn)
+        return CallbackHandle(self._callbacks, fn)
 
     def take(self, block: bool = True, timeout: Optional[float] = None) -> "Deferred[Any]":
-        """The next notification; ``None`` if there is none (not *block*) or on *timeout*."""
+        """The next notification; ``None`` if there is none (not *block*) or on *timeout*.
+
+        Fails with the reason the stream ended once it has ended and is empty.
+        """
         if self._items:
-            return succeed(self._items.popleft())
+            n = self._items.popleft()
+            if self._dropping and len(self._items) < self._maxlen - 1:
+                self._dropping = False
+            return succeed(n)
         if self._ended is not None:
             return fail(self._ended) if block else succeed(None)
         if not block:
@@ -71,12 +253,43 @@ class NotificationBuffer:
             self._waiters.remove(d)
             d.callback(None)
 
-    def end(self, reason: Failure) -> None:
-        """The session ended: waiters fail with *reason*; buffered items stay readable."""
-        self._ended = reason
-        waiters, self._waiters = self._waiters, []
-        for d in waiters:
-            d.errback(reason)
+    def iterate(self, until_complete: bool = True) -> "NotificationIterator":
+        """An async iterator over the notifications (see :class:`NotificationIterator`)."""
+        return NotificationIterator(self, until_complete)
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class NotificationIterator:
+    """``async for n in ...``: each step takes the next notification.
+
+    It ends when the stream has ended (after what was buffered), and, with
+    *until_complete*, right after yielding a ``notificationComplete`` /
+    ``subscription-completed`` / ``subscription-terminated``.
+    """
+
+    def __init__(self, queue: NotificationQueue, until_complete: bool) -> None:
+        self._queue = queue
+        self._until_complete = until_complete
+        self._done = False
+
+    def __aiter__(self) -> "NotificationIterator":
+        return self
+
+    async def __anext__(self) -> Notification:
+        if self._done:
+            raise StopAsyncIteration
+        if self._queue.ended is not None and not len(self._queue):
+            self._done = True
+            raise StopAsyncIteration
+        try:
+            n: Notification = await self._queue.take()
+        except Exception:
+            self._done = True
+            raise StopAsyncIteration from None
+        if self._until_complete and (
+            n.is_notification_complete or n.state_change == "subscription-terminated"
+        ):
+            self._done = True
+        return n

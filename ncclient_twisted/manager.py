@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Dict, List, Optional, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union
 
 import ncclient.manager as nc_manager
 from ncclient import operations
 from ncclient.manager import OPERATIONS, make_device_handler
-from ncclient.operations.errors import TimeoutExpiredError
+from ncclient.operations.errors import OperationError, TimeoutExpiredError
 from ncclient.operations.retrieve import GetReply
 from ncclient.operations.rpc import RPC, RaiseMode, RPCReply
 from ncclient.transport.errors import TransportError
@@ -32,8 +32,24 @@ from twisted.python.failure import Failure
 
 from ncclient_twisted._listener import DeferredReplyListener
 from ncclient_twisted._lock import LockContext
-from ncclient_twisted._notifications import DEFAULT_NOTIFICATION_BUFFER, NotificationBuffer
+from ncclient_twisted._notifications import (
+    DEFAULT_NOTIFICATION_BUFFER,
+    CallbackHandle,
+    Notification,
+    NotificationIterator,
+    NotificationQueue,
+)
 from ncclient_twisted._runtime import Runtime, resolve_reactor, runtime_for
+from ncclient_twisted._subscriptions import (
+    DeleteSubscription,
+    EstablishSubscription,
+    Filter,
+    InterleaveError,
+    KillSubscription,
+    ModifySubscription,
+    NotificationRouter,
+    Subscription,
+)
 from ncclient_twisted._session import (
     IDLE_SOCKET_TIMEOUT,
     QuietSocket,
@@ -92,7 +108,7 @@ class Manager(nc_manager.Manager):
         *,
         reactor: Any = None,
         listener: Optional[DeferredReplyListener] = None,
-        notifications: Optional[NotificationBuffer] = None,
+        notifications: Optional[NotificationRouter] = None,
         runtime: Optional[Runtime] = None,
     ) -> None:
         super().__init__(session, device_handler, timeout=timeout, raise_mode=raise_mode)
@@ -103,9 +119,13 @@ class Manager(nc_manager.Manager):
         if listener is None:
             raise TypeError("the session needs a DeferredReplyListener installed before connect")
         self._listener = listener
-        self._notifications = (
-            NotificationBuffer(self._reactor) if notifications is None else notifications
-        )
+        if notifications is None:
+            notifications = NotificationRouter(
+                self._reactor, NotificationQueue(self._reactor), DEFAULT_NOTIFICATION_BUFFER
+            )
+        self._router = notifications
+        #: An RFC 5277 subscription without ``:interleave`` blocks every other RPC.
+        self._interleave_blocked = False
         self._end_reason: Any = _NOT_ENDED
         self._closed_waiters: List["Deferred[Optional[Exception]]"] = []
         self._closing: Optional["Deferred[Any]"] = None
@@ -133,6 +153,8 @@ class Manager(nc_manager.Manager):
         """Build the RPC *cls* and request it; a Deferred of its reply."""
         if issubclass(cls, operations.CloseSession):
             return self.close_session()
+        if issubclass(cls, operations.CreateSubscription):
+            return self.create_subscription(*args, **kwds)
         return self._call(cls, args, kwds)
 
     def _call(
@@ -143,6 +165,14 @@ class Manager(nc_manager.Manager):
         raise_mode: Optional[int] = None,
         timeout: Any = _MANAGER_TIMEOUT,
     ) -> "Deferred[Any]":
+        if self._interleave_blocked and not issubclass(cls, operations.CloseSession):
+            return fail(
+                InterleaveError(
+                    "the server does not support :interleave, so this session takes no "
+                    "RPC but close-session while its notification subscription is active; "
+                    "use a second session for other operations"
+                )
+            )
         try:
             rpc = cls(
                 self._session,
@@ -267,15 +297,113 @@ class Manager(nc_manager.Manager):
         stream_name: Optional[str] = None,
         start_time: Optional[str] = None,
         stop_time: Optional[str] = None,
+        *,
+        stream: Optional[str] = None,
     ) -> "Deferred[Reply]":
-        """``create-subscription`` (RFC 5277); read events with :meth:`take_notification`."""
-        return self.execute(
+        """``create-subscription`` (RFC 5277); ncclient's arguments (``stream`` is an alias
+        of ``stream_name``).
+
+        Read the events with :meth:`take_notification`, :meth:`notifications` or
+        :meth:`add_notification_callback`. Without the server's ``:interleave`` the
+        session takes no other RPC afterwards (they fail with :class:`InterleaveError`).
+        """
+        d = self._call(
             operations.CreateSubscription,
-            filter=filter,
-            stream_name=stream_name,
-            start_time=start_time,
-            stop_time=stop_time,
+            (),
+            dict(
+                filter=filter,
+                stream_name=stream_name if stream is None else stream,
+                start_time=start_time,
+                stop_time=stop_time,
+            ),
         )
+
+        def subscribed(reply: Any) -> Any:
+            self._router.rfc5277_subscribed = True
+            if ":interleave" not in self._session.server_capabilities:
+                self._interleave_blocked = True
+            return reply
+
+        return d.addCallback(subscribed)
+
+    # -- subscribed notifications (RFC 8639 / RFC 8640) -----------------------------
+
+    def establish_subscription(
+        self,
+        stream: str = "NETCONF",
+        filter: Filter = None,
+        replay_start_time: Optional[str] = None,
+        stop_time: Optional[str] = None,
+        encoding: Optional[str] = None,
+        namespaces: Optional[Dict[str, str]] = None,
+    ) -> "Deferred[Subscription]":
+        """``establish-subscription``: a Deferred of a :class:`Subscription`.
+
+        *filter* is a subtree (an element or its XML text), ``("subtree", x)``,
+        ``("xpath", expression)`` (prefixes from *namespaces*) or ``("name", filter_name)``.
+        Several subscriptions can share the session; each gets the notifications that
+        name it (state changes, push updates) and, when it is the session's only one,
+        the event records.
+        """
+        self._router.establishing += 1
+        d = self._call(
+            EstablishSubscription,
+            (),
+            dict(
+                stream=stream,
+                filter=filter,
+                replay_start_time=replay_start_time,
+                stop_time=stop_time,
+                encoding=encoding,
+                namespaces=namespaces,
+            ),
+        )
+
+        def established(reply: Any) -> Subscription:
+            ident = getattr(reply, "subscription_id", None)
+            if ident is None:
+                raise OperationError("establish-subscription reply has no subscription id")
+            sub = self._router.register(self, ident, stream)
+            sub.replay_start_time_revision = getattr(reply, "replay_start_time_revision", None)
+            return sub
+
+        def done(result: Any) -> Any:
+            self._router.establish_done()
+            return result
+
+        return d.addCallback(established).addBoth(done)
+
+    def modify_subscription(
+        self,
+        subscription_id: int,
+        filter: Filter = None,
+        stop_time: Optional[str] = None,
+        namespaces: Optional[Dict[str, str]] = None,
+    ) -> "Deferred[Reply]":
+        """``modify-subscription`` of one of this session's subscriptions."""
+        return self.execute(
+            ModifySubscription, subscription_id, filter=filter, stop_time=stop_time, namespaces=namespaces
+        )
+
+    def delete_subscription(self, subscription_id: int) -> "Deferred[Reply]":
+        """``delete-subscription``; on success its :class:`Subscription` ends (reason ``deleted``)."""
+
+        def deleted(reply: Any) -> Any:
+            sub = self._router.subscriptions.get(subscription_id)
+            if sub is not None:
+                sub._end("deleted")
+            return reply
+
+        return self.execute(DeleteSubscription, subscription_id).addCallback(deleted)
+
+    def kill_subscription(self, subscription_id: int) -> "Deferred[Reply]":
+        """``kill-subscription`` of any session's subscription (an administrator's operation)."""
+        return self.execute(KillSubscription, subscription_id)
+
+    @property
+    def subscriptions(self) -> Dict[int, Subscription]:
+        """This session's active dynamic subscriptions, by id."""
+        return dict(self._router.subscriptions)
 
     def rpc(self, rpc_command: Any, **kwargs: Any) -> "Deferred[Reply]":
         """A generic RPC (an element, or the name of an empty one)."""
@@ -342,7 +470,7 @@ class Manager(nc_manager.Manager):
             return
         self._end_reason = reason
         self._runtime.discard(self)
-        self._notifications.end(Failure(reason or TransportError("Session closed")))
+        self._router.end(Failure(reason or TransportError("Session closed")))
         if reason is not None and self._closing is None:
             # Not our close: the threads end by themselves; reap them off the reactor.
             self._closing = self._runtime.run(self._session.close)
@@ -384,14 +512,40 @@ class Manager(nc_manager.Manager):
 
     def take_notification(
         self, block: bool = True, timeout: Optional[float] = None
-    ) -> "Deferred[Any]":
-        """A Deferred of the next ``Notification`` (``None`` on *timeout* or not *block*)."""
-        return self._notifications.take(block, timeout)
+    ) -> "Deferred[Optional[Notification]]":
+        """A Deferred of the next ``Notification`` (``None`` on *timeout* or not *block*).
+
+        Once the session has ended and nothing is buffered, it fails with the reason.
+        """
+        return self._router.session_queue.take(block, timeout)
+
+    def notifications(self, until_complete: bool = True) -> NotificationIterator:
+        """``async for n in m.notifications():`` the session's notifications.
+
+        The loop ends when the session ends (after the buffered ones) and, with
+        *until_complete*, after a ``notificationComplete``.
+        """
+        return self._router.session_queue.iterate(until_complete)
+
+    def add_notification_callback(self, fn: Callable[[Notification], Any]) -> CallbackHandle:
+        """Call ``fn(notification)`` on the reactor thread for each notification.
+
+        While a callback is registered the session's notifications go to the callbacks
+        and are not buffered for :meth:`take_notification`. ``handle.remove()`` stops it.
+        """
+        return self._router.session_queue.add_callback(fn)
 
     @property
     def notifications_dropped(self) -> int:
-        """Notifications dropped because the buffer was full (oldest first)."""
-        return self._notifications.dropped
+        """Notifications dropped because a buffer was full (oldest first), all streams."""
+        return self._router.session_queue.dropped + sum(
+            sub.dropped for sub in self._router.subscriptions.values()
+        )
+
+    @property
+    def last_event_time(self) -> Optional[str]:
+        """The ``eventTime`` of the last event received (to replay from after a reconnect)."""
+        return self._router.last_event_time
 
     @property
     def replies_dropped(self) -> int:
@@ -439,7 +593,9 @@ def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
         device_handler.add_additional_ssh_connect_params(kwds)
         if hasattr(device_handler, "add_additional_netconf_params"):
             device_handler.add_additional_netconf_params(nc_params)
-        notifications = NotificationBuffer(reactor, buffer_size)
+        notifications = NotificationRouter(
+            reactor, NotificationQueue(reactor, buffer_size), buffer_size
+        )
     except Exception:
         return fail()
 

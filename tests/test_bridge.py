@@ -18,7 +18,8 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from ncclient_twisted._listener import DeferredReplyListener
-from ncclient_twisted._notifications import NotificationBuffer
+from ncclient_twisted._notifications import NotificationQueue
+from ncclient_twisted._subscriptions import NotificationRouter
 from ncclient_twisted._runtime import Runtime
 from ncclient_twisted.manager import Manager
 
@@ -135,7 +136,7 @@ def make(
         raise_mode=raise_mode,
         reactor=reactor,
         listener=listener,
-        notifications=NotificationBuffer(reactor, 3),
+        notifications=NotificationRouter(reactor, NotificationQueue(reactor, 3), 3),
         runtime=InlineRuntime(reactor),
     )
     return m, session, reactor
@@ -310,42 +311,6 @@ class SessionEndTests(SynchronousTestCase):
         m, s, _ = make()
         s.die(SessionCloseError(b""))
         self.failureResultOf(m.get(), TransportError)
-
-    def test_notifications_from_the_session_reach_take_notification(self) -> None:
-        m, s, _ = make()
-        buffer = m._notifications
-        self.assertEqual(len(buffer), 0)
-        d = m.take_notification()
-        buffer.put("n1")  # as ncclient's NotificationHandler does, on the session thread
-        self.assertEqual(self.successResultOf(d), "n1")
-
-    def test_take_notification_fails_when_session_ends(self) -> None:
-        m, s, _ = make()
-        d = m.take_notification()
-        m._notifications.put("kept")
-        s.die(SessionCloseError(b""))
-        self.assertEqual(self.successResultOf(d), "kept")
-        d = m.take_notification()
-        self.failureResultOf(d, SessionCloseError)
-        self.assertIsNone(self.successResultOf(m.take_notification(block=False)))
-
-
-class NotificationBufferTests(SynchronousTestCase):
-    def test_take_timeout_and_drop_oldest(self) -> None:
-        clock = FakeReactor()
-        buf = NotificationBuffer(clock, 3)
-        d = buf.take(timeout=2)
-        clock.advance(2)
-        self.assertIsNone(self.successResultOf(d))
-        self.assertIsNone(self.successResultOf(buf.take(block=False)))
-        for i in range(5):
-            buf.put(i)
-        self.assertEqual(buf.dropped, 2)
-        self.assertEqual([self.successResultOf(buf.take()) for _ in range(3)], [2, 3, 4])
-        d = buf.take()
-        buf.put("x")
-        self.assertEqual(self.successResultOf(d), "x")
-        self.assertEqual(clock.getDelayedCalls(), [])
 
 
 class LockContextTests(SynchronousTestCase):

@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from collections import deque
 from datetime import datetime, timezone
-from typing import Callable, Deque, Dict, Iterable, Optional, Protocol, Sequence, Tuple, Union
+from typing import Callable, Deque, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple, Union
 
 from lxml import etree
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from ._errors import NetconfError
+from ._subscribed import DynamicSubscriptions
 from ._subtree import compile_xpath, notification_matcher
 from ._xml import (
     NC_NOTIFICATIONS_NS,
@@ -110,6 +111,17 @@ class Subscriber(Protocol):
     def send_notification(self, xml: bytes) -> None:
         ...
 
+    def send_notifications(self, xmls: Sequence[bytes]) -> None:
+        ...
+
+
+#: How a publish hands one serialised notification to one subscriber.
+Send = Callable[[Subscriber, bytes], None]
+
+
+def _send_now(session: Subscriber, xml: bytes) -> None:
+    session.send_notification(xml)
+
 
 class Subscription:
     """An active ``create-subscription`` on one session."""
@@ -162,9 +174,32 @@ class NotificationHub:
         self.log: Deque[Event] = deque(maxlen=log_size)
         self.created = clock.seconds()
         self.subscriptions: Dict[int, Subscription] = {}
+        #: RFC 8639 dynamic subscriptions (several per session).
+        self.dynamic = DynamicSubscriptions(self)
+
+    def now_text(self) -> str:
+        return format_time(self.clock.seconds())
 
     def publish(self, xml: XmlInput, event_time: EventTime = None) -> Event:
         """Log an event and deliver it to every interested subscriber."""
+        return self._publish(xml, event_time, _send_now)
+
+    def publish_many(self, items: Iterable[XmlInput]) -> int:
+        """Publish each of *items* (now); one write per subscriber for the lot."""
+        batches: Dict[int, Tuple[Subscriber, List[bytes]]] = {}
+
+        def collect(session: Subscriber, xml: bytes) -> None:
+            batches.setdefault(id(session), (session, []))[1].append(xml)
+
+        count = 0
+        for item in items:
+            self._publish(item, None, collect)
+            count += 1
+        for session, xmls in batches.values():
+            session.send_notifications(xmls)
+        return count
+
+    def _publish(self, xml: XmlInput, event_time: EventTime, send: "Send") -> Event:
         stamp, content = _event_content(xml)
         if event_time is None and stamp:
             event_time = stamp
@@ -172,7 +207,9 @@ class NotificationHub:
         self.log.append(event)
         for sub in list(self.subscriptions.values()):
             if sub.active and sub.wants(event):
-                sub.session.send_notification(event.xml)
+                send(sub.session, event.xml)
+        if self.dynamic.by_id:
+            self.dynamic.publish(event, send)
         return event
 
     def subscribe(
@@ -286,7 +323,8 @@ class NotificationHub:
             sub.session.send_notification(self._control("notificationComplete"))
 
     def unsubscribe(self, session_id: int) -> None:
-        """Drop the subscription of a closed session."""
+        """Drop the subscriptions of a closed session."""
+        self.dynamic.session_closed(session_id)
         sub = self.subscriptions.pop(session_id, None)
         if sub is not None and sub.timer is not None and sub.timer.active():
             sub.timer.cancel()

@@ -37,6 +37,7 @@ from ._datastore import Datastore, edit, merge_into, new_root, root_from_xml
 from ._errors import NetconfError, NetconfErrors, errors_body
 from ._notifications import ChangedBy, NotificationHub, config_change, confirmed_commit_event
 from ._subtree import subtree_filter, xpath_filter
+from ._subscribed import SN_CAPABILITY, SN_NS
 from ._xml import (
     BASE_1_0,
     BASE_1_1,
@@ -83,6 +84,9 @@ class SessionInfo(Protocol):
     def send_notification(self, xml: bytes) -> None:
         ...
 
+    def send_notifications(self, xmls: Sequence[bytes]) -> None:
+        ...
+
     def kill(self) -> None:
         ...
 
@@ -111,6 +115,7 @@ class Options:
         candidate: bool = True,
         startup: bool = True,
         extra_capabilities: Iterable[str] = (),
+        interleave: bool = True,
     ) -> None:
         versions = tuple(base_versions)
         if not versions or any(v not in ("1.0", "1.1") for v in versions):
@@ -120,6 +125,7 @@ class Options:
         self.candidate = candidate
         self.startup = startup
         self.extra_capabilities = tuple(extra_capabilities)
+        self.interleave = interleave
 
     def capabilities(self) -> List[str]:
         """The capability URIs advertised in the server ``<hello>``."""
@@ -139,7 +145,9 @@ class Options:
             caps.append(CAPABILITY + "startup:1.0")
         caps.append(CAPABILITY + "xpath:1.0")
         caps.append(CAPABILITY + "notification:1.0")
-        caps.append(CAPABILITY + "interleave:1.0")
+        if self.interleave:
+            caps.append(CAPABILITY + "interleave:1.0")
+            caps.append(SN_CAPABILITY)
         for cap in self.extra_capabilities:
             if cap not in caps:
                 caps.append(cap)
@@ -248,6 +256,10 @@ class Engine:
             nc("discard-changes"): self._discard_changes,
             nc("validate"): self._validate,
             qn(NOTIFICATION_NS, "create-subscription"): self._create_subscription,
+            qn(SN_NS, "establish-subscription"): self._establish_subscription,
+            qn(SN_NS, "modify-subscription"): self._modify_subscription,
+            qn(SN_NS, "delete-subscription"): self._delete_subscription,
+            qn(SN_NS, "kill-subscription"): self._kill_subscription,
         }
 
     # -- public helpers used by the server object ------------------------------
@@ -806,3 +818,19 @@ class Engine:
                 )
         activate = self.hub.subscribe(session, stream, filter_element, start, stop)
         return Outcome(OK, activate)
+
+    def _establish_subscription(self, session: SessionInfo, op: etree._Element) -> Outcome:
+        body, activate = self.hub.dynamic.establish(session, op)
+        return Outcome(body, activate)
+
+    def _modify_subscription(self, session: SessionInfo, op: etree._Element) -> Outcome:
+        self.hub.dynamic.modify(session, op)
+        return Outcome(OK)
+
+    def _delete_subscription(self, session: SessionInfo, op: etree._Element) -> Outcome:
+        self.hub.dynamic.delete(session, op)
+        return Outcome(OK)
+
+    def _kill_subscription(self, session: SessionInfo, op: etree._Element) -> Outcome:
+        self.hub.dynamic.kill(session, op)
+        return Outcome(OK)

@@ -123,6 +123,7 @@ class NetconfServer:
         clock: Optional[IReactorTime] = None,
         handlers: Optional[Mapping[str, RpcHandler]] = None,
         replay_log_size: int = 1000,
+        interleave: bool = True,
     ) -> None:
         if max_chunk_size < 1:
             raise ValueError("max_chunk_size must be positive")
@@ -142,6 +143,7 @@ class NetconfServer:
                 candidate=candidate,
                 startup=startup,
                 extra_capabilities=extra_capabilities,
+                interleave=interleave,
             ),
             max_chunk_size=max_chunk_size,
             faults=self.faults,
@@ -362,6 +364,31 @@ class NetconfServer:
         """
         self._core.hub.publish(notification, event_time)
 
+    def publish_many(self, notifications: Iterable[XmlInput]) -> int:
+        """
+        Publish a burst of events (times: now), each as :meth:`publish` would, but
+        written to each subscriber in one go (one SSH write for the whole burst).
+        Returns how many events were published.
+        """
+        return self._core.hub.publish_many(notifications)
+
+    @property
+    def dynamic_subscriptions(self) -> Dict[int, int]:
+        """RFC 8639 subscriptions in force: ``{subscription id: session id}``."""
+        return {i: s.session.session_id for i, s in self._core.hub.dynamic.by_id.items()}
+
+    def suspend_subscription(self, ident: int, reason: str = "ietf-subscribed-notifications:insufficient-resources") -> None:
+        """Suspend a dynamic subscription (sends ``subscription-suspended``)."""
+        self._core.hub.dynamic.suspend(ident, reason)
+
+    def resume_subscription(self, ident: int) -> None:
+        """Resume a suspended subscription (sends ``subscription-resumed``)."""
+        self._core.hub.dynamic.resume(ident)
+
+    def terminate_subscription(self, ident: int, reason: str = "ietf-subscribed-notifications:filter-unavailable") -> None:
+        """End a dynamic subscription (sends ``subscription-terminated``)."""
+        self._core.hub.dynamic.terminate(ident, reason)
+
 
 def serve(
     reactor: IReactorTCP,
@@ -382,6 +409,7 @@ def serve(
     clock: Optional[IReactorTime] = None,
     handlers: Optional[Mapping[str, RpcHandler]] = None,
     replay_log_size: int = 1000,
+    interleave: bool = True,
 ) -> "Deferred[NetconfServer]":
     """
     Start a NETCONF test server; returns a Deferred firing with the
@@ -414,6 +442,8 @@ def serve(
       content as XML text or elements, or a Deferred of those, and may raise
       :class:`NetconfError`.
     - ``replay_log_size``: how many events the replay log keeps.
+    - ``interleave``: advertise ``:interleave`` and RFC 8639 subscribed notifications
+      (default True; False makes a server that only offers RFC 5277).
     """
     return NetconfServer(
         reactor,
@@ -433,4 +463,5 @@ def serve(
         clock=clock,
         handlers=handlers,
         replay_log_size=replay_log_size,
+        interleave=interleave,
     ).start()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from typing import TYPE_CHECKING, Callable, Deque, Dict, List, Optional, Protocol, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Deque, Dict, List, Optional, Protocol, Sequence, Set, Tuple
 
 from lxml import etree
 from twisted.internet.defer import Deferred, succeed
@@ -200,6 +200,11 @@ class Session:
         if not self.closed and not self._closing and self._hello_sent:
             self._write(xml)
 
+    def send_notifications(self, xmls: Sequence[bytes]) -> None:
+        """Send serialised ``<notification>``s in one channel write."""
+        if not self.closed and not self._closing and self._hello_sent:
+            self._channel.write(b"".join(self._framed(x) for x in xmls))
+
     # -- interface to the channel ---------------------------------------------------
 
     def start(self) -> None:
@@ -267,10 +272,12 @@ class Session:
                 d.callback(None)
 
     def _write(self, payload: bytes) -> None:
+        self._channel.write(self._framed(payload))
+
+    def _framed(self, payload: bytes) -> bytes:
         if self._chunked:
-            self._channel.write(encode_chunked(payload, self._host.max_chunk_size))
-        else:
-            self._channel.write(payload + EOM)
+            return encode_chunked(payload, self._host.max_chunk_size)
+        return payload + EOM
 
     def _send_hello(self) -> None:
         if self.closed:

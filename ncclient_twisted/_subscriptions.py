@@ -1,0 +1,348 @@
+"""Subscribed notifications (RFC 8639 over NETCONF, RFC 8640) and the notification router.
+
+The :class:`NotificationRouter` is the session's ``_notification_q``: on the session
+thread it re-types ncclient's parsed ``Notification`` as ours and hands bursts of them to
+the reactor (one ``callFromThread`` a burst). On the reactor it keeps the last event time
+and routes each notification:
+
+- one that names a subscription (an RFC 8639 state change or an RFC 8641 push update
+  carries ``<id>``) goes to that :class:`Subscription`; if no subscription of that id is
+  known yet but an ``establish-subscription`` is in flight, it is held until the reply
+  has been handled (replies and notifications reach the reactor by separate paths);
+- an event record (RFC 8639 event records carry no id) goes to the session's only
+  dynamic subscription when there is exactly one and no RFC 5277 subscription;
+- everything else goes to the session's queue (``take_notification``,
+  ``notifications()``, ``add_notification_callback``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+from lxml import etree
+from ncclient.operations.errors import OperationError
+from ncclient.operations.rpc import RPC, RPCReply
+from ncclient.transport.notify import Notification as NCNotification
+from ncclient.xml_ import new_ele_ns, sub_ele_ns, to_ele
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+from ncclient_twisted._handoff import Handoff
+from ncclient_twisted._notifications import (
+    SN_NS,
+    CallbackHandle,
+    Notification,
+    NotificationIterator,
+    NotificationQueue,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ncclient_twisted.manager import Manager
+
+__all__ = [
+    "Subscription",
+    "NotificationRouter",
+    "SubscriptionTerminatedError",
+    "InterleaveError",
+    "EstablishSubscription",
+    "ModifySubscription",
+    "DeleteSubscription",
+    "KillSubscription",
+]
+
+log = logging.getLogger("ncclient_twisted.notifications")
+
+#: How many notifications naming a not-yet-known subscription are held, at most.
+MAX_HELD = 10000
+
+Filter = Union[None, str, Any, Tuple[str, Any]]
+
+
+class SubscriptionTerminatedError(OperationError):
+    """The subscription has ended (terminated by the server, killed, deleted or completed)."""
+
+    def __init__(self, subscription_id: int, reason: str) -> None:
+        super().__init__("subscription %d ended: %s" % (subscription_id, reason))
+        self.subscription_id = subscription_id
+        self.reason = reason
+
+
+class InterleaveError(OperationError):
+    """An RPC on a session whose RFC 5277 subscription blocks it (no ``:interleave``)."""
+
+
+# -- the RPCs (RFC 8639 section 2.4) --------------------------------------------------------
+
+
+def _append_filter(node: Any, filter: Filter, namespaces: Optional[Dict[str, str]]) -> None:
+    if filter is None:
+        return
+    kind, value = filter if isinstance(filter, tuple) else ("subtree", filter)
+    if kind == "xpath":
+        xpath = etree.SubElement(node, "{%s}stream-xpath-filter" % SN_NS, nsmap=namespaces or None)
+        xpath.text = str(value)
+    elif kind == "subtree":
+        subtree = sub_ele_ns(node, "stream-subtree-filter", SN_NS)
+        subtree.append(to_ele(value) if isinstance(value, (str, bytes)) else value)
+    elif kind == "name":
+        sub_ele_ns(node, "stream-filter-name", SN_NS).text = str(value)
+    else:
+        raise ValueError("filter kind must be 'subtree', 'xpath' or 'name', not %r" % (kind,))
+
+
+class EstablishSubscriptionReply(RPCReply):
+    """The reply to ``establish-subscription``: :attr:`subscription_id`, parsed on the session thread."""
+
+    subscription_id: Optional[int] = None
+    replay_start_time_revision: Optional[str] = None
+
+    def _parsing_hook(self, root: Any) -> None:
+        ident = root.find("{%s}id" % SN_NS)
+        if ident is not None and (ident.text or "").strip().isdigit():
+            self.subscription_id = int(str(ident.text).strip())
+        revision = root.find("{%s}replay-start-time-revision" % SN_NS)
+        if revision is not None:
+            self.replay_start_time_revision = (revision.text or "").strip() or None
+
+
+class EstablishSubscription(RPC):
+    """``establish-subscription`` (RFC 8639) of an event stream."""
+
+    REPLY_CLS = EstablishSubscriptionReply
+
+    def request(  # type: ignore[override]
+        self,
+        stream: str = "NETCONF",
+        filter: Filter = None,
+        replay_start_time: Optional[str] = None,
+        stop_time: Optional[str] = None,
+        encoding: Optional[str] = None,
+        namespaces: Optional[Dict[str, str]] = None,
+    ) -> Any:
+        node = new_ele_ns("establish-subscription", SN_NS)
+        sub_ele_ns(node, "stream", SN_NS).text = stream
+        _append_filter(node, filter, namespaces)
+        if replay_start_time is not None:
+            sub_ele_ns(node, "replay-start-time", SN_NS).text = replay_start_time
+        if stop_time is not None:
+            sub_ele_ns(node, "stop-time", SN_NS).text = stop_time
+        if encoding is not None:
+            sub_ele_ns(node, "encoding", SN_NS).text = encoding
+        return self._request(node)
+
+
+class ModifySubscription(RPC):
+    """``modify-subscription`` (RFC 8639): a new filter and/or stop time."""
+
+    def request(  # type: ignore[override]
+        self,
+        subscription_id: int,
+        filter: Filter = None,
+        stop_time: Optional[str] = None,
+        namespaces: Optional[Dict[str, str]] = None,
+    ) -> Any:
+        node = new_ele_ns("modify-subscription", SN_NS)
+        sub_ele_ns(node, "id", SN_NS).text = str(subscription_id)
+        _append_filter(node, filter, namespaces)
+        if stop_time is not None:
+            sub_ele_ns(node, "stop-time", SN_NS).text = stop_time
+        return self._request(node)
+
+
+class _ById(RPC):
+    NAME = ""
+
+    def request(self, subscription_id: int) -> Any:  # type: ignore[override]
+        node = new_ele_ns(self.NAME, SN_NS)
+        sub_ele_ns(node, "id", SN_NS).text = str(subscription_id)
+        return self._request(node)
+
+
+class DeleteSubscription(_ById):
+    """``delete-subscription`` (RFC 8639) of one of this session's subscriptions."""
+
+    NAME = "delete-subscription"
+
+
+class KillSubscription(_ById):
+    """``kill-subscription`` (RFC 8639) of any session's subscription."""
+
+    NAME = "kill-subscription"
+
+
+# -- the subscription object ------------------------------------------------------------------
+
+
+class Subscription:
+    """A dynamic subscription (RFC 8639) on one session.
+
+    Read its notifications with :meth:`take_notification`, ``async for n in sub``, or
+    :meth:`add_callback`; :meth:`modify` changes its filter or stop time and
+    :meth:`cancel` deletes it. :attr:`state` is ``"active"``, ``"suspended"`` (after
+    ``subscription-suspended``, until ``subscription-resumed``) or ``"ended"``.
+    """
+
+    def __init__(self, manager: "Manager", subscription_id: int, stream: str, queue: NotificationQueue) -> None:
+        self._manager = manager
+        self.id = subscription_id
+        self.stream = stream
+        self._queue = queue
+        self.state = "active"
+        #: Why it ended (``subscription-terminated``'s reason, ``"deleted"``...), or None.
+        self.reason: Optional[str] = None
+        self.replay_start_time_revision: Optional[str] = None
+        self._ended_waiters: List["Deferred[Optional[str]]"] = []
+
+    def __repr__(self) -> str:
+        return "<Subscription id=%d stream=%r %s>" % (self.id, self.stream, self.state)
+
+    # reading
+    def take_notification(self, block: bool = True, timeout: Optional[float] = None) -> "Deferred[Any]":
+        """A Deferred of the next notification (``None`` on *timeout* or not *block*)."""
+        return self._queue.take(block, timeout)
+
+    def notifications(self, until_complete: bool = True) -> NotificationIterator:
+        """An async iterator; it ends when the subscription ends."""
+        return self._queue.iterate(until_complete)
+
+    def __aiter__(self) -> NotificationIterator:
+        return self._queue.iterate(True)
+
+    def add_callback(self, fn: Callable[[Notification], Any]) -> CallbackHandle:
+        """Call ``fn(notification)`` on the reactor thread for each of this subscription's."""
+        return self._queue.add_callback(fn)
+
+    @property
+    def dropped(self) -> int:
+        """Notifications dropped because this subscription's buffer was full."""
+        return self._queue.dropped
+
+    @property
+    def last_event_time(self) -> Optional[str]:
+        return self._queue.last_event_time
+
+    # control
+    def modify(
+        self, filter: Filter = None, stop_time: Optional[str] = None, namespaces: Optional[Dict[str, str]] = None
+    ) -> "Deferred[Any]":
+        """``modify-subscription``: a Deferred of the reply."""
+        return self._manager.modify_subscription(self.id, filter=filter, stop_time=stop_time, namespaces=namespaces)
+
+    def cancel(self) -> "Deferred[Any]":
+        """``delete-subscription``; on success the subscription ends with reason ``deleted``."""
+        return self._manager.delete_subscription(self.id)
+
+    def when_ended(self) -> "Deferred[Optional[str]]":
+        """Fires with :attr:`reason` once the subscription has ended."""
+        d: "Deferred[Optional[str]]" = Deferred()
+        if self.state == "ended":
+            d.callback(self.reason)
+        else:
+            self._ended_waiters.append(d)
+        return d
+
+    # the router's side
+    def _deliver(self, n: Notification) -> None:
+        change = n.state_change
+        if change in ("subscription-terminated", "subscription-completed"):
+            found = n.event.find("{%s}reason" % SN_NS)
+            reason = (found.text or "").strip() if found is not None else ""
+            # Ended before the notification is handed on: a reader sees the final state.
+            self.state, self.reason = "ended", self.reason or reason or change
+            self._manager._router.forget(self.id)
+            self._queue.deliver(n)
+            self._end(self.reason)
+            return
+        if change == "subscription-suspended":
+            self.state = "suspended"
+        elif change in ("subscription-resumed", "subscription-modified") and self.state != "ended":
+            self.state = "active"
+        self._queue.deliver(n)
+
+    def _end(self, reason: str, failure: Optional[Failure] = None) -> None:
+        if self._queue.ended is not None:
+            return
+        self.state = "ended"
+        self.reason = self.reason or reason
+        self._queue.end(failure or Failure(SubscriptionTerminatedError(self.id, self.reason)))
+        self._manager._router.forget(self.id)
+        waiters, self._ended_waiters = self._ended_waiters, []
+        for d in waiters:
+            d.callback(self.reason)
+
+
+# -- the router --------------------------------------------------------------------------------
+
+
+class NotificationRouter:
+    """The session's notification queue; routes each notification on the reactor."""
+
+    def __init__(self, reactor: Any, session_queue: NotificationQueue, buffer_size: int) -> None:
+        self._reactor = reactor
+        self.session_queue = session_queue
+        self.buffer_size = buffer_size
+        self._handoff: Handoff[Notification] = Handoff(reactor, self._deliver_batch)
+        self.subscriptions: Dict[int, Subscription] = {}
+        self.establishing = 0
+        self.rfc5277_subscribed = False
+        self._held: Dict[int, List[Notification]] = {}
+        self._held_count = 0
+        #: ``eventTime`` of the last event received on the session (any subscription).
+        self.last_event_time: Optional[str] = None
+
+    # session thread: ncclient's NotificationHandler calls this
+    def put(self, n: NCNotification) -> None:
+        self._handoff.put(Notification.adopt(n))
+
+    # reactor thread
+    def _deliver_batch(self, batch: Sequence[Notification]) -> None:
+        for n in batch:
+            if not n.is_control:
+                self.last_event_time = n.event_time or self.last_event_time
+            self._route(n)
+
+    def _route(self, n: Notification) -> None:
+        if self.subscriptions or self.establishing:
+            ident = n.subscription_id
+            if ident is not None:
+                sub = self.subscriptions.get(ident)
+                if sub is not None:
+                    sub._deliver(n)
+                    return
+                if self.establishing and self._held_count < MAX_HELD:
+                    self._held.setdefault(ident, []).append(n)
+                    self._held_count += 1
+                    return
+            elif len(self.subscriptions) == 1 and not self.rfc5277_subscribed and not n.is_control:
+                next(iter(self.subscriptions.values()))._deliver(n)
+                return
+        self.session_queue.deliver(n)
+
+    def register(self, manager: "Manager", subscription_id: int, stream: str) -> Subscription:
+        queue = NotificationQueue(self._reactor, self.buffer_size, name="subscription %d" % subscription_id)
+        sub = Subscription(manager, subscription_id, stream, queue)
+        self.subscriptions[subscription_id] = sub
+        held = self._held.pop(subscription_id, [])
+        self._held_count -= len(held)
+        for n in held:
+            sub._deliver(n)
+        return sub
+
+    def establish_done(self) -> None:
+        self.establishing -= 1
+        if not self.establishing and self._held:
+            held, self._held = self._held, {}
+            self._held_count = 0
+            for items in held.values():
+                for n in items:
+                    self.session_queue.deliver(n)
+
+    def forget(self, subscription_id: int) -> None:
+        self.subscriptions.pop(subscription_id, None)
+
+    def end(self, reason: Failure) -> None:
+        """The session ended: every subscription and the session's queue end with *reason*."""
+        for sub in list(self.subscriptions.values()):
+            sub._end("session ended", reason)
+        self.session_queue.end(reason)
