@@ -6,8 +6,9 @@ We install an instance of this subclass first, so every RPC of the session regis
 
 On the session thread, :meth:`DeferredReplyListener.callback` finds the RPC, parses its
 reply, applies ``RaiseMode``, the device handler's exemptions and reply transform, and
-hands the outcome to the reactor with ``reactor.callFromThread``. The reactor thread only
-fires the Deferred.
+hands the outcome to the reactor through the session's :class:`Handoff` (in order with
+its notifications, one ``callFromThread`` per burst). The reactor thread only fires the
+Deferred.
 
 Unlike ncclient's listener, a reply nobody waits for (its request was cancelled or timed
 out, or its message-id was never sent) is dropped and counted, and the session goes on.
@@ -24,6 +25,8 @@ from ncclient.transport.errors import TransportError
 from ncclient.xml_ import NCElement, qualify, to_ele
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
+
+from ncclient_twisted._handoff import Handoff
 
 __all__ = ["DeferredReplyListener", "reply_outcome"]
 
@@ -68,13 +71,18 @@ class DeferredReplyListener(RPCReplyListener):
     _reactor: Any
     _pending: Dict[str, _Pending]
     _ended: Optional[Exception]
-    _outbox: List[Tuple["Deferred[Any]", bool, Any]]
-    _drain_scheduled: bool
+    _handoff: Handoff
     replies_dropped: int
 
     @classmethod
-    def install(cls, session: Any, device_handler: Any, reactor: Any) -> "DeferredReplyListener":
-        """Create the listener and register it on *session* (before any RPC is made)."""
+    def install(
+        cls, session: Any, device_handler: Any, reactor: Any, handoff: Optional[Handoff] = None
+    ) -> "DeferredReplyListener":
+        """Create the listener and register it on *session* (before any RPC is made).
+
+        *handoff* is the session's ordered path to the reactor, shared with its
+        notification router.
+        """
         with RPCReplyListener.creation_lock:
             existing = session.get_listener_instance(RPCReplyListener)
             if existing is not None:
@@ -88,8 +96,7 @@ class DeferredReplyListener(RPCReplyListener):
             self._pending = {}
             self._ended = None
             self.replies_dropped = 0
-            self._outbox = []
-            self._drain_scheduled = False
+            self._handoff = handoff if handoff is not None else Handoff(reactor)
             session.add_listener(self)
         return self
 
@@ -144,20 +151,8 @@ class DeferredReplyListener(RPCReplyListener):
         self._post(pending.deferred, ok, result)
 
     def _post(self, d: "Deferred[Any]", ok: bool, result: Any) -> None:
-        """Hand an outcome to the reactor; a burst of them costs one ``callFromThread``."""
-        with self._lock:
-            self._outbox.append((d, ok, result))
-            if self._drain_scheduled:
-                return
-            self._drain_scheduled = True
-        self._reactor.callFromThread(self._drain)
-
-    def _drain(self) -> None:
-        with self._lock:
-            outbox, self._outbox = self._outbox, []
-            self._drain_scheduled = False
-        for d, ok, result in outbox:
-            self._fire(d, ok, result)
+        """Hand an outcome to the reactor, in order with the session's notifications."""
+        self._handoff.call(self._fire, (d, ok, result))
 
     def _drop(self, msgid: Optional[str]) -> None:
         with self._lock:
@@ -187,7 +182,8 @@ class DeferredReplyListener(RPCReplyListener):
         for p in pending:
             self._post(p.deferred, False, reason)
 
-    def _fire(self, d: "Deferred[Any]", ok: bool, result: Any) -> None:
+    def _fire(self, outcome: Tuple["Deferred[Any]", bool, Any]) -> None:
+        d, ok, result = outcome
         if d.called:
             # Cancelled or timed out after the reply was on its way.
             with self._lock:

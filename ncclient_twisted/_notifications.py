@@ -52,6 +52,7 @@ _COMPLETE = frozenset(
     ["{%s}notificationComplete" % NETMOD_NOTIFICATION_NS, "{%s}subscription-completed" % SN_NS]
 )
 _SN_PREFIX = "{%s}" % SN_NS
+_CONTROL_PREFIXES = (_SN_PREFIX, "{%s}" % NETMOD_NOTIFICATION_NS)
 _ID_PARENTS = (_SN_PREFIX, "{%s}" % YANG_PUSH_NS)
 
 
@@ -59,11 +60,15 @@ class Notification(NCNotification):
     """ncclient's ``Notification``, with what a service asks of each one.
 
     ``notification_ele`` / ``notification_xml`` are ncclient's. The element was parsed
-    on the session thread; the properties below only look at it.
+    on the session thread, where :meth:`adopt` also finds the event time and the event.
     """
 
     #: ``time.perf_counter()`` on the session thread when the message was dispatched.
     received: float = 0.0
+    _event_time: Optional[str] = None
+    _event: Any = None
+    _tag: str = ""
+    _control: bool = False
 
     @classmethod
     def adopt(cls, n: NCNotification) -> "Notification":
@@ -72,34 +77,35 @@ class Notification(NCNotification):
             return n
         ours: Notification = cls.__new__(cls)
         ours._raw = getattr(n, "_raw", None) or n.notification_xml
-        ours._root_ele = getattr(n, "_root_ele", None)
-        if ours._root_ele is None:
-            ours._root_ele = n.notification_ele
+        root = getattr(n, "_root_ele", None)
+        if root is None:
+            root = n.notification_ele
+        ours._root_ele = root
+        for child in root:
+            tag = child.tag
+            if tag == _EVENT_TIME:
+                ours._event_time = child.text.strip() if child.text else None
+            elif isinstance(tag, str) and ours._event is None:
+                ours._event = child
+                ours._tag = tag
+                ours._control = tag.startswith(_CONTROL_PREFIXES)
         ours.received = time.perf_counter()
         return ours
 
     @property
     def event_time(self) -> Optional[str]:
         """The ``<eventTime>`` text (RFC 3339), as the server sent it."""
-        root = self._root_ele
-        for child in root:
-            if child.tag == _EVENT_TIME:
-                return str(child.text).strip() if child.text else None
-        return None
+        return self._event_time
 
     @property
     def event(self) -> Any:
         """The event's element: the first child that is not ``<eventTime>``."""
-        for child in self._root_ele:
-            if child.tag != _EVENT_TIME and isinstance(child.tag, str):
-                return child
-        return None
+        return self._event
 
     @property
     def event_tag(self) -> Optional[str]:
         """The event's qualified tag, e.g. ``{urn:...:ietf-netconf-notifications}netconf-config-change``."""
-        event = self.event
-        return None if event is None else str(event.tag)
+        return self._tag or None
 
     @property
     def is_replay_complete(self) -> bool:
@@ -114,13 +120,12 @@ class Notification(NCNotification):
     @property
     def is_control(self) -> bool:
         """A notification about the subscription (replay/complete/state change), not an event."""
-        tag = self.event_tag or ""
-        return tag.startswith(_SN_PREFIX) or tag.startswith("{%s}" % NETMOD_NOTIFICATION_NS)
+        return self._control
 
     @property
     def state_change(self) -> Optional[str]:
         """The RFC 8639 state change this is (``subscription-terminated``, ...), or None."""
-        tag = self.event_tag or ""
+        tag = self._tag
         return tag[len(_SN_PREFIX) :] if tag.startswith(_SN_PREFIX) else None
 
     @property
@@ -182,10 +187,10 @@ class NotificationQueue:
     # -- in -----------------------------------------------------------------------
 
     def deliver(self, n: Notification) -> None:
-        if not n.is_control:
-            self.last_event_time = n.event_time or self.last_event_time
+        if not n._control and n._event_time:
+            self.last_event_time = n._event_time
         if self._callbacks:
-            for fn in list(self._callbacks):
+            for fn in tuple(self._callbacks):
                 try:
                     fn(n)
                 except Exception:

@@ -41,11 +41,27 @@ def _unescape(value: str) -> Optional[str]:
     return _ENTITY.sub(lambda m: _ENTITIES[m.group(0)], value)
 
 
+#: Start tags without attributes other than namespace declarations (a notification's,
+#: a hello's) repeat message after message: their result is kept.
+_CACHE: Dict[str, Root] = {}
+_CACHE_SIZE = 256
+
+
 def _scan(raw: str) -> Optional[Root]:
     match = _START.match(raw)
     if match is None:
         return None
-    prefix, local, rest = match.groups()
+    start_tag = match.group(0)
+    hit = _CACHE.get(start_tag)
+    if hit is not None:
+        return hit[0], {}
+    found = _parse_start(*match.groups())
+    if found is not None and not found[1] and len(_CACHE) < _CACHE_SIZE:
+        _CACHE[start_tag] = found
+    return found
+
+
+def _parse_start(prefix: Optional[str], local: str, rest: str) -> Optional[Root]:
     rest = rest.rstrip()
     if rest.endswith("/"):
         rest = rest[:-1]

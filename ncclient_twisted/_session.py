@@ -27,6 +27,7 @@ from ncclient.transport.session import NetconfBase
 from ncclient.transport.ssh import SSHSession
 
 from ncclient_twisted._framing import EOM, FrameDecoder, frame_11
+from ncclient_twisted._handoff import batch
 from ncclient_twisted._rootscan import scan_root
 
 __all__ = ["TwistedSSHSession", "QuietSocket", "open_socket"]
@@ -177,6 +178,11 @@ class TwistedSSHSession(SSHSession):
         return bytes(self._channel.recv(READ_SIZE))
 
     def _feed(self, data: bytes) -> None:
+        # Whatever this read completes reaches the reactor with one wake-up per hand-off.
+        with batch():
+            self._feed_parser(data)
+
+    def _feed_parser(self, data: bytes) -> None:
         parser: Any = getattr(self, "parser")
         if type(parser) is nc_parser.DefaultXMLParser:
             if self._decoder is None:

@@ -278,11 +278,18 @@ class Subscription:
 class NotificationRouter:
     """The session's notification queue; routes each notification on the reactor."""
 
-    def __init__(self, reactor: Any, session_queue: NotificationQueue, buffer_size: int) -> None:
+    def __init__(
+        self,
+        reactor: Any,
+        session_queue: NotificationQueue,
+        buffer_size: int,
+        handoff: Optional[Handoff] = None,
+    ) -> None:
         self._reactor = reactor
         self.session_queue = session_queue
         self.buffer_size = buffer_size
-        self._handoff: Handoff[Notification] = Handoff(reactor, self._deliver_batch)
+        #: Shared with the session's reply listener: one ordered path to the reactor.
+        self.handoff = handoff if handoff is not None else Handoff(reactor)
         self.subscriptions: Dict[int, Subscription] = {}
         self.establishing = 0
         self.rfc5277_subscribed = False
@@ -293,30 +300,28 @@ class NotificationRouter:
 
     # session thread: ncclient's NotificationHandler calls this
     def put(self, n: NCNotification) -> None:
-        self._handoff.put(Notification.adopt(n))
+        self.handoff.call(self._route, Notification.adopt(n))
 
     # reactor thread
-    def _deliver_batch(self, batch: Sequence[Notification]) -> None:
-        for n in batch:
-            if not n.is_control:
-                self.last_event_time = n.event_time or self.last_event_time
-            self._route(n)
-
     def _route(self, n: Notification) -> None:
-        if self.subscriptions or self.establishing:
-            ident = n.subscription_id
-            if ident is not None:
-                sub = self.subscriptions.get(ident)
-                if sub is not None:
-                    sub._deliver(n)
-                    return
-                if self.establishing and self._held_count < MAX_HELD:
-                    self._held.setdefault(ident, []).append(n)
-                    self._held_count += 1
-                    return
-            elif len(self.subscriptions) == 1 and not self.rfc5277_subscribed and not n.is_control:
-                next(iter(self.subscriptions.values()))._deliver(n)
+        if not n._control and n._event_time:
+            self.last_event_time = n._event_time
+        if not (self.subscriptions or self.establishing):
+            self.session_queue.deliver(n)
+            return
+        ident = n.subscription_id
+        if ident is not None:
+            sub = self.subscriptions.get(ident)
+            if sub is not None:
+                sub._deliver(n)
                 return
+            if self.establishing and self._held_count < MAX_HELD:
+                self._held.setdefault(ident, []).append(n)
+                self._held_count += 1
+                return
+        elif len(self.subscriptions) == 1 and not self.rfc5277_subscribed and not n.is_control:
+            next(iter(self.subscriptions.values()))._deliver(n)
+            return
         self.session_queue.deliver(n)
 
     def register(self, manager: "Manager", subscription_id: int, stream: str) -> Subscription:

@@ -30,6 +30,7 @@ from ncclient.xml_ import NCElement, new_ele
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 
+from ncclient_twisted._handoff import Handoff
 from ncclient_twisted._listener import DeferredReplyListener
 from ncclient_twisted._lock import LockContext
 from ncclient_twisted._notifications import (
@@ -593,8 +594,9 @@ def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
         device_handler.add_additional_ssh_connect_params(kwds)
         if hasattr(device_handler, "add_additional_netconf_params"):
             device_handler.add_additional_netconf_params(nc_params)
+        handoff = Handoff(reactor)  # replies and notifications, in wire order
         notifications = NotificationRouter(
-            reactor, NotificationQueue(reactor, buffer_size), buffer_size
+            reactor, NotificationQueue(reactor, buffer_size), buffer_size, handoff
         )
     except Exception:
         return fail()
@@ -605,7 +607,7 @@ def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
         # Built here, not on the reactor: creating a session (a thread, its locks and
         # conditions, a socket pair) costs the reactor milliseconds under load.
         session = TwistedSSHSession(device_handler)
-        listener = DeferredReplyListener.install(session, device_handler, reactor)
+        listener = DeferredReplyListener.install(session, device_handler, reactor, handoff)
         session._notification_q = notifications
         call_kwds = dict(kwds)
         sock: Optional[QuietSocket] = None

@@ -17,6 +17,7 @@ from twisted.internet.defer import CancelledError, Deferred, ensureDeferred, may
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from ncclient_twisted._handoff import Handoff
 from ncclient_twisted._listener import DeferredReplyListener
 from ncclient_twisted._notifications import NotificationQueue
 from ncclient_twisted._subscriptions import NotificationRouter
@@ -128,7 +129,8 @@ def make(
     reactor = FakeReactor()
     session = FakeSession()
     dh = make_device_handler(device_params, ignore_errors)
-    listener = DeferredReplyListener.install(session, dh, reactor)
+    handoff = Handoff(reactor)
+    listener = DeferredReplyListener.install(session, dh, reactor, handoff)
     m = Manager(
         session,  # type: ignore[arg-type]
         dh,
@@ -136,7 +138,7 @@ def make(
         raise_mode=raise_mode,
         reactor=reactor,
         listener=listener,
-        notifications=NotificationRouter(reactor, NotificationQueue(reactor, 3), 3),
+        notifications=NotificationRouter(reactor, NotificationQueue(reactor, 3), 3, handoff),
         runtime=InlineRuntime(reactor),
     )
     return m, session, reactor
