@@ -155,9 +155,14 @@ def ours_idle(kwargs_list: List[Dict[str, Any]], idle: float) -> Dict[str, Any]:
             [manager.connect(reactor=reactor, **kw) for kw in kwargs_list], consumeErrors=True
         )
         await defer.gatherResults([m.create_subscription() for m in managers], consumeErrors=True)
+        from ncclient_twisted._runtime import runtime_for
+
+        pool = runtime_for(reactor)._pool
         start = _idle_start()
         await task.deferLater(reactor, idle, lambda: None)
         result.update(_idle_figures(start, before, len(managers)))
+        result["pool_threads"] = len(pool.threads) if pool is not None else 0
+        result["session_threads_per_session"] = (result["threads_added"] - result["pool_threads"]) / len(managers)
         await defer.gatherResults([m.close_session() for m in managers], consumeErrors=True)
 
     _react(run, result)
@@ -357,19 +362,25 @@ def render(results: Dict[str, List[Dict[str, Any]]], runs: int, count: int, pace
         "",
         "## %d subscribed sessions, idle for %g s" % (sessions, idle),
         "",
-        "| client | threads added | threads per session | process CPU | CPU ms per session per s |",
-        "|---|---|---|---|---|",
+        "| client | threads added | of which idle connect-pool threads | threads per session | process CPU | CPU ms per session per s |",
+        "|---|---|---|---|---|---|",
     ]
     for label, key in (("ncclient_twisted", "ours_idle"), ("ncclient", "nc_idle")):
         rs = results[key]
-        lines.append("| %s | %s | %s | %s %% | %s |" % (
-            label, fmt(med(rs, "threads_added")), fmt(med(rs, "threads_per_session"), "%.1f"),
-            fmt(med(rs, "cpu_pct"), "%.2f"), fmt(med(rs, "cpu_ms_per_session_s"), "%.4f")))
+        per_session = med(rs, "session_threads_per_session") or med(rs, "threads_per_session")
+        lines.append("| %s | %s | %s | %s | %s %% | %s |" % (
+            label, fmt(med(rs, "threads_added")), fmt(med(rs, "pool_threads")) if key == "ours_idle" else "0",
+            fmt(per_session, "%.1f"), fmt(med(rs, "cpu_pct"), "%.2f"), fmt(med(rs, "cpu_ms_per_session_s"), "%.4f")))
+    ours_cpu, nc_cpu = med(results["ours_idle"], "cpu_pct"), med(results["nc_idle"], "cpu_pct")
+    if ours_cpu and nc_cpu:
+        lines += ["", "Idle CPU ours / ncclient: 1/%.0f." % (nc_cpu / ours_cpu)]
     errors = ["%s: %s" % (k, r["error"]) for k, rs in results.items() for r in rs if "error" in r]
     if errors:
         lines += ["", "Errors:", ""] + ["- %s" % e for e in errors]
     lines += ["", "Subscriptions add no thread: a session's notifications go through its own session"
-              " thread and one `callFromThread` per burst.", "", "## Machine", "", "| | |", "|---|---|"]
+              " thread (ncclient's session thread and paramiko's transport thread: 2 per session) and"
+              " one `callFromThread` per socket read. The connect pool's threads are idle after the"
+              " connects (the pool is bounded, 32 by default).", "", "## Machine", "", "| | |", "|---|---|"]
     lines += ["| %s | %s |" % (k, v) for k, v in collect()]
     return "\n".join(lines) + "\n"
 

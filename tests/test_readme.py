@@ -94,3 +94,57 @@ def test_embedded_server_trial_example_runs(tmp_path: Any) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "PASSED (successes=1)" in proc.stdout
+
+
+@pytest_twisted.ensureDeferred
+async def test_notification_examples_run_as_written() -> None:
+    """The README's two notification examples, against the embedded server."""
+    from twisted.internet import reactor
+
+    from ncclient_twisted import manager, testing
+
+    server = await testing.serve(reactor)
+    try:
+        namespace: Dict[str, Any] = {}
+        exec(compile(readme_block("## Notifications", 0), str(README), "exec"), namespace)
+        real_connect = manager.connect
+
+        def connect(**kw: Any) -> Any:
+            # Once subscribed, the server sends an event, then a config change.
+            def spy(m: Any) -> Any:
+                subscribe = m.create_subscription
+
+                def subscribed(*a: Any, **k: Any) -> Any:
+                    def then(reply: Any) -> Any:
+                        server.publish('<tick xmlns="urn:example:events"/>')
+                        server.publish(
+                            '<netconf-config-change xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"/>'
+                        )
+                        return reply
+
+                    return subscribe(*a, **k).addCallback(then)
+
+                m.create_subscription = subscribed
+                return m
+
+            return real_connect(**kw).addCallback(spy)
+
+        namespace["manager"] = type("M", (), {"connect": staticmethod(connect)})
+        await defer.ensureDeferred(namespace["watch"](reactor, **server.connect_kwargs())).addTimeout(30, reactor)
+
+        exec(compile(readme_block("## Notifications", 1), str(README), "exec"), namespace)
+        m = await manager.connect(**server.connect_kwargs()).addTimeout(30, reactor)
+        establish = m.establish_subscription
+
+        def established(*a: Any, **k: Any) -> Any:
+            def suspend(sub: Any) -> Any:
+                reactor.callLater(0, server.suspend_subscription, sub.id)
+                return sub
+
+            return establish(*a, **k).addCallback(suspend)
+
+        m.establish_subscription = established
+        assert await defer.ensureDeferred(namespace["subscribe"](m)).addTimeout(30, reactor) == "deleted"
+        await m.close_session().addTimeout(30, reactor)
+    finally:
+        await server.stop()
