@@ -34,7 +34,7 @@ bench: $(VENV)/.installed
 
 ## Build the documentation (docs/_build/html); any Sphinx warning is an error.
 docs: $(VENV)/.docs-installed
-	$(PY) -m sphinx -W --keep-going -n -b html docs docs/_build/html
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
 ## ruff and mypy (settings in ruff.toml and setup.cfg).
 lint: $(VENV)/.lint-installed
