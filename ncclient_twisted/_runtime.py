@@ -16,7 +16,13 @@ from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
-__all__ = ["Runtime", "runtime_for", "DEFAULT_POOL_SIZE", "SHUTDOWN_CLOSE_TIMEOUT"]
+__all__ = [
+    "Runtime",
+    "runtime_for",
+    "set_pool_size",
+    "DEFAULT_POOL_SIZE",
+    "SHUTDOWN_CLOSE_TIMEOUT",
+]
 
 log = logging.getLogger("ncclient_twisted.runtime")
 
@@ -55,6 +61,15 @@ class Runtime:
                 self.reactor.addSystemEventTrigger("during", "shutdown", self.stop),
             ]
         return self._pool
+
+    def set_pool_size(self, size: int) -> None:
+        """At most *size* threads from now on (a running pool is resized at once)."""
+        size = int(size)
+        if size < 1:
+            raise ValueError("the pool needs at least one thread")
+        self.pool_size = size
+        if self._pool is not None:
+            self._pool.adjustPoolsize(minthreads=0, maxthreads=size)
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "Deferred[T]":
         """Run blocking *fn* on our pool; a Deferred of its result."""
@@ -95,3 +110,14 @@ def runtime_for(reactor: Any) -> Runtime:
     if rt is None:
         rt = _runtimes[reactor] = Runtime(reactor)
     return rt
+
+
+def set_pool_size(size: int, reactor: Any = None) -> None:
+    """Set how many threads *reactor*'s ncclient_twisted pool may run (default 32).
+
+    Each connect (DNS, TCP, SSH handshake, authentication, hello) and each close holds
+    one of them while it runs, so *size* bounds how many handshakes run at once: a burst
+    of 200 connects with the default size runs 32 at a time, the rest wait their turn
+    without holding a thread. The reactor's own thread pool is never used.
+    """
+    runtime_for(resolve_reactor(reactor)).set_pool_size(size)
