@@ -15,6 +15,7 @@ from ncclient_twisted._lock import LockContext
 from ncclient_twisted._runtime import DEFAULT_POOL_SIZE, set_pool_size
 from ncclient_twisted._version import __version__
 from ncclient_twisted.manager import Manager, connect, connect_ssh
+from ncclient_twisted.service import ManagerService, resubscribe
 
 __all__ = [
     "manager",
@@ -22,6 +23,8 @@ __all__ = [
     "connect_ssh",
     "Manager",
     "LockContext",
+    "ManagerService",
+    "resubscribe",
     "HostKeyChangedError",
     "KeepaliveTimeoutError",
     "set_pool_size",
