@@ -124,6 +124,7 @@ class ManagerService(Service):
         self._attempt: "Optional[Deferred[Any]]" = None
         self._delayed: Any = None  # an IDelayedCall
         self._waiters: List[Tuple["Deferred[Any]", Optional[int]]] = []
+        self._stopped = False
 
     def __repr__(self) -> str:
         kw = self._connect_kwargs
@@ -140,12 +141,14 @@ class ManagerService(Service):
 
     def startService(self) -> None:
         super().startService()
+        self._stopped = False
         self.failures = 0
         self._attempt_now()
 
     def stopService(self) -> "Deferred[None]":
         """Stop retrying, cancel a connect in progress, close the session (a Deferred)."""
         super().stopService()
+        self._stopped = True
         if self._delayed is not None and self._delayed.active():
             self._delayed.cancel()
         self._delayed = None
@@ -171,11 +174,13 @@ class ManagerService(Service):
 
         With *fail_after_failures* it fails with the last attempt's exception once that
         many consecutive attempts have failed; it fails with ``CancelledError`` if the
-        service is stopped. Cancelling it only stops this wait.
+        service is stopped (or already was). Cancelling it only stops this wait.
         """
         m = self.manager
         if m is not None and m.connected:
             return succeed(m)
+        if self._stopped:
+            return fail(CancelledError("the service is stopped"))
         if fail_after_failures is not None and self.failures >= fail_after_failures and self.last_error:
             return fail(self.last_error)
 

@@ -50,7 +50,7 @@ async def connect_ok(server: testing.NetconfServer, **kw: Any) -> None:
     await bounded(m.close_session())
 
 
-async def connect_fails(server: testing.NetconfServer, **kw: Any) -> Exception:
+async def connect_fails(server: testing.NetconfServer, **kw: Any) -> Any:
     with pytest.raises(SSHUnknownHostError) as info:
         m = await bounded(manager.connect(**kwargs(server, **kw)))
         await bounded(m.close_session())

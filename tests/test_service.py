@@ -49,6 +49,10 @@ class Policy:
         return d
 
 
+def pending_calls(clock: task.Clock) -> List[Any]:
+    return list(clock.getDelayedCalls())
+
+
 def session_threads() -> List[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "ncclient_twisted-session"]
 
@@ -97,12 +101,12 @@ async def test_service_through_embedded_server_restarts() -> None:
         await bounded(server.stop())
         assert await bounded(failed) == 1
         assert svc.manager is None and not m0.connected
-        assert [c.getTime() for c in clock.getDelayedCalls()] == [1.0]
+        assert [delayed.getTime() for delayed in pending_calls(clock)] == [1.0]
         # While it is down, attempts fail and back off: 2 s, then 4 s.
         failed = policy.next_failure()
         clock.advance(1.0)
         assert await bounded(failed) == 2
-        assert [c.getTime() - clock.seconds() for c in clock.getDelayedCalls()] == [2.0]
+        assert [delayed.getTime() - clock.seconds() for delayed in pending_calls(clock)] == [2.0]
 
         # It comes back on the same port, its log holding the event we saw and one we missed.
         server = await testing.serve(reactor(), users={"admin": "admin"}, port=port)

@@ -231,6 +231,7 @@ def test_stop_closes_the_session_and_does_not_reconnect() -> None:
     assert result_of(svc.stopService()) is None
     assert m.closed_by_us == 1 and svc.manager is None
     assert not clock.getDelayedCalls()
+    assert isinstance(result_of(svc.when_connected()).value, CancelledError)
     assert len(connect.calls) == 1
 
 
