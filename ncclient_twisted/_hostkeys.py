@@ -26,12 +26,15 @@ import os
 import queue
 import tempfile
 import threading
+import time
 from typing import Any, Callable, Dict, List, Optional, Union
 
 import paramiko
 from ncclient.transport.errors import SSHError, SSHUnknownHostError
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.python.failure import Failure
+
+from ncclient_twisted._runtime import runtime_for
 
 __all__ = [
     "HostKeyChangedError",
@@ -217,6 +220,8 @@ class HostKeyPolicy:
         self.pinned = pinned
         self.answer_timeout = answer_timeout
         self.session: Any = None
+        #: Set when the reactor shuts down: stop waiting for ``user_cb``.
+        self.shutting_down = threading.Event()
         #: The file keys were read from (and are stored into).
         self.path: str = os.path.expanduser(known_hosts or DEFAULT_KNOWN_HOSTS)
 
@@ -262,11 +267,17 @@ class HostKeyPolicy:
                 d.cancel()
 
         self.reactor.callFromThread(ask)
-        try:
-            answer = answers.get(timeout=self.answer_timeout)
-        except queue.Empty:
+        deadline = time.monotonic() + self.answer_timeout
+        while True:
+            try:
+                answer = answers.get(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+                break
+            except queue.Empty:
+                if time.monotonic() < deadline and not self.shutting_down.is_set():
+                    continue
             self.reactor.callFromThread(give_up)
-            log.warning("unknown_host_cb gave no answer in %s s: key refused", self.answer_timeout)
+            log.warning("unknown_host_cb gave no answer (in %s s, or the reactor is stopping): "
+                        "key refused", self.answer_timeout)
             return False
         if isinstance(answer, Failure):
             answer.raiseException()
@@ -315,6 +326,7 @@ def make_policy(
         pinned=bool(kwds.get("hostkey_b64")),
     )
     policy.session = session
+    policy.shutting_down = runtime_for(reactor).shutting_down
     session.hostkey_policy = policy
     kwds["unknown_host_cb"] = policy.unknown_host
     return policy

@@ -9,6 +9,7 @@ use and stops at reactor shutdown, after every open session has been closed.
 from __future__ import annotations
 
 import logging
+import threading
 import weakref
 from typing import Any, Callable, Optional, Set, TypeVar
 
@@ -50,6 +51,8 @@ class Runtime:
         self._pool: Optional[ThreadPool] = None
         self._open: Set[Any] = set()
         self._triggers: list = []
+        #: Set once the reactor begins to shut down: pool work waiting on it gives up.
+        self.shutting_down = threading.Event()
 
     def _start(self) -> ThreadPool:
         if self._pool is None:
@@ -82,6 +85,7 @@ class Runtime:
         self._open.discard(manager)
 
     def _close_all(self) -> "Optional[Deferred[Any]]":
+        self.shutting_down.set()
         if not self._open:
             return None
         log.debug("reactor shutdown: closing %d sessions", len(self._open))

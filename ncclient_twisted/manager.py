@@ -463,7 +463,9 @@ def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
       the stored one fails with :class:`HostKeyChangedError`. ``unknown_host_cb(host,
       fingerprint)`` runs on the reactor thread and may return a Deferred;
     - ``keepalive`` (seconds) and ``keepalive_count_max`` (default 3): after that many
-      keepalives without an answer the session ends with :class:`KeepaliveTimeoutError`;
+      keepalives without an answer the session ends with :class:`KeepaliveTimeoutError`
+      (this needs the socket connect opens itself: with ``sock``, ``sock_fd`` or
+      ``ssh_config``, ``keepalive`` is paramiko's, as in ncclient);
     - in ``manager_params``, ``notification_buffer`` (how many notifications are kept
       before the oldest is dropped).
     """

@@ -273,3 +273,34 @@ async def test_netconfd_known_hosts_accept_new_and_changed(netconfd: Any, tmp_pa
 
     m = await bounded(manager.connect(**netconfd_kwargs(netconfd, hostkey_b64=netconfd.hostkey_b64)))
     await bounded(m.close_session())
+
+
+class ImmediateReactor:
+    def callFromThread(self, f: Any, *args: Any) -> None:
+        f(*args)
+
+
+def test_unknown_host_cb_without_an_answer_is_a_refusal() -> None:
+    import time
+
+    from ncclient_twisted._hostkeys import HostKeyPolicy
+
+    never: List["defer.Deferred[bool]"] = []
+
+    def cb(host: str, fingerprint: str) -> "defer.Deferred[bool]":
+        never.append(defer.Deferred())
+        return never[-1]
+
+    policy = HostKeyPolicy(ImmediateReactor(), 830, user_cb=cb, answer_timeout=0.3)
+    start = time.monotonic()
+    assert policy._ask("192.0.2.1", "aa:bb") is False
+    assert 0.25 < time.monotonic() - start < 3
+    assert never[0].called  # cancelled: a late answer goes nowhere
+    never[0].addErrback(lambda f: None)
+    # Reactor shutdown: no waiting out the bound.
+    policy = HostKeyPolicy(ImmediateReactor(), 830, user_cb=cb, answer_timeout=60)
+    policy.shutting_down.set()
+    start = time.monotonic()
+    assert policy._ask("192.0.2.1", "aa:bb") is False
+    assert time.monotonic() - start < 3
+    never[1].addErrback(lambda f: None)
