@@ -304,3 +304,11 @@ def test_unknown_host_cb_without_an_answer_is_a_refusal() -> None:
     assert policy._ask("192.0.2.1", "aa:bb") is False
     assert time.monotonic() - start < 3
     never[1].addErrback(lambda f: None)
+
+
+@pytest_twisted.ensureDeferred
+async def test_netconfd_ssh_config_user_known_hosts_file(netconfd: Any) -> None:
+    # ssh_config's UserKnownHostsFile is read (through the same OpenSSH name matching).
+    kw = netconfd_kwargs(netconfd, ssh_config=netconfd.ssh_config)
+    m = await bounded(manager.connect(**kw))
+    await bounded(m.close_session())
