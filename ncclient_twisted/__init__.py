@@ -9,11 +9,15 @@
 """
 
 from ncclient_twisted import manager
+from ncclient_twisted._hostkeys import HostKeyChangedError
+from ncclient_twisted._keepalive import KeepaliveTimeoutError
 from ncclient_twisted._lock import LockContext
 from ncclient_twisted._notifications import CallbackHandle, Notification
 from ncclient_twisted._subscriptions import InterleaveError, Subscription, SubscriptionTerminatedError
+from ncclient_twisted._runtime import DEFAULT_POOL_SIZE, set_pool_size
 from ncclient_twisted._version import __version__
 from ncclient_twisted.manager import Manager, connect, connect_ssh
+from ncclient_twisted.service import ManagerService, resubscribe
 
 __all__ = [
     "manager",
@@ -26,5 +30,11 @@ __all__ = [
     "Subscription",
     "SubscriptionTerminatedError",
     "InterleaveError",
+    "ManagerService",
+    "resubscribe",
+    "HostKeyChangedError",
+    "KeepaliveTimeoutError",
+    "set_pool_size",
+    "DEFAULT_POOL_SIZE",
     "__version__",
 ]
