@@ -150,7 +150,6 @@ def _host_keys(kw: Dict[str, Any]) -> HostKeyPolicy:
 def common_from(kw: Dict[str, Any], suffix: str = ".xml") -> Common:
     """Pop the shared options out of *kw* and check them (before the reactor runs)."""
     opts = {k: kw.pop(k) for k in COMMON_KEYS}
-    setup_logging(opts["verbose"])
     targets = _targets(opts)
     settings = Settings(timeout=opts["timeout"], concurrency=opts["concurrency"], host_keys=_host_keys(opts))
     cred_options = CredentialOptions(
@@ -192,6 +191,8 @@ def run_action(
 
     *counts* (for streamed output) is each device's number of items, for the summary.
     """
+
+    setup_logging(common.verbose)
 
     async def main(reactor: Any, stop: Stop) -> int:
         progress = make_progress(len(common.targets), quiet=common.quiet, description=description)
