@@ -26,6 +26,8 @@ class Params:
     idle_sizes: Tuple[int, ...] = (50, 200)
     idle_seconds: float = 10.0
     connect_sessions: int = 50
+    #: The connect burst: sessions opened at once on the project's bounded pool.
+    burst_sessions: int = 200
     #: Threads a blocking client uses to open many sessions before a timed window.
     connect_threads: int = 50
     #: Interval of the LoopingCall that measures the reactor's lateness.
@@ -71,9 +73,9 @@ QUICK = replace(
 )
 
 #: Scenario ids, in the order they run and are reported. "idle" runs once per size.
-SCENARIOS: Tuple[str, ...] = ("sequential", "inflight", "fanout", "idle", "connect")
+SCENARIOS: Tuple[str, ...] = ("sequential", "inflight", "fanout", "idle", "connect", "burst")
 #: ``--only lateness`` selects the scenarios the reactor's lateness is measured in.
-LATENESS_SCENARIOS: Tuple[str, ...] = ("fanout", "connect")
+LATENESS_SCENARIOS: Tuple[str, ...] = ("fanout", "connect", "burst")
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ CLIENTS: Tuple[Client, ...] = (
         "ours",
         "ncclient_twisted",
         "reactor",
-        ("sequential", "inflight", "fanout", "idle", "connect"),
+        ("sequential", "inflight", "fanout", "idle", "connect", "burst"),
         reactor=True,
     ),
     Client(

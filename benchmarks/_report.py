@@ -132,6 +132,12 @@ def main_rows(p: Params) -> List[Row]:
             "5 reactor lateness, %d connects" % p.connect_sessions, "max ms", "lower", 2),
         Row("connect", "seconds", "6 connect %d at once" % p.connect_sessions,
             "s until all up", "lower", 3),
+        Row("burst", "lateness_p99_ms",
+            "7 reactor lateness, %d connects at once" % p.burst_sessions, "p99 ms", "lower", 2),
+        Row("burst", "lateness_max_ms",
+            "7 reactor lateness, %d connects at once" % p.burst_sessions, "max ms", "lower", 2),
+        Row("burst", "seconds", "7 connect %d at once" % p.burst_sessions,
+            "s until all up (info)", "", 3),
     ]
     return rows
 
@@ -277,6 +283,7 @@ DETAILS: Dict[str, List[Tuple[str, str, int]]] = {
                 ("lateness_p99_ms", "late p99 ms", 2), ("lateness_max_ms", "late max ms", 2),
                 ("lateness_idle_p99_ms", "idle reactor late p99 ms", 2)],
 }
+DETAILS["burst"] = DETAILS["connect"] + [("pool_size", "pool threads", 0)]
 
 
 def details(fig: Figures, jobs: Sequence[str], clients: Sequence[str]) -> str:

@@ -159,6 +159,24 @@ async def connect(reactor: Any, client: DeferredClient, p: Params, n: int,
                 lateness_idle_p99_ms=baseline, **window.usage(), **lateness)
 
 
+async def burst(reactor: Any, client: DeferredClient, p: Params, n: int,
+                pids: Sequence[int], **extra: Any) -> Metrics:
+    """``burst_sessions`` connects launched at once; they run ``pool size`` at a time."""
+    from ncclient_twisted._runtime import runtime_for
+
+    baseline = await _baseline_lateness(reactor, p)
+    monitor = LatenessMonitor(reactor, p.lateness_interval)
+    monitor.start()
+    window = Window(pids)
+    sessions = await _connect(client, p.burst_sessions)
+    window.close()
+    lateness = monitor.stop()
+    await _close(client, sessions)
+    return dict(seconds=window.seconds, sessions=float(p.burst_sessions),
+                pool_size=float(runtime_for(reactor).pool_size),
+                lateness_idle_p99_ms=baseline, **window.usage(), **lateness)
+
+
 async def idle(reactor: Any, client: DeferredClient, p: Params, n: int,
                pids: Sequence[int], sessions: int = 0, **extra: Any) -> Metrics:
     await task.deferLater(reactor, 0.1, lambda: None)
@@ -182,5 +200,6 @@ SCENARIOS: Dict[str, Scenario] = {
     "inflight": inflight,
     "fanout": fanout,
     "connect": connect,
+    "burst": burst,
     "idle": idle,
 }

@@ -50,6 +50,7 @@ HEADLINE: Dict[str, str] = {
     "fanout": "rpc_per_s",
     "idle": "wakeups_per_session_s",
     "connect": "seconds",
+    "burst": "lateness_max_ms",
 }
 SERVER_NOTES: Dict[str, str] = {
     "netconfd": (

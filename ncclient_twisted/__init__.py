@@ -9,8 +9,25 @@
 """
 
 from ncclient_twisted import manager
+from ncclient_twisted._hostkeys import HostKeyChangedError
+from ncclient_twisted._keepalive import KeepaliveTimeoutError
 from ncclient_twisted._lock import LockContext
+from ncclient_twisted._runtime import DEFAULT_POOL_SIZE, set_pool_size
 from ncclient_twisted._version import __version__
 from ncclient_twisted.manager import Manager, connect, connect_ssh
+from ncclient_twisted.service import ManagerService, resubscribe
 
-__all__ = ["manager", "connect", "connect_ssh", "Manager", "LockContext", "__version__"]
+__all__ = [
+    "manager",
+    "connect",
+    "connect_ssh",
+    "Manager",
+    "LockContext",
+    "ManagerService",
+    "resubscribe",
+    "HostKeyChangedError",
+    "KeepaliveTimeoutError",
+    "set_pool_size",
+    "DEFAULT_POOL_SIZE",
+    "__version__",
+]

@@ -9,6 +9,7 @@ use and stops at reactor shutdown, after every open session has been closed.
 from __future__ import annotations
 
 import logging
+import threading
 import weakref
 from typing import Any, Callable, Optional, Set, TypeVar
 
@@ -16,7 +17,13 @@ from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
-__all__ = ["Runtime", "runtime_for", "DEFAULT_POOL_SIZE", "SHUTDOWN_CLOSE_TIMEOUT"]
+__all__ = [
+    "Runtime",
+    "runtime_for",
+    "set_pool_size",
+    "DEFAULT_POOL_SIZE",
+    "SHUTDOWN_CLOSE_TIMEOUT",
+]
 
 log = logging.getLogger("ncclient_twisted.runtime")
 
@@ -44,6 +51,8 @@ class Runtime:
         self._pool: Optional[ThreadPool] = None
         self._open: Set[Any] = set()
         self._triggers: list = []
+        #: Set once the reactor begins to shut down: pool work waiting on it gives up.
+        self.shutting_down = threading.Event()
 
     def _start(self) -> ThreadPool:
         if self._pool is None:
@@ -56,6 +65,15 @@ class Runtime:
             ]
         return self._pool
 
+    def set_pool_size(self, size: int) -> None:
+        """At most *size* threads from now on (a running pool is resized at once)."""
+        size = int(size)
+        if size < 1:
+            raise ValueError("the pool needs at least one thread")
+        self.pool_size = size
+        if self._pool is not None:
+            self._pool.adjustPoolsize(minthreads=0, maxthreads=size)
+
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "Deferred[T]":
         """Run blocking *fn* on our pool; a Deferred of its result."""
         return deferToThreadPool(self.reactor, self._start(), fn, *args, **kwargs)
@@ -67,6 +85,7 @@ class Runtime:
         self._open.discard(manager)
 
     def _close_all(self) -> "Optional[Deferred[Any]]":
+        self.shutting_down.set()
         if not self._open:
             return None
         log.debug("reactor shutdown: closing %d sessions", len(self._open))
@@ -95,3 +114,14 @@ def runtime_for(reactor: Any) -> Runtime:
     if rt is None:
         rt = _runtimes[reactor] = Runtime(reactor)
     return rt
+
+
+def set_pool_size(size: int, reactor: Any = None) -> None:
+    """Set how many threads *reactor*'s ncclient_twisted pool may run (default 32).
+
+    Each connect (DNS, TCP, SSH handshake, authentication, hello) and each close holds
+    one of them while it runs, so *size* bounds how many handshakes run at once: a burst
+    of 200 connects with the default size runs 32 at a time, the rest wait their turn
+    without holding a thread. The reactor's own thread pool is never used.
+    """
+    runtime_for(resolve_reactor(reactor)).set_pool_size(size)

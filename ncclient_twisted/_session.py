@@ -19,7 +19,7 @@ import queue
 import selectors
 import socket
 import threading
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Type
 
 import ncclient.transport.parser as nc_parser
 from ncclient.transport.errors import SessionCloseError, SSHError, TransportError
@@ -28,6 +28,7 @@ from ncclient.transport.ssh import SSHSession
 from ncclient.xml_ import parse_root
 
 from ncclient_twisted._framing import EOM, FrameDecoder, frame_11
+from ncclient_twisted._hostkeys import KnownHostsMixin
 
 __all__ = ["TwistedSSHSession", "QuietSocket", "open_socket"]
 
@@ -73,7 +74,11 @@ class QuietSocket(socket.socket):
 
 
 def open_socket(
-    host: str, port: int, timeout: Optional[float], bind_addr: Optional[str]
+    host: str,
+    port: int,
+    timeout: Optional[float],
+    bind_addr: Optional[str],
+    cls: Type[QuietSocket] = QuietSocket,
 ) -> QuietSocket:
     """Connect a :class:`QuietSocket` with ``TCP_NODELAY`` to *host*:*port* (blocking).
 
@@ -84,7 +89,7 @@ def open_socket(
     for af, socktype, proto, _, sa in socket.getaddrinfo(
         host, port, socket.AF_UNSPEC, socket.SOCK_STREAM
     ):
-        sock = QuietSocket(af, socktype, proto)
+        sock = cls(af, socktype, proto)
         try:
             socket.socket.settimeout(sock, timeout)
             if bind_addr:
@@ -99,12 +104,16 @@ def open_socket(
     raise SSHError("Could not open socket to %s:%s (%s)" % (host, port, last))
 
 
-class TwistedSSHSession(SSHSession):
+class TwistedSSHSession(KnownHostsMixin, SSHSession):
     """ncclient's ``SSHSession`` with a wake-on-send loop and an end-of-session hook.
 
     *on_end* callbacks run on the session thread once the loop has ended, with the
-    exception that ended it, or ``None`` for a close we asked for.
+    exception that ended it, or ``None`` for a close we asked for. ``keepalive`` (a
+    ``_keepalive.DeadPeerDetector``, set before connect) is checked by the loop.
+    Host keys are read through ``hostkey_policy`` (see ``_hostkeys``).
     """
+
+    keepalive: Any = None
 
     def __init__(self, device_handler: Any) -> None:
         super().__init__(device_handler)
@@ -224,7 +233,10 @@ class TwistedSSHSession(SSHSession):
                 self._wake_pending = False
                 self._write_some()
                 # Only while paramiko's window is full do we look again on a timer.
-                events = sel.select(WINDOW_POLL if self._out else None)
+                timeout = WINDOW_POLL if self._out else None
+                if self.keepalive is not None:
+                    timeout = self.keepalive.timeout(timeout)
+                events = sel.select(timeout)
                 for key, _ in events:
                     if key.fileobj is self._wake_r:
                         try:
@@ -242,6 +254,8 @@ class TwistedSSHSession(SSHSession):
                         raise SessionCloseError(b"")
                 if self._closing.is_set() and (self._channel is None or self._channel.closed):
                     return
+                if self.keepalive is not None:
+                    self.keepalive.check()
         except Exception as e:
             reason = e
             log.debug("session loop ended: %r", e)

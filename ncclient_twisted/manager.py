@@ -30,6 +30,14 @@ from ncclient.xml_ import NCElement, new_ele
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 
+from ncclient_twisted._hostkeys import HostKeyChangedError, make_policy
+from ncclient_twisted._keepalive import (
+    DEFAULT_KEEPALIVE_COUNT_MAX,
+    CountingSocket,
+    DeadPeerDetector,
+    KeepaliveTimeoutError,
+    send_keepalive,
+)
 from ncclient_twisted._listener import DeferredReplyListener
 from ncclient_twisted._lock import LockContext
 from ncclient_twisted._notifications import DEFAULT_NOTIFICATION_BUFFER, NotificationBuffer
@@ -41,7 +49,15 @@ from ncclient_twisted._session import (
     open_socket,
 )
 
-__all__ = ["connect", "connect_ssh", "Manager", "OPERATIONS", "make_device_handler"]
+__all__ = [
+    "connect",
+    "connect_ssh",
+    "Manager",
+    "OPERATIONS",
+    "make_device_handler",
+    "HostKeyChangedError",
+    "KeepaliveTimeoutError",
+]
 
 logger = logging.getLogger("ncclient_twisted.manager")
 
@@ -423,11 +439,35 @@ def _pop_params(kwds: Dict[str, Any]) -> Tuple[Any, Dict[str, Any], Dict[str, An
     return device_params, manager_params, nc_params, ignore_errors, raise_mode
 
 
+def _keepalive_params(kwds: Dict[str, Any]) -> Tuple[Optional[float], int]:
+    """``keepalive`` and ``keepalive_count_max``, taken out of *kwds* and checked."""
+    interval = kwds.pop("keepalive", None)
+    count_max = int(kwds.pop("keepalive_count_max", DEFAULT_KEEPALIVE_COUNT_MAX))
+    if not interval:
+        return None, count_max
+    interval = float(interval)
+    if interval <= 0 or count_max < 1:
+        raise ValueError("keepalive must be positive and keepalive_count_max at least 1")
+    return interval, count_max
+
+
 def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manager]":
     """Connect over SSH; ncclient's arguments (see ``ncclient.manager.connect_ssh``).
 
-    Extra keywords: ``reactor`` and, in ``manager_params``, ``notification_buffer`` (how
-    many notifications are kept before the oldest is dropped).
+    Extra keywords:
+
+    - ``reactor``;
+    - ``known_hosts`` (a file of OpenSSH known_hosts lines read instead of
+      ``~/.ssh/known_hosts``) and ``accept_new`` (store an unknown host's key there and
+      go on, as OpenSSH's ``StrictHostKeyChecking=accept-new``); a key that differs from
+      the stored one fails with :class:`HostKeyChangedError`. ``unknown_host_cb(host,
+      fingerprint)`` runs on the reactor thread and may return a Deferred;
+    - ``keepalive`` (seconds) and ``keepalive_count_max`` (default 3): after that many
+      keepalives without an answer the session ends with :class:`KeepaliveTimeoutError`
+      (this needs the socket connect opens itself: with ``sock``, ``sock_fd`` or
+      ``ssh_config``, ``keepalive`` is paramiko's, as in ncclient);
+    - in ``manager_params``, ``notification_buffer`` (how many notifications are kept
+      before the oldest is dropped).
     """
     reactor = resolve_reactor(reactor)
     runtime = runtime_for(reactor)
@@ -440,10 +480,13 @@ def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
         if hasattr(device_handler, "add_additional_netconf_params"):
             device_handler.add_additional_netconf_params(nc_params)
         notifications = NotificationBuffer(reactor, buffer_size)
+        keepalive, keepalive_count_max = _keepalive_params(kwds)
     except Exception:
         return fail()
 
     cancelled: List[bool] = []
+    host = args[0] if args else kwds.get("host")
+    port = args[1] if len(args) > 1 else kwds.get("port", 830)
 
     def blocking_connect() -> Tuple[TwistedSSHSession, DeferredReplyListener]:
         # Built here, not on the reactor: creating a session (a thread, its locks and
@@ -452,13 +495,23 @@ def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
         listener = DeferredReplyListener.install(session, device_handler, reactor)
         session._notification_q = notifications
         call_kwds = dict(kwds)
+        make_policy(reactor, session, port, call_kwds)
         sock: Optional[QuietSocket] = None
-        if not ({"sock", "sock_fd", "ssh_config"} & {k for k, v in kwds.items() if v}):
-            host = args[0] if args else kwds.get("host")
-            port = args[1] if len(args) > 1 else kwds.get("port", 830)
-            if host:
-                sock = open_socket(host, port, kwds.get("timeout"), kwds.get("bind_addr"))
-                call_kwds["sock"] = sock
+        if host and not ({"sock", "sock_fd", "ssh_config"} & {k for k, v in kwds.items() if v}):
+            cls = CountingSocket if keepalive else QuietSocket
+            sock = open_socket(host, port, kwds.get("timeout"), kwds.get("bind_addr"), cls)
+            call_kwds["sock"] = sock
+        if keepalive and isinstance(sock, CountingSocket):
+            counting = sock
+            session.keepalive = DeadPeerDetector(
+                keepalive,
+                lambda: counting.last_received,
+                lambda: send_keepalive(session.transport),
+                keepalive_count_max,
+                peer="%s port %s" % (host, port),
+            )
+        elif keepalive:
+            call_kwds["keepalive"] = keepalive  # a socket not ours: paramiko's keepalive
         try:
             session.connect(*args, **call_kwds)
         except BaseException:
@@ -467,8 +520,7 @@ def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
                 sock.close()
             raise
         if sock is not None:
-            keepalive = kwds.get("keepalive")
-            sock.freeze_timeout(float(keepalive) if keepalive else IDLE_SOCKET_TIMEOUT)
+            sock.freeze_timeout(IDLE_SOCKET_TIMEOUT)
         if cancelled:
             session.close()
         return session, listener

@@ -267,11 +267,13 @@ async def test_quiet_socket_keeps_keepalives_and_closes_promptly(server: Any) ->
 
     m = await connect(server, keepalive=1)
     sock = m._session.transport.sock
-    # paramiko's 0.1 s poll is replaced by the keepalive interval (60 s without one).
-    assert sock.gettimeout() == 1.0
+    # paramiko's 0.1 s poll is replaced by a 60 s sleep: keepalives are the session
+    # thread's (see test_keepalive.py), paramiko's thread is not woken for them.
+    assert sock.gettimeout() == 60.0
     transport = m._session.transport
     await bounded(task.deferLater(reactor(), 2.5, lambda: None))
     assert transport.is_active() and m.connected  # keepalives went out; nothing broke
+    assert m._session.keepalive.probes_sent >= 1
     start = time.monotonic()
     await bounded(m.close_session())
     # The transport thread woke at once on close (not after its 1 s socket timeout).

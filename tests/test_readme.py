@@ -94,3 +94,95 @@ def test_embedded_server_trial_example_runs(tmp_path: Any) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "PASSED (successes=1)" in proc.stdout
+
+
+# -- "Host keys" and "Running in a service", against the embedded server ------------------
+
+
+class Inventory:
+    def __init__(self, fingerprints: Dict[str, str]) -> None:
+        self.fingerprints = fingerprints
+
+    def fingerprint_of(self, host: str) -> "defer.Deferred[str]":
+        from twisted.internet import reactor
+        from twisted.internet.task import deferLater
+
+        return deferLater(reactor, 0.01, lambda: self.fingerprints.get(host, ""))
+
+
+@pytest_twisted.ensureDeferred
+async def test_host_keys_examples_run(tmp_path: Any, capsys: Any) -> None:
+    import pytest
+    from twisted.internet import reactor
+
+    from ncclient_twisted import HostKeyChangedError, testing
+
+    namespace: Dict[str, Any] = {}
+    for i in range(2):
+        exec(compile(readme_block("## Host keys", i), str(README), "exec"), namespace)
+    namespace["KNOWN_HOSTS"] = str(tmp_path / "known_hosts")
+    server = await testing.serve(reactor, users={"admin": "admin"})
+    port = server.port
+    try:
+        m = await defer.ensureDeferred(namespace["connect_device"]("127.0.0.1", port))
+        await m.close_session()
+        assert (tmp_path / "known_hosts").read_text() == server.known_hosts_line + "\n"
+        namespace["inventory"] = Inventory({"127.0.0.1": server.fingerprint})
+        (tmp_path / "known_hosts").unlink()
+        m = await defer.ensureDeferred(namespace["connect_checked"]("127.0.0.1", port))
+        await m.close_session()
+        m = await defer.ensureDeferred(
+            namespace["connect_checked"]("127.0.0.1", port, server.hostkey_b64))
+        await m.close_session()
+    finally:
+        await server.stop()
+    other = await testing.serve(reactor, users={"admin": "admin"}, port=port,
+                                host_key=testing.generate_key())
+    try:
+        with pytest.raises(HostKeyChangedError):
+            await defer.ensureDeferred(namespace["connect_device"]("127.0.0.1", port))
+        assert "refusing 127.0.0.1" in capsys.readouterr().out
+    finally:
+        await other.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_service_example_runs(tmp_path: Any, capsys: Any) -> None:
+    from twisted.internet import reactor
+
+    from ncclient_twisted import testing
+
+    namespace: Dict[str, Any] = {}
+    exec(compile(readme_block("## Running in a service"), str(README), "exec"), namespace)
+    servers = [await testing.serve(reactor, users={"admin": "admin"}) for _ in range(2)]
+    inventory = namespace["inventory_service"](
+        [("dev%d" % i, s.host, s.port) for i, s in enumerate(servers)],
+        str(tmp_path / "known_hosts"),
+    )
+    inventory.startService()
+    watching = [defer.ensureDeferred(namespace["watch"](svc)) for svc in inventory]
+    try:
+        for svc in inventory:
+            await svc.when_connected().addTimeout(30, reactor)
+        for _ in range(100):  # resubscribe() runs before when_connected fires
+            if all(s.sessions and all(x.subscribed for x in s.sessions.values()) for s in servers):
+                break
+            await deferLater(reactor, 0.02)
+        servers[1].publish('<link-down xmlns="urn:example:events"><if>eth1</if></link-down>')
+        for _ in range(200):
+            if "eth1" in capsys.readouterr().out:
+                break
+            await deferLater(reactor, 0.02)
+        else:
+            raise AssertionError("the event was not printed")
+    finally:
+        await inventory.stopService()
+        await defer.gatherResults(watching).addTimeout(30, reactor)
+        for s in servers:
+            await s.stop()
+
+
+def deferLater(reactor: Any, seconds: float) -> "defer.Deferred[None]":
+    from twisted.internet import task
+
+    return task.deferLater(reactor, seconds, lambda: None)

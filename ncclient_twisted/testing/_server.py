@@ -245,6 +245,25 @@ class NetconfServer:
         for d in self._connections.pop(conn, []):
             d.callback(None)
 
+    def stop_answering(self) -> None:
+        """
+        Stop reading from every open connection, as a hung device or a dead
+        route would: TCP stays up (the kernel still acknowledges), but no SSH
+        message is answered, keepalives included.  New connections are not
+        affected.  :meth:`resume_answering` reads again.
+        """
+        for conn in self._connections:
+            tcp = conn.transport
+            if tcp is not None:
+                cast(Any, tcp).pauseProducing()
+
+    def resume_answering(self) -> None:
+        """Read again from the connections :meth:`stop_answering` paused."""
+        for conn in self._connections:
+            tcp = conn.transport
+            if tcp is not None:
+                cast(Any, tcp).resumeProducing()
+
     # -- host key -----------------------------------------------------------------------
 
     @property

@@ -1,0 +1,333 @@
+"""Host-key checking as OpenSSH does it: known_hosts with ``[host]:port``, accept-new, pins.
+
+ncclient checks the server's key inside ``SSHSession.connect``, against what
+``load_known_hosts`` put in ``self._host_keys``, and asks ``unknown_host_cb(host,
+fingerprint)`` about any key it does not find. This module plugs into exactly those two
+places, through ncclient's own ``connect``:
+
+- :class:`KnownHostsMixin` (mixed into our session class) overrides ``load_known_hosts``
+  to read the service's own file (``known_hosts=``) into a :class:`PortAwareHostKeys`,
+  which answers ncclient's lookups the way OpenSSH matches names: a non-22 port only
+  matches ``[host]:port`` entries, port 22 only plain ``host`` entries (ncclient accepts
+  either, so a key stored for port 22 would vouch for every port of the host).
+- :class:`HostKeyPolicy.unknown_host` is the ``unknown_host_cb`` given to ncclient. It
+  refuses a key that differs from the stored (or pinned) one with
+  :class:`HostKeyChangedError`, asks the caller's ``unknown_host_cb`` on the reactor
+  thread (it may return a Deferred), and with ``accept_new`` stores the key of a new host
+  atomically (temporary file and rename), all on the connect thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import queue
+import tempfile
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Union
+
+import paramiko
+from ncclient.transport.errors import SSHError, SSHUnknownHostError
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.python.failure import Failure
+
+from ncclient_twisted._runtime import runtime_for
+
+__all__ = [
+    "HostKeyChangedError",
+    "HostKeyPolicy",
+    "KnownHostsMixin",
+    "PortAwareHostKeys",
+    "DEFAULT_KNOWN_HOSTS",
+    "UNKNOWN_HOST_ANSWER_TIMEOUT",
+    "known_hosts_name",
+    "fingerprint_sha256",
+]
+
+log = logging.getLogger("ncclient_twisted.hostkeys")
+
+#: The file read (and written by ``accept_new``) when no ``known_hosts=`` is given.
+DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+#: How long the handshake waits for ``unknown_host_cb``'s answer (OpenSSH's default
+#: LoginGraceTime: the server gives up on the handshake after that anyway).
+UNKNOWN_HOST_ANSWER_TIMEOUT = 120.0
+
+UnknownHostCallback = Callable[[str, str], Union[bool, "Deferred[bool]"]]
+
+
+def known_hosts_name(host: str, port: int) -> str:
+    """The name OpenSSH files a host's key under: ``host`` for port 22, else ``[host]:port``."""
+    return host if int(port) == 22 else "[%s]:%d" % (host, int(port))
+
+
+def fingerprint_sha256(key: paramiko.PKey) -> str:
+    """OpenSSH's ``SHA256:...`` fingerprint of *key*."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+
+
+def _fingerprint_md5(key: paramiko.PKey) -> str:
+    """The colon-hex MD5 fingerprint, the form ncclient gives ``unknown_host_cb``."""
+    return ":".join("%02x" % b for b in hashlib.md5(key.asbytes()).digest())
+
+
+class HostKeyChangedError(SSHUnknownHostError):
+    """The server's host key differs from the one stored (or pinned) for it.
+
+    A subclass of ncclient's ``SSHUnknownHostError``, so code catching that still does.
+    Attributes: ``host``, ``port``, ``key_type``, ``fingerprint`` (ncclient's MD5 form),
+    ``fingerprint_sha256``, ``known_hosts`` (the file, ``None`` for a pinned key).
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        key: paramiko.PKey,
+        known_hosts: Optional[str],
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.key_type = key.get_name()
+        self.fingerprint = _fingerprint_md5(key)
+        self.fingerprint_sha256 = fingerprint_sha256(key)
+        self.known_hosts = known_hosts
+        where = (
+            "the key pinned with hostkey_b64"
+            if known_hosts is None
+            else "the key stored for %s in %s" % (known_hosts_name(host, port), known_hosts)
+        )
+        SSHError.__init__(
+            self,
+            "HOST KEY CHANGED for %s port %s: the server offers %s key %s, which is not %s; "
+            "refusing to connect (someone may be intercepting the connection, or the "
+            "device's key was replaced)"
+            % (host, port, self.key_type, self.fingerprint_sha256, where),
+        )
+
+
+class PortAwareHostKeys(paramiko.HostKeys):
+    """``paramiko.HostKeys`` that matches names as OpenSSH does for one *port*.
+
+    ncclient looks a host up as ``host`` and as ``[host]:port`` and accepts either. For a
+    port other than 22 OpenSSH only uses ``[host]:port``; for port 22 only ``host``. The
+    lookup of the other form finds nothing here.
+    """
+
+    def __init__(self, port: int, filename: Optional[str] = None) -> None:
+        self.port = int(port)
+        super().__init__(filename)
+
+    def lookup(self, hostname: str) -> Any:
+        bracketed = hostname.startswith("[")
+        if bracketed == (self.port == 22):
+            return None
+        return super().lookup(hostname)
+
+
+_file_locks: Dict[str, threading.Lock] = {}
+_file_locks_guard = threading.Lock()
+
+
+def _lock_for(path: str) -> threading.Lock:
+    with _file_locks_guard:
+        lock = _file_locks.get(path)
+        if lock is None:
+            lock = _file_locks[path] = threading.Lock()
+        return lock
+
+
+def _load(keys: paramiko.HostKeys, path: str) -> None:
+    """Add the entries of *path* to *keys* (a missing file is an empty one)."""
+    try:
+        keys.load(path)
+    except FileNotFoundError:
+        pass
+
+
+def store_host_key(path: str, host: str, port: int, key: paramiko.PKey) -> None:
+    """Append *key* for *host*:*port* to the known_hosts file *path* (blocking).
+
+    Atomic: the new content goes to a temporary file in the same directory, which is
+    then renamed over *path*, so a reader sees the old file or the new one, never a
+    half-written one. Threads of this process storing into one file take turns; if
+    another one stored a different key for this host meanwhile, the key has changed.
+    """
+    path = os.path.realpath(os.path.expanduser(path))
+    name = known_hosts_name(host, port)
+    with _lock_for(path):
+        current = PortAwareHostKeys(port)
+        _load(current, path)
+        stored = current.lookup(name)
+        if stored:
+            if any(k == key for k in stored.values()):
+                return
+            raise HostKeyChangedError(host, port, key, path)
+        directory = os.path.dirname(path)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        try:
+            with open(path, "rb") as f:
+                content = f.read()
+            mode = os.stat(path).st_mode & 0o777
+        except FileNotFoundError:
+            content, mode = b"", 0o600
+        if content and not content.endswith(b"\n"):
+            content += b"\n"
+        content += ("%s %s %s\n" % (name, key.get_name(), key.get_base64())).encode("ascii")
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".known_hosts.")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(content)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    log.info("stored the %s host key %s of %s in %s", key.get_name(), fingerprint_sha256(key), name, path)
+
+
+class HostKeyPolicy:
+    """The host-key decisions of one connect attempt (used on the connect thread).
+
+    *user_cb* is the caller's ``unknown_host_cb`` (``None``: none given). Without it,
+    a new host is accepted when *accept_new* is true and refused otherwise; with it, the
+    callback decides (on the reactor thread) and *accept_new* stores what it accepts.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        port: int,
+        known_hosts: Optional[str] = None,
+        accept_new: bool = False,
+        user_cb: Optional[UnknownHostCallback] = None,
+        pinned: bool = False,
+        answer_timeout: float = UNKNOWN_HOST_ANSWER_TIMEOUT,
+    ) -> None:
+        self.reactor = reactor
+        self.port = int(port)
+        self.known_hosts = known_hosts
+        self.accept_new = accept_new
+        self.user_cb = user_cb
+        self.pinned = pinned
+        self.answer_timeout = answer_timeout
+        self.session: Any = None
+        #: Set when the reactor shuts down: stop waiting for ``user_cb``.
+        self.shutting_down = threading.Event()
+        #: The file keys were read from (and are stored into).
+        self.path: str = os.path.expanduser(known_hosts or DEFAULT_KNOWN_HOSTS)
+
+    # -- called by ncclient's connect, on the connect thread ------------------------
+
+    def load(self, filename: Optional[str]) -> PortAwareHostKeys:
+        """The host keys to check against: ``known_hosts=``, else ncclient's choice."""
+        if self.known_hosts is None and filename is not None:
+            self.path = os.path.expanduser(filename)  # ssh_config's UserKnownHostsFile
+        keys = PortAwareHostKeys(self.port)
+        _load(keys, self.path)
+        return keys
+
+    def unknown_host(self, host: str, fingerprint: str) -> bool:
+        """ncclient's ``unknown_host_cb``: called when the key is not the known one."""
+        key = self.session.transport.get_remote_server_key()
+        if self.pinned:
+            raise HostKeyChangedError(host, self.port, key, None)
+        if self.session._host_keys.lookup(known_hosts_name(host, self.port)):
+            raise HostKeyChangedError(host, self.port, key, self.path)
+        if self.user_cb is not None:
+            accepted = self._ask(host, fingerprint)
+        else:
+            accepted = self.accept_new
+        if accepted and self.accept_new:
+            store_host_key(self.path, host, self.port, key)
+        return accepted
+
+    def _ask(self, host: str, fingerprint: str) -> bool:
+        """Call ``user_cb`` on the reactor thread and wait (bounded) for its answer."""
+        assert self.user_cb is not None
+        cb = self.user_cb
+        answers: "queue.Queue[Any]" = queue.Queue(1)
+        pending: List["Deferred[Any]"] = []
+
+        def ask() -> None:
+            d = maybeDeferred(cb, host, fingerprint)
+            pending.append(d)
+            d.addBoth(answers.put)
+
+        def give_up() -> None:
+            for d in pending:
+                d.cancel()
+
+        self.reactor.callFromThread(ask)
+        deadline = time.monotonic() + self.answer_timeout
+        while True:
+            try:
+                answer = answers.get(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+                break
+            except queue.Empty:
+                if time.monotonic() < deadline and not self.shutting_down.is_set():
+                    continue
+            self.reactor.callFromThread(give_up)
+            log.warning("unknown_host_cb gave no answer (in %s s, or the reactor is stopping): "
+                        "key refused", self.answer_timeout)
+            return False
+        if isinstance(answer, Failure):
+            answer.raiseException()
+        return bool(answer)
+
+
+class KnownHostsMixin:
+    """For an ``SSHSession`` subclass: read host keys through a :class:`HostKeyPolicy`.
+
+    Set ``hostkey_policy`` before ``connect``; without one, ncclient's behaviour is kept.
+    """
+
+    hostkey_policy: Optional[HostKeyPolicy] = None
+    _host_keys: paramiko.HostKeys
+
+    def load_known_hosts(self, filename: Optional[str] = None) -> None:
+        policy = self.hostkey_policy
+        if policy is None:
+            super().load_known_hosts(filename)  # type: ignore[misc]
+            return
+        self._host_keys = policy.load(filename)
+
+
+def make_policy(
+    reactor: Any,
+    session: Any,
+    port: int,
+    kwds: Dict[str, Any],
+) -> Optional[HostKeyPolicy]:
+    """Take our host-key keywords out of *kwds* (a connect call's) and build its policy.
+
+    *kwds* is left with what ncclient's ``connect`` takes, ``unknown_host_cb`` being the
+    policy's. ``None`` when ``hostkey_verify`` is false: nothing is checked.
+    """
+    known_hosts = kwds.pop("known_hosts", None)
+    accept_new = bool(kwds.pop("accept_new", False))
+    user_cb = kwds.pop("unknown_host_cb", None)
+    if not kwds.get("hostkey_verify", True):
+        return None
+    policy = HostKeyPolicy(
+        reactor,
+        port,
+        known_hosts=None if known_hosts is None else os.fspath(known_hosts),
+        accept_new=accept_new,
+        user_cb=user_cb,
+        pinned=bool(kwds.get("hostkey_b64")),
+    )
+    policy.session = session
+    policy.shutting_down = runtime_for(reactor).shutting_down
+    session.hostkey_policy = policy
+    kwds["unknown_host_cb"] = policy.unknown_host
+    return policy
+

@@ -1,0 +1,295 @@
+"""A Twisted ``Service`` that keeps one device's NETCONF session up.
+
+::
+
+    from twisted.application.service import MultiService
+    from ncclient_twisted.service import ManagerService, resubscribe
+
+    inventory = MultiService()
+    for host in ("192.0.2.1", "192.0.2.2"):
+        ManagerService(
+            dict(host=host, username="admin", password="admin", known_hosts=KNOWN_HOSTS,
+                 accept_new=True, keepalive=30),
+            prepare_connection=resubscribe(),
+            name=host,
+        ).setServiceParent(inventory)
+    ...
+    m = await inventory.getServiceNamed("192.0.2.1").when_connected()
+
+Modelled on ``twisted.application.internet.ClientService``: it connects when started,
+reconnects with backoff (a retry policy such as ``backoffPolicy()``, on an injectable
+clock) whenever the session ends or an attempt fails, runs ``prepare_connection(manager,
+last_event_time)`` on every new session before handing it out (to re-create
+subscriptions, replaying from the last event received where the stream keeps a replay
+log), and closes the session when stopped.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any, Awaitable, Callable, List, Mapping, Optional, Tuple, Union
+
+from ncclient.operations import RPCError
+from twisted.application.internet import backoffPolicy
+from twisted.application.service import Service
+from twisted.internet.defer import (
+    CancelledError,
+    Deferred,
+    DeferredList,
+    ensureDeferred,
+    fail,
+    maybeDeferred,
+    succeed,
+)
+from twisted.python.failure import Failure
+
+from ncclient_twisted import manager as _manager
+from ncclient_twisted._runtime import resolve_reactor
+
+__all__ = ["ManagerService", "resubscribe", "PrepareConnection", "RetryPolicy"]
+
+log = logging.getLogger("ncclient_twisted.service")
+
+#: ``prepare_connection(manager, last_event_time)``: may return a Deferred or be async.
+PrepareConnection = Callable[[Any, Optional[str]], Union[None, "Deferred[Any]", Awaitable[Any]]]
+#: Seconds to wait before the attempt after *n* consecutive failures (``n >= 1``).
+RetryPolicy = Callable[[int], float]
+#: How long ``stopService`` waits for ``close-session`` before closing the transport.
+STOP_CLOSE_TIMEOUT = 5.0
+
+
+def _call_hook(hook: PrepareConnection, m: Any, last_event_time: Optional[str]) -> "Deferred[Any]":
+    def call() -> Any:
+        result = hook(m, last_event_time)
+        if inspect.isawaitable(result) and not isinstance(result, Deferred):
+            return ensureDeferred(result)  # type: ignore[arg-type]
+        return result
+
+    return maybeDeferred(call)
+
+
+class ManagerService(Service):
+    """Keeps a NETCONF session to one device up, as ``ClientService`` keeps a connection.
+
+    *connect_kwargs* are :func:`ncclient_twisted.manager.connect`'s keywords (host,
+    credentials, ``known_hosts``/``accept_new``, ``keepalive``, ...). A ``keepalive``
+    is recommended: it is what notices a device that went away silently.
+
+    - ``prepare_connection(manager, last_event_time)`` runs on each new session before
+      :meth:`when_connected` hands it out; it may return a Deferred or be a coroutine
+      function. If it fails, the session is closed and the attempt counts as failed.
+      *last_event_time* is the ``eventTime`` of the last notification the previous
+      sessions received (``Manager.last_event_time``), ``None`` if none.
+    - ``retry_policy(failures)`` gives the delay before the next attempt (default:
+      Twisted's ``backoffPolicy()``: 1.5 s, growing 1.5x per failure, to 60 s, plus up
+      to 1 s of jitter). A session that ends counts as one failure.
+    - ``clock`` (default: the reactor) schedules the retries.
+    - ``connect`` (default :func:`ncclient_twisted.manager.connect`) is called with
+      *connect_kwargs* and must return a Deferred of a manager.
+
+    A session that ends for any reason while the service runs (the device closed it, a
+    keepalive timeout, someone called ``close_session()``) is replaced.
+    """
+
+    def __init__(
+        self,
+        connect_kwargs: Mapping[str, Any],
+        *,
+        prepare_connection: Optional[PrepareConnection] = None,
+        retry_policy: Optional[RetryPolicy] = None,
+        clock: Any = None,
+        reactor: Any = None,
+        connect: Optional[Callable[..., "Deferred[Any]"]] = None,
+        name: Optional[str] = None,
+    ) -> None:
+        self._connect_kwargs = dict(connect_kwargs)
+        if reactor is not None:
+            self._connect_kwargs.setdefault("reactor", reactor)
+        self._reactor = reactor
+        self._clock = clock
+        self._connect = connect or _manager.connect
+        self._prepare = prepare_connection
+        self._retry_policy: RetryPolicy = retry_policy or backoffPolicy()
+        if name is not None:
+            self.name = name  # type: ignore[assignment]
+        #: The current session's manager (``None`` while not connected).
+        self.manager: Any = None
+        #: Consecutive failed attempts (a session that ended counts as one).
+        self.failures = 0
+        #: The exception of the last failed attempt, or that ended the last session.
+        self.last_error: Optional[BaseException] = None
+        #: ``eventTime`` of the last notification received by an earlier session.
+        self.last_event_time: Optional[str] = None
+        self._attempt: "Optional[Deferred[Any]]" = None
+        self._delayed: Any = None  # an IDelayedCall
+        self._waiters: List[Tuple["Deferred[Any]", Optional[int]]] = []
+        self._stopped = False
+
+    def __repr__(self) -> str:
+        kw = self._connect_kwargs
+        state = "connected" if self.manager is not None else "not connected"
+        return "<%s %s port %s %s>" % (type(self).__name__, kw.get("host"), kw.get("port", 830), state)
+
+    @property
+    def clock(self) -> Any:
+        if self._clock is None:
+            self._clock = resolve_reactor(self._reactor)
+        return self._clock
+
+    # -- Service ---------------------------------------------------------------------
+
+    def startService(self) -> None:
+        super().startService()
+        self._stopped = False
+        self.failures = 0
+        self._attempt_now()
+
+    def stopService(self) -> "Deferred[None]":
+        """Stop retrying, cancel a connect in progress, close the session (a Deferred)."""
+        super().stopService()
+        self._stopped = True
+        if self._delayed is not None and self._delayed.active():
+            self._delayed.cancel()
+        self._delayed = None
+        waits: List["Deferred[Any]"] = []
+        attempt, self._attempt = self._attempt, None
+        if attempt is not None:
+            done: "Deferred[Any]" = Deferred()
+            attempt.addBoth(done.callback)
+            attempt.cancel()
+            waits.append(done)
+        m, self.manager = self.manager, None
+        if m is not None:
+            waits.append(m.close_session(timeout=STOP_CLOSE_TIMEOUT))
+        waiters, self._waiters = self._waiters, []
+        for d, _ in waiters:
+            d.errback(CancelledError("the service was stopped"))
+        return DeferredList(waits, consumeErrors=True).addCallback(lambda _: None)
+
+    # -- waiting for a session ---------------------------------------------------------
+
+    def when_connected(self, fail_after_failures: Optional[int] = None) -> "Deferred[Any]":
+        """A Deferred of the current manager, or of the next one if not connected now.
+
+        With *fail_after_failures* it fails with the last attempt's exception once that
+        many consecutive attempts have failed; it fails with ``CancelledError`` if the
+        service is stopped (or already was). Cancelling it only stops this wait.
+        """
+        m = self.manager
+        if m is not None and m.connected:
+            return succeed(m)
+        if self._stopped:
+            return fail(CancelledError("the service is stopped"))
+        if fail_after_failures is not None and self.failures >= fail_after_failures and self.last_error:
+            return fail(self.last_error)
+
+        def forget(d: "Deferred[Any]") -> None:
+            self._waiters = [w for w in self._waiters if w[0] is not d]
+
+        d: "Deferred[Any]" = Deferred(forget)
+        self._waiters.append((d, fail_after_failures))
+        return d
+
+    # -- the attempt cycle -------------------------------------------------------------
+
+    def _attempt_now(self) -> None:
+        self._delayed = None
+        if not self.running:
+            return
+        d = maybeDeferred(self._connect, **self._connect_kwargs)
+        d.addCallback(self._prepare_session)
+        self._attempt = d
+        d.addCallbacks(self._connected, self._failed, callbackArgs=(d,), errbackArgs=(d,))
+
+    def _prepare_session(self, m: Any) -> "Deferred[Any]":
+        if self._prepare is None:
+            return succeed(m)
+        d = _call_hook(self._prepare, m, self.last_event_time)
+
+        def failed(f: Failure) -> "Deferred[Any]":
+            closed = m.close_session(timeout=0)
+            closed.addErrback(lambda _: None)
+            return closed.addCallback(lambda _: f)
+
+        return d.addCallbacks(lambda _: m, failed)
+
+    def _connected(self, m: Any, attempt: "Deferred[Any]") -> None:
+        if self._attempt is not attempt or not self.running:
+            m.close_session(timeout=0).addErrback(lambda _: None)
+            return
+        self._attempt = None
+        self.manager = m
+        self.failures = 0
+        log.info("%r: connected (session-id %s)", self, getattr(m, "session_id", None))
+        m.when_closed().addCallback(self._session_ended, m)
+        waiters, self._waiters = self._waiters, []
+        for d, _ in waiters:
+            d.callback(m)
+
+    def _failed(self, f: Failure, attempt: "Deferred[Any]") -> None:
+        if self._attempt is not attempt or not self.running:
+            return  # cancelled by stopService
+        self._attempt = None
+        self._retry_later(f.value, "connecting failed")
+
+    def _session_ended(self, reason: Optional[BaseException], m: Any) -> None:
+        if self.manager is not m:
+            return
+        self.manager = None
+        last = getattr(m, "last_event_time", None)
+        if last is not None:
+            self.last_event_time = last
+        if not self.running:
+            return
+        self._retry_later(reason, "the session ended")
+
+    def _retry_later(self, error: Optional[BaseException], what: str) -> None:
+        self.failures += 1
+        if error is not None:
+            self.last_error = error
+        delay = self._retry_policy(self.failures)
+        log.warning(
+            "%r: %s (%s: %s); retrying in %.1f s",
+            self,
+            what,
+            type(error).__name__,
+            error,
+            delay,
+        )
+        keep: List[Tuple["Deferred[Any]", Optional[int]]] = []
+        failed: List["Deferred[Any]"] = []
+        for d, limit in self._waiters:
+            if limit is not None and self.failures >= limit and error is not None:
+                failed.append(d)
+            else:
+                keep.append((d, limit))
+        self._waiters = keep
+        for d in failed:
+            d.errback(Failure(error))
+        self._delayed = self.clock.callLater(delay, self._attempt_now)
+
+
+def resubscribe(
+    stream_name: Optional[str] = None, filter: Any = None
+) -> Callable[[Any, Optional[str]], "Deferred[Any]"]:
+    """A ``prepare_connection`` that (re-)creates an RFC 5277 subscription.
+
+    After a reconnect it asks for a replay from the last event time received, so events
+    the device logged while the session was down are delivered too (the event at that
+    exact time may come again); if the stream keeps no replay log (the device answers
+    with an ``rpc-error``), it subscribes to live events only.
+    """
+
+    async def prepare(m: Any, last_event_time: Optional[str]) -> None:
+        if last_event_time is not None:
+            try:
+                await m.create_subscription(
+                    filter=filter, stream_name=stream_name, start_time=last_event_time
+                )
+                return
+            except RPCError as e:
+                log.info("replay from %s refused (%s): live events only", last_event_time, e)
+        await m.create_subscription(filter=filter, stream_name=stream_name)
+
+    return lambda m, t: ensureDeferred(prepare(m, t))

@@ -1,0 +1,89 @@
+"""The connect pool: a burst of 200 connects runs at most set_pool_size() handshakes at once."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, List
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer, task
+
+import ncclient_twisted
+from ncclient_twisted import manager, testing
+from ncclient_twisted._runtime import DEFAULT_POOL_SIZE, runtime_for
+
+WAIT = 120
+BURST = 200
+POOL = 6
+
+
+def reactor() -> Any:
+    from twisted.internet import reactor as r
+
+    return r
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_burst_of_200_connects_runs_at_most_pool_size_handshakes() -> None:
+    server = await testing.serve(reactor(), users={"admin": "admin"})
+    ncclient_twisted.set_pool_size(POOL)
+    in_handshake = [0]
+    most = [0]
+    lateness: List[float] = []
+    last = [time.monotonic()]
+
+    def unknown_host(host: str, fingerprint: str) -> "defer.Deferred[bool]":
+        # Called on the reactor in the middle of each handshake, whose pool thread waits
+        # for the answer: how many run at once is how many pool threads are in use.
+        in_handshake[0] += 1
+        most[0] = max(most[0], in_handshake[0])
+
+        def answer() -> bool:
+            in_handshake[0] -= 1
+            return True
+
+        return task.deferLater(reactor(), 0.01, answer)
+
+    def tick() -> None:
+        now = time.monotonic()
+        lateness.append(now - last[0] - 0.01)
+        last[0] = now
+
+    ticker = task.LoopingCall(tick)
+    ticker.start(0.01)
+
+    async def one() -> None:
+        m = await manager.connect(**server.connect_kwargs(hostkey_verify=True, unknown_host_cb=unknown_host))
+        await m.close_session()
+
+    try:
+        await defer.gatherResults(
+            [defer.ensureDeferred(one()) for _ in range(BURST)], consumeErrors=True
+        ).addTimeout(WAIT, reactor())
+    finally:
+        ticker.stop()
+        ncclient_twisted.set_pool_size(DEFAULT_POOL_SIZE)
+        await server.stop()
+    assert most[0] == POOL, most[0]
+    assert in_handshake[0] == 0
+    # The reactor kept running throughout (generous: 2 CPUs shared with the server and
+    # 2 x POOL session threads).
+    assert max(lateness) < 2.0, max(lateness)
+
+
+def test_set_pool_size_resizes_a_running_pool() -> None:
+    fake_reactor = task.Clock()
+    fake_reactor.addSystemEventTrigger = lambda *a: None  # type: ignore[attr-defined]
+    fake_reactor.removeSystemEventTrigger = lambda t: None  # type: ignore[attr-defined]
+    ncclient_twisted.set_pool_size(3, reactor=fake_reactor)
+    runtime = runtime_for(fake_reactor)
+    try:
+        pool = runtime._start()
+        assert pool.max == 3
+        ncclient_twisted.set_pool_size(7, reactor=fake_reactor)
+        assert pool.max == 7 and runtime.pool_size == 7
+        with pytest.raises(ValueError):
+            ncclient_twisted.set_pool_size(0, reactor=fake_reactor)
+    finally:
+        runtime.stop()
