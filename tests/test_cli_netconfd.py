@@ -3,6 +3,15 @@
 netconfd is behind OpenSSH with public-key authentication: the key is given with ``--key``
 (or ``key:PATH`` in an inventory) and the host key is checked against
 ``$HOME/.ssh/known_hosts`` of a temporary HOME, as ssh does.
+
+The netconfd here offers only base:1.0 (``--protocols=netconf1.0``). With base:1.1, netconfd
+2.13 sometimes holds a request that reaches it in the same read as the client's ``<hello>``
+(the request is chunk-framed, the hello is not): it answers only when more input arrives.
+A client that sends its first RPC as soon as the server's hello is in, as ncclient_twisted
+does, meets this on a few sessions in a hundred (plain ncclient rarely does: its session
+thread sends on a 100 ms tick). Measured here: 3/150 stalled sessions on base:1.1, 0/450
+on base:1.0; every stalled request had been written out, and the reply came the moment a
+second request was sent. It is netconfd's, not the command's, so these tests use base:1.0.
 """
 
 from __future__ import annotations
@@ -19,13 +28,14 @@ from ncclient import manager as nc_manager
 
 try:
     from ._cli_support import Result, assert_no_traceback, cli_env, run_cli_sync
-    from ._netconfd import TEST_NS
+    from ._netconfd import TEST_NS, NetconfdServer
 except ImportError:
     from _cli_support import Result, assert_no_traceback, cli_env, run_cli_sync
-    from _netconfd import TEST_NS
+    from _netconfd import TEST_NS, NetconfdServer
 
+HOST_KEY_API = hasattr(__import__("ncclient_twisted"), "HostKeyChangedError")
 has_host_key_api = pytest.mark.skipif(
-    not hasattr(__import__("ncclient_twisted"), "HostKeyChangedError"),
+    not HOST_KEY_API,
     reason="needs connect(known_hosts=, accept_new=) and HostKeyChangedError (branch conn)",
 )
 
@@ -44,12 +54,27 @@ class Device:
         return run_cli_sync(list(args) + self.args, env, stdin=stdin)
 
 
+@pytest.fixture(scope="module")
+def netconfd10(netconfd: Any) -> Iterator[Any]:
+    """A netconfd of this module's own that offers base:1.0 only (see the module doc).
+
+    It asks for the shared ``netconfd`` fixture first so that the suite's skip/require
+    rule (``NCCLIENT_TWISTED_REQUIRE_NETCONFD``) and the ``netconfd`` marker apply.
+    """
+    server = NetconfdServer(extra_netconfd_args=["--protocols=netconf1.0"])
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def device(netconfd: Any, tmp_path: Path) -> Iterator[Device]:
+def device(netconfd10: Any, tmp_path: Path) -> Iterator[Device]:
     home = tmp_path / "home"
     (home / ".ssh").mkdir(parents=True)
-    shutil.copyfile(netconfd.known_hosts, home / ".ssh" / "known_hosts")
-    yield Device(netconfd, home)
+    shutil.copyfile(netconfd10.known_hosts, home / ".ssh" / "known_hosts")
+    yield Device(netconfd10, home)
 
 
 def top(body: str) -> str:
@@ -60,7 +85,7 @@ def test_capabilities(device: Device) -> None:
     r = device.run("capabilities")
     assert r.code == 0, r
     caps = r.lines()
-    assert "urn:ietf:params:netconf:base:1.1" in caps
+    assert "urn:ietf:params:netconf:base:1.0" in caps
     assert "urn:ietf:params:netconf:capability:candidate:1.0" in caps
 
 
@@ -73,9 +98,9 @@ def test_edit_config_commit_then_get_config_with_a_filter(device: Device, tmp_pa
     r = device.run("get-config", "--filter", top(""))
     assert r.code == 0, r
     assert "<name>%s</name>" % name in r.out
-    r = device.run("get", "--xpath", "/nctw:top/nctw:name".replace("nctw:", ""))
-    assert r.code in (0, 1), r  # netconfd wants prefixes it knows; only no traceback matters
-    assert_no_traceback(r)
+    r = device.run("get-config", "--xpath", "/nctw:top/nctw:name", "--ns", "nctw=" + TEST_NS)  # its own prefix
+    assert r.code == 0, r
+    assert "<name>%s</name>" % name in r.out
 
 
 def test_edit_config_in_steps_validate_commit_discard(device: Device) -> None:
@@ -169,7 +194,8 @@ def test_changed_host_key_is_refused(device: Device, tmp_path: Path) -> None:
     r = device.run("get-config", home=home)
     assert r.code == 1, r
     assert_no_traceback(r)
-    assert "FAILED %s:%d: host key" % (s.host, s.port) in r.err, r
+    expected = "host key changed" if HOST_KEY_API else "host key not trusted"
+    assert "FAILED %s:%d: %s" % (s.host, s.port, expected) in r.err, r
 
 
 @has_host_key_api

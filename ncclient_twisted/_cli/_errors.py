@@ -45,7 +45,10 @@ def describe(exc: BaseException, timeout: Optional[float] = None) -> str:
     after = " after %g s" % timeout if timeout else ""
     changed = _host_key_changed_type()
     if changed is not None and isinstance(exc, changed):
-        return "host key changed: %s (remove the old key from known_hosts if the change is expected)" % _first_line(exc)
+        text = _first_line(exc)
+        if text.lower().startswith("host key changed") and ": " in text:
+            text = text.split(": ", 1)[1]  # the label already names the device
+        return "host key changed: %s" % text
     if isinstance(exc, SSHUnknownHostError):
         fingerprint = getattr(exc, "fingerprint", None)
         text = "host key not trusted%s: not in known_hosts, or different from the key stored there" % (

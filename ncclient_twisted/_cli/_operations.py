@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 import click
 from lxml import etree
@@ -72,19 +72,28 @@ def rpc_element(text: str) -> Any:
     return el
 
 
-def make_filter(subtree: Optional[str], xpath: Optional[str]) -> Optional[Tuple[str, Any]]:
+def make_filter(subtree: Optional[str], xpath: Optional[str], ns: Sequence[str] = ()) -> Optional[Tuple[str, Any]]:
     if subtree and xpath:
         raise click.UsageError("give --filter or --xpath, not both")
+    if ns and not xpath:
+        raise click.UsageError("--ns goes with --xpath")
     if subtree:
         return ("subtree", subtree)
     if xpath:
-        return ("xpath", xpath)
+        nsmap = {}
+        for item in ns:
+            prefix, sep, uri = item.partition("=")
+            if not sep or not prefix or not uri:
+                raise click.BadParameter("%r is not PREFIX=URI" % item, param_hint="--ns")
+            nsmap[prefix] = uri
+        return ("xpath", (nsmap, xpath) if nsmap else xpath)
     return None
 
 
 FILTER_OPTIONS = [
     click.option("--filter", "subtree", metavar="XML|@FILE", help="A subtree filter (XML text, @FILE, or - for stdin)."),
     click.option("--xpath", metavar="EXPR", help="An XPath filter (the device must support :xpath)."),
+    click.option("--ns", multiple=True, metavar="PREFIX=URI", help="A namespace prefix of the --xpath (repeatable)."),
 ]
 
 
@@ -103,20 +112,24 @@ Example:
       --filter '<interfaces xmlns="urn:ietf:params:xml:ns:yang:ietf-interfaces"/>'""")
     @with_filter
     @pass_common()
-    def get(common: Common, subtree: Optional[str], xpath: Optional[str]) -> None:
+    def get(common: Common, subtree: Optional[str], xpath: Optional[str], ns: Sequence[str]) -> None:
         """<get>: configuration and state data."""
-        flt = make_filter(read_xml_arg(subtree, "--filter"), xpath)
+        flt = make_filter(read_xml_arg(subtree, "--filter"), xpath, ns)
         run_action(common, reply_action(lambda m: m.get(filter=flt), data=True))
 
     @cli.command("get-config", epilog="""\b
-Example:
-  ncclient-twisted get-config --inventory devices.yaml --out configs/ --source running""")
+Examples:
+  ncclient-twisted get-config --inventory devices.yaml --out configs/ --source running
+  ncclient-twisted get-config --host 192.0.2.1 -u admin --xpath /if:interfaces \\
+      --ns if=urn:ietf:params:xml:ns:yang:ietf-interfaces""")
     @click.option("--source", type=DATASTORE, default="running", show_default=True, help="The datastore.")
     @with_filter
     @pass_common()
-    def get_config(common: Common, source: str, subtree: Optional[str], xpath: Optional[str]) -> None:
+    def get_config(
+        common: Common, source: str, subtree: Optional[str], xpath: Optional[str], ns: Sequence[str]
+    ) -> None:
         """<get-config>: a datastore's configuration."""
-        flt = make_filter(read_xml_arg(subtree, "--filter"), xpath)
+        flt = make_filter(read_xml_arg(subtree, "--filter"), xpath, ns)
         run_action(common, reply_action(lambda m: m.get_config(source=source, filter=flt), data=True))
 
     @cli.command("edit-config", epilog="""\b

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 import click
 from lxml import etree
@@ -64,12 +64,13 @@ Examples:
         stream: Optional[str],
         subtree: Optional[str],
         xpath: Optional[str],
+        ns: Sequence[str],
         start_time: Optional[str],
         count: Optional[int],
         until: Optional[str],
     ) -> None:
         """<create-subscription>, then print notifications as they arrive (Ctrl-C stops)."""
-        flt = make_filter(read_xml_arg(subtree, "--filter"), xpath)
+        flt = make_filter(read_xml_arg(subtree, "--filter"), xpath, ns)
         deadline = time.monotonic() + parse_until(until) if until else None
         several = len(common.targets) > 1
         output = common.output
