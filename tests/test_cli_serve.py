@@ -114,3 +114,57 @@ def test_serve_in_the_foreground_until_sigterm(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(10)
     assert code == 0
+
+
+def test_serve_json_larger_than_a_pipe_buffer() -> None:
+    """250 servers: a JSON line of more than 64 KiB, written through the stdio transport."""
+    proc = subprocess.Popen(
+        command() + ["serve", "--devices", "250", "--json", "--exit-on-eof"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=cli_env(),
+    )  # fmt: skip
+    try:
+        line = read_line(proc)
+        assert len(line) > 65536
+        assert len(json.loads(line)) == 250
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        assert proc.wait(15) == 0
+
+
+def test_progress_bar_on_a_terminal() -> None:
+    """Standard error on a pseudo-terminal: rich's bar instead of plain lines."""
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            command() + ["demo", "--devices", "5"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env=cli_env(),
+        )  # fmt: skip
+        os.close(slave)
+        slave = -1
+        chunks = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 1.0)
+            if ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # the other end closed
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+            elif proc.poll() is not None:
+                break
+        assert proc.wait(30) == 0
+        assert proc.stdout is not None
+        assert b"failures         0" in proc.stdout.read()
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    shown = b"".join(chunks).decode("utf-8", "replace")
+    assert "5/5" in shown and "\u2501" in shown, shown  # the bar's "━"
+    assert "progress:" not in shown

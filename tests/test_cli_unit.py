@@ -274,3 +274,24 @@ def test_usage_errors_exit_2_without_traceback(args: List[str], message: str) ->
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+# -- the README's examples -------------------------------------------------------------------------
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_readme_inventory_examples_parse() -> None:
+    section = README.read_text().split("## The `ncclient-twisted` command", 1)[1].split("\n## ", 1)[0]
+    yaml_text = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    csv_text = section.split("```csv\n", 1)[1].split("```", 1)[0]
+    from_yaml = parse_inventory(_dedent(yaml_text), "README.yaml")
+    from_csv = parse_inventory(_dedent(csv_text), "README.csv")
+    assert from_yaml == from_csv
+    assert from_yaml[1] == Target("192.0.2.2", 2022, "admin", "key:~/.ssh/edge", {"name": "junos"}, "edge-2")
+
+
+def _dedent(text: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(text)

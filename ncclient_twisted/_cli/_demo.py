@@ -24,6 +24,7 @@ from twisted.python.failure import Failure
 
 from ._common import setup_logging
 from ._credentials import Credentials
+from ._errors import describe
 from ._output import Outcome, Output
 from ._progress import make_progress
 from ._runner import HostKeyPolicy, Settings, Stop, Timer, run_devices, run_reactor
@@ -120,7 +121,11 @@ def report(devices: int, latencies: Sequence[float], outcomes: Sequence[Outcome]
 async def demo_main(reactor: Any, stop: Stop, devices: int, quiet: bool) -> int:
     proto, transport = start_servers(reactor, devices)
     try:
-        servers = await proto.listed.addTimeout(TIMEOUT, reactor)
+        try:
+            servers = await proto.listed.addTimeout(TIMEOUT, reactor)
+        except Exception as e:
+            sys.stderr.write("ncclient-twisted demo: the embedded servers did not start: %s\n" % describe(e, TIMEOUT))
+            return 1
         targets = [
             Target(host=s["host"], port=s["port"], username=USER, name="device-%d" % i) for i, s in enumerate(servers)
         ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import click
 import yaml
@@ -82,10 +82,16 @@ async def serve_forever(
     from ncclient_twisted import testing
     from ncclient_twisted._runtime import runtime_for
 
+    write: Callable[[str], None] = _write_stdout
     if exit_on_eof:
         from twisted.internet import stdio
 
-        stdio.StandardIO(_EndOfInput(stop), reactor=reactor)
+        # StandardIO owns standard output too (non-blocking): write through it.
+        stdio_transport: Any = stdio.StandardIO(_EndOfInput(stop), reactor=reactor)
+
+        def write(text: str) -> None:
+            stdio_transport.write(text.encode("utf-8"))
+
     try:
         servers = await defer.gatherResults(
             [
@@ -103,35 +109,36 @@ async def serve_forever(
             await runtime.run(_write, known_hosts, "".join(r["known_hosts_line"] + "\n" for r in records))
         if inventory_out:
             await runtime.run(_write, inventory_out, _inventory(records, credentials_ref))
-        if as_json:
-            sys.stdout.write(json.dumps(records) + "\n")
-        else:
-            _describe(records, shown_password, known_hosts, inventory_out)
-        sys.stdout.flush()
+        write(json.dumps(records) + "\n" if as_json else _describe(records, shown_password, known_hosts, inventory_out))
         await stop.wait()
     finally:
         await defer.DeferredList([s.stop() for s in servers], consumeErrors=True)
     return 0
 
 
+def _write_stdout(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
 def _describe(
     records: List[Dict[str, Any]], password: Optional[str], known_hosts: Optional[str], inventory: Optional[str]
-) -> None:
-    first = records[0]
-    secret = "password %s" % password if password is not None else "its password from the environment"
-    for r in records:
-        print("NETCONF server on %s:%d" % (r["host"], r["port"]))
-    print("user %s, %s; host key %s" % (first["username"], secret, first["fingerprint_sha256"]))
+) -> str:
     from ._runner import host_key_api
 
+    first = records[0]
+    secret = "password %s" % password if password is not None else "its password from the environment"
+    lines = ["NETCONF server on %s:%d" % (r["host"], r["port"]) for r in records]
+    lines.append("user %s, %s; host key %s" % (first["username"], secret, first["fingerprint_sha256"]))
     keys = "--known-hosts %s" % known_hosts if known_hosts and host_key_api() else "--no-host-key-check"
     env = "%s=%s " % (DEFAULT_PASSWORD_ENV, password) if password is not None else ""
     if inventory:
-        print("Try:  %sncclient-twisted get-config --inventory %s %s" % (env, inventory, keys))
+        lines.append("Try:  %sncclient-twisted get-config --inventory %s %s" % (env, inventory, keys))
     else:
-        print("Try:  %sncclient-twisted get-config --host %s --port %d -u %s %s"
-              % (env, first["host"], first["port"], first["username"], keys))
-    print("Ctrl-C stops.")
+        lines.append("Try:  %sncclient-twisted get-config --host %s --port %d -u %s %s"
+                     % (env, first["host"], first["port"], first["username"], keys))  # fmt: skip
+    lines.append("Ctrl-C stops.")
+    return "".join(line + "\n" for line in lines)
 
 
 def register(cli: click.Group) -> None:
