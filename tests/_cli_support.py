@@ -57,6 +57,8 @@ class _Collect(ProcessProtocol):
         self.out: List[bytes] = []
         self.err: List[bytes] = []
         self.done: "defer.Deferred[int]" = defer.Deferred()
+        #: Fires at the first output on standard output.
+        self.first_output: "defer.Deferred[None]" = defer.Deferred()
 
     def connectionMade(self) -> None:
         assert self.transport is not None
@@ -66,6 +68,8 @@ class _Collect(ProcessProtocol):
 
     def outReceived(self, data: bytes) -> None:
         self.out.append(data)
+        if not self.first_output.called:
+            self.first_output.callback(None)
 
     def errReceived(self, data: bytes) -> None:
         self.err.append(data)
@@ -86,12 +90,27 @@ async def run_cli(
     timeout: float = 60.0,
     stdin: Optional[str] = None,
     cwd: Optional[str] = None,
+    interrupt: "Optional[defer.Deferred[Any]]" = None,
+    interrupt_on_output: bool = False,
 ) -> Result:
-    """Run the command on the reactor; kill it after *timeout* seconds."""
+    """Run the command on the reactor; kill it after *timeout* seconds.
+
+    It is sent SIGTERM when *interrupt* fires, or at its first output with
+    *interrupt_on_output*.
+    """
     proto = _Collect(stdin.encode() if stdin is not None else None)
     argv = command() + list(args)
     transport = reactor.spawnProcess(proto, argv[0], argv, env=dict(env), path=cwd)
     killer = reactor.callLater(timeout, transport.signalProcess, "KILL")
+
+    def terminate(_: Any) -> None:
+        if not proto.done.called:
+            transport.signalProcess("TERM")
+
+    if interrupt_on_output:
+        proto.first_output.addCallback(terminate)
+    if interrupt is not None:
+        interrupt.addCallback(terminate)
     try:
         code = await proto.done
     finally:

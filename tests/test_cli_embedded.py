@@ -182,6 +182,11 @@ async def test_rpc_timeout(tmp_path: Path, server: Any) -> None:
 class _Silent(protocol.Protocol):
     """Accepts the TCP connection and never says a word (no SSH banner)."""
 
+    def connectionMade(self) -> None:
+        connected = getattr(self.factory, "connected", None)
+        if connected is not None and not connected.called:
+            connected.callback(None)
+
 
 @pytest_twisted.ensureDeferred
 async def test_connect_timeout_on_a_silent_device(tmp_path: Path) -> None:
@@ -317,3 +322,33 @@ async def test_accept_new_refuses_a_changed_key(tmp_path: Path, server: Any) -> 
     assert r.code == 1, r
     assert_no_traceback(r)
     assert "FAILED %s:%d: host key changed" % (server.host, server.port) in r.err, r
+
+
+@pytest_twisted.ensureDeferred
+async def test_sigterm_interrupts_and_exits_130_at_once(tmp_path: Path) -> None:
+    """Stopped mid-handshake (the device says nothing): the device is "interrupted", exit 130."""
+    factory = protocol.Factory.forProtocol(_Silent)
+    factory.connected = defer.Deferred()  # type: ignore[attr-defined]
+    port = reactor().listenTCP(0, factory, interface="127.0.0.1")
+    try:
+        args = ["get-config", "--host", "127.0.0.1", "--port", str(port.getHost().port), "--timeout", "100",
+                "--password-env", "NC_PW", "--no-host-key-check"]  # fmt: skip
+        env = cli_env(home=str(home_with(tmp_path)), NC_PW=PASSWORD)
+        start = time.monotonic()
+        r = await run_cli(reactor(), args, env, interrupt=factory.connected)  # type: ignore[attr-defined]
+        assert r.code == 130, r
+        assert_no_traceback(r)
+        assert "FAILED 127.0.0.1:%d: interrupted" % port.getHost().port in r.err, r
+        assert time.monotonic() - start < 10  # not paramiko's 15 s banner wait
+    finally:
+        await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_sigterm_ends_subscribe_normally(tmp_path: Path, server: Any) -> None:
+    server.publish('<link-down xmlns="urn:example:events"><if>eth0</if></link-down>')
+    r = await cli(tmp_path, server, "subscribe", "--start-time", "2000-01-01T00:00:00Z", "--format", "json",
+                  interrupt_on_output=True)  # fmt: skip
+    assert r.code == 0, r
+    summary = json.loads(r.lines()[-1])
+    assert summary["ok"] is True and summary["notifications"] >= 1

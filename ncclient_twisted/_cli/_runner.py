@@ -11,6 +11,8 @@ still printed.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Coroutine, Dict, List, Mapping, Optional, Sequence, Union
@@ -227,7 +229,7 @@ def run_reactor(main: Callable[[Any, Stop], Coroutine[Any, Any, int]]) -> None:
     """Run *main(reactor, stop)* under ``task.react``; exit with the status it returns.
 
     SIGINT/SIGTERM fire *stop* and the reactor waits for *main* to finish (it closes its
-    sessions and prints its summary) before it shuts down.
+    sessions and prints its summary); then the process exits at once with its status.
     """
     from twisted.internet import task
 
@@ -237,6 +239,14 @@ def run_reactor(main: Callable[[Any, Stop], Coroutine[Any, Any, int]]) -> None:
         finished: "Deferred[None]" = Deferred()
 
         def done(result: Any) -> Any:
+            if stop.fired and isinstance(result, int):
+                # Interrupted, and every session we opened is closed. What can remain is a
+                # pool thread in an SSH handshake with a device that does not answer
+                # (paramiko waits up to 15 s for a banner); the pool's shutdown would join
+                # it, so leave now, the output flushed.
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(result)
             finished.callback(None)
             return result
 
