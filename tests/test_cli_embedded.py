@@ -352,3 +352,14 @@ async def test_sigterm_ends_subscribe_normally(tmp_path: Path, server: Any) -> N
     assert r.code == 0, r
     summary = json.loads(r.lines()[-1])
     assert summary["ok"] is True and summary["notifications"] >= 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_edit_config_commit_is_all_or_nothing(tmp_path: Path, server: Any) -> None:
+    server.faults.add(Fault.rpc_error("commit", "operation-failed", "commit refused"))
+    change = '<system xmlns="%s"><hostname>never</hostname></system>' % SYSTEM_NS
+    r = await cli(tmp_path, server, "edit-config", "--config", change, "--commit")
+    assert r.code == 1, r
+    assert "rpc-error: operation-failed: commit refused" in r.err, r
+    assert "never" not in "".join(server.get_config("candidate").itertext())  # discarded
+    assert server.locks["candidate"] is None  # and unlocked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -102,29 +103,22 @@ def setup_logging(verbose: int) -> None:
 
 
 def _targets(kw: Dict[str, Any]) -> List[Target]:
+    """The devices: ``--host`` or the inventory (``--username``/``--device-params`` fill its gaps)."""
     if kw["inventory"] and kw["host"]:
         raise click.UsageError("give --host or --inventory, not both")
-    if kw["inventory"]:
-        try:
-            targets = load_inventory(kw["inventory"])
-        except InventoryError as e:
-            raise click.UsageError(str(e)) from None
-        if kw["username"]:
-            targets = [t if t.username else _replace(t, username=kw["username"]) for t in targets]
-        return targets
-    if not kw["host"]:
+    if not kw["inventory"] and not kw["host"]:
         raise click.UsageError("give the device: --host HOST (or --inventory FILE for many)")
     try:
         params = parse_device_params(kw["device_params"], "--device-params")
+        if not kw["inventory"]:
+            return [Target(host=kw["host"], port=kw["port"], username=kw["username"], device_params=params)]
+        targets = load_inventory(kw["inventory"])
     except InventoryError as e:
         raise click.UsageError(str(e)) from None
-    return [Target(host=kw["host"], port=kw["port"], username=kw["username"], device_params=params)]
-
-
-def _replace(t: Target, **changes: Any) -> Target:
-    import dataclasses
-
-    return dataclasses.replace(t, **changes)
+    return [
+        dataclasses.replace(t, username=t.username or kw["username"], device_params=t.device_params or params)
+        for t in targets
+    ]
 
 
 def _prompt(username: str) -> str:

@@ -180,9 +180,17 @@ Example:
                 try:
                     await timer(edit(m))
                     reply = await timer(m.commit())
-                finally:
+                except BaseException:
+                    # All or nothing: drop the half-made change, then let go; the first
+                    # error is the one reported.
                     if m.connected:
-                        await timer(m.unlock(target))
+                        for undo in (m.discard_changes, lambda: m.unlock(target)):
+                            try:
+                                await undo()
+                            except Exception:
+                                pass
+                    raise
+                await timer(m.unlock(target))
                 return str(await runtime_for(reactor).run(pretty_xml, reply_text(reply, False)))
 
             return action

@@ -71,24 +71,28 @@ class Settings:
 
 
 class Timer:
-    """Awaits a Deferred and records how long it took (the RPC latency)."""
+    """Awaits a Deferred and records how long it took (the RPC latency).
 
-    def __init__(self, into: Optional[List[float]] = None) -> None:
-        self.latencies: List[float] = into if into is not None else []
-        self.own: List[float] = []
+    Each device has its own; *shared* (the demo's) also receives every latency.
+    """
+
+    def __init__(self, shared: Optional[List[float]] = None) -> None:
+        self.latencies: List[float] = []
+        self.shared = shared
 
     async def __call__(self, d: "Deferred[Any]") -> Any:
         start = time.perf_counter()
         result = await d
         elapsed = time.perf_counter() - start
         self.latencies.append(elapsed)
-        if self.own is not self.latencies:
-            self.own.append(elapsed)
+        if self.shared is not None:
+            self.shared.append(elapsed)
         return result
 
     @property
     def total(self) -> Optional[float]:
-        return sum(self.own) if self.own else None
+        """The device's RPC time, or None when it sent none."""
+        return sum(self.latencies) if self.latencies else None
 
 
 class Stop:
@@ -125,9 +129,8 @@ class Stop:
 Action = Callable[[Any, Timer, Target], Awaitable[Optional[str]]]
 
 
-def connect_target(
-    reactor: Any, target: Target, credentials: Credentials, settings: Settings, **extra: Any
-) -> "Deferred[Any]":
+def connect_target(reactor: Any, target: Target, credentials: Credentials, settings: Settings) -> "Deferred[Any]":
+    """Connect to *target*; the connect is bounded by ``settings.timeout`` as a whole."""
     kw: Dict[str, Any] = dict(
         host=target.host,
         port=target.port,
@@ -140,7 +143,6 @@ def connect_target(
         kw["device_params"] = dict(target.device_params)
     kw.update(credentials.connect_kwargs())
     kw.update(settings.host_keys.connect_kwargs())
-    kw.update(extra)
     return manager.connect(reactor=reactor, **kw).addTimeout(settings.timeout, reactor)
 
 
