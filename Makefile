@@ -40,7 +40,7 @@ docs: $(VENV)/.docs-installed
 lint: $(VENV)/.lint-installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy ncclient_twisted
-	$(PY) -m mypy examples
+	$(PY) -m mypy --follow-imports=silent examples
 
 ## The suite against the oldest and newest supported ncclient and Twisted (noxfile.py).
 compat: $(VENV)/.installed

@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pytest_twisted
 from lxml import etree
-from twisted.internet import protocol
+from twisted.internet import defer, protocol
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
@@ -124,7 +124,7 @@ async def test_one_device_refuses_a_wrong_host_key() -> None:
         env = example_env(server, NETCONF_HOSTKEY=other.hostkey_b64)
         code, lines, err = await run_example("one_device.py", [], env)
         assert code != 0
-        assert "SSHUnknownHostError" in err, err
+        assert "HostKeyChangedError" in err, err
         assert not any(line.startswith("before:") for line in lines)
     finally:
         await server.stop()
@@ -156,8 +156,10 @@ async def test_inventory_reports_each_device(tmp_path: Path) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_notifications_replay_then_live() -> None:
+async def test_notifications_replay_then_live(tmp_path: Path) -> None:
     server = await serve()
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(server.known_hosts_line + "\n")
     event = '<link-down xmlns="urn:example:events"><if>eth%d</if></link-down>'
     try:
         server.publish(event % 0, event_time="2024-05-01T10:00:00Z")
@@ -170,8 +172,8 @@ async def test_notifications_replay_then_live() -> None:
 
         code, lines, err = await run_example(
             "notifications.py",
-            ["--count", "4", "--replay-from", "2024-01-01T00:00:00Z"],
-            example_env(server),
+            ["--count", "4", "--replay-from", "2024-01-01T00:00:00Z", "--known-hosts", str(known_hosts)],
+            example_env(server, NETCONF_HOSTKEY=""),
             on_line,
         )
         assert code == 0, err
@@ -195,3 +197,37 @@ async def test_asyncio_client() -> None:
         assert lines[-1] == "closed"
     finally:
         await server.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_reconnecting_service_survives_a_server_restart() -> None:
+    servers = [await serve()]
+    port = servers[0].port
+    event = '<link-down xmlns="urn:example:events"><if>eth%d</if></link-down>'
+    steps: List["Deferred[Any]"] = []
+
+    async def restart() -> None:
+        await servers[0].stop()
+        servers[0] = await serve(port=port)
+
+    def on_line(line: str) -> None:
+        if line.startswith("connected:"):
+            # The service subscribed before handing the session out: publish at once.
+            servers[0].publish(event % len(steps))
+        elif "link-down" in line and not steps:
+            steps.append(defer.ensureDeferred(restart()))
+        elif "link-down" in line:
+            steps.append(defer.succeed(None))
+
+    try:
+        code, lines, err = await run_example(
+            "reconnecting_service.py", ["--events", "2"], example_env(servers[0]), on_line
+        )
+        for d in steps:
+            await d
+        assert code == 0, err
+        assert [line.split(":")[0] for line in lines if line.startswith("connected:")] == ["connected"] * 2
+        assert any(line.startswith("session ended") for line in lines), lines
+        assert lines[-1] == "2 events over 2 sessions", lines
+    finally:
+        await servers[0].stop()
