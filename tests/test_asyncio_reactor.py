@@ -45,7 +45,10 @@ def test_manager_under_the_asyncio_reactor() -> None:
 
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-README_DEVICE = 'DEVICE = dict(host="127.0.0.1", port=8300, username="admin", password="admin")'
+README_DEVICE = (
+    'DEVICE = dict(host="127.0.0.1", port=8300, username="admin", password="admin",\n'
+    '              hostkey_verify=False)'
+)
 
 
 @pytest_twisted.ensureDeferred

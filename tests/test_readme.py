@@ -1,6 +1,6 @@
 """The README's quick start runs as written against netconfd.
 
-Only the connection details (the README says 127.0.0.1:830, admin/admin) and the example
+Only the connection details (the README says 127.0.0.1:8300, admin/admin) and the example
 config's namespace (the test server's YANG module) are substituted.
 """
 
@@ -20,7 +20,7 @@ except ImportError:
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 CONNECT_ARGS = (
-    'host="127.0.0.1", port=830, username="admin", password="admin",\n'
+    'host="127.0.0.1", port=8300, username="admin", password="admin",\n'
     "                              hostkey_verify=False"
 )
 
