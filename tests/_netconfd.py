@@ -258,7 +258,8 @@ def _stop_popen(proc: Optional[subprocess.Popen], sig: int = signal.SIGTERM,
 
 
 def _ncclient_key_needs_password() -> bool:
-    """ncclient 0.6.x encodes ``password`` to open ``key_filename``: None fails there."""
+    """ncclient 0.6.x encodes ``password`` to open ``key_filename``: None fails there (plain
+    ncclient in these tests; ncclient_twisted.manager passes "" itself)."""
     import ncclient
 
     major, minor = (int(x) for x in ncclient.__version__.split(".")[:2])
