@@ -26,7 +26,8 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 
 PYTHONS = ["3.9", "3.10", "3.11", "3.12", "3.13"]
-OLDEST = ["ncclient==0.6.17", "twisted[conch]==22.10.0", "paramiko==3.2.0"]
+# cryptography of that time too: from 43 on, paramiko 3.2 and Twisted 22.10 warn on import.
+OLDEST = ["ncclient==0.6.17", "twisted[conch]==22.10.0", "paramiko==3.2.0", "cryptography<43"]
 NEWEST = ["ncclient>=0.7,<0.8", "twisted[conch]", "paramiko"]
 
 
