@@ -16,6 +16,7 @@ pool; the Deferred fires with a :class:`Manager`, or fails with ncclient's own e
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union
 
@@ -554,7 +555,7 @@ def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
 def _socket_session(name: str) -> Callable[[], SessionFactory]:
     def session_class() -> SessionFactory:
         try:
-            from ncclient_twisted import _socket_session
+            _socket_session = importlib.import_module("ncclient_twisted._socket_session")
         except ImportError as e:
             raise NotImplementedError(
                 "the installed ncclient has no %s transport (it needs ncclient 0.6.14 or "
