@@ -31,7 +31,7 @@ from __future__ import annotations
 import collections
 import logging
 import socket
-from typing import Any, Callable, Deque, Dict, List, Optional, Set
+from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, fail, succeed
 from twisted.internet.error import CannotListenError
@@ -90,7 +90,7 @@ class CallHomeListener:
         self.failures = 0
         self._handshakes: Set["Deferred[Manager]"] = set()
         self._waiting: List[tuple] = []  # (host or None, Deferred), oldest first
-        self._unclaimed: Deque[Manager] = collections.deque()
+        self._unclaimed: Deque[Tuple[str, Manager]] = collections.deque()
         self._stopped: Optional["Deferred[None]"] = None
 
     def __repr__(self) -> str:
@@ -117,10 +117,10 @@ class CallHomeListener:
         Cancel the Deferred to stop waiting; :meth:`stop` fails it with
         ``CancelledError``.
         """
-        for m in self._unclaimed:
-            if host is None or _peer(m) == host:
-                self._unclaimed.remove(m)
-                return succeed(m)
+        for arrived in self._unclaimed:
+            if host is None or arrived[0] == host:
+                self._unclaimed.remove(arrived)
+                return succeed(arrived[1])
         if self._stopped is not None:
             return fail(CancelledError("the call-home listener is stopped"))
         entry: tuple = ()
@@ -151,7 +151,7 @@ class CallHomeListener:
             except Exception:
                 log.exception("call home from %s: on_connection failed", host)
             return
-        self._unclaimed.append(m)
+        self._unclaimed.append((host, m))
 
     def _failed(self, host: str, failure: Failure) -> None:
         if failure.check(CancelledError) and self._stopped is not None:
@@ -245,7 +245,7 @@ class CallHomeListener:
         for d in list(self._handshakes):
             d.cancel()
         unclaimed, self._unclaimed = list(self._unclaimed), collections.deque()
-        closes = [m.close_session(timeout=0) for m in unclaimed]
+        closes = [m.close_session(timeout=0) for _, m in unclaimed]
         return DeferredList(closes, consumeErrors=True).addCallback(lambda _: None)
 
 
@@ -254,10 +254,6 @@ def _shutdown(sock: socket.socket) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
     except OSError:
         pass
-
-
-def _peer(m: Manager) -> Optional[str]:
-    return getattr(m._session, "host", None)
 
 
 def listen(
