@@ -359,6 +359,9 @@ class WakeOnSendSession:
 class TwistedSSHSession(WakeOnSendSession, SSHSession):
     """ncclient's ``SSHSession`` with a wake-on-send loop and an end-of-session hook."""
 
+    def _transport_register(self, selector: selectors.BaseSelector, event: int) -> None:
+        selector.register(self._channel, event)
+
     def _transport_read(self) -> bytes:
         return bytes(self._channel.recv(READ_SIZE))
 

@@ -175,6 +175,8 @@ class CallHomeListener:
         return "CallHomeListener"
 
     def doRead(self) -> None:
+        if self._stopped is not None:
+            return
         for _ in range(ACCEPTS_PER_READ):
             try:
                 sock, address = self._socket.accept()

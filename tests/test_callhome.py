@@ -12,7 +12,7 @@ import pytest_twisted
 from ncclient.transport.errors import AuthenticationError
 from twisted.internet import defer
 from twisted.internet.defer import CancelledError
-from twisted.internet.error import CannotListenError
+from twisted.internet.error import CannotListenError, ConnectError
 
 from ncclient_twisted import callhome, manager, testing
 
@@ -176,3 +176,22 @@ def test_listen_refuses_bad_arguments_and_busy_ports() -> None:
     finally:
         listener.stop()
     assert callhome.DEFAULT_PORTS == {"ssh": 4334, "tls": 4335}
+
+
+@pytest_twisted.ensureDeferred
+async def test_server_call_home_refuses_what_it_cannot_do() -> None:
+    (server,) = await serve_all(1)
+    try:
+        with pytest.raises(ValueError, match="transport"):
+            await server.call_home("127.0.0.1", 4334, transport="telnet")
+        with pytest.raises(ValueError, match="TLS"):
+            await server.call_home("127.0.0.1", 4334, transport="tls")
+        with socket.socket() as unused:
+            unused.bind(("127.0.0.1", 0))
+            port = unused.getsockname()[1]
+            with pytest.raises(ConnectError):
+                await bounded(server.call_home("127.0.0.1", port))
+    finally:
+        await server.stop()
+    with pytest.raises(RuntimeError):
+        await server.call_home("127.0.0.1", 4334)

@@ -198,3 +198,26 @@ async def test_without_ncclient_tls_support_it_is_notimplementederror(
     for connect in (manager.connect_tls, manager.connect_uds):
         with pytest.raises(NotImplementedError, match="ncclient"):
             await connect(host="127.0.0.1", certfile="x", path="/nonexistent")
+
+
+@pytest.mark.parametrize("transport", ["tls", "uds"])
+@pytest_twisted.ensureDeferred
+async def test_large_request_and_reply_through_a_full_socket(
+    server: testing.NetconfServer, transport: str
+) -> None:
+    # A 4 MB edit-config fills the kernel's buffers: the session thread waits for the
+    # socket to be writable (and goes on reading) instead of spinning or blocking.
+    kwargs = server.tls_connect_kwargs() if transport == "tls" else server.uds_connect_kwargs()
+    connect = manager.connect_tls if transport == "tls" else manager.connect_uds
+    items = "".join("<item><name>n%d</name><v>%s</v></item>" % (i, "x" * 200) for i in range(20000))
+    config = (
+        '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
+        '<big xmlns="urn:example:big">%s</big></config>' % items
+    )
+    async with await bounded(connect(**kwargs)) as m:
+        pings = [m.get_config(source="running", filter=("subtree", '<nothing xmlns="urn:x"/>'))
+                 for _ in range(5)]
+        assert (await bounded(m.edit_config(config, target="running"), 60)).ok
+        assert all(r.ok for r in await bounded(defer.gatherResults(pings)))
+        reply = await bounded(m.get_config(source="running"), 60)
+        assert reply.data_xml.count("<item>") + reply.data_xml.count(":item>") >= 20000
