@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -15,6 +16,7 @@ from twisted.internet.defer import CancelledError
 from twisted.internet.error import CannotListenError, ConnectError
 
 from ncclient_twisted import callhome, manager, testing
+from ncclient_twisted._session import WakeOnSendSession
 
 WAIT = 60
 CREDENTIALS: Dict[str, Any] = dict(username="admin", password="admin", hostkey_verify=False,
@@ -29,6 +31,10 @@ def reactor() -> Any:
 
 async def bounded(d: "defer.Deferred[Any]", seconds: float = WAIT) -> Any:
     return await d.addTimeout(seconds, reactor())
+
+
+def session_threads() -> List[threading.Thread]:
+    return [t for t in threading.enumerate() if isinstance(t, WakeOnSendSession) and t.is_alive()]
 
 
 def open_fds() -> int:
@@ -69,7 +75,7 @@ async def stop_all(servers: List[testing.NetconfServer]) -> None:
 async def test_twenty_devices_call_home_one_bad_device_does_not_disturb_them() -> None:
     good = await serve_all(20, config='<system xmlns="urn:example:system"><hostname>dev</hostname></system>')
     (bad,) = await serve_all(1, users={"admin": "something else"})
-    fds = open_fds()
+    fds, threads = open_fds(), session_threads()
     connected, errors = Collect(), Collect()
     listener = callhome.listen(0, interface="127.0.0.1", on_connection=connected,
                                on_error=errors, **CREDENTIALS)
@@ -96,6 +102,7 @@ async def test_twenty_devices_call_home_one_bad_device_does_not_disturb_them() -
     with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
         probe.connect(("127.0.0.1", listener.port))
     assert open_fds() <= fds
+    assert [t for t in session_threads() if t not in threads] == []
 
 
 @pytest_twisted.ensureDeferred
