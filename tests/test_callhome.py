@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -16,25 +15,19 @@ from twisted.internet.defer import CancelledError
 from twisted.internet.error import CannotListenError, ConnectError
 
 from ncclient_twisted import callhome, manager, testing
-from ncclient_twisted._session import WakeOnSendSession
+
+try:  # tests/ as a package or as a plain rootdir-relative directory
+    from ._helpers import bounded as _bounded, reactor, session_threads
+except ImportError:
+    from _helpers import bounded as _bounded, reactor, session_threads
 
 WAIT = 60
 CREDENTIALS: Dict[str, Any] = dict(username="admin", password="admin", hostkey_verify=False,
                    allow_agent=False, look_for_keys=False, timeout=30)
 
 
-def reactor() -> Any:
-    from twisted.internet import reactor as r
-
-    return r
-
-
 async def bounded(d: "defer.Deferred[Any]", seconds: float = WAIT) -> Any:
-    return await d.addTimeout(seconds, reactor())
-
-
-def session_threads() -> List[threading.Thread]:
-    return [t for t in threading.enumerate() if isinstance(t, WakeOnSendSession) and t.is_alive()]
+    return await _bounded(d, seconds)
 
 
 def open_fds() -> int:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import Any, AsyncIterator, List
+from typing import Any, AsyncIterator
 
 import pytest
 import pytest_twisted
@@ -16,23 +15,13 @@ from ncclient.transport.errors import TLSError, UnixSocketError
 from twisted.internet import defer
 
 from ncclient_twisted import manager, testing
-from ncclient_twisted._session import WakeOnSendSession
+
+try:  # tests/ as a package or as a plain rootdir-relative directory
+    from ._helpers import bounded as _bounded, reactor, session_threads
+except ImportError:
+    from _helpers import bounded as _bounded, reactor, session_threads
 
 WAIT = 15
-
-
-def reactor() -> Any:
-    from twisted.internet import reactor as r
-
-    return r
-
-
-async def bounded(d: "defer.Deferred[Any]", seconds: float = WAIT) -> Any:
-    return await d.addTimeout(seconds, reactor())
-
-
-def session_threads() -> List[threading.Thread]:
-    return [t for t in threading.enumerate() if isinstance(t, WakeOnSendSession) and t.is_alive()]
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +37,10 @@ async def server(certs: testing.Certificates, tmp_path: Path) -> AsyncIterator[t
     await s.stop()
     # Every session the test opened is gone, thread included.
     assert [t for t in session_threads() if t not in before] == []
+
+
+async def bounded(d: "defer.Deferred[Any]", seconds: float = WAIT) -> Any:
+    return await _bounded(d, seconds)
 
 
 async def failure_of(d: "defer.Deferred[Any]") -> BaseException:
@@ -221,3 +214,14 @@ async def test_large_request_and_reply_through_a_full_socket(
         assert all(r.ok for r in await bounded(defer.gatherResults(pings)))
         reply = await bounded(m.get_config(source="running"), 60)
         assert reply.data_xml.count("<item>") + reply.data_xml.count(":item>") >= 20000
+
+
+@pytest_twisted.ensureDeferred
+async def test_serve_fails_cleanly_when_a_listener_cannot_start(
+    certs: testing.Certificates, tmp_path: Path
+) -> None:
+    # The Unix socket's directory does not exist: serve fails, the TCP ports it opened close.
+    readers = set(reactor().getReaders())
+    with pytest.raises(Exception):
+        await testing.serve(reactor(), tls=certs, unix_socket=str(tmp_path / "no" / "sock"))
+    assert set(reactor().getReaders()) == readers

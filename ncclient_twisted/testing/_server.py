@@ -13,7 +13,8 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, cast
 from lxml import etree
 from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, succeed
 from twisted.internet.endpoints import HostnameEndpoint
-from twisted.internet.interfaces import IDelayedCall, IListeningPort, IReactorTCP, IReactorTime, IReactorUNIX
+from twisted.internet.interfaces import IDelayedCall, IReactorTCP, IReactorTime, IReactorUNIX
+from twisted.python.failure import Failure
 
 from ._certificates import Certificates
 from ._datastore import root_from_xml
@@ -202,9 +203,11 @@ class NetconfServer:
             if self.unix_socket is not None:
                 unix: Any = IReactorUNIX(self._reactor)
                 self._ports.append(unix.listenUNIX(self.unix_socket, self._stream_factory(tls=False)))
-        except Exception as exc:
+        except Exception:
+            failure = Failure()
             ports, self._ports = self._ports, []
-            return DeferredList([maybeDeferred(p.stopListening) for p in ports]).addCallback(lambda _: fail(exc))
+            stopped = DeferredList([maybeDeferred(p.stopListening) for p in ports])
+            return stopped.addCallback(lambda _: fail(failure))
         return succeed(self)
 
     def _listen_tcp(self, port: int, factory: Any) -> Any:
