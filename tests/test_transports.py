@@ -35,6 +35,7 @@ async def server(certs: testing.Certificates, tmp_path: Path) -> AsyncIterator[t
     before = session_threads()
     yield s
     await s.stop()
+    assert not (tmp_path / "netconf.sock").exists()
     # Every session the test opened is gone, thread included.
     assert [t for t in session_threads() if t not in before] == []
 
