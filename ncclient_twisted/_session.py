@@ -65,11 +65,28 @@ class QuietSocket(socket.socket):
             value = self._frozen_timeout
         super().settimeout(value)
 
+    #: The thread reading this socket (paramiko's transport thread), once it has read.
+    _reader: Optional[threading.Thread] = None
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        self._reader = threading.current_thread()
+        return super().recv(bufsize, flags)
+
     def close(self) -> None:
+        """Shut the socket down (which wakes its reader); close it once nobody reads it.
+
+        Closing the descriptor under a thread that is about to block in ``recv`` would
+        leave that thread polling a dead descriptor (-1) until its timeout (60 s). So when
+        another thread reads this socket, it is only shut down here: the reader wakes with
+        end-of-file and closes it itself (paramiko's transport thread always does).
+        """
         try:
             self.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        reader = self._reader
+        if reader is not None and reader is not threading.current_thread() and reader.is_alive():
+            return
         super().close()
 
 

@@ -249,14 +249,8 @@ class ManagerService(Service):
         if error is not None:
             self.last_error = error
         delay = self._retry_policy(self.failures)
-        log.warning(
-            "%r: %s (%s: %s); retrying in %.1f s",
-            self,
-            what,
-            type(error).__name__,
-            error,
-            delay,
-        )
+        why = "closed by close_session()" if error is None else "%s: %s" % (type(error).__name__, error)
+        log.warning("%r: %s (%s); retrying in %.1f s", self, what, why, delay)
         keep: List[Tuple["Deferred[Any]", Optional[int]]] = []
         failed: List["Deferred[Any]"] = []
         for d, limit in self._waiters:

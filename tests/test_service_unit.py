@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, List, Optional
 
-import pytest
 from ncclient.operations import RPCError
 from ncclient.transport.errors import AuthenticationError, SessionCloseError
 from ncclient.xml_ import to_ele
@@ -281,5 +280,12 @@ def test_bad_connect_kwargs_are_a_failed_attempt() -> None:
     svc.stopService()
 
 
-if __name__ == "__main__":  # pragma: no cover
-    pytest.main([__file__])
+def test_a_session_closed_by_its_user_is_replaced() -> None:
+    svc, connect, clock = make()
+    svc.startService()
+    m0 = connect.succeed()
+    m0.close_session()
+    assert svc.manager is None and svc.failures == 1 and svc.last_error is None
+    clock.advance(2.0)
+    m1 = connect.succeed()
+    assert result_of(svc.when_connected()) is m1

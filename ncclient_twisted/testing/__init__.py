@@ -30,7 +30,9 @@ What it implements:
   validate, close-session, kill-session; subtree and XPath filters.
 - RFC 5277 notifications with replay, RFC 6470 ``netconf-config-change``
   and ``netconf-confirmed-commit`` events, and ``server.publish()``.
-- Fault injection (:class:`Fault`) per server or per session.
+- Fault injection (:class:`Fault`) per server or per session, and
+  ``server.stop_answering()`` (a hung device: TCP up, nothing answered, SSH
+  keepalives included) / ``resume_answering()``.
 
 There is no YANG: list entries are recognised by their ``name``, ``id`` or
 ``key`` child (see ``ncclient_twisted.testing._datastore``).
