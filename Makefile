@@ -18,7 +18,7 @@ test: $(VENV)/.installed
 
 ## Install into .venv and run the demo against embedded NETCONF servers.
 demo: $(VENV)/.installed
-	$(PY) -m ncclient_twisted.demo
+	$(VENV)/bin/ncclient-twisted demo
 
 ## Run the benchmarks side by side with the peers; writes benchmarks/RESULTS.md.
 bench: $(VENV)/.installed

@@ -1,0 +1,104 @@
+"""One line for each expected failure: what a user reads instead of a traceback."""
+
+from __future__ import annotations
+
+import socket
+from typing import Optional
+
+from ncclient.operations import RPCError, TimeoutExpiredError
+from ncclient.transport.errors import (
+    AuthenticationError,
+    SessionCloseError,
+    SSHError,
+    SSHUnknownHostError,
+    TransportError,
+)
+from twisted.internet.defer import CancelledError
+from twisted.internet.defer import TimeoutError as DeferredTimeoutError
+
+from ._credentials import CredentialError
+
+__all__ = ["describe", "is_expected"]
+
+
+def _rpc_error(e: RPCError) -> str:
+    parts = []
+    for err in getattr(e, "errlist", None) or [e]:
+        tag = getattr(err, "tag", None) or "rpc-error"
+        msg = (getattr(err, "message", None) or "").strip()
+        path = (getattr(err, "path", None) or "").strip()
+        text = tag + (": " + msg if msg else "")
+        if path:
+            text += " (at %s)" % path
+        parts.append(text)
+    return "rpc-error: " + "; ".join(parts)
+
+
+def _host_key_changed_type() -> Optional[type]:
+    import ncclient_twisted
+
+    return getattr(ncclient_twisted, "HostKeyChangedError", None)
+
+
+def describe(exc: BaseException, timeout: Optional[float] = None) -> str:
+    """A one-line description of *exc* that names no secret."""
+    after = " after %g s" % timeout if timeout else ""
+    changed = _host_key_changed_type()
+    if changed is not None and isinstance(exc, changed):
+        text = _first_line(exc)
+        if text.lower().startswith("host key changed") and ": " in text:
+            text = text.split(": ", 1)[1]  # the label already names the device
+        return "host key changed: %s" % text
+    if isinstance(exc, SSHUnknownHostError):
+        fingerprint = getattr(exc, "fingerprint", None)
+        text = "host key not trusted%s: " % (" (MD5 %s)" % fingerprint if fingerprint else "")
+        if changed is None:  # without HostKeyChangedError, ncclient says the same for both
+            return text + "not in known_hosts, or different from the key stored there"
+        return text + "not in known_hosts (--accept-new trusts a new host on first use)"
+    if isinstance(exc, AuthenticationError):
+        return "authentication failed"
+    if isinstance(exc, (TimeoutExpiredError, DeferredTimeoutError, socket.timeout)):
+        return "timeout%s" % after
+    if isinstance(exc, RPCError):
+        return _rpc_error(exc)
+    if isinstance(exc, CredentialError):
+        return "credentials: %s" % exc
+    if isinstance(exc, CancelledError):
+        return "interrupted"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, socket.gaierror):
+        return "unknown host: %s" % (exc.strerror or exc)
+    if isinstance(exc, SessionCloseError):
+        return "session closed by the device"
+    if isinstance(exc, (SSHError, TransportError)):
+        return "%s: %s" % (type(exc).__name__, _first_line(exc))
+    if isinstance(exc, OSError):
+        return exc.strerror or _first_line(exc) or type(exc).__name__
+    return "%s: %s" % (type(exc).__name__, _first_line(exc))
+
+
+def is_expected(exc: BaseException) -> bool:
+    """Whether *exc* is a failure of the device or the network rather than a bug of ours."""
+    from ncclient.operations.errors import OperationError
+    from ncclient.xml_ import XMLError
+
+    return isinstance(
+        exc,
+        (
+            TransportError,
+            RPCError,
+            OperationError,
+            TimeoutExpiredError,
+            DeferredTimeoutError,
+            CancelledError,
+            CredentialError,
+            OSError,
+            XMLError,
+        ),
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,205 @@
+"""``serve``: embedded NETCONF servers (``ncclient_twisted.testing``) in the foreground."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Callable, Dict, List, Optional
+
+import click
+import yaml
+from twisted.internet import defer
+from twisted.internet.protocol import Protocol
+from twisted.python.failure import Failure
+
+from ._common import setup_logging
+from ._credentials import DEFAULT_PASSWORD_ENV
+from ._runner import Stop, run_reactor
+
+__all__ = ["register", "serve_forever", "server_record"]
+
+DEFAULT_USER = DEFAULT_PASSWORD = "admin"
+
+
+class _EndOfInput(Protocol):
+    """Fires *done* when standard input closes (the parent of ``--exit-on-eof`` went away)."""
+
+    def __init__(self, done: Stop) -> None:
+        self.done = done
+
+    def dataReceived(self, data: bytes) -> None:
+        pass
+
+    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        self.done.fire()
+
+
+def server_record(server: Any, username: str) -> Dict[str, Any]:
+    return {
+        "host": server.host,
+        "port": server.port,
+        "username": username,
+        "hostkey_b64": server.hostkey_b64,
+        "fingerprint_sha256": server.fingerprint_sha256,
+        "known_hosts_line": server.known_hosts_line,
+    }
+
+
+def _write(path: str, text: str) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _inventory(records: List[Dict[str, Any]], credentials: Optional[str]) -> str:
+    devices = []
+    for i, r in enumerate(records):
+        d: Dict[str, Any] = {"name": "device-%d" % i, "host": r["host"], "port": r["port"]}
+        devices.append(d)
+    defaults: Dict[str, Any] = {"username": records[0]["username"]}
+    if credentials:
+        defaults["credentials"] = credentials
+    return yaml.safe_dump({"defaults": defaults, "devices": devices}, sort_keys=False)
+
+
+async def serve_forever(
+    reactor: Any,
+    stop: Stop,
+    *,
+    devices: int,
+    port: int,
+    username: str,
+    password: str,
+    as_json: bool,
+    known_hosts: Optional[str],
+    inventory_out: Optional[str],
+    credentials_ref: Optional[str],
+    exit_on_eof: bool,
+    shown_password: Optional[str],
+) -> int:
+    from ncclient_twisted import testing
+    from ncclient_twisted._runtime import runtime_for
+
+    write: Callable[[str], None] = _write_stdout
+    if exit_on_eof:
+        from twisted.internet import stdio
+
+        # StandardIO owns standard output too (non-blocking): write through it.
+        stdio_transport: Any = stdio.StandardIO(_EndOfInput(stop), reactor=reactor)
+
+        def write(text: str) -> None:
+            stdio_transport.write(text.encode("utf-8"))
+
+    try:
+        servers = await defer.gatherResults(
+            [
+                defer.ensureDeferred(testing.serve(reactor, users={username: password}, port=port if devices == 1 else 0))
+                for _ in range(devices)
+            ]
+        )
+    except Exception as e:
+        sys.stderr.write("ncclient-twisted serve: %s\n" % e)
+        return 1
+    try:
+        records = [server_record(s, username) for s in servers]
+        runtime = runtime_for(reactor)
+        if known_hosts:
+            await runtime.run(_write, known_hosts, "".join(r["known_hosts_line"] + "\n" for r in records))
+        if inventory_out:
+            await runtime.run(_write, inventory_out, _inventory(records, credentials_ref))
+        write(json.dumps(records) + "\n" if as_json else _describe(records, shown_password, known_hosts, inventory_out))
+        await stop.wait()
+    finally:
+        await defer.DeferredList([s.stop() for s in servers], consumeErrors=True)
+    return 0
+
+
+def _write_stdout(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _describe(
+    records: List[Dict[str, Any]], password: Optional[str], known_hosts: Optional[str], inventory: Optional[str]
+) -> str:
+    from ._runner import host_key_api
+
+    first = records[0]
+    secret = "password %s" % password if password is not None else "its password from the environment"
+    lines = ["NETCONF server on %s:%d" % (r["host"], r["port"]) for r in records]
+    lines.append("user %s, %s; host key %s" % (first["username"], secret, first["fingerprint_sha256"]))
+    keys = "--known-hosts %s" % known_hosts if known_hosts and host_key_api() else "--no-host-key-check"
+    env = "%s=%s " % (DEFAULT_PASSWORD_ENV, password) if password is not None else ""
+    if inventory:
+        lines.append("Try:  %sncclient-twisted get-config --inventory %s %s" % (env, inventory, keys))
+    else:
+        lines.append("Try:  %sncclient-twisted get-config --host %s --port %d -u %s %s"
+                     % (env, first["host"], first["port"], first["username"], keys))  # fmt: skip
+    lines.append("Ctrl-C stops.")
+    return "".join(line + "\n" for line in lines)
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("serve", epilog="""\b
+Examples:
+  ncclient-twisted serve                       # one server, user admin, password admin
+  ncclient-twisted serve --devices 50 --inventory-out lab.yaml --known-hosts lab_known_hosts
+  NCCLIENT_TWISTED_PASSWORD=admin ncclient-twisted get-config --inventory lab.yaml \\
+      --known-hosts lab_known_hosts""")
+    @click.option("--devices", type=click.IntRange(1, 1000), default=1, show_default=True, help="How many servers.")
+    @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port of a single server (default: any free one).")
+    @click.option("--username", "-u", default=DEFAULT_USER, show_default=True, help="The user the servers accept.")
+    @click.option("--password-env", metavar="VAR",
+                  help="Take the user's password from this environment variable (default: password admin).")
+    @click.option("--json", "as_json", is_flag=True, help="Print one JSON line: a list of host, port, username, host key.")
+    @click.option("--known-hosts", type=click.Path(dir_okay=False), metavar="FILE",
+                  help="Write the servers' known_hosts lines to FILE.")
+    @click.option("--inventory-out", type=click.Path(dir_okay=False), metavar="FILE",
+                  help="Write a YAML inventory of the servers to FILE.")
+    @click.option("--exit-on-eof", is_flag=True, help="Stop when standard input closes (for scripts).")
+    @click.option("--verbose", "-v", count=True, help="Log the server's messages.")
+    def serve(
+        devices: int,
+        port: int,
+        username: str,
+        password_env: Optional[str],
+        as_json: bool,
+        known_hosts: Optional[str],
+        inventory_out: Optional[str],
+        exit_on_eof: bool,
+        verbose: int,
+    ) -> None:
+        """Run embedded NETCONF servers on 127.0.0.1 until Ctrl-C, to try commands and scripts against.
+
+        In-memory running, candidate and startup datastores, locks, commit,
+        notifications: ncclient_twisted.testing over real SSH.
+        """
+        if port and devices > 1:
+            raise click.UsageError("--port is for a single server")
+        setup_logging(verbose)
+        if password_env:
+            if password_env not in os.environ:
+                raise click.UsageError("environment variable %s is not set" % password_env)
+            password, shown, ref = os.environ[password_env], None, "env:%s" % password_env
+        else:
+            password, shown, ref = DEFAULT_PASSWORD, DEFAULT_PASSWORD, None
+
+        async def main(reactor: Any, stop: Stop) -> int:
+            return await serve_forever(
+                reactor,
+                stop,
+                devices=devices,
+                port=port,
+                username=username,
+                password=password,
+                as_json=as_json,
+                known_hosts=known_hosts,
+                inventory_out=inventory_out,
+                credentials_ref=ref,
+                exit_on_eof=exit_on_eof,
+                shown_password=shown,
+            )
+
+        run_reactor(main)
