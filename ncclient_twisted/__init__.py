@@ -8,21 +8,24 @@
     reply = await m.get_config(source="running")
 """
 
-from ncclient_twisted import manager
+from ncclient_twisted import callhome, manager
 from ncclient_twisted._hostkeys import HostKeyChangedError
 from ncclient_twisted._keepalive import KeepaliveTimeoutError
 from ncclient_twisted._lock import LockContext
 from ncclient_twisted._notifications import CallbackHandle, Notification
-from ncclient_twisted._subscriptions import InterleaveError, Subscription, SubscriptionTerminatedError
 from ncclient_twisted._runtime import DEFAULT_POOL_SIZE, set_pool_size
+from ncclient_twisted._subscriptions import InterleaveError, Subscription, SubscriptionTerminatedError
 from ncclient_twisted._version import __version__
-from ncclient_twisted.manager import Manager, connect, connect_ssh
+from ncclient_twisted.manager import Manager, connect, connect_ssh, connect_tls, connect_uds
 from ncclient_twisted.service import ManagerService, resubscribe
 
 __all__ = [
     "manager",
+    "callhome",
     "connect",
     "connect_ssh",
+    "connect_tls",
+    "connect_uds",
     "Manager",
     "LockContext",
     "Notification",

@@ -141,11 +141,31 @@ def _lock_for(path: str) -> threading.Lock:
 
 
 def _load(keys: paramiko.HostKeys, path: str) -> None:
-    """Add the entries of *path* to *keys* (a missing file is an empty one)."""
+    """Add the entries of *path* to *keys* (a missing file is an empty one).
+
+    Lines that are not UTF-8 text are skipped with a warning, as OpenSSH skips lines it
+    cannot read, instead of failing every connect with a ``UnicodeDecodeError``.
+    """
     try:
         keys.load(path)
     except FileNotFoundError:
         pass
+    except UnicodeDecodeError:
+        with open(path, "rb") as f:
+            lines = f.read().splitlines()
+        text = []
+        for lineno, raw in enumerate(lines, 1):
+            try:
+                text.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                log.warning("%s line %d is not text: skipped", path, lineno)
+        fd, readable = tempfile.mkstemp(prefix=".known_hosts-", suffix=".txt")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write("\n".join(text) + "\n")
+            keys.load(readable)
+        finally:
+            os.unlink(readable)
 
 
 def store_host_key(path: str, host: str, port: int, key: paramiko.PKey) -> None:

@@ -1,10 +1,13 @@
-"""The SSH session: ncclient's ``SSHSession`` with a loop that wakes on work, not on a timer.
+"""Sessions whose loop wakes on work, not on a timer.
 
 ncclient's ``Session.run`` looks at its send queue every ``TICK`` (0.1 s), so a request
 waits up to 100 ms before it is written, and an idle session wakes ten times a second.
-Here the session thread sleeps in ``select`` on the channel and on one end of a socket
-pair; :meth:`send` writes a byte to the other end. Nothing of ncclient is changed: this
-is a subclass that overrides ``run``, ``send``, ``close`` and ``_dispatch_message``.
+Here the session thread sleeps in ``select`` on the transport and on one end of a socket
+pair; :meth:`~WakeOnSendSession.send` writes a byte to the other end. Nothing of ncclient
+is changed: :class:`WakeOnSendSession` is a mixin placed before one of ncclient's session
+classes; it overrides ``run``, ``send``, ``close`` and ``_dispatch_message`` and leaves
+the transport to small hooks (:class:`TwistedSSHSession` here; TLS and Unix-socket
+sessions in :mod:`ncclient_twisted._socket_session`).
 
 paramiko's ``Transport`` polls its socket every 0.1 s as well. Our connect hands
 ncclient a :class:`QuietSocket` whose read timeout is long (or the keepalive interval),
@@ -19,6 +22,7 @@ import queue
 import selectors
 import socket
 import threading
+import time
 from typing import Any, Callable, List, Optional, Type
 
 import ncclient.transport.parser as nc_parser
@@ -31,7 +35,7 @@ from ncclient_twisted._handoff import batch
 from ncclient_twisted._rootscan import scan_root
 from ncclient_twisted._hostkeys import KnownHostsMixin
 
-__all__ = ["TwistedSSHSession", "QuietSocket", "open_socket"]
+__all__ = ["WakeOnSendSession", "TwistedSSHSession", "QuietSocket", "open_socket"]
 
 log = logging.getLogger("ncclient_twisted.session")
 
@@ -56,6 +60,13 @@ class QuietSocket(socket.socket):
     """
 
     _frozen_timeout: Optional[float] = None
+
+    @classmethod
+    def adopt(cls, sock: socket.socket) -> "QuietSocket":
+        """A :class:`QuietSocket` taking over *sock*'s descriptor (*sock* is detached)."""
+        quiet = cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        quiet.setblocking(True)
+        return quiet
 
     def freeze_timeout(self, idle_timeout: float) -> None:
         self._frozen_timeout = idle_timeout
@@ -97,11 +108,13 @@ def open_socket(
     timeout: Optional[float],
     bind_addr: Optional[str],
     cls: Type[QuietSocket] = QuietSocket,
+    error: Callable[[str], Exception] = SSHError,
 ) -> QuietSocket:
     """Connect a :class:`QuietSocket` with ``TCP_NODELAY`` to *host*:*port* (blocking).
 
     Its timeout is left to paramiko during the handshake (so paramiko's banner and
-    handshake timeouts hold); call ``freeze_timeout`` once the session is up.
+    handshake timeouts hold); call ``freeze_timeout`` once the session is up. On failure
+    raises *error* (ncclient's ``SSHError`` by default).
     """
     last: Optional[OSError] = None
     for af, socktype, proto, _, sa in socket.getaddrinfo(
@@ -119,22 +132,62 @@ def open_socket(
             continue
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
-    raise SSHError("Could not open socket to %s:%s (%s)" % (host, port, last))
+    raise error("Could not open socket to %s:%s (%s)" % (host, port, last))
 
 
-class TwistedSSHSession(KnownHostsMixin, SSHSession):
-    """ncclient's ``SSHSession`` with a wake-on-send loop and an end-of-session hook.
+#: yuma123's netconfd (2.13) holds a request that reaches it in the same read as the
+#: client's hello until more input comes (about 1 session in 20 stalls when the first
+#: request follows the hello at once; ncclient's 100 ms send tick hid it). Its
+#: capabilities name netconfcentral.org; for such a server the connect waits this long
+#: after the hello exchange, so the hello is read alone (0 stalls in 150 sessions).
+YUMA_HELLO_SETTLE = 0.02
+
+
+def hello_settle_time(capabilities: Any) -> float:
+    """How long to wait after the hello exchange before the first request may go."""
+    if capabilities is None:
+        return 0.0
+    try:
+        uris = list(capabilities)
+    except TypeError:
+        return 0.0
+    return YUMA_HELLO_SETTLE if any("netconfcentral.org" in str(u) for u in uris) else 0.0
+
+
+class WakeOnSendSession:
+    """The transport-independent part of our sessions; mix in before ncclient's class.
+
+    It needs from the transport ncclient's hooks ``_transport_register``,
+    ``_transport_read`` (here: ``b""`` at end of stream, ``None`` when nothing could be
+    read after all), ``_transport_write`` (``None`` when it would block) and
+    ``_send_ready``, and ours: :meth:`_select_timeout`, :meth:`_transport_closed`,
+    :meth:`_interrupt_transport`, :meth:`_close_transport` and :meth:`_reap_transport`.
 
     *on_end* callbacks run on the session thread once the loop has ended, with the
     exception that ended it, or ``None`` for a close we asked for. ``keepalive`` (a
     ``_keepalive.DeadPeerDetector``, set before connect) is checked by the loop.
-    Host keys are read through ``hostkey_policy`` (see ``_hostkeys``).
     """
 
     keepalive: Any = None
+    # What ncclient's Session provides (declared for the type checker).
+    _q: "queue.Queue[str]"
+    _base: int
+    _closing: threading.Event
+    _connected: bool
+    _device_handler: Any
+    _listeners: Any
+    _lock: Any
+    name: str
+    connected: bool
+    is_alive: Callable[[], bool]
+    join: Callable[..., None]
+    ident: Optional[int]
+    _dispatch_error: Callable[[Exception], None]
+    get_listener_instance: Callable[[type], Any]
+    _transport_register: Callable[[Any, int], None]
 
     def __init__(self, device_handler: Any) -> None:
-        super().__init__(device_handler)
+        super().__init__(device_handler)  # type: ignore[call-arg]
         self.name = "ncclient_twisted-session"
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -156,6 +209,34 @@ class TwistedSSHSession(KnownHostsMixin, SSHSession):
     @property
     def ended(self) -> bool:
         return self._ended.is_set()
+
+    # -- the transport (overridden per transport) -------------------------------------
+
+    def _transport_read(self) -> Optional[bytes]:
+        raise NotImplementedError
+
+    def _transport_write(self, data: bytes) -> Optional[int]:
+        raise NotImplementedError
+
+    def _send_ready(self) -> bool:
+        raise NotImplementedError
+
+    def _select_timeout(self, sel: selectors.BaseSelector) -> Optional[float]:
+        """How long the loop may sleep; called each turn, may change *sel*'s interests."""
+        return None
+
+    def _transport_closed(self) -> bool:
+        """Whether the transport is gone (the loop ends if we are closing)."""
+        return True
+
+    def _interrupt_transport(self) -> None:
+        """Make the transport end (any thread; must not block for long)."""
+
+    def _close_transport(self) -> None:
+        """Release the transport (session thread, once the loop has ended)."""
+
+    def _reap_transport(self) -> None:
+        """After the session thread is joined: join the transport's own threads."""
 
     # -- sending -------------------------------------------------------------------
 
@@ -187,11 +268,13 @@ class TwistedSSHSession(KnownHostsMixin, SSHSession):
         return b"".join(out)
 
     def _write_some(self) -> None:
-        """Write what the channel's window takes now; the rest waits in ``_out``."""
+        """Write what the transport takes now; the rest waits in ``_out``."""
         if not self._out:
             self._out = self._take_queued()
-        while self._out and self._channel.send_ready():
-            n = self._channel.send(self._out)
+        while self._out and self._send_ready():
+            n = self._transport_write(self._out)
+            if n is None:
+                return
             if n <= 0:
                 raise SessionCloseError(b"", self._out)
             self._out = self._out[n:]
@@ -199,9 +282,6 @@ class TwistedSSHSession(KnownHostsMixin, SSHSession):
                 self._out = self._take_queued()
 
     # -- receiving -----------------------------------------------------------------
-
-    def _transport_read(self) -> bytes:
-        return bytes(self._channel.recv(READ_SIZE))
 
     def _feed(self, data: bytes) -> None:
         # Whatever this read completes reaches the reactor with one wake-up per hand-off.
@@ -255,12 +335,11 @@ class TwistedSSHSession(KnownHostsMixin, SSHSession):
                 # either is taken by _write_some or writes a new wake-up byte.
                 self._wake_pending = False
                 self._write_some()
-                # Only while paramiko's window is full do we look again on a timer.
-                timeout = WINDOW_POLL if self._out else None
+                timeout = self._select_timeout(sel)
                 if self.keepalive is not None:
                     timeout = self.keepalive.timeout(timeout)
                 events = sel.select(timeout)
-                for key, _ in events:
+                for key, mask in events:
                     if key.fileobj is self._wake_r:
                         try:
                             while self._wake_r.recv(4096):
@@ -268,14 +347,18 @@ class TwistedSSHSession(KnownHostsMixin, SSHSession):
                         except (BlockingIOError, OSError):
                             pass
                         continue
+                    if not mask & selectors.EVENT_READ:
+                        continue
                     data = self._transport_read()
                     if data:
                         self._feed(data)
+                    elif data is None:
+                        continue
                     elif self._closing.is_set():
                         return
                     else:
                         raise SessionCloseError(b"")
-                if self._closing.is_set() and (self._channel is None or self._channel.closed):
+                if self._closing.is_set() and self._transport_closed():
                     return
                 if self.keepalive is not None:
                     self.keepalive.check()
@@ -293,6 +376,11 @@ class TwistedSSHSession(KnownHostsMixin, SSHSession):
         self.end_reason = reason
         self._connected = False
         self._close_transport()
+        for s in (self._wake_r, self._wake_w):
+            try:
+                s.close()
+            except OSError:
+                pass
         self._ended.set()
         for fn in self._on_end:
             try:
@@ -300,38 +388,74 @@ class TwistedSSHSession(KnownHostsMixin, SSHSession):
             except Exception:
                 log.exception("end-of-session callback failed")
 
+    # -- connect and close ---------------------------------------------------------
+
+    def _post_connect(self, timeout: Optional[float] = None) -> None:
+        post_connect: Any = getattr(super(), "_post_connect")
+        post_connect(DEFAULT_HELLO_TIMEOUT if timeout is None else timeout)
+        settle = hello_settle_time(getattr(self, "_server_capabilities", None))
+        if settle:
+            # On the connect (pool) thread, never the reactor: see hello_settle_time.
+            time.sleep(settle)
+
+    def close(self) -> None:
+        """Close the transport; join the threads with a bound (blocking)."""
+        self._closing.set()
+        self._connected = False
+        self._wake()
+        self._interrupt_transport()
+        if self.is_alive() and self is not threading.current_thread():
+            self.join(CLOSE_JOIN_TIMEOUT)
+        if not self.is_alive() and not self._ended.is_set() and self.ident is None:
+            # The loop never started (connect failed before the hello): end here.
+            self._finish(None)
+        self._reap_transport()
+
+
+class TwistedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
+    """ncclient's ``SSHSession`` with a wake-on-send loop and an end-of-session hook.
+
+    Host keys are read through ``hostkey_policy`` (see ``_hostkeys``).
+    """
+
+    def _transport_register(self, selector: selectors.BaseSelector, event: int) -> None:
+        selector.register(self._channel, event)
+
+    def _transport_read(self) -> bytes:
+        return bytes(self._channel.recv(READ_SIZE))
+
+    def _transport_write(self, data: bytes) -> int:
+        return int(self._channel.send(data))
+
+    def _send_ready(self) -> bool:
+        return bool(self._channel.send_ready())
+
+    def _select_timeout(self, sel: selectors.BaseSelector) -> Optional[float]:
+        # Only while paramiko's window is full do we look again on a timer.
+        return WINDOW_POLL if self._out else None
+
+    def _transport_closed(self) -> bool:
+        return self._channel is None or bool(self._channel.closed)
+
+    def _interrupt_transport(self) -> None:
+        transport = self._transport
+        if transport is not None and transport.is_active():
+            transport.close()
+
     def _close_transport(self) -> None:
         transport = self._transport
         if transport is not None and transport.is_active():
             transport.close()
         if self._channel is not None:
             self._channel.close()
-        for s in (self._wake_r, self._wake_w):
-            try:
-                s.close()
-            except OSError:
-                pass
 
-    # -- connect and close ---------------------------------------------------------
-
-    def _post_connect(self, timeout: Optional[float] = None) -> None:
-        super()._post_connect(DEFAULT_HELLO_TIMEOUT if timeout is None else timeout)
-
-    def close(self) -> None:
-        """Close the channel and transport; join the threads with a bound (blocking)."""
-        self._closing.set()
-        self._connected = False
-        self._wake()
+    def _reap_transport(self) -> None:
         transport = self._transport
-        if transport is not None and transport.is_active():
-            transport.close()
-        current = threading.current_thread()
-        if self.is_alive() and self is not current:
-            self.join(CLOSE_JOIN_TIMEOUT)
-        if not self.is_alive() and not self._ended.is_set() and self.ident is None:
-            # The loop never started (connect failed before the hello): end here.
-            self._finish(None)
-        if transport is not None and transport.is_alive() and transport is not current:
+        if (
+            transport is not None
+            and transport.is_alive()
+            and transport is not threading.current_thread()
+        ):
             transport.join(CLOSE_JOIN_TIMEOUT)
         if self._channel is not None:
             self._channel.close()

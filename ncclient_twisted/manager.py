@@ -7,15 +7,16 @@
     m = await manager.connect(host="192.0.2.1", username="admin", password="admin")
     reply = await m.get_config(source="running")
 
-:func:`connect` and :func:`connect_ssh` take ncclient's arguments, plus ``reactor=``.
-Connecting runs on the project's own thread pool; the Deferred fires with a
-:class:`Manager`, or fails with ncclient's own exception (``AuthenticationError``,
-``SSHUnknownHostError``, ``SSHError``, ...).
+:func:`connect`, :func:`connect_ssh`, :func:`connect_tls` and :func:`connect_uds` take
+ncclient's arguments, plus ``reactor=``. Connecting runs on the project's own thread
+pool; the Deferred fires with a :class:`Manager`, or fails with ncclient's own exception
+(``AuthenticationError``, ``SSHUnknownHostError``, ``SSHError``, ``TLSError``, ...).
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union
 
@@ -64,12 +65,15 @@ from ncclient_twisted._session import (
     IDLE_SOCKET_TIMEOUT,
     QuietSocket,
     TwistedSSHSession,
+    WakeOnSendSession,
     open_socket,
 )
 
 __all__ = [
     "connect",
     "connect_ssh",
+    "connect_tls",
+    "connect_uds",
     "Manager",
     "OPERATIONS",
     "make_device_handler",
@@ -119,7 +123,7 @@ class Manager(nc_manager.Manager):
 
     def __init__(
         self,
-        session: TwistedSSHSession,
+        session: WakeOnSendSession,
         device_handler: Any,
         timeout: Optional[float] = 30,
         raise_mode: int = RaiseMode.ALL,
@@ -621,85 +625,65 @@ def _keepalive_params(kwds: Dict[str, Any]) -> Tuple[Optional[float], int]:
     return interval, count_max
 
 
-def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manager]":
-    """Connect over SSH; ncclient's arguments (see ``ncclient.manager.connect_ssh``).
+#: Builds a session for a device handler (on the pool thread).
+SessionFactory = Callable[[Any], WakeOnSendSession]
+#: Connects a session (blocking, on the pool thread): ``connect(session)``.
+SessionConnect = Callable[[Any], None]
 
-    Extra keywords:
 
-    - ``reactor``;
-    - ``known_hosts`` (a file of OpenSSH known_hosts lines read instead of
-      ``~/.ssh/known_hosts``) and ``accept_new`` (store an unknown host's key there and
-      go on, as OpenSSH's ``StrictHostKeyChecking=accept-new``); a key that differs from
-      the stored one fails with :class:`HostKeyChangedError`. ``unknown_host_cb(host,
-      fingerprint)`` runs on the reactor thread and may return a Deferred;
-    - ``keepalive`` (seconds) and ``keepalive_count_max`` (default 3): after that many
-      keepalives without an answer the session ends with :class:`KeepaliveTimeoutError`
-      (this needs the socket connect opens itself: with ``sock``, ``sock_fd`` or
-      ``ssh_config``, ``keepalive`` is paramiko's, as in ncclient);
-    - in ``manager_params``, ``notification_buffer`` (how many notifications are kept
-      before the oldest is dropped).
+def _open_manager(
+    reactor: Any,
+    kwds: Dict[str, Any],
+    make_session: Callable[[], SessionFactory],
+    connect_session: SessionConnect,
+    prepare: Optional[Callable[[Any], None]] = None,
+) -> "Deferred[Manager]":
+    """The connect path shared by every transport.
+
+    ncclient's parameter dictionaries are taken out of *kwds* (what is left is for the
+    session's ``connect``); *prepare(device_handler)* may add transport parameters.
+    *make_session()* returns the session class (it may raise, e.g. ``NotImplementedError``);
+    the session is built and connected on the Runtime pool, wrapped in a :class:`Manager`
+    on the reactor. Cancelling the Deferred closes the session once it is up.
     """
     reactor = resolve_reactor(reactor)
     runtime = runtime_for(reactor)
     try:
+        session_class = make_session()
         device_params, manager_params, nc_params, ignore_errors, raise_mode = _pop_params(kwds)
         _key_password_for_old_ncclient(args, kwds)
         manager_params["raise_mode"] = raise_mode
         buffer_size = manager_params.pop("notification_buffer", DEFAULT_NOTIFICATION_BUFFER)
         device_handler = make_device_handler(device_params, ignore_errors)
-        device_handler.add_additional_ssh_connect_params(kwds)
+        if prepare is not None:
+            prepare(device_handler)
         if hasattr(device_handler, "add_additional_netconf_params"):
             device_handler.add_additional_netconf_params(nc_params)
         handoff = Handoff(reactor)  # replies and notifications, in wire order
         notifications = NotificationRouter(
             reactor, NotificationQueue(reactor, buffer_size), buffer_size, handoff
         )
-        keepalive, keepalive_count_max = _keepalive_params(kwds)
     except Exception:
         return fail()
 
     cancelled: List[bool] = []
-    host = args[0] if args else kwds.get("host")
-    port = args[1] if len(args) > 1 else kwds.get("port", 830)
 
-    def blocking_connect() -> Tuple[TwistedSSHSession, DeferredReplyListener]:
+    def blocking_connect() -> Tuple[WakeOnSendSession, DeferredReplyListener]:
         # Built here, not on the reactor: creating a session (a thread, its locks and
         # conditions, a socket pair) costs the reactor milliseconds under load.
-        session = TwistedSSHSession(device_handler)
+        session = session_class(device_handler)
         listener = DeferredReplyListener.install(session, device_handler, reactor, handoff)
-        session._notification_q = notifications
-        call_kwds = dict(kwds)
-        make_policy(reactor, session, port, call_kwds)
-        sock: Optional[QuietSocket] = None
-        if host and not ({"sock", "sock_fd", "ssh_config"} & {k for k, v in kwds.items() if v}):
-            cls = CountingSocket if keepalive else QuietSocket
-            sock = open_socket(host, port, kwds.get("timeout"), kwds.get("bind_addr"), cls)
-            call_kwds["sock"] = sock
-        if keepalive and isinstance(sock, CountingSocket):
-            counting = sock
-            session.keepalive = DeadPeerDetector(
-                keepalive,
-                lambda: counting.last_received,
-                lambda: send_keepalive(session.transport),
-                keepalive_count_max,
-                peer="%s port %s" % (host, port),
-            )
-        elif keepalive:
-            call_kwds["keepalive"] = keepalive  # a socket not ours: paramiko's keepalive
+        setattr(session, "_notification_q", notifications)
         try:
-            session.connect(*args, **call_kwds)
+            connect_session(session)
         except BaseException:
             session.close()
-            if sock is not None:
-                sock.close()
             raise
-        if sock is not None:
-            sock.freeze_timeout(IDLE_SOCKET_TIMEOUT)
         if cancelled:
             session.close()
         return session, listener
 
-    def connected(built: Tuple[TwistedSSHSession, DeferredReplyListener]) -> Manager:
+    def connected(built: Tuple[WakeOnSendSession, DeferredReplyListener]) -> Manager:
         session, listener = built
         return Manager(
             session,
@@ -722,6 +706,129 @@ def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
 
     inner.addBoth(deliver)
     return result
+
+
+def _ssh_connect(
+    reactor: Any,
+    args: Tuple[Any, ...],
+    kwds: Dict[str, Any],
+    keepalive: Tuple[Optional[float], int],
+    session: Any,
+) -> None:
+    """Connect *session* over SSH as ncclient does, on a :class:`QuietSocket`, with our
+    host-key policy and dead-peer detection (on the pool thread)."""
+    interval, count_max = keepalive
+    host = args[0] if args else kwds.get("host")
+    port = args[1] if len(args) > 1 else kwds.get("port", 830)
+    call_kwds = dict(kwds)
+    make_policy(reactor, session, port, call_kwds)
+    sock: Optional[QuietSocket] = None
+    opened = False
+    if isinstance(kwds.get("sock"), QuietSocket):
+        sock = kwds["sock"]
+    elif host and not ({"sock", "sock_fd", "ssh_config"} & {k for k, v in kwds.items() if v}):
+        cls = CountingSocket if interval else QuietSocket
+        sock = open_socket(host, port, kwds.get("timeout"), kwds.get("bind_addr"), cls)
+        call_kwds["sock"] = sock
+        opened = True
+    if interval and isinstance(sock, CountingSocket):
+        counting = sock
+        session.keepalive = DeadPeerDetector(
+            interval,
+            lambda: counting.last_received,
+            lambda: send_keepalive(session.transport),
+            count_max,
+            peer="%s port %s" % (host, port),
+        )
+    elif interval:
+        call_kwds["keepalive"] = interval  # a socket not ours: paramiko's keepalive
+    try:
+        session.connect(*args, **call_kwds)
+    except BaseException:
+        if opened and sock is not None:
+            sock.close()
+        raise
+    if sock is not None:
+        sock.freeze_timeout(IDLE_SOCKET_TIMEOUT)
+
+
+def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manager]":
+    """Connect over SSH; ncclient's arguments (see ``ncclient.manager.connect_ssh``).
+
+    Extra keywords:
+
+    - ``reactor``;
+    - ``known_hosts`` (a file of OpenSSH known_hosts lines read instead of
+      ``~/.ssh/known_hosts``) and ``accept_new`` (store an unknown host's key there and
+      go on, as OpenSSH's ``StrictHostKeyChecking=accept-new``); a key that differs from
+      the stored one fails with :class:`HostKeyChangedError`. ``unknown_host_cb(host,
+      fingerprint)`` runs on the reactor thread and may return a Deferred;
+    - ``keepalive`` (seconds) and ``keepalive_count_max`` (default 3): after that many
+      keepalives without an answer the session ends with :class:`KeepaliveTimeoutError`
+      (this needs the socket connect opens itself: with ``sock``, ``sock_fd`` or
+      ``ssh_config``, ``keepalive`` is paramiko's, as in ncclient);
+    - in ``manager_params``, ``notification_buffer`` (how many notifications are kept
+      before the oldest is dropped).
+    """
+    try:
+        keepalive = _keepalive_params(kwds)
+    except Exception:
+        return fail()
+    return _open_manager(
+        reactor,
+        kwds,
+        lambda: TwistedSSHSession,
+        functools.partial(_ssh_connect, resolve_reactor(reactor), args, kwds, keepalive),
+        lambda handler: handler.add_additional_ssh_connect_params(kwds),
+    )
+
+
+def _socket_session(name: str) -> Callable[[], SessionFactory]:
+    def session_class() -> SessionFactory:
+        try:
+            _socket_session = importlib.import_module("ncclient_twisted._socket_session")
+        except ImportError as e:
+            raise NotImplementedError(
+                "the installed ncclient has no %s transport (it needs ncclient 0.6.14 or "
+                "later): %s" % (name, e)
+            ) from e
+        factory: SessionFactory = getattr(_socket_session, name)
+        return factory
+
+    return session_class
+
+
+def _connect_socket_session(
+    name: str, args: Tuple[Any, ...], kwds: Dict[str, Any], reactor: Any
+) -> "Deferred[Manager]":
+    def connect_session(session: Any) -> None:
+        session.connect(*args, **kwds)
+
+    return _open_manager(reactor, kwds, _socket_session(name), connect_session)
+
+
+def connect_tls(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manager]":
+    """Connect over TLS (RFC 7589, mutual X.509); see ``ncclient.manager.connect_tls``.
+
+    ncclient's arguments: ``host``, ``port`` (6513), ``certfile`` and ``keyfile`` (the
+    client's certificate and key, PEM), ``ca_certs`` (the CAs that may sign the server's
+    certificate), ``check_hostname``, ``server_hostname``, ``timeout``; ``protocol``
+    defaults to ``ssl.PROTOCOL_TLS_CLIENT``. Also ``sock`` (a connected socket) and
+    ``bind_addr``. Fails with ncclient's ``TLSError`` when the connection or the handshake
+    fails or the server rejects our certificate, with ``NotImplementedError`` when the
+    installed ncclient has no TLS transport.
+    """
+    return _connect_socket_session("TwistedTLSSession", args, kwds, reactor)
+
+
+def connect_uds(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manager]":
+    """Connect over a Unix domain socket; see ``ncclient.manager.connect_uds``.
+
+    ncclient's arguments: ``path`` and ``timeout``. Fails with ncclient's
+    ``UnixSocketError`` when the socket cannot be connected, with ``NotImplementedError``
+    when the installed ncclient has no Unix-socket transport.
+    """
+    return _connect_socket_session("TwistedUnixSocketSession", args, kwds, reactor)
 
 
 def connect(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manager]":

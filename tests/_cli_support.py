@@ -61,10 +61,10 @@ class _Collect(ProcessProtocol):
         self.first_output: "defer.Deferred[None]" = defer.Deferred()
 
     def connectionMade(self) -> None:
-        assert self.transport is not None
+        transport: Any = self.transport  # an IProcessTransport
         if self.stdin:
-            self.transport.write(self.stdin)
-        self.transport.closeStdin()
+            transport.write(self.stdin)
+        transport.closeStdin()
 
     def outReceived(self, data: bytes) -> None:
         self.out.append(data)

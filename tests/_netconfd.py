@@ -529,6 +529,9 @@ class NetconfdServer:
             "MaxSessions 1000",
             "MaxAuthTries 10",
             "LogLevel INFO",
+            # sshd starts the subsystem through root's shell; without SHLVL, bash sources
+            # ~/.bashrc for each session (on this machine: pyenv init, ~100 ms a session).
+            "SetEnv SHLVL=9",
             "Subsystem netconf %s --ncxserver-sockname=%d@%s"
             % (NETCONF_SUBSYSTEM, port, self.sockname),
             "",

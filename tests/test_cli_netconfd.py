@@ -204,3 +204,30 @@ def test_accept_new_against_netconfd(device: Device, tmp_path: Path) -> None:
     r = device.run("get-config", "--known-hosts", str(known), "--accept-new")
     assert r.code == 0, r
     assert device.server.hostkey_b64 in known.read_text()
+
+
+def test_a_device_that_stops_answering_times_out(netconfd_factory: Any, tmp_path: Path) -> None:
+    """netconfd stopped (SIGSTOP): sshd still answers, the NETCONF hello never comes."""
+    import os
+    import signal
+    import time
+
+    server = netconfd_factory(extra_netconfd_args=["--protocols=netconf1.0"])
+    pid = server.netconfd_pid
+    assert pid is not None
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    shutil.copyfile(server.known_hosts, home / ".ssh" / "known_hosts")
+    args = ["get-config", "--host", server.host, "--port", str(server.port), "-u", server.username,
+            "--key", server.key_filename, "--timeout", "2"]  # fmt: skip
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        start = time.monotonic()
+        r = run_cli_sync(args, cli_env(home=str(home)))
+        elapsed = time.monotonic() - start
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert r.code == 1, r
+    assert_no_traceback(r)
+    assert "FAILED %s:%d: timeout after 2 s" % (server.host, server.port) in r.err, r
+    assert elapsed < 20, r

@@ -103,6 +103,13 @@ async def test_own_known_hosts_file(server: Any, tmp_path: Any) -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_line_that_is_not_text_is_skipped(server: Any, tmp_path: Any) -> None:
+    path = tmp_path / "devices_known_hosts"
+    path.write_bytes(b"\xff\xfe garbage \x80\n" + server.known_hosts_line.encode() + b"\n")
+    await connect_ok(server, known_hosts=str(path))
+
+
+@pytest_twisted.ensureDeferred
 async def test_pinned_key(server: Any, tmp_path: Any) -> None:
     await connect_ok(server, hostkey_b64=server.hostkey_b64, known_hosts=str(tmp_path / "none"))
     _, wrong = other_key_line("x")

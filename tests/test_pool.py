@@ -65,7 +65,8 @@ async def test_a_burst_of_200_connects_runs_at_most_pool_size_handshakes() -> No
         ticker.stop()
         ncclient_twisted.set_pool_size(DEFAULT_POOL_SIZE)
         await server.stop()
-    assert most[0] == POOL, most[0]
+    # Never more than the pool's size at once (how close it gets depends on the load).
+    assert 0 < most[0] <= POOL, most[0]
     assert in_handshake[0] == 0
     # The reactor kept running throughout (generous: 2 CPUs shared with the server and
     # 2 x POOL session threads).

@@ -37,7 +37,8 @@ def cli() -> None:
     agent or ~/.ssh keys. Host keys are checked against ~/.ssh/known_hosts.
 
     Exit status: 0 when every device succeeded, 1 when any failed (listed on
-    standard error), 2 for a usage error, 130 when interrupted.
+    standard error), 2 for a usage error, 3 for an internal error, 130 when
+    interrupted.
     """
 
 

@@ -1,14 +1,15 @@
 """``demo``: NETCONF on N embedded devices at once.
 
 It starts N embedded NETCONF servers (``ncclient-twisted serve``) in a child process, so the
-figures are the client's, then for every device, concurrently: connect, subscribe,
-get-config, lock the candidate, edit-config, commit, unlock, wait for the
-``netconf-config-change`` notification, close. Progress on standard error; a summary table
+figures are the client's, then for every device, concurrently: connect, get-config, lock the
+candidate, edit-config, commit, unlock, subscribe (replaying from just before the edit) and
+wait for the ``netconf-config-change`` notification, close. Progress on standard error; a summary table
 on standard output; exit status 0 when every device succeeded.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import statistics
@@ -78,9 +79,14 @@ def start_servers(reactor: Any, count: int) -> "Tuple[_Servers, Any]":
     return proto, transport
 
 
+def _rfc3339(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 async def device_script(m: Any, timer: Timer, target: Target) -> Optional[str]:
-    """One device's demo: subscribe, get-config, lock, edit, commit, unlock, notification."""
-    await timer(m.create_subscription())
+    """One device's demo: get-config, lock, edit, commit, unlock, then subscribe with replay
+    from just before the edit and wait for the ``netconf-config-change`` it caused."""
+    since = _rfc3339(time.time() - 1)
     await timer(m.get_config(source="running"))
     await timer(m.lock("candidate"))
     try:
@@ -88,6 +94,7 @@ async def device_script(m: Any, timer: Timer, target: Target) -> Optional[str]:
         await timer(m.commit())
     finally:
         await timer(m.unlock("candidate"))
+    await timer(m.create_subscription(start_time=since))
     for _ in range(100):  # other notifications may come first; bounded
         n = await m.take_notification(timeout=NOTIFICATION_TIMEOUT)
         if n is None:
@@ -162,8 +169,8 @@ Example:
     @click.option("--quiet", "-q", is_flag=True, help="No progress, only the summary.")
     @click.option("--verbose", "-v", count=True, help="Log ncclient's and ncclient_twisted's messages.")
     def demo(devices: int, quiet: bool, verbose: int) -> None:
-        """NETCONF on N embedded devices at once: connect, subscribe, get-config, lock,
-        edit-config, commit, unlock, the config-change notification, close; then a summary."""
+        """NETCONF on N embedded devices at once: connect, get-config, lock, edit-config,
+        commit, unlock, subscribe, the config-change notification, close; then a summary."""
         setup_logging(verbose)
 
         async def main(reactor: Any, stop: Stop) -> int:

@@ -51,12 +51,10 @@ def describe(exc: BaseException, timeout: Optional[float] = None) -> str:
         return "host key changed: %s" % text
     if isinstance(exc, SSHUnknownHostError):
         fingerprint = getattr(exc, "fingerprint", None)
-        text = "host key not trusted%s: not in known_hosts, or different from the key stored there" % (
-            " (MD5 %s)" % fingerprint if fingerprint else ""
-        )
-        if changed is not None:
-            text += "; --accept-new trusts a new host on first use"
-        return text
+        text = "host key not trusted%s: " % (" (MD5 %s)" % fingerprint if fingerprint else "")
+        if changed is None:  # without HostKeyChangedError, ncclient says the same for both
+            return text + "not in known_hosts, or different from the key stored there"
+        return text + "not in known_hosts (--accept-new trusts a new host on first use)"
     if isinstance(exc, AuthenticationError):
         return "authentication failed"
     if isinstance(exc, (TimeoutExpiredError, DeferredTimeoutError, socket.timeout)):

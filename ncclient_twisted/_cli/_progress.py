@@ -57,7 +57,7 @@ class RichProgress(Progress):
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("[red]{task.fields[failed]} failed"),
+            TextColumn("{task.fields[failed]} failed"),
             TimeElapsedColumn(),
             console=Console(file=stream),
             transient=True,

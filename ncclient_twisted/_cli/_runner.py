@@ -236,6 +236,9 @@ def run_reactor(main: Callable[[Any, Stop], Coroutine[Any, Any, int]]) -> None:
     from twisted.internet import task
 
     async def top(reactor: Any) -> None:
+        # Begin once the reactor runs, its SIGINT/SIGTERM handlers installed: what main()
+        # prints (serve's addresses) may be what makes a parent send the signal.
+        await task.deferLater(reactor, 0, lambda: None)
         stop = Stop()
         d: "Deferred[int]" = defer.ensureDeferred(main(reactor, stop))
         finished: "Deferred[None]" = Deferred()

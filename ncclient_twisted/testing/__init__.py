@@ -28,6 +28,10 @@ What it implements:
   and error options), copy-config, delete-config, lock, unlock, commit,
   confirmed commit (with persist), cancel-commit, discard-changes,
   validate, close-session, kill-session; subtree and XPath filters.
+- NETCONF over TLS (RFC 7589, mutual X.509) with ``serve(tls=...)`` and
+  certificates from :func:`generate_certificates`; NETCONF on a Unix
+  socket with ``serve(unix_socket=path)``.
+- Call home (RFC 8071): ``server.call_home(host, port, "ssh" | "tls")``.
 - RFC 5277 notifications with replay, RFC 6470 ``netconf-config-change``
   and ``netconf-confirmed-commit`` events, and ``server.publish()``.
 - Fault injection (:class:`Fault`) per server or per session, and
@@ -40,6 +44,7 @@ There is no YANG: list entries are recognised by their ``name``, ``id`` or
 Nothing here imports the global reactor: pass yours to :func:`serve`.
 """
 
+from ._certificates import Certificates, generate_certificates
 from ._errors import NetconfError
 from ._faults import Fault, Faults
 from ._server import NetconfServer, serve
@@ -47,11 +52,13 @@ from ._session import Session
 from ._ssh import generate_key
 
 __all__ = [
+    "Certificates",
     "Fault",
     "Faults",
     "NetconfError",
     "NetconfServer",
     "Session",
+    "generate_certificates",
     "generate_key",
     "serve",
 ]

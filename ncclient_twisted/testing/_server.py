@@ -12,19 +12,22 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, cast
 
 from lxml import etree
 from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, succeed
-from twisted.internet.interfaces import IDelayedCall, IListeningPort, IReactorTCP, IReactorTime
+from twisted.internet.endpoints import HostnameEndpoint
+from twisted.internet.interfaces import IDelayedCall, IReactorTCP, IReactorTime, IReactorUNIX
+from twisted.python.failure import Failure
 
+from ._certificates import Certificates
 from ._datastore import root_from_xml
 from ._faults import Faults
 from ._framing import DEFAULT_MAX_CHUNK
 from ._notifications import ChangedBy, EventTime, NotificationHub, config_change
 from ._operations import Engine, Options, RpcHandler
 from ._session import Session
+from ._stream import NetconfStreamFactory, tls_factory
 from ._ssh import (
     AuthorizedKeyInput,
     ChannelAdapter,
     HostKeyInput,
-    ServerTransport,
     build_factory,
     fingerprint_md5,
     fingerprint_sha256,
@@ -36,6 +39,10 @@ from ._xml import BASE_NS, XmlInput, escape_text, make_parser
 #: Seconds :meth:`NetconfServer.stop` waits for a clean SSH disconnect
 #: before aborting a connection.
 STOP_GRACE = 2.0
+#: Seconds :meth:`NetconfServer.call_home` waits for the TCP connection.
+CALL_HOME_TIMEOUT = 10.0
+#: The transports a server can call home with.
+CALL_HOME_TRANSPORTS = ("ssh", "tls")
 
 
 class _Core:
@@ -90,12 +97,15 @@ class _Core:
 
 class NetconfServer:
     """
-    A NETCONF server over SSH on the loopback interface, for tests.
+    A NETCONF server over SSH (and TLS, and a Unix socket) on the loopback
+    interface, for tests.
 
     Create and start one with :func:`serve`; stop it with :meth:`stop`.
 
     :ivar host: the address it listens on.
-    :ivar port: the TCP port it listens on (chosen by the OS by default).
+    :ivar port: the TCP port it listens on for SSH (chosen by the OS by default).
+    :ivar tls_port: the TCP port it listens on for TLS (None without ``tls``).
+    :ivar unix_socket: the path of its Unix socket (None without one).
     :ivar users: username to password mapping.
     :ivar faults: faults applying to every session (see :class:`Fault`).
     :ivar clock: the clock used for confirmed-commit timeouts, fault delays
@@ -124,6 +134,9 @@ class NetconfServer:
         handlers: Optional[Mapping[str, RpcHandler]] = None,
         replay_log_size: int = 1000,
         interleave: bool = True,
+        tls: Optional[Certificates] = None,
+        tls_port: Optional[int] = 0,
+        unix_socket: Optional[str] = None,
     ) -> None:
         if max_chunk_size < 1:
             raise ValueError("max_chunk_size must be positive")
@@ -153,8 +166,13 @@ class NetconfServer:
             state=state,
         )
         self.capabilities: List[str] = list(self._core.capabilities)
-        self._port: Optional[IListeningPort] = None
-        self._connections: Dict[ServerTransport, List["Deferred[None]"]] = {}
+        self._tls = tls
+        self.tls_port = tls_port if tls is not None else None
+        self.unix_socket = unix_socket
+        self._ports: List[Any] = []  # IListeningPort
+        self._ssh_factory: Any = None
+        self._tls_factory: Any = None
+        self._connections: Dict[Any, List["Deferred[None]"]] = {}
         self._stopped: Optional["Deferred[None]"] = None
         self._stop_result: Optional[List["Deferred[None]"]] = None
 
@@ -165,9 +183,9 @@ class NetconfServer:
 
     def start(self) -> "Deferred[NetconfServer]":
         """Start listening; fires with the server once it accepts connections."""
-        if self._port is not None:
+        if self._ports:
             return succeed(self)
-        factory = build_factory(
+        self._ssh_factory = factory = build_factory(
             reactor=IReactorTime(self._reactor),
             host_key=self._host_key,
             users=self.users,
@@ -177,11 +195,54 @@ class NetconfServer:
             on_lost=self._connection_lost,
         )
         try:
-            self._port = self._reactor.listenTCP(self.port, factory, interface=self.host)
-        except Exception as exc:
-            return fail(exc)
-        self.port = self._port.getHost().port
+            if self._tls is not None:
+                self._tls_factory = tls_factory(self._tls, self._stream_factory(tls=True))
+            port = self._listen_tcp(self.port, factory)
+            self.port = port.getHost().port
+            if self._tls_factory is not None:
+                port = self._listen_tcp(self.tls_port or 0, self._tls_factory)
+                self.tls_port = port.getHost().port
+            if self.unix_socket is not None:
+                unix: Any = IReactorUNIX(self._reactor)
+                self._ports.append(unix.listenUNIX(self.unix_socket, self._stream_factory(tls=False)))
+        except Exception:
+            failure = Failure()
+            ports, self._ports = self._ports, []
+            stopped = DeferredList([maybeDeferred(p.stopListening) for p in ports])
+            return stopped.addCallback(lambda _: fail(failure))
         return succeed(self)
+
+    def _listen_tcp(self, port: int, factory: Any) -> Any:
+        reactor: Any = self._reactor
+        listening = reactor.listenTCP(port, factory, interface=self.host)
+        self._ports.append(listening)
+        return listening
+
+    def _stream_factory(self, *, tls: bool) -> NetconfStreamFactory:
+        return NetconfStreamFactory(
+            tls=tls,
+            opener=self._core.open_session,
+            on_made=self._connection_made,
+            on_lost=self._connection_lost,
+        )
+
+    def call_home(self, host: str, port: int, transport: str = "ssh") -> "Deferred[None]":
+        """
+        Call home (RFC 8071): open a TCP connection to a NETCONF client
+        listening on *host*:*port*, then act as the SSH or TLS (*transport*)
+        server on it.  Fires once the TCP connection is made (the client then
+        runs the handshake), or fails if it cannot be made.  Each call opens
+        one connection; call again to reconnect.
+        """
+        if transport not in CALL_HOME_TRANSPORTS:
+            return fail(ValueError("transport must be 'ssh' or 'tls', not %r" % (transport,)))
+        if not self._ports or self._stopped is not None:
+            return fail(RuntimeError("the server is not running"))
+        factory = self._ssh_factory if transport == "ssh" else self._tls_factory
+        if factory is None:
+            return fail(ValueError("this server has no TLS certificates (serve(tls=...))"))
+        endpoint = HostnameEndpoint(self._reactor, host, port, timeout=CALL_HOME_TIMEOUT)
+        return endpoint.connect(factory).addCallback(lambda _: None)
 
     def stop(self) -> "Deferred[None]":
         """
@@ -210,8 +271,8 @@ class NetconfServer:
         self._core.engine.stop()
         self._core.hub.stop()
         waits: List["Deferred[Any]"] = []
-        if self._port is not None:
-            waits.append(maybeDeferred(self._port.stopListening))
+        for port in self._ports:
+            waits.append(maybeDeferred(port.stopListening))
         for conn, waiters in list(self._connections.items()):
             d: "Deferred[None]" = Deferred()
             waiters.append(d)
@@ -238,12 +299,12 @@ class NetconfServer:
             if tcp is not None:
                 tcp.abortConnection()
 
-    def _connection_made(self, conn: ServerTransport) -> None:
+    def _connection_made(self, conn: Any) -> None:
         if self._stopped is not None:
             cast(Any, conn.transport).abortConnection()
         self._connections[conn] = []
 
-    def _connection_lost(self, conn: ServerTransport) -> None:
+    def _connection_lost(self, conn: Any) -> None:
         for d in self._connections.pop(conn, []):
             d.callback(None)
 
@@ -326,6 +387,38 @@ class NetconfServer:
             "allow_agent": False,
             "look_for_keys": False,
         }
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        kwargs.update(extra)
+        return kwargs
+
+    def tls_connect_kwargs(
+        self,
+        certificates: Optional[Certificates] = None,
+        *,
+        timeout: Optional[float] = 30.0,
+        **extra: Any,
+    ) -> Dict[str, Any]:
+        """
+        Keyword arguments for ``connect_tls(**kw)``: this server's TLS port and
+        the client certificate, key and CA files of *certificates* (default:
+        the ones the server was given).  *extra* is added as is.
+        """
+        if self.tls_port is None or self._tls is None:
+            raise ValueError("this server does not serve TLS (serve(tls=...))")
+        certs = certificates if certificates is not None else self._tls
+        kwargs: Dict[str, Any] = {"host": self.host, "port": self.tls_port}
+        kwargs.update(certs.client_kwargs())
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        kwargs.update(extra)
+        return kwargs
+
+    def uds_connect_kwargs(self, *, timeout: Optional[float] = 30.0, **extra: Any) -> Dict[str, Any]:
+        """Keyword arguments for ``connect_uds(**kw)``: this server's Unix socket."""
+        if self.unix_socket is None:
+            raise ValueError("this server has no Unix socket (serve(unix_socket=...))")
+        kwargs: Dict[str, Any] = {"path": self.unix_socket}
         if timeout is not None:
             kwargs["timeout"] = timeout
         kwargs.update(extra)
@@ -429,6 +522,9 @@ def serve(
     handlers: Optional[Mapping[str, RpcHandler]] = None,
     replay_log_size: int = 1000,
     interleave: bool = True,
+    tls: Optional[Certificates] = None,
+    tls_port: int = 0,
+    unix_socket: Optional[str] = None,
 ) -> "Deferred[NetconfServer]":
     """
     Start a NETCONF test server; returns a Deferred firing with the
@@ -463,6 +559,13 @@ def serve(
     - ``replay_log_size``: how many events the replay log keeps.
     - ``interleave``: advertise ``:interleave`` and RFC 8639 subscribed notifications
       (default True; False makes a server that only offers RFC 5277).
+    - ``tls``: :class:`Certificates` (see :func:`generate_certificates`) to
+      serve NETCONF over TLS (RFC 7589) on ``tls_port`` too (default 0: the
+      OS picks; ``server.tls_port``).  Clients must present a certificate
+      signed by the CA; its common name is the username.  Needs pyOpenSSL
+      (``twisted[tls]``).
+    - ``unix_socket``: a path to serve NETCONF on a Unix socket too (as
+      ncclient's ``connect_uds`` speaks it: NETCONF framing, no SSH).
     """
     return NetconfServer(
         reactor,
@@ -483,4 +586,7 @@ def serve(
         handlers=handlers,
         replay_log_size=replay_log_size,
         interleave=interleave,
+        tls=tls,
+        tls_port=tls_port,
+        unix_socket=unix_socket,
     ).start()
