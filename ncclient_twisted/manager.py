@@ -651,7 +651,6 @@ def _open_manager(
     try:
         session_class = make_session()
         device_params, manager_params, nc_params, ignore_errors, raise_mode = _pop_params(kwds)
-        _key_password_for_old_ncclient(args, kwds)
         manager_params["raise_mode"] = raise_mode
         buffer_size = manager_params.pop("notification_buffer", DEFAULT_NOTIFICATION_BUFFER)
         device_handler = make_device_handler(device_params, ignore_errors)
@@ -772,6 +771,7 @@ def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
     """
     try:
         keepalive = _keepalive_params(kwds)
+        _key_password_for_old_ncclient(args, kwds)
     except Exception:
         return fail()
     return _open_manager(
