@@ -602,12 +602,14 @@ def _pop_params(kwds: Dict[str, Any]) -> Tuple[Any, Dict[str, Any], Dict[str, An
     return device_params, manager_params, nc_params, ignore_errors, raise_mode
 
 
-def _key_password_for_old_ncclient(args: Tuple[Any, ...], kwds: Dict[str, Any]) -> None:
+def _key_password_for_old_ncclient(
+    args: Tuple[Any, ...], kwds: Dict[str, Any], version: Tuple[int, ...] = _NCCLIENT_VERSION
+) -> None:
     """ncclient 0.6.x opens key files with ``password.encode()``: without a password every
     key (``key_filename``, ``~/.ssh``) fails to load. Give it the empty passphrase, which
     opens keys that have none, as ncclient 0.7 does. (When no key is accepted, ncclient
     0.6.x then also tries the empty password, which servers normally refuse.)"""
-    if _NCCLIENT_VERSION >= (0, 7) or len(args) > 3 or kwds.get("password") is not None:
+    if version >= (0, 7) or len(args) > 3 or kwds.get("password") is not None:
         return
     if kwds.get("key_filename") or kwds.get("look_for_keys", True):
         kwds["password"] = ""
