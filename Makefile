@@ -4,12 +4,20 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP_FLAGS ?= --quiet --disable-pip-version-check
 
-.PHONY: test demo bench clean
+.PHONY: test demo bench docs lint compat clean
 
 $(VENV)/.installed: setup.cfg setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip setuptools wheel
 	$(PY) -m pip install $(PIP_FLAGS) -e '.[test,bench]'
+	touch $@
+
+$(VENV)/.docs-installed: $(VENV)/.installed
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[docs]'
+	touch $@
+
+$(VENV)/.lint-installed: $(VENV)/.installed
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[lint]'
 	touch $@
 
 ## Install into .venv and run the whole test suite.
@@ -24,5 +32,20 @@ demo: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) benchmarks/run.py
 
+## Build the documentation (docs/_build/html); any Sphinx warning is an error.
+docs: $(VENV)/.docs-installed
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+
+## ruff and mypy (settings in ruff.toml and setup.cfg).
+lint: $(VENV)/.lint-installed
+	$(PY) -m ruff check .
+	$(PY) -m mypy ncclient_twisted
+	$(PY) -m mypy --follow-imports=silent examples
+
+## The suite against the oldest and newest supported ncclient and Twisted (noxfile.py).
+compat: $(VENV)/.installed
+	$(PY) -m pip install $(PIP_FLAGS) nox
+	$(PY) -m nox
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info docs/_build .nox

@@ -20,6 +20,7 @@ import importlib
 import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union
 
+import ncclient
 import ncclient.manager as nc_manager
 from ncclient import operations
 from ncclient.manager import OPERATIONS, make_device_handler
@@ -585,6 +586,9 @@ class Manager(nc_manager.Manager):
 # -- connecting ----------------------------------------------------------------------
 
 
+_NCCLIENT_VERSION = tuple(int(x) for x in ncclient.__version__.split(".")[:2] if x.isdigit())
+
+
 def _pop_params(kwds: Dict[str, Any]) -> Tuple[Any, Dict[str, Any], Dict[str, Any], Any, int]:
     """ncclient's parameter dictionaries, taken out of *kwds* as ncclient does."""
     device_params = kwds.pop("device_params", None)
@@ -596,6 +600,19 @@ def _pop_params(kwds: Dict[str, Any]) -> Tuple[Any, Dict[str, Any], Dict[str, An
     ignore_errors = errors_params.get("ignore_errors", [])
     raise_mode = errors_params.get("raise_mode", RaiseMode.ALL)
     return device_params, manager_params, nc_params, ignore_errors, raise_mode
+
+
+def _key_password_for_old_ncclient(
+    args: Tuple[Any, ...], kwds: Dict[str, Any], version: Tuple[int, ...] = _NCCLIENT_VERSION
+) -> None:
+    """ncclient 0.6.x opens key files with ``password.encode()``: without a password every
+    key (``key_filename``, ``~/.ssh``) fails to load. Give it the empty passphrase, which
+    opens keys that have none, as ncclient 0.7 does. (When no key is accepted, ncclient
+    0.6.x then also tries the empty password, which servers normally refuse.)"""
+    if version >= (0, 7) or len(args) > 3 or kwds.get("password") is not None:
+        return
+    if kwds.get("key_filename") or kwds.get("look_for_keys", True):
+        kwds["password"] = ""
 
 
 def _keepalive_params(kwds: Dict[str, Any]) -> Tuple[Optional[float], int]:
@@ -756,6 +773,7 @@ def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
     """
     try:
         keepalive = _keepalive_params(kwds)
+        _key_password_for_old_ncclient(args, kwds)
     except Exception:
         return fail()
     return _open_manager(

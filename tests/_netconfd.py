@@ -257,6 +257,18 @@ def _stop_popen(proc: Optional[subprocess.Popen], sig: int = signal.SIGTERM,
                 pass  # unkillable (D state); nothing more we can do
 
 
+def _ncclient_key_needs_password() -> bool:
+    """ncclient 0.6.x encodes ``password`` to open ``key_filename``: None fails there (plain
+    ncclient in these tests; ncclient_twisted.manager passes "" itself)."""
+    import ncclient
+
+    major, minor = (int(x) for x in ncclient.__version__.split(".")[:2])
+    return (major, minor) < (0, 7)
+
+
+_NCCLIENT_KEY_NEEDS_PASSWORD = _ncclient_key_needs_password()
+
+
 class NetconfdServer:
     """A private netconfd + sshd pair on 127.0.0.1 (see the module doc).
 
@@ -297,9 +309,12 @@ class NetconfdServer:
     def connect_kwargs(self) -> dict:
         """Keyword arguments for ``ncclient.manager.connect(**kw)``."""
         self._check_started()
-        return dict(host=self.host, port=self.port, username=self.username,
-                    key_filename=self.key_filename, hostkey_verify=False,
-                    allow_agent=False, look_for_keys=False)
+        kwargs = dict(host=self.host, port=self.port, username=self.username,
+                      key_filename=self.key_filename, hostkey_verify=False,
+                      allow_agent=False, look_for_keys=False)
+        if _NCCLIENT_KEY_NEEDS_PASSWORD:
+            kwargs["password"] = ""  # the key has no passphrase
+        return kwargs
 
     @property
     def netconfd_pid(self) -> Optional[int]:

@@ -123,11 +123,11 @@ async def test_edit_running_and_every_operation(nc: Blocking) -> None:
             assert mtus(server.get_config())["eth1"] is None
 
             await edit(cfg(iface("eth3", 3, "create")))
-            err = await rpc_error(nc, edit, cfg(iface("eth3", 4, "create")))
+            err = await rpc_error(nc, m.edit_config, target="running", config=cfg(iface("eth3", 4, "create")))
             assert (err.tag, err.type, err.severity) == ("data-exists", "application", "error")
 
             await edit(cfg(iface("eth3", 0, "delete")))
-            err = await rpc_error(nc, edit, cfg(iface("eth3", 0, "delete")))
+            err = await rpc_error(nc, m.edit_config, target="running", config=cfg(iface("eth3", 0, "delete")))
             assert err.tag == "data-missing"
             await edit(cfg(iface("eth3", 0, "remove")))  # removing something absent is fine
 
