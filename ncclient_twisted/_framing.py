@@ -1,17 +1,34 @@
-"""RFC 6242 framing: end-of-message (base:1.0) and chunked (base:1.1).
+"""RFC 6242 framing: end-of-message (base:1.0) and chunked (base:1.1), and the first look
+at each message.
 
 ncclient's ``DefaultXMLParser`` re-decodes its whole buffer for every chunk, which is
 quadratic in the size of a reply. This decoder keeps bytes until a message is complete,
 decodes each message once, and runs in time linear in its input.
+
+:func:`message_root` replaces ncclient's ``parse_root`` for every message that arrives:
+it reads only the root element's start tag, with a parser that neither expands entities
+nor loads anything, and refuses messages that carry a document type declaration (NETCONF
+forbids them, RFC 6241 section 3), so ncclient's own parser, which expands internal
+entities, never sees one.
 """
 
 from __future__ import annotations
 
-from typing import Callable, List
+from typing import Callable, Dict, List, Optional, Tuple
 
+from lxml import etree
 from ncclient.transport.errors import NetconfFramingError
+from ncclient.xml_ import XMLError
 
-__all__ = ["FrameDecoder", "frame_10", "frame_11", "EOM", "END_OF_CHUNKS"]
+__all__ = [
+    "FrameDecoder",
+    "frame_10",
+    "frame_11",
+    "EOM",
+    "END_OF_CHUNKS",
+    "MalformedReplyError",
+    "message_root",
+]
 
 EOM = b"]]>]]>"
 END_OF_CHUNKS = b"\n##\n"
@@ -106,3 +123,73 @@ class FrameDecoder:
                 return False
             self._chunks.append(bytes(buf[start : start + size]))
             del buf[: start + size]
+
+
+class MalformedReplyError(XMLError):
+    """A message that cannot be used: not well-formed XML, deeper or larger than lxml
+    allows (see ``huge_tree``), or carrying a document type declaration.
+
+    A subclass of ncclient's ``XMLError``. *message_id* is the message-id of the reply
+    when it could be read, else ``None``; *dtd* is true for a document type declaration.
+    """
+
+    def __init__(self, message: str, message_id: Optional[str] = None, dtd: bool = False) -> None:
+        super().__init__(message)
+        self.message_id = message_id
+        self.dtd = dtd
+
+
+#: How much of a message is fed to the root parser at a time.
+_ROOT_STEP = 4096
+
+
+def _root_parser() -> "etree.XMLPullParser":
+    return etree.XMLPullParser(
+        events=("start",),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=True,  # only the start tag is read; nothing is expanded
+    )
+
+
+def message_root(raw: str) -> Tuple[str, Dict[str, str]]:
+    """The qualified tag and the attributes of *raw*'s root element (as ncclient's
+    ``parse_root``), reading no further than the root's start tag.
+
+    Raises :exc:`MalformedReplyError` when there is no root start tag to read, and
+    when the message has a document type declaration (with ``message_id`` set, if the
+    root has one): such a message is never parsed further.
+    """
+    data = raw.encode("utf-8")
+    parser = _root_parser()
+    error: Optional[Exception] = None
+    for start in range(0, max(len(data), 1), _ROOT_STEP):
+        try:
+            parser.feed(data[start : start + _ROOT_STEP])
+        except etree.XMLSyntaxError as e:
+            error = e  # an error after the start tag (too deep...) is for the full parse
+        for _, element in parser.read_events():
+            attrs = dict(element.attrib)
+            if element.getroottree().docinfo.doctype:
+                raise MalformedReplyError(
+                    "message has a document type declaration (forbidden in NETCONF, "
+                    "RFC 6241 section 3); not parsed",
+                    attrs.get("message-id"),
+                    dtd=True,
+                )
+            return element.tag, attrs
+        if error is not None:
+            break
+    raise MalformedReplyError("message is not XML: %s" % (error or "no root element",))
+
+
+def reply_parse_error(error: Exception, message_id: Optional[str], huge_tree: bool) -> MalformedReplyError:
+    """The :exc:`MalformedReplyError` for lxml's *error* parsing a whole reply."""
+    hint = ""
+    if "XML_PARSE_HUGE" in str(error) and not huge_tree:
+        hint = " (set huge_tree=True on the manager to accept it)"
+    e = MalformedReplyError("reply is not usable XML: %s%s" % (error, hint), message_id)
+    e.__cause__ = error
+    return e
