@@ -25,9 +25,8 @@ import ncclient.transport.parser as nc_parser
 from ncclient.transport.errors import SessionCloseError, SSHError, TransportError
 from ncclient.transport.session import NetconfBase
 from ncclient.transport.ssh import SSHSession
-from ncclient.xml_ import parse_root
 
-from ncclient_twisted._framing import EOM, FrameDecoder, frame_11
+from ncclient_twisted._framing import EOM, FrameDecoder, MalformedReplyError, frame_11, message_root
 
 __all__ = ["TwistedSSHSession", "QuietSocket", "open_socket"]
 
@@ -194,21 +193,41 @@ class TwistedSSHSession(SSHSession):
 
     def _dispatch_message(self, raw: str) -> None:
         try:
-            root = parse_root(raw)
-        except Exception as e:
+            root = message_root(raw)
+        except MalformedReplyError as e:
+            if e.dtd:  # never handed to a parser that could expand or fetch it
+                self._reject(e)
+                return
             handled = self._device_handler.handle_raw_dispatch(raw)
             if isinstance(handled, str):
-                root = parse_root(handled)
+                try:
+                    root = message_root(handled)
+                except MalformedReplyError as again:
+                    self._reject(again)
+                    return
             elif isinstance(handled, Exception):
                 self._dispatch_error(handled)
                 return
             else:
-                log.error("dropping a message that does not parse: %s", e)
+                self._reject(e)
                 return
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
             listener.callback(root, raw)
+
+    def _reject(self, error: MalformedReplyError) -> None:
+        """A message that cannot be parsed safely: its request (if known) fails with *error*."""
+        with self._lock:
+            listeners = list(self._listeners)
+        rejected = False
+        for listener in listeners:
+            reject = getattr(listener, "reject", None)
+            if reject is not None:
+                reject(error)
+                rejected = True
+        if not rejected:
+            log.error("dropping a message: %s", error)
 
     # -- the loop ------------------------------------------------------------------
 
