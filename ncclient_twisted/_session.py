@@ -22,7 +22,7 @@ import threading
 from typing import Any, Callable, List, Optional
 
 import ncclient.transport.parser as nc_parser
-from ncclient.transport.errors import SessionCloseError, SSHError, TransportError
+from ncclient.transport.errors import SessionCloseError, SessionError, SSHError, TransportError
 from ncclient.transport.session import NetconfBase
 from ncclient.transport.ssh import SSHSession
 
@@ -298,6 +298,11 @@ class TwistedSSHSession(SSHSession):
 
     def _post_connect(self, timeout: Optional[float] = None) -> None:
         super()._post_connect(DEFAULT_HELLO_TIMEOUT if timeout is None else timeout)
+        # ncclient leaves this check commented out; without a base capability there is
+        # no framing both sides agree on (RFC 6241 section 8.1).
+        caps = list(self._server_capabilities or ())
+        if not any(c.split("?")[0].endswith((":base:1.0", ":base:1.1")) for c in caps):
+            raise SessionError("server hello announces neither base:1.0 nor base:1.1")
 
     def close(self) -> None:
         """Close the channel and transport; join the threads with a bound (blocking)."""
