@@ -28,7 +28,7 @@ from ncclient.transport.ssh import SSHSession
 
 from ncclient_twisted._framing import EOM, FrameDecoder, MalformedReplyError, frame_11, message_root
 
-__all__ = ["TwistedSSHSession", "QuietSocket", "open_socket"]
+__all__ = ["TwistedSSHSession", "QuietSocket", "open_socket", "HostResolutionError"]
 
 log = logging.getLogger("ncclient_twisted.session")
 
@@ -71,6 +71,11 @@ class QuietSocket(socket.socket):
         super().close()
 
 
+class HostResolutionError(SSHError, socket.gaierror):
+    """The host name did not resolve: ncclient's ``SSHError``, and the ``socket.gaierror``
+    plain ncclient lets through."""
+
+
 def open_socket(
     host: str, port: int, timeout: Optional[float], bind_addr: Optional[str]
 ) -> QuietSocket:
@@ -80,9 +85,11 @@ def open_socket(
     handshake timeouts hold); call ``freeze_timeout`` once the session is up.
     """
     last: Optional[OSError] = None
-    for af, socktype, proto, _, sa in socket.getaddrinfo(
-        host, port, socket.AF_UNSPEC, socket.SOCK_STREAM
-    ):
+    try:
+        addresses = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise HostResolutionError(e.errno, "Could not resolve %s: %s" % (host, e.strerror)) from e
+    for af, socktype, proto, _, sa in addresses:
         sock = QuietSocket(af, socktype, proto)
         try:
             socket.socket.settimeout(sock, timeout)
