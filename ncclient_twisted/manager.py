@@ -457,7 +457,11 @@ def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
             host = args[0] if args else kwds.get("host")
             port = args[1] if len(args) > 1 else kwds.get("port", 830)
             if host:
-                sock = open_socket(host, port, kwds.get("timeout"), kwds.get("bind_addr"))
+                try:
+                    sock = open_socket(host, port, kwds.get("timeout"), kwds.get("bind_addr"))
+                except BaseException:
+                    session.close()  # its wake-up socket pair
+                    raise
                 call_kwds["sock"] = sock
         try:
             session.connect(*args, **call_kwds)
