@@ -48,6 +48,8 @@ HostKeyInput = Union["keys.Key", PrivateKey, str, bytes, "os.PathLike[str]"]
 AuthorizedKeyInput = Union["keys.Key", PublicKey, PrivateKey, str, bytes]
 
 SUBSYSTEM = b"netconf"
+#: Writes larger than this are queued in pieces of this size.
+_WRITE_PIECE = 1 << 18
 
 
 def generate_key(kind: str = "ed25519") -> PrivateKey:
@@ -225,6 +227,13 @@ class NetconfChannel(channel.SSHChannel):
     # -- flow control ----------------------------------------------------------
 
     def write(self, data: bytes) -> None:
+        if len(data) > _WRITE_PIECE:
+            # Conch copies what does not fit in the window on every window update:
+            # quadratic for a reply of many windows. Pieces keep it linear.
+            view = memoryview(data)
+            for start in range(0, len(data), _WRITE_PIECE):
+                self.write(view[start : start + _WRITE_PIECE].tobytes())
+            return
         if self._backlog:
             self._backlog.append(data)
             return
