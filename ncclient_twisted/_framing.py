@@ -54,11 +54,20 @@ class FrameDecoder:
     *chunked* is called before each message starts to learn the framing in force, so a
     session can switch from base:1.0 (the hello) to base:1.1 between two messages.
     Malformed base:1.1 framing raises :exc:`ncclient.transport.errors.NetconfFramingError`.
+    A message that is not UTF-8 is given to *invalid* as a :exc:`MalformedReplyError`
+    (the framing is intact, so the stream goes on); without *invalid* it is a
+    ``NetconfFramingError``.
     """
 
-    def __init__(self, deliver: Callable[[str], None], chunked: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        deliver: Callable[[str], None],
+        chunked: Callable[[], bool],
+        invalid: "Optional[Callable[[MalformedReplyError], None]]" = None,
+    ) -> None:
         self._deliver = deliver
         self._chunked = chunked
+        self._invalid = invalid
         self._buf = bytearray()
         self._chunks: List[bytes] = []
         self._in_message = False
@@ -78,7 +87,15 @@ class FrameDecoder:
     def _finish(self, message: bytes) -> None:
         self._in_message = False
         self._scan = 0
-        self._deliver(message.decode("utf-8").strip())
+        try:
+            text = message.decode("utf-8")
+        except UnicodeDecodeError as e:
+            error = not_utf8(message, e)
+            if self._invalid is None:
+                raise NetconfFramingError(str(error), message[:80]) from e
+            self._invalid(error)
+            return
+        self._deliver(text.strip())
 
     def _step_10(self) -> bool:
         buf = self._buf
@@ -183,6 +200,17 @@ def message_root(raw: str) -> Tuple[str, Dict[str, str]]:
         if error is not None:
             break
     raise MalformedReplyError("message is not XML: %s" % (error or "no root element",))
+
+
+def not_utf8(message: bytes, error: UnicodeDecodeError) -> MalformedReplyError:
+    """The :exc:`MalformedReplyError` for a message that is not UTF-8, with its message-id
+    when the root start tag can still be read."""
+    try:
+        _, attrs = message_root(message.decode("utf-8", "replace"))
+        message_id = attrs.get("message-id")
+    except MalformedReplyError:
+        message_id = None
+    return MalformedReplyError("message is not UTF-8: %s" % (error,), message_id)
 
 
 def reply_parse_error(error: Exception, message_id: Optional[str], huge_tree: bool) -> MalformedReplyError:

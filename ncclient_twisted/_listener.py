@@ -158,10 +158,12 @@ class DeferredReplyListener(RPCReplyListener):
         with self._lock:
             rpc = self._id2rpc.pop(msgid, None) if msgid is not None else None
             pending = self._pending.pop(msgid, None) if msgid is not None else None
-        log.warning("rejected a message: %s", error)
         if rpc is None:
-            self._drop(msgid)
+            with self._lock:
+                self.replies_dropped += 1
+            log.warning("dropped a message no request waits for: %s", error)
             return
+        log.warning("failed the request %s: %s", msgid, error)
         rpc.deliver_error(error)
         if pending is not None:
             self._post(pending.deferred, False, error)
