@@ -187,7 +187,9 @@ class TwistedSSHSession(SSHSession):
         if type(parser) is nc_parser.DefaultXMLParser:
             if self._decoder is None:
                 self._decoder = FrameDecoder(
-                    self._dispatch_message, lambda: self._base == NetconfBase.BASE_11
+                    self._dispatch_message,
+                    lambda: self._base == NetconfBase.BASE_11,
+                    invalid=self._reject,
                 )
             self._decoder.feed(data)
             return
