@@ -186,8 +186,9 @@ class ChannelAdapter:
 
     def abort(self) -> None:
         conn = self._channel.conn
-        if conn is not None and self._tcp() is not None:
-            conn.transport.loseConnection()
+        ssh = conn.transport if conn is not None else None
+        if ssh is not None and self._tcp() is not None:
+            ssh.loseConnection()
 
     def reset(self) -> None:
         """Reset the TCP connection: ``SO_LINGER`` 0, then close (the peer gets an RST)."""
