@@ -53,6 +53,8 @@ class QuietSocket(socket.socket):
     """
 
     _frozen_timeout: Optional[float] = None
+    #: The last thread that read from the socket (paramiko's transport thread).
+    _reader: Optional[threading.Thread] = None
 
     def freeze_timeout(self, idle_timeout: float) -> None:
         self._frozen_timeout = idle_timeout
@@ -63,11 +65,21 @@ class QuietSocket(socket.socket):
             value = self._frozen_timeout
         super().settimeout(value)
 
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        self._reader = threading.current_thread()
+        return super().recv(bufsize, flags)
+
     def close(self) -> None:
         try:
             self.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        reader = self._reader
+        if reader is not None and reader is not threading.current_thread() and reader.is_alive():
+            # The shutdown wakes the reader, which closes the socket as it ends (paramiko
+            # does). Closing the descriptor under it instead lets its next recv() land on
+            # whatever socket reuses the number, and block there (paramiko issue #520).
+            return
         super().close()
 
 
