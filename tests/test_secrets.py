@@ -6,13 +6,14 @@ from __future__ import annotations
 import logging
 import os
 import traceback
-from typing import Any, Iterator, List
+from typing import Any, Iterator, List, cast
 
 import pytest
 import pytest_twisted
 from cryptography.hazmat.primitives import serialization
 from ncclient.transport.errors import AuthenticationError, SSHError
-from twisted.logger import formatEvent, globalLogPublisher
+from cryptography.hazmat.primitives.asymmetric import ec
+from twisted.logger import ILogObserver, formatEvent, globalLogPublisher
 
 from _helpers import bounded, reactor
 from ncclient_twisted import manager, testing
@@ -58,11 +59,12 @@ def captured() -> Iterator["Captured"]:
         if failure is not None:
             events.append(failure.getTraceback())
 
-    globalLogPublisher.addObserver(observe)
+    observer = cast(ILogObserver, observe)
+    globalLogPublisher.addObserver(observer)
     try:
         yield Captured(handler.lines, events)
     finally:
-        globalLogPublisher.removeObserver(observe)
+        globalLogPublisher.removeObserver(observer)
         logging.getLogger().removeHandler(handler)
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
@@ -85,6 +87,7 @@ def error_text(e: BaseException) -> str:
 def key_file(tmp_path: Any) -> "tuple[str, Any, List[str]]":
     """An encrypted private key file, its key, and distinctive fragments of it."""
     key = testing.generate_key("ecdsa")
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
     path = os.path.join(str(tmp_path), "id_ecdsa")
     with open(path, "wb") as f:
         f.write(
