@@ -284,7 +284,7 @@ class TwistedSSHSession(SSHSession):
                     return
         except Exception as e:
             reason = e
-            log.debug("session loop ended: %r", e)
+            log.warning("session ended: %r", e)
             self._dispatch_error(e)
         finally:
             sel.close()
