@@ -9,8 +9,19 @@
 """
 
 from ncclient_twisted import manager
+from ncclient_twisted._framing import MalformedReplyError
 from ncclient_twisted._lock import LockContext
+from ncclient_twisted._session import HostResolutionError
 from ncclient_twisted._version import __version__
 from ncclient_twisted.manager import Manager, connect, connect_ssh
 
-__all__ = ["manager", "connect", "connect_ssh", "Manager", "LockContext", "__version__"]
+__all__ = [
+    "manager",
+    "connect",
+    "connect_ssh",
+    "Manager",
+    "LockContext",
+    "MalformedReplyError",
+    "HostResolutionError",
+    "__version__",
+]

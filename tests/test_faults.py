@@ -107,8 +107,8 @@ async def test_server_closes_mid_reply(server: Any, server10: Any, resources: Re
 async def test_tcp_reset(server: Any, resources: Resources) -> None:
     server.faults.add(Fault.reset("get", count=1))
     m = await connect(server)
-    await fails_with(m.get(), TransportError, 5)  # SessionCloseError
-    assert isinstance(await bounded(m.when_closed()), TransportError)
+    await fails_with(m.get(), SessionCloseError, 5)
+    assert isinstance(await bounded(m.when_closed()), SessionCloseError)
     await released(m, resources)
 
 

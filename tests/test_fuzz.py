@@ -239,3 +239,15 @@ def test_bridge_replies_in_any_order_all_arrive(data: Any) -> None:
         r = d.result
         assert message_id(r.xml) == ids[i]
     assert m.pending_requests == 0
+
+
+def test_reply_that_is_not_utf8_fails_its_request_and_the_session_goes_on() -> None:
+    m, session, reactor = wired(timeout=5)
+    broken, fine = m.get_config(source="running"), m.get_config(source="running")
+    bad = reply(session.last_id(0), "x").replace(b"<token>x", b"<token>\xff\xfe")
+    decoder = FrameDecoder(session._dispatch_message, lambda: False, invalid=session._reject)
+    decoder.feed(frame_10(bad) + frame_10(reply(session.last_id(1), "ok")))
+    error = broken.result
+    broken.addErrback(lambda _: None)
+    assert isinstance(error.value, MalformedReplyError) and "UTF-8" in str(error.value)
+    assert fine.result.ok and m.pending_requests == 0
