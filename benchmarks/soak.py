@@ -261,7 +261,7 @@ def shutdown(kw: Dict[str, Any], sessions: int) -> Dict[str, Any]:
 # -- the command ------------------------------------------------------------------------------
 
 LONG = {"cycles": 1000, "requests": 100_000, "sessions": 50, "rounds": 3, "shutdown": 200}
-QUICK = {"cycles": 200, "requests": 5_000, "sessions": 10, "rounds": 2, "shutdown": 20}
+QUICK = {"cycles": 200, "requests": 5_000, "sessions": 10, "rounds": 3, "shutdown": 20}
 
 
 async def run_all(reactor: Any, sizes: Dict[str, int]) -> Dict[str, Any]:
