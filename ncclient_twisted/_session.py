@@ -235,7 +235,13 @@ class TwistedSSHSession(SSHSession):
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
-            listener.callback(root, raw)
+            try:
+                listener.callback(root, raw)
+            except Exception as e:
+                # ncclient lets this end the session ("fail loudly"): a notification that
+                # its parser refuses (too deep, not well-formed) would kill a long-lived
+                # session. The message is dropped instead.
+                log.error("%s dropped a message: %r", type(listener).__name__, e)
 
     def _reject(self, error: MalformedReplyError) -> None:
         """A message that cannot be parsed safely: its request (if known) fails with *error*."""

@@ -367,6 +367,19 @@ async def test_notification_before_any_subscription(server: Any, resources: Reso
     await released(m, resources)
 
 
+@pytest_twisted.ensureDeferred
+async def test_notification_that_does_not_parse(server: Any, resources: Resources) -> None:
+    m = await connect(server)
+    await bounded(m.create_subscription())
+    # ncclient parses notifications without huge_tree: 300 levels are too deep for it.
+    server.publish('<deep xmlns="urn:example:deep">%s%s</deep>' % ("<a>" * 300, "</a>" * 300))
+    server.publish('<fine xmlns="urn:example:fine"/>')
+    n = await bounded(m.take_notification(timeout=5))
+    assert n is not None and "urn:example:fine" in n.notification_xml  # the bad one dropped
+    await survives(m)
+    await released(m, resources)
+
+
 # -- the hello ----------------------------------------------------------------------------
 
 
