@@ -182,7 +182,10 @@ class TwistedSSHSession(SSHSession):
         if not self._out:
             self._out = self._take_queued()
         while self._out and self._channel.send_ready():
-            n = self._channel.send(self._out)
+            try:
+                n = self._channel.send(self._out)
+            except OSError as e:  # paramiko: "Socket is closed" (the server closed first)
+                raise SessionCloseError(b"", self._out) from e
             if n <= 0:
                 raise SessionCloseError(b"", self._out)
             self._out = self._out[n:]
