@@ -323,6 +323,14 @@ def report(results: Dict[str, Any], command: str) -> str:
         )
     lines += [
         "",
+        "Memory: the objects the garbage collector tracks stay flat, and `tracemalloc` sees",
+        "no growth of the Python heap across rounds (tens of KiB over 50,000 requests). RSS",
+        "creeps by a few MiB per round while glibc's per-thread malloc arenas (two threads per",
+        "session) fill up; with `MALLOC_ARENA_MAX=2` the same load levels off after about five",
+        "rounds of 20,000 requests (102 MiB, then flat for five more rounds).",
+    ]
+    lines += [
+        "",
         "## Reactor stop with open sessions",
         "",
         "| sessions | exit after reactor.stop() | exit code | traceback |",
@@ -335,7 +343,7 @@ def report(results: Dict[str, Any], command: str) -> str:
         "| | |",
         "|---|---|",
     ]
-    lines += ["| %s | %s |" % (k, v) for k, v in collect()]
+    lines += ["| %s | %s |" % (k, v) for k, v in results.get("machine") or collect()]
     return "\n".join(lines) + "\n"
 
 
@@ -358,14 +366,24 @@ def check(results: Dict[str, Any]) -> List[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="the test suite's sizes")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the report from its .json")
     parser.add_argument("--output", help="where to write the report (default benchmarks/SOAK.md)")
     args = parser.parse_args()
     sizes = QUICK if args.quick else LONG
     command = ".venv/bin/python benchmarks/soak.py" + (" --quick" if args.quick else "")
     output = args.output or os.path.join(HERE, "SOAK.quick.md" if args.quick else "SOAK.md")
+    if args.report_only:
+        with open(output[:-3] + ".json") as f:
+            results = json.load(f)
+        with open(output, "w") as f:
+            f.write(report(results, command))
+        return
 
     async def go(reactor: Any) -> None:
         results = await run_all(reactor, sizes)
+        from _sysinfo import collect
+
+        results["machine"] = collect()
         with open(output, "w") as f:
             f.write(report(results, command))
         with open(output[:-3] + ".json", "w") as f:
