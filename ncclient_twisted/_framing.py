@@ -1,17 +1,34 @@
-"""RFC 6242 framing: end-of-message (base:1.0) and chunked (base:1.1).
+"""RFC 6242 framing: end-of-message (base:1.0) and chunked (base:1.1), and the first look
+at each message.
 
 ncclient's ``DefaultXMLParser`` re-decodes its whole buffer for every chunk, which is
 quadratic in the size of a reply. This decoder keeps bytes until a message is complete,
 decodes each message once, and runs in time linear in its input.
+
+:func:`message_root` replaces ncclient's ``parse_root`` for every message that arrives:
+it reads only the root element's start tag, with a parser that neither expands entities
+nor loads anything, and refuses messages that carry a document type declaration (NETCONF
+forbids them, RFC 6241 section 3), so ncclient's own parser, which expands internal
+entities, never sees one.
 """
 
 from __future__ import annotations
 
-from typing import Callable, List
+from typing import Callable, Dict, List, Optional, Tuple
 
+from lxml import etree
 from ncclient.transport.errors import NetconfFramingError
+from ncclient.xml_ import XMLError
 
-__all__ = ["FrameDecoder", "frame_10", "frame_11", "EOM", "END_OF_CHUNKS"]
+__all__ = [
+    "FrameDecoder",
+    "frame_10",
+    "frame_11",
+    "EOM",
+    "END_OF_CHUNKS",
+    "MalformedReplyError",
+    "message_root",
+]
 
 EOM = b"]]>]]>"
 END_OF_CHUNKS = b"\n##\n"
@@ -37,11 +54,20 @@ class FrameDecoder:
     *chunked* is called before each message starts to learn the framing in force, so a
     session can switch from base:1.0 (the hello) to base:1.1 between two messages.
     Malformed base:1.1 framing raises :exc:`ncclient.transport.errors.NetconfFramingError`.
+    A message that is not UTF-8 is given to *invalid* as a :exc:`MalformedReplyError`
+    (the framing is intact, so the stream goes on); without *invalid* it is a
+    ``NetconfFramingError``.
     """
 
-    def __init__(self, deliver: Callable[[str], None], chunked: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        deliver: Callable[[str], None],
+        chunked: Callable[[], bool],
+        invalid: "Optional[Callable[[MalformedReplyError], None]]" = None,
+    ) -> None:
         self._deliver = deliver
         self._chunked = chunked
+        self._invalid = invalid
         self._buf = bytearray()
         self._chunks: List[bytes] = []
         self._in_message = False
@@ -61,7 +87,15 @@ class FrameDecoder:
     def _finish(self, message: bytes) -> None:
         self._in_message = False
         self._scan = 0
-        self._deliver(message.decode("utf-8").strip())
+        try:
+            text = message.decode("utf-8")
+        except UnicodeDecodeError as e:
+            error = not_utf8(message, e)
+            if self._invalid is None:
+                raise NetconfFramingError(str(error), message[:80]) from e
+            self._invalid(error)
+            return
+        self._deliver(text.strip())
 
     def _step_10(self) -> bool:
         buf = self._buf
@@ -106,3 +140,84 @@ class FrameDecoder:
                 return False
             self._chunks.append(bytes(buf[start : start + size]))
             del buf[: start + size]
+
+
+class MalformedReplyError(XMLError):
+    """A message that cannot be used: not well-formed XML, deeper or larger than lxml
+    allows (see ``huge_tree``), or carrying a document type declaration.
+
+    A subclass of ncclient's ``XMLError``. *message_id* is the message-id of the reply
+    when it could be read, else ``None``; *dtd* is true for a document type declaration.
+    """
+
+    def __init__(self, message: str, message_id: Optional[str] = None, dtd: bool = False) -> None:
+        super().__init__(message)
+        self.message_id = message_id
+        self.dtd = dtd
+
+
+#: How much of a message is fed to the root parser at a time.
+_ROOT_STEP = 4096
+
+
+def _root_parser() -> "etree.XMLPullParser":
+    return etree.XMLPullParser(
+        events=("start",),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=True,  # only the start tag is read; nothing is expanded
+    )
+
+
+def message_root(raw: str) -> Tuple[str, Dict[str, str]]:
+    """The qualified tag and the attributes of *raw*'s root element (as ncclient's
+    ``parse_root``), reading no further than the root's start tag.
+
+    Raises :exc:`MalformedReplyError` when there is no root start tag to read, and
+    when the message has a document type declaration (with ``message_id`` set, if the
+    root has one): such a message is never parsed further.
+    """
+    data = raw.encode("utf-8")
+    parser = _root_parser()
+    error: Optional[Exception] = None
+    for start in range(0, max(len(data), 1), _ROOT_STEP):
+        try:
+            parser.feed(data[start : start + _ROOT_STEP])
+        except etree.XMLSyntaxError as e:
+            error = e  # an error after the start tag (too deep...) is for the full parse
+        for _, element in parser.read_events():
+            attrs = dict(element.attrib)
+            if element.getroottree().docinfo.doctype:
+                raise MalformedReplyError(
+                    "message has a document type declaration (forbidden in NETCONF, "
+                    "RFC 6241 section 3); not parsed",
+                    attrs.get("message-id"),
+                    dtd=True,
+                )
+            return element.tag, attrs
+        if error is not None:
+            break
+    raise MalformedReplyError("message is not XML: %s" % (error or "no root element",))
+
+
+def not_utf8(message: bytes, error: UnicodeDecodeError) -> MalformedReplyError:
+    """The :exc:`MalformedReplyError` for a message that is not UTF-8, with its message-id
+    when the root start tag can still be read."""
+    try:
+        _, attrs = message_root(message.decode("utf-8", "replace"))
+        message_id = attrs.get("message-id")
+    except MalformedReplyError:
+        message_id = None
+    return MalformedReplyError("message is not UTF-8: %s" % (error,), message_id)
+
+
+def reply_parse_error(error: Exception, message_id: Optional[str], huge_tree: bool) -> MalformedReplyError:
+    """The :exc:`MalformedReplyError` for lxml's *error* parsing a whole reply."""
+    hint = ""
+    if "XML_PARSE_HUGE" in str(error) and not huge_tree:
+        hint = " (set huge_tree=True on the manager to accept it)"
+    e = MalformedReplyError("reply is not usable XML: %s%s" % (error, hint), message_id)
+    e.__cause__ = error
+    return e

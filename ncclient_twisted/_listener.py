@@ -12,6 +12,8 @@ Deferred.
 
 Unlike ncclient's listener, a reply nobody waits for (its request was cancelled or timed
 out, or its message-id was never sent) is dropped and counted, and the session goes on.
+A reply that does not parse (not well-formed, too deep or too large for lxml, a DTD) fails
+its own request with :exc:`~ncclient_twisted._framing.MalformedReplyError`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import logging
 import threading
 from typing import Any, Dict, List, Optional, Tuple
 
+from lxml import etree
 from ncclient.operations.rpc import RaiseMode, RPCError, RPCReplyListener
 from ncclient.transport.errors import TransportError
 from ncclient.xml_ import NCElement, qualify, to_ele
@@ -27,6 +30,7 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from ncclient_twisted._handoff import Handoff
+from ncclient_twisted._framing import MalformedReplyError, reply_parse_error
 
 __all__ = ["DeferredReplyListener", "reply_outcome"]
 
@@ -41,7 +45,10 @@ def reply_outcome(rpc: Any, device_handler: Any) -> Any:
     first only), and errors the device handler exempts are left out one by one.
     """
     reply = rpc._reply
-    reply.parse()
+    try:
+        reply.parse()
+    except etree.XMLSyntaxError as e:
+        raise reply_parse_error(e, rpc.id, bool(rpc._huge_tree)) from e
     errors = [e for e in reply.errors if not device_handler.is_rpc_error_exempt(e.message)]
     if errors:
         mode = rpc._raise_mode
@@ -149,6 +156,23 @@ class DeferredReplyListener(RPCReplyListener):
         except Exception as e:
             result, ok = e, False
         self._post(pending.deferred, ok, result)
+
+    def reject(self, error: MalformedReplyError) -> None:
+        """A message that must not be parsed (see :func:`message_root`) arrived: fail the
+        request it answers with *error*, or drop it if none waits for it."""
+        msgid = error.message_id
+        with self._lock:
+            rpc = self._id2rpc.pop(msgid, None) if msgid is not None else None
+            pending = self._pending.pop(msgid, None) if msgid is not None else None
+        if rpc is None:
+            with self._lock:
+                self.replies_dropped += 1
+            log.warning("dropped a message no request waits for: %s", error)
+            return
+        log.warning("failed the request %s: %s", msgid, error)
+        rpc.deliver_error(error)
+        if pending is not None:
+            self._post(pending.deferred, False, error)
 
     def _post(self, d: "Deferred[Any]", ok: bool, result: Any) -> None:
         """Hand an outcome to the reactor, in order with the session's notifications."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Dict, Optional, Tuple
 
-from ncclient.xml_ import parse_root
+from ncclient_twisted._framing import message_root
 
 __all__ = ["scan_root"]
 
@@ -105,9 +105,9 @@ def _parse_start(prefix: Optional[str], local: str, rest: str) -> Optional[Root]
 
 
 def scan_root(raw: str) -> Root:
-    """``(qualified tag, attributes)`` of *raw*'s root element, as ``parse_root`` gives."""
+    """``(qualified tag, attributes)`` of *raw*'s root element, as ncclient's ``parse_root``
+    gives; raises ``MalformedReplyError`` as :func:`message_root` does."""
     found = _scan(raw)
     if found is not None:
         return found
-    result: Root = parse_root(raw)
-    return result
+    return message_root(raw)

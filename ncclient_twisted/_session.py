@@ -26,16 +26,22 @@ import time
 from typing import Any, Callable, List, Optional, Type
 
 import ncclient.transport.parser as nc_parser
-from ncclient.transport.errors import SessionCloseError, SSHError, TransportError
+from ncclient.transport.errors import SessionCloseError, SessionError, SSHError, TransportError
 from ncclient.transport.session import NetconfBase
 from ncclient.transport.ssh import SSHSession
 
-from ncclient_twisted._framing import EOM, FrameDecoder, frame_11
+from ncclient_twisted._framing import EOM, FrameDecoder, MalformedReplyError, frame_11
 from ncclient_twisted._handoff import batch
-from ncclient_twisted._rootscan import scan_root
 from ncclient_twisted._hostkeys import KnownHostsMixin
+from ncclient_twisted._rootscan import scan_root
 
-__all__ = ["WakeOnSendSession", "TwistedSSHSession", "QuietSocket", "open_socket"]
+__all__ = [
+    "WakeOnSendSession",
+    "TwistedSSHSession",
+    "QuietSocket",
+    "open_socket",
+    "HostResolutionError",
+]
 
 log = logging.getLogger("ncclient_twisted.session")
 
@@ -60,6 +66,8 @@ class QuietSocket(socket.socket):
     """
 
     _frozen_timeout: Optional[float] = None
+    #: The last thread that read from the socket (paramiko's transport thread).
+    _reader: Optional[threading.Thread] = None
 
     @classmethod
     def adopt(cls, sock: socket.socket) -> "QuietSocket":
@@ -76,9 +84,6 @@ class QuietSocket(socket.socket):
         if self._frozen_timeout is not None:
             value = self._frozen_timeout
         super().settimeout(value)
-
-    #: The thread reading this socket (paramiko's transport thread), once it has read.
-    _reader: Optional[threading.Thread] = None
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         self._reader = threading.current_thread()
@@ -98,8 +103,16 @@ class QuietSocket(socket.socket):
             pass
         reader = self._reader
         if reader is not None and reader is not threading.current_thread() and reader.is_alive():
+            # The shutdown wakes the reader, which closes the socket as it ends (paramiko
+            # does). Closing the descriptor under it instead lets its next recv() land on
+            # whatever socket reuses the number, and block there (paramiko issue #520).
             return
         super().close()
+
+
+class HostResolutionError(SSHError, socket.gaierror):
+    """The host name did not resolve: ncclient's ``SSHError``, and the ``socket.gaierror``
+    plain ncclient lets through."""
 
 
 def open_socket(
@@ -117,9 +130,11 @@ def open_socket(
     raises *error* (ncclient's ``SSHError`` by default).
     """
     last: Optional[OSError] = None
-    for af, socktype, proto, _, sa in socket.getaddrinfo(
-        host, port, socket.AF_UNSPEC, socket.SOCK_STREAM
-    ):
+    try:
+        addresses = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise HostResolutionError(e.errno, "Could not resolve %s: %s" % (host, e.strerror)) from e
+    for af, socktype, proto, _, sa in addresses:
         sock = cls(af, socktype, proto)
         try:
             socket.socket.settimeout(sock, timeout)
@@ -272,7 +287,10 @@ class WakeOnSendSession:
         if not self._out:
             self._out = self._take_queued()
         while self._out and self._send_ready():
-            n = self._transport_write(self._out)
+            try:
+                n = self._transport_write(self._out)
+            except OSError as e:  # paramiko: "Socket is closed" (the server closed first)
+                raise SessionCloseError(b"", self._out) from e
             if n is None:
                 return
             if n <= 0:
@@ -293,7 +311,9 @@ class WakeOnSendSession:
         if type(parser) is nc_parser.DefaultXMLParser:
             if self._decoder is None:
                 self._decoder = FrameDecoder(
-                    self._dispatch_message, lambda: self._base == NetconfBase.BASE_11
+                    self._dispatch_message,
+                    lambda: self._base == NetconfBase.BASE_11,
+                    invalid=self._reject,
                 )
             self._decoder.feed(data)
             return
@@ -307,20 +327,46 @@ class WakeOnSendSession:
     def _dispatch_message(self, raw: str) -> None:
         try:
             root = scan_root(raw)
-        except Exception as e:
+        except MalformedReplyError as e:
+            if e.dtd:  # never handed to a parser that could expand or fetch it
+                self._reject(e)
+                return
             handled = self._device_handler.handle_raw_dispatch(raw)
             if isinstance(handled, str):
-                root = scan_root(handled)
+                try:
+                    root = scan_root(handled)
+                except MalformedReplyError as again:
+                    self._reject(again)
+                    return
             elif isinstance(handled, Exception):
                 self._dispatch_error(handled)
                 return
             else:
-                log.error("dropping a message that does not parse: %s", e)
+                self._reject(e)
                 return
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
-            listener.callback(root, raw)
+            try:
+                listener.callback(root, raw)
+            except Exception as e:
+                # ncclient lets this end the session ("fail loudly"): a notification that
+                # its parser refuses (too deep, not well-formed) would kill a long-lived
+                # session. The message is dropped instead.
+                log.error("%s dropped a message: %r", type(listener).__name__, e)
+
+    def _reject(self, error: MalformedReplyError) -> None:
+        """A message that cannot be parsed safely: its request (if known) fails with *error*."""
+        with self._lock:
+            listeners = list(self._listeners)
+        rejected = False
+        for listener in listeners:
+            reject = getattr(listener, "reject", None)
+            if reject is not None:
+                reject(error)
+                rejected = True
+        if not rejected:
+            log.error("dropping a message: %s", error)
 
     # -- the loop ------------------------------------------------------------------
 
@@ -364,7 +410,7 @@ class WakeOnSendSession:
                     self.keepalive.check()
         except Exception as e:
             reason = e
-            log.debug("session loop ended: %r", e)
+            log.warning("session ended: %r", e)
             self._dispatch_error(e)
         finally:
             sel.close()
@@ -393,6 +439,11 @@ class WakeOnSendSession:
     def _post_connect(self, timeout: Optional[float] = None) -> None:
         post_connect: Any = getattr(super(), "_post_connect")
         post_connect(DEFAULT_HELLO_TIMEOUT if timeout is None else timeout)
+        # ncclient leaves this check commented out; without a base capability there is
+        # no framing both sides agree on (RFC 6241 section 8.1).
+        caps = [str(c) for c in (getattr(self, "_server_capabilities", None) or ())]
+        if not any(c.split("?")[0].endswith((":base:1.0", ":base:1.1")) for c in caps):
+            raise SessionError("server hello announces neither base:1.0 nor base:1.1")
         settle = hello_settle_time(getattr(self, "_server_capabilities", None))
         if settle:
             # On the connect (pool) thread, never the reactor: see hello_settle_time.

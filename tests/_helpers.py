@@ -1,13 +1,19 @@
-"""Small helpers shared by the transport and call-home tests."""
+"""What many tests share: bounded waits, and counting threads and file descriptors."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import subprocess
+import sys
 import threading
-from typing import Any, List
+from typing import Any, AsyncIterator, Callable, Dict, List, Tuple
 
-from twisted.internet import defer
+from twisted.internet import defer, task, threads
 
-from ncclient_twisted._session import WakeOnSendSession
+#: Bound on any single wait in the tests, unless a test says otherwise.
+WAIT = 15
 
 
 def reactor() -> Any:
@@ -16,11 +22,112 @@ def reactor() -> Any:
     return r
 
 
-async def bounded(d: "defer.Deferred[Any]", seconds: float = 15) -> Any:
-    """*d*'s result, or ``TimeoutError`` after *seconds*."""
+async def bounded(d: "defer.Deferred[Any]", seconds: float = WAIT) -> Any:
+    """Wait for *d*, at most *seconds* (then ``defer.TimeoutError``)."""
     return await d.addTimeout(seconds, reactor())
 
 
+async def pause(seconds: float) -> None:
+    """Let the reactor run for *seconds* (for tests that check that nothing happens)."""
+    await task.deferLater(reactor(), seconds, lambda: None)
+
+
+async def wait_until(predicate: Callable[[], bool], seconds: float = WAIT, step: float = 0.02) -> bool:
+    """Let the reactor run until *predicate()* holds, at most *seconds*; its last value."""
+    deadline = reactor().seconds() + seconds
+    while not predicate():
+        if reactor().seconds() >= deadline:
+            return predicate()
+        await pause(step)
+    return True
+
+
 def session_threads() -> List[threading.Thread]:
-    """Our live session threads (SSH, TLS, Unix socket)."""
-    return [t for t in threading.enumerate() if isinstance(t, WakeOnSendSession) and t.is_alive()]
+    """The threads of open sessions: ncclient's session threads and paramiko transports."""
+    import paramiko
+
+    return [
+        t
+        for t in threading.enumerate()
+        if t.name == "ncclient_twisted-session" or isinstance(t, paramiko.Transport)
+    ]
+
+
+def worker_threads() -> List[threading.Thread]:
+    """Every thread but thread-pool workers (pools keep their idle threads by design)."""
+    return [t for t in threading.enumerate() if not t.name.startswith("PoolThread-")]
+
+
+def open_fds() -> int:
+    """How many file descriptors this process has open."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+class Resources:
+    """A snapshot of threads and file descriptors, to check that nothing is left behind."""
+
+    def __init__(self) -> None:
+        self.threads = len(worker_threads())
+        self.fds = open_fds()
+
+    def now(self) -> Tuple[int, int]:
+        return len(worker_threads()), open_fds()
+
+    def leaked(self) -> bool:
+        threads, fds = self.now()
+        return threads > self.threads or fds > self.fds
+
+    async def assert_released(self, seconds: float = WAIT) -> None:
+        """Wait (bounded) until threads and descriptors are back to the snapshot."""
+        released = await wait_until(lambda: not self.leaked(), seconds)
+        assert released, "threads/fds before %s, after %s: %s" % (
+            (self.threads, self.fds),
+            self.now(),
+            [t.name for t in worker_threads()],
+        )
+
+
+_CHILD_SERVER = """
+import json, sys
+from twisted.internet import defer, task, threads
+from ncclient_twisted import testing
+from ncclient_twisted.testing import Fault
+
+async def main(reactor):
+    s = await testing.serve(reactor, users={"admin": "admin"})
+    exec(sys.argv[1], {"s": s, "Fault": Fault, "testing": testing})
+    print(json.dumps(s.connect_kwargs()), flush=True)
+    await threads.deferToThread(sys.stdin.read)
+    await s.stop()
+
+task.react(lambda r: defer.ensureDeferred(main(r)))
+"""
+
+
+@contextlib.asynccontextmanager
+async def child_server(setup: str = "") -> AsyncIterator[Dict[str, Any]]:
+    """An embedded server in a child process (its work does not load this reactor).
+
+    *setup* is Python run there with ``s`` (the server) and ``Fault`` in scope, e.g.
+    ``"s.faults.add(Fault.large_reply('get', 10**6))"``. Yields ``connect_kwargs()``.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CHILD_SERVER, setup],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = await bounded(threads.deferToThread(proc.stdout.readline))
+        yield json.loads(line)
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            await bounded(threads.deferToThread(proc.wait, WAIT))
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            if proc.stdout is not None:
+                proc.stdout.close()

@@ -13,27 +13,17 @@ from ncclient.transport.errors import (
     SessionCloseError,
     TransportError,
 )
-from twisted.internet import defer, task, threads
+from twisted.internet import defer, task
 from twisted.internet.defer import CancelledError
 
+from _helpers import WAIT, bounded, child_server, reactor
 from ncclient_twisted import manager, testing
 from ncclient_twisted.testing import Fault
 
-WAIT = 15
 CONFIG = (
     '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
     '<system xmlns="urn:example:system"><hostname>%s</hostname></system></config>'
 )
-
-
-def reactor() -> Any:
-    from twisted.internet import reactor as r
-
-    return r
-
-
-async def bounded(d: "defer.Deferred[Any]", seconds: float = WAIT) -> Any:
-    return await d.addTimeout(seconds, reactor())
 
 
 @pytest_twisted.async_yield_fixture
@@ -125,43 +115,15 @@ async def test_rpc_error_from_the_server(server: Any) -> None:
         assert e.value.tag == "lock-denied"
 
 
-LARGE_REPLY_SERVER = """
-import json, sys
-from twisted.internet import defer, task, threads
-from ncclient_twisted import testing
-
-async def main(reactor):
-    s = await testing.serve(reactor, users={"admin": "admin"})
-    s.faults.add(testing.Fault.large_reply("get", size=int(sys.argv[1]), count=1))
-    print(json.dumps(s.connect_kwargs()), flush=True)
-    await threads.deferToThread(sys.stdin.read)
-    await s.stop()
-
-task.react(lambda r: defer.ensureDeferred(main(r)))
-"""
-
-
 @pytest_twisted.ensureDeferred
 async def test_large_reply_is_parsed_off_the_reactor() -> None:
     # The server runs in a child process: its work (building and encrypting 30 MB)
     # must not count against this reactor, which only runs the client.
-    import json
-    import subprocess
-    import sys
-
     size = 30 * 1024 * 1024
-    proc = subprocess.Popen(
-        [sys.executable, "-c", LARGE_REPLY_SERVER, str(size)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = await bounded(threads.deferToThread(proc.stdout.readline))
+    async with child_server("s.faults.add(Fault.large_reply('get', size=%d, count=1))" % size) as kw:
         ticks: List[float] = []
         loop = task.LoopingCall(lambda: ticks.append(reactor().seconds()))
-        async with await bounded(manager.connect(**json.loads(line))) as m:
+        async with await bounded(manager.connect(**kw)) as m:
             m.huge_tree = True
             loop.start(0.01)
             try:
@@ -170,10 +132,6 @@ async def test_large_reply_is_parsed_off_the_reactor() -> None:
                 loop.stop()
             assert reply.ok
             assert len(reply.xml) >= size
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        await bounded(threads.deferToThread(proc.wait, 30))
     gaps = [b - a for a, b in zip(ticks, ticks[1:])]
     # Framing and parsing 30 MB happened on the session thread; the reactor kept ticking.
     assert len(ticks) > 5 and max(gaps) < 0.5, max(gaps)

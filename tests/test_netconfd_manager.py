@@ -5,10 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
 from typing import Any, List
 
-import paramiko
 import pytest
 import pytest_twisted
 from ncclient.operations import RaiseMode, RPCError, TimeoutExpiredError
@@ -23,6 +21,7 @@ from ncclient.transport.errors import (
 from twisted.internet import defer, task
 from twisted.internet.defer import CancelledError
 
+from _helpers import bounded, session_threads
 from ncclient_twisted import manager
 
 try:
@@ -31,26 +30,12 @@ except ImportError:
     from _netconfd import TEST_NS
 
 BASE = "urn:ietf:params:xml:ns:netconf:base:1.0"
-#: Bound on any single wait in these tests.
+#: Request timeout where a test sets one.
 WAIT = 8
 
 
 def config(body: str) -> str:
     return '<config xmlns="%s"><top xmlns="%s">%s</top></config>' % (BASE, TEST_NS, body)
-
-
-def session_threads() -> List[threading.Thread]:
-    return [
-        t
-        for t in threading.enumerate()
-        if t.name == "ncclient_twisted-session" or isinstance(t, paramiko.Transport)
-    ]
-
-
-async def bounded(d: "defer.Deferred[Any]", seconds: float = WAIT) -> Any:
-    from twisted.internet import reactor
-
-    return await d.addTimeout(seconds, reactor)
 
 
 async def connect(server: Any, **kw: Any) -> manager.Manager:

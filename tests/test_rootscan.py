@@ -24,7 +24,6 @@ CASES = [
 
 FALLBACK = [
     '<rpc-reply message-id="a&#65;b" xmlns="urn:x"/>',  # character reference
-    '<!DOCTYPE x><x/>',  # a DTD: lxml decides
     '<!-- comment --><x/>',
     '<x:rpc-reply xmlns="urn:y" message-id="1"/>',  # prefix not declared on the root
 ]
@@ -44,6 +43,14 @@ def test_scan_matches_parse_root(raw: str) -> None:
 def test_unusual_messages_fall_back_to_parse_root(raw: str) -> None:
     assert _scan(raw) is None
     assert _normal(scan_root(raw)) == _normal(parse_root(raw))
+
+
+def test_a_dtd_is_refused_never_parsed() -> None:
+    from ncclient_twisted._framing import MalformedReplyError
+
+    with pytest.raises(MalformedReplyError) as e:
+        scan_root('<!DOCTYPE x [<!ENTITY a "aaaa">]><rpc-reply message-id="1">&a;</rpc-reply>')
+    assert e.value.dtd and e.value.message_id == "1"
 
 
 def test_not_xml_raises_as_parse_root_does() -> None:

@@ -22,7 +22,7 @@ its reply is affected.
 
 from __future__ import annotations
 
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from ._errors import NetconfError
 
@@ -37,9 +37,35 @@ LARGE_REPLY = "large-reply"
 RPC_ERROR = "rpc-error"
 NO_HELLO = "no-hello"
 DELAY_HELLO = "delay-hello"
+HELLO_WITHOUT_BASE = "hello-without-base"
+LYING_CHUNK_SIZE = "lying-chunk-size"
+EOM_IN_REPLY = "eom-in-reply"
+NO_MESSAGE_ID = "no-message-id"
+UNSOLICITED_NOTIFICATION = "unsolicited-notification"
+DTD = "dtd"
+DEEP_REPLY = "deep-reply"
+RESET = "reset"
+STOP_ANSWERING = "stop-answering"
+SPLIT_REPLY = "split-reply"
 
 _TIMING = frozenset({DELAY})
-_HELLO = frozenset({NO_HELLO, DELAY_HELLO})
+_HELLO = frozenset({NO_HELLO, DELAY_HELLO, HELLO_WITHOUT_BASE})
+
+#: The DTDs of :meth:`Fault.dtd`, by name. ``%(url)s`` is the *url* given to the fault.
+DTDS = {
+    # Ten levels of ten references: 10**9 "lol"s if a parser expands them.
+    "billion-laughs": (
+        '<!DOCTYPE rpc-reply [<!ENTITY lol0 "lol">'
+        + "".join(
+            '<!ENTITY lol%d "%s">' % (i, ("&lol%d;" % (i - 1)) * 10) for i in range(1, 10)
+        )
+        + "]>",
+        "&lol9;",
+    ),
+    "internal-entity": ('<!DOCTYPE rpc-reply [<!ENTITY secret "expanded">]>', "&secret;"),
+    "external-entity": ('<!DOCTYPE rpc-reply [<!ENTITY ext SYSTEM "%(url)s">]>', "&ext;"),
+    "external-dtd": ('<!DOCTYPE rpc-reply SYSTEM "%(url)s">', ""),
+}
 
 #: Default payload of :meth:`Fault.not_xml`.
 NOT_XML_PAYLOAD = b"\x00%%% this is not XML <rpc-reply <<<"
@@ -68,6 +94,9 @@ class Fault:
         before: bool = False,
         payload: bytes = b"",
         error: Optional[NetconfError] = None,
+        at: Tuple[int, ...] = (),
+        text: bool = False,
+        url: str = "",
     ) -> None:
         if count is not None and count < 1:
             raise ValueError("count must be a positive integer or None")
@@ -79,14 +108,19 @@ class Fault:
         self.before = before
         self.payload = payload
         self.error = error
+        self.at = at
+        self.text = text
+        self.url = url
         self.hits = 0
 
     def __repr__(self) -> str:
         extra = ""
         if self.kind in (DELAY, DELAY_HELLO):
             extra = ", seconds=%r" % self.seconds
-        elif self.kind == LARGE_REPLY:
+        elif self.kind in (LARGE_REPLY, LYING_CHUNK_SIZE, DEEP_REPLY):
             extra = ", size=%r" % self.size
+        elif self.kind == SPLIT_REPLY:
+            extra = ", at=%r" % (self.at,)
         return "Fault(%r, %r%s, count=%r, hits=%r)" % (self.kind, self.operation, extra, self.count, self.hits)
 
     def matches(self, operation: str) -> bool:
@@ -151,14 +185,18 @@ class Fault:
         return cls(NOT_XML, operation, count=count, payload=payload)
 
     @classmethod
-    def large_reply(cls, operation: Optional[str], size: int, *, count: Optional[int] = None) -> "Fault":
+    def large_reply(
+        cls, operation: Optional[str], size: int, *, text: bool = False, count: Optional[int] = None
+    ) -> "Fault":
         """
         Pad the reply with about *size* bytes: filler elements inside
         ``<data>`` (namespace ``urn:ncclient-twisted:testing:filler``, items
         of 1000 characters) for replies that carry data, an XML comment
-        otherwise.  The reply stays valid.
+        otherwise.  With *text*, the filler is one text node of *size*
+        characters instead (lxml refuses text nodes over 10 MB without
+        ``huge_tree``).  The reply stays valid.
         """
-        return cls(LARGE_REPLY, operation, count=count, size=size)
+        return cls(LARGE_REPLY, operation, count=count, size=size, text=text)
 
     @classmethod
     def rpc_error(
@@ -182,6 +220,111 @@ class Fault:
     def delay_hello(cls, seconds: float, *, count: Optional[int] = None) -> "Fault":
         """Send the server ``<hello>`` *seconds* late (add to ``server.faults`` before connecting)."""
         return cls(DELAY_HELLO, "hello", count=count, seconds=seconds)
+
+
+    @classmethod
+    def hello_without_base(cls, *, count: Optional[int] = None) -> "Fault":
+        """Send a server ``<hello>`` that announces neither base:1.0 nor base:1.1.
+
+        The session then frames its messages as if base:1.0 had been chosen.
+        """
+        return cls(HELLO_WITHOUT_BASE, "hello", count=count)
+
+    @classmethod
+    def lying_chunk_size(
+        cls, operation: Optional[str], delta: int, *, count: Optional[int] = None
+    ) -> "Fault":
+        """
+        Send the reply as one base:1.1 chunk whose header claims *delta* bytes
+        more (or, negative, fewer) than the chunk holds.  Meant for base:1.1
+        sessions; on base:1.0 the reply is sent normally.
+        """
+        if delta == 0:
+            raise ValueError("a lying chunk size needs a non-zero delta")
+        return cls(LYING_CHUNK_SIZE, operation, count=count, size=delta)
+
+    @classmethod
+    def eom_in_reply(cls, operation: Optional[str], *, count: Optional[int] = None) -> "Fault":
+        """
+        Put the base:1.0 end-of-message marker inside the reply, in an XML
+        comment (``<!--]]>]]>-->``): legal content, harmless in base:1.1
+        chunks, and a message cut in two in base:1.0.
+        """
+        return cls(EOM_IN_REPLY, operation, count=count)
+
+    @classmethod
+    def no_message_id(cls, operation: Optional[str], *, count: Optional[int] = None) -> "Fault":
+        """Reply without the ``message-id`` attribute."""
+        return cls(NO_MESSAGE_ID, operation, count=count)
+
+    @classmethod
+    def unsolicited_notification(
+        cls, operation: Optional[str], *, count: Optional[int] = None
+    ) -> "Fault":
+        """
+        Send a ``<notification>`` just before the reply, whether or not the
+        session has subscribed (a notification nobody asked for).
+        """
+        return cls(UNSOLICITED_NOTIFICATION, operation, count=count)
+
+    @classmethod
+    def dtd(
+        cls,
+        operation: Optional[str],
+        kind: str = "billion-laughs",
+        *,
+        url: str = "file:///etc/passwd",
+        count: Optional[int] = None,
+    ) -> "Fault":
+        """
+        Reply with a document type declaration: *kind* is one of
+        :data:`DTDS` (``"billion-laughs"``, ``"internal-entity"``,
+        ``"external-entity"`` and ``"external-dtd"``, the last two loading
+        *url*).  The entity is referenced inside ``<data>`` (replies with
+        data) or in a ``<dtd-entity>`` element otherwise.  NETCONF forbids
+        DTDs (RFC 6241 section 3); a client must not expand or fetch them.
+        """
+        if kind not in DTDS:
+            raise ValueError("unknown DTD kind %r (one of %s)" % (kind, ", ".join(sorted(DTDS))))
+        return cls(DTD, operation, count=count, payload=kind.encode(), url=url)
+
+    @classmethod
+    def deep_reply(cls, operation: Optional[str], depth: int, *, count: Optional[int] = None) -> "Fault":
+        """Put *depth* nested elements inside the reply (lxml refuses more than 256 without
+        ``huge_tree``, more than 2048 with it)."""
+        return cls(DEEP_REPLY, operation, count=count, size=depth)
+
+    @classmethod
+    def reset(cls, operation: Optional[str], *, count: Optional[int] = None) -> "Fault":
+        """Instead of replying, reset the TCP connection (``SO_LINGER`` 0, then close: an RST)."""
+        return cls(RESET, operation, count=count)
+
+    @classmethod
+    def stop_answering(cls, operation: Optional[str], *, count: Optional[int] = None) -> "Fault":
+        """
+        Instead of replying, go silent: stop reading and writing on the
+        connection without closing it (no FIN, no RST), as a hung device or
+        a dead link does.  The connection stays open until the client closes
+        it or the server stops.
+        """
+        return cls(STOP_ANSWERING, operation, count=count)
+
+    @classmethod
+    def split_reply(
+        cls,
+        operation: Optional[str],
+        at: Sequence[int],
+        *,
+        seconds: float = 0.02,
+        count: Optional[int] = None,
+    ) -> "Fault":
+        """
+        Write the framed reply in pieces, cut at the byte offsets *at*
+        (negative offsets count from the end, so ``-3`` cuts inside a base:1.0
+        end-of-message marker), *seconds* apart, so the client reads each
+        piece separately.  Later replies of the session wait for the last piece.
+        """
+        return cls(SPLIT_REPLY, operation, count=count, at=tuple(at), seconds=seconds)
 
 
 class Faults:

@@ -7,6 +7,7 @@ small :class:`Channel` interface, so it can be driven without any network.
 from __future__ import annotations
 
 import itertools
+import re
 from collections import deque
 from typing import TYPE_CHECKING, Callable, Deque, Dict, List, Optional, Protocol, Sequence, Set, Tuple
 
@@ -34,6 +35,10 @@ _REPLY_START = b'<rpc-reply xmlns="' + BASE_NS.encode() + b'"'
 _REPLY_END = b"</rpc-reply>"
 _XML_NS = "http://www.w3.org/XML/1998/namespace"
 _FILLER_ITEM = b"<item>" + b"x" * 1000 + b"</item>"
+_FILLER_START = b'<filler xmlns="urn:ncclient-twisted:testing:filler">'
+_FAULT_NS = b"urn:ncclient-twisted:testing:fault"
+_MESSAGE_ID = re.compile(rb' message-id="[^"]*"')
+_BASE_CAPABILITY = re.compile(rb"<capability>urn:ietf:params:netconf:base:1\.[01]</capability>")
 _unknown_ids = itertools.count(1)
 
 
@@ -48,6 +53,12 @@ class Channel(Protocol):
 
     def abort(self) -> None:
         """Drop the whole underlying connection."""
+
+    def reset(self) -> None:
+        """Reset the underlying TCP connection (an RST, not a FIN)."""
+
+    def freeze(self) -> None:
+        """Stop reading and writing without closing anything."""
 
 
 class Host(Protocol):
@@ -100,14 +111,31 @@ def reply_open_tag(rpc: Optional[etree._Element], message_id: Optional[str] = No
     return _REPLY_START + "".join(parts).encode("utf-8") + b">"
 
 
-def _pad(body: bytes, size: int) -> bytes:
+def _pad(body: bytes, size: int, text: bool = False) -> bytes:
     if size <= 0:
         return body
     if body.endswith(b"</data>"):
+        if text:
+            return body[:-7] + _FILLER_START + b"x" * size + b"</filler></data>"
         count = max(1, -(-size // len(_FILLER_ITEM)))
-        filler = b'<filler xmlns="urn:ncclient-twisted:testing:filler">' + _FILLER_ITEM * count + b"</filler>"
-        return body[:-7] + filler + b"</data>"
+        return body[:-7] + _FILLER_START + _FILLER_ITEM * count + b"</filler></data>"
     return body + b"<!--" + b"x" * size + b"-->"
+
+
+def _insert(body: bytes, element: bytes) -> bytes:
+    """*element* inside ``<data>`` for replies with data, after the body otherwise."""
+    if body.endswith(b"</data>"):
+        return body[:-7] + element + b"</data>"
+    return body + element
+
+
+def _fault_element(name: str, content: bytes) -> bytes:
+    return b'<%s xmlns="%s">%s</%s>' % (name.encode(), _FAULT_NS, content, name.encode())
+
+
+def _cuts(size: int, at: Tuple[int, ...]) -> List[int]:
+    """Sorted cut offsets inside ``(0, size)`` for *at* (negative: from the end)."""
+    return sorted({a if a >= 0 else size + a for a in at} & set(range(1, size)))
 
 
 class Session:
@@ -155,6 +183,7 @@ class Session:
         self._closing = False
         self._timers: Set[IDelayedCall] = set()
         self._waiters: List["Deferred[None]"] = []
+        self._hello_without_base = False
 
     def __repr__(self) -> str:
         return "<Session %d user=%r base=%s%s>" % (
@@ -214,6 +243,9 @@ class Session:
             self._send_hello()
         elif fault.kind == F.DELAY_HELLO:
             self._later(fault.seconds, self._send_hello)
+        elif fault.kind == F.HELLO_WITHOUT_BASE:
+            self._hello_without_base = True
+            self._send_hello()
         # NO_HELLO: stay silent.
 
     def data_received(self, data: bytes) -> None:
@@ -282,7 +314,10 @@ class Session:
     def _send_hello(self) -> None:
         if self.closed:
             return
-        self._channel.write(self._host.hello_bytes(self.session_id) + EOM)
+        hello = self._host.hello_bytes(self.session_id)
+        if self._hello_without_base:
+            hello = _BASE_CAPABILITY.sub(b"", hello)
+        self._channel.write(hello + EOM)
         self._hello_sent = True
         self._pump()
 
@@ -304,7 +339,9 @@ class Session:
         caps = tuple(text_of(c) for c in hello.iter(etree.Element) if localname(c.tag) == "capability")
         self.client_capabilities = caps
         versions = self._host.base_versions
-        if "1.1" in versions and BASE_1_1 in caps:
+        if self._hello_without_base:
+            self.base_version = "1.0"
+        elif "1.1" in versions and BASE_1_1 in caps:
             self.base_version = "1.1"
         elif "1.0" in versions and BASE_1_0 in caps:
             self.base_version = "1.0"
@@ -454,8 +491,133 @@ class Session:
             self._write(fault.payload)
         elif kind == F.LARGE_REPLY:
             assert fault is not None
-            self._write(reply_open_tag(rpc) + _pad(body, fault.size) + _REPLY_END)
+            self._write(reply_open_tag(rpc) + _pad(body, fault.size, fault.text) + _REPLY_END)
+        elif kind is not None and kind in _MORE_FAULTS:
+            assert fault is not None
+            if not _MORE_FAULTS[kind](self, fault, rpc, body, after):
+                return  # the fault calls *after* itself, or never
         else:  # pragma: no cover - all kinds handled above
             self._write(reply_open_tag(rpc) + body + _REPLY_END)
         if after is not None:
             after()
+
+
+# -- the faults added for the reliability tests ---------------------------------------------
+#
+# Each takes (session, fault, rpc, body, after) and returns True when the caller should
+# run *after* now, False when it has taken care of it (or the session is gone).
+
+_Emitter = Callable[[Session, Fault, etree._Element, bytes, Optional[Callable[[], None]]], bool]
+
+
+def _lying_chunk_size(
+    s: Session, fault: Fault, rpc: etree._Element, body: bytes, after: Optional[Callable[[], None]]
+) -> bool:
+    payload = reply_open_tag(rpc) + body + _REPLY_END
+    if not s._chunked:
+        s._write(payload)
+        return True
+    claimed = max(1, len(payload) + fault.size)
+    s._channel.write(b"\n#%d\n" % claimed + payload + END_OF_CHUNKS)
+    return True
+
+
+def _eom_in_reply(
+    s: Session, fault: Fault, rpc: etree._Element, body: bytes, after: Optional[Callable[[], None]]
+) -> bool:
+    s._write(reply_open_tag(rpc) + b"<!--" + EOM + b"-->" + body + _REPLY_END)
+    return True
+
+
+def _no_message_id(
+    s: Session, fault: Fault, rpc: etree._Element, body: bytes, after: Optional[Callable[[], None]]
+) -> bool:
+    s._write(_MESSAGE_ID.sub(b"", reply_open_tag(rpc)) + body + _REPLY_END)
+    return True
+
+
+def _unsolicited_notification(
+    s: Session, fault: Fault, rpc: etree._Element, body: bytes, after: Optional[Callable[[], None]]
+) -> bool:
+    s._write(
+        b'<notification xmlns="urn:ietf:params:xml:ns:netconf:notification:1.0">'
+        b"<eventTime>2000-01-01T00:00:00Z</eventTime>"
+        + _fault_element("unsolicited", b"")
+        + b"</notification>"
+    )
+    s._write(reply_open_tag(rpc) + body + _REPLY_END)
+    return True
+
+
+def _dtd(
+    s: Session, fault: Fault, rpc: etree._Element, body: bytes, after: Optional[Callable[[], None]]
+) -> bool:
+    declaration, reference = F.DTDS[fault.payload.decode()]
+    prolog = b'<?xml version="1.0"?>' + (declaration % {"url": fault.url}).encode()
+    entity = _fault_element("dtd-entity", reference.encode())
+    s._write(prolog + reply_open_tag(rpc) + _insert(body, entity) + _REPLY_END)
+    return True
+
+
+def _deep_reply(
+    s: Session, fault: Fault, rpc: etree._Element, body: bytes, after: Optional[Callable[[], None]]
+) -> bool:
+    deep = _fault_element("deep", b"<a>" * fault.size + b"</a>" * fault.size)
+    s._write(reply_open_tag(rpc) + _insert(body, deep) + _REPLY_END)
+    return True
+
+
+def _reset(
+    s: Session, fault: Fault, rpc: etree._Element, body: bytes, after: Optional[Callable[[], None]]
+) -> bool:
+    s._terminate()
+    s._channel.reset()
+    return False
+
+
+def _stop_answering(
+    s: Session, fault: Fault, rpc: etree._Element, body: bytes, after: Optional[Callable[[], None]]
+) -> bool:
+    s._closing = True  # nothing more is processed or sent
+    s._channel.freeze()
+    return False
+
+
+def _split_reply(
+    s: Session, fault: Fault, rpc: etree._Element, body: bytes, after: Optional[Callable[[], None]]
+) -> bool:
+    payload = reply_open_tag(rpc) + body + _REPLY_END
+    framed = encode_chunked(payload, s._host.max_chunk_size) if s._chunked else payload + EOM
+    bounds = [0] + _cuts(len(framed), fault.at) + [len(framed)]
+    pieces = [framed[a:b] for a, b in zip(bounds, bounds[1:])]
+    s._channel.write(pieces[0])
+    s._busy = True
+
+    def write(i: int) -> None:
+        s._channel.write(pieces[i])
+        if i + 1 < len(pieces):
+            s._later(fault.seconds, lambda: write(i + 1))
+            return
+        s._busy = False
+        if after is not None:
+            after()
+        s._pump()
+
+    if len(pieces) > 1:
+        s._later(fault.seconds, lambda: write(1))
+        return False
+    s._busy = False
+    return True
+
+
+_MORE_FAULTS: Dict[str, _Emitter] = {
+    F.LYING_CHUNK_SIZE: _lying_chunk_size,
+    F.EOM_IN_REPLY: _eom_in_reply,
+    F.NO_MESSAGE_ID: _no_message_id,
+    F.UNSOLICITED_NOTIFICATION: _unsolicited_notification,
+    F.DTD: _dtd,
+    F.DEEP_REPLY: _deep_reply,
+    F.RESET: _reset,
+    F.STOP_ANSWERING: _stop_answering,
+    F.SPLIT_REPLY: _split_reply,
+}

@@ -16,6 +16,8 @@ import base64
 import hashlib
 import hmac
 import os
+import socket
+import struct
 from collections import deque
 from functools import lru_cache
 from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Protocol, Tuple, Type, Union, cast
@@ -46,6 +48,8 @@ HostKeyInput = Union["keys.Key", PrivateKey, str, bytes, "os.PathLike[str]"]
 AuthorizedKeyInput = Union["keys.Key", PublicKey, PrivateKey, str, bytes]
 
 SUBSYSTEM = b"netconf"
+#: Writes larger than this are queued in pieces of this size.
+_WRITE_PIECE = 1 << 18
 
 
 def generate_key(kind: str = "ed25519") -> PrivateKey:
@@ -156,29 +160,51 @@ class SessionHandle(Protocol):
 class ChannelAdapter:
     """The :class:`~._session.Channel` interface over a Conch channel."""
 
-    __slots__ = ("_channel",)
+    __slots__ = ("_channel", "_frozen")
 
     def __init__(self, chan: "NetconfChannel") -> None:
         self._channel = chan
+        self._frozen = False
 
     def write(self, data: bytes) -> None:
         chan = self._channel
-        if not chan.localClosed and chan.conn is not None:
+        if not self._frozen and not chan.localClosed and chan.conn is not None:
             chan.write(data)
 
     def close(self) -> None:
         chan = self._channel
-        if not chan.localClosed and not chan.closing:
+        if not self._frozen and not chan.localClosed and not chan.closing:
             chan.loseConnection()
+
+    def _tcp(self) -> Any:
+        conn = self._channel.conn
+        ssh = conn.transport if conn is not None else None
+        tcp = getattr(ssh, "transport", None)
+        if tcp is None or getattr(tcp, "disconnecting", False):
+            return None
+        return tcp
 
     def abort(self) -> None:
         conn = self._channel.conn
-        if conn is None:
-            return
-        ssh = conn.transport
-        tcp = getattr(ssh, "transport", None)
-        if ssh is not None and tcp is not None and not getattr(tcp, "disconnecting", False):
+        ssh = conn.transport if conn is not None else None
+        if ssh is not None and self._tcp() is not None:
             ssh.loseConnection()
+
+    def reset(self) -> None:
+        """Reset the TCP connection: ``SO_LINGER`` 0, then close (the peer gets an RST)."""
+        tcp = self._tcp()
+        if tcp is None:
+            return
+        tcp.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        tcp.abortConnection()
+
+    def freeze(self) -> None:
+        """Go silent: stop reading from the connection and drop every later write,
+        without closing it (no FIN)."""
+        self._frozen = True
+        tcp = self._tcp()
+        if tcp is not None:
+            tcp.pauseProducing()
 
 
 #: Creates the NETCONF session for a new ``netconf`` subsystem channel:
@@ -202,6 +228,13 @@ class NetconfChannel(channel.SSHChannel):
     # -- flow control ----------------------------------------------------------
 
     def write(self, data: bytes) -> None:
+        if len(data) > _WRITE_PIECE:
+            # Conch copies what does not fit in the window on every window update:
+            # quadratic for a reply of many windows. Pieces keep it linear.
+            view = memoryview(data)
+            for start in range(0, len(data), _WRITE_PIECE):
+                self.write(view[start : start + _WRITE_PIECE].tobytes())
+            return
         if self._backlog:
             self._backlog.append(data)
             return
