@@ -36,7 +36,10 @@ from _measure import median, percentile, thread_count  # noqa: E402
 from _sysinfo import collect  # noqa: E402
 
 BENCH_NS = "urn:ncclient-twisted:bench"
-EVENT = '<tick xmlns="urn:ncclient-twisted:bench-events"><n>%d</n><payload>interface ge-0/0/%d changed state</payload></tick>'
+EVENT = (
+    '<tick xmlns="urn:ncclient-twisted:bench-events"><n>%d</n><payload>interface ge-0/0/%d changed '
+    'state</payload></tick>'
+)
 
 
 # -- the server process ------------------------------------------------------------------
@@ -75,7 +78,9 @@ def serve(count: int) -> None:
         for _ in range(count):
             holder: Dict[str, Any] = {}
             s = await testing.serve(
-                reactor, users={"admin": "admin"}, handlers={"{%s}burst" % BENCH_NS: lambda s, op, h=holder: h["f"](s, op)}
+                reactor, users={"admin": "admin"}, handlers={
+                    "{%s}burst" % BENCH_NS: lambda s, op, h=holder: h["f"](s, op)
+                }
             )
             holder["f"] = burst_handler(s)
             servers.append(s)
@@ -94,14 +99,16 @@ def burst_rpc(count: int, interval: float = 0.0) -> str:
 
 
 def ours_stream(kwargs: Dict[str, Any], count: int, interval: float) -> Dict[str, Any]:
-    from twisted.internet import defer, task
+    from twisted.internet import defer
 
     from ncclient_twisted import manager
 
     result: Dict[str, Any] = {}
 
     async def run(reactor: Any) -> None:
-        m = await manager.connect(reactor=reactor, manager_params={"notification_buffer": count + 10}, **kwargs)
+        m = await manager.connect(
+            reactor=reactor, manager_params={"notification_buffer": count + 10}, **kwargs
+        )
         await m.create_subscription()
         done: "defer.Deferred[None]" = defer.Deferred()
         stamps: List[float] = []
@@ -162,7 +169,9 @@ def ours_idle(kwargs_list: List[Dict[str, Any]], idle: float) -> Dict[str, Any]:
         await task.deferLater(reactor, idle, lambda: None)
         result.update(_idle_figures(start, before, len(managers)))
         result["pool_threads"] = len(pool.threads) if pool is not None else 0
-        result["session_threads_per_session"] = (result["threads_added"] - result["pool_threads"]) / len(managers)
+        result["session_threads_per_session"] = (result["threads_added"] - result["pool_threads"]) / len(
+            managers
+        )
         await defer.gatherResults([m.close_session() for m in managers], consumeErrors=True)
 
     _react(run, result)
@@ -302,7 +311,9 @@ def main() -> None:
     count = opts.count or (20_000 if opts.quick else 100_000)
     idle = opts.idle or (3.0 if opts.quick else 10.0)
     paced = 1000 if opts.quick else 3000
-    results: Dict[str, List[Dict[str, Any]]] = {k: [] for k in ("ours_burst", "nc_burst", "ours_paced", "ours_idle", "nc_idle")}
+    results: Dict[str, List[Dict[str, Any]]] = {
+        k: [] for k in ("ours_burst", "nc_burst", "ours_paced", "ours_idle", "nc_idle")
+    }
     server = ServerProcess(1)
     try:
         kw = server.kwargs[0]
@@ -312,7 +323,9 @@ def main() -> None:
             results["nc_burst"].append(run_worker("ncclient_stream", kw, count, 0.0))
             results["ours_paced"].append(run_worker("ours_stream", kw, paced, 0.001))
         for i in range(runs):
-            print("run %d/%d: %d idle subscribed sessions for %gs" % (i + 1, runs, opts.sessions, idle), flush=True)
+            print("run %d/%d: %d idle subscribed sessions for %gs" % (
+                i + 1, runs, opts.sessions, idle
+            ), flush=True)
             kws = [kw] * opts.sessions
             results["ours_idle"].append(run_worker("ours_idle", kws, idle))
             results["nc_idle"].append(run_worker("ncclient_idle", kws, idle))
@@ -326,7 +339,9 @@ def main() -> None:
         json.dump(results, f, indent=1)
 
 
-def render(results: Dict[str, List[Dict[str, Any]]], runs: int, count: int, paced: int, sessions: int, idle: float) -> str:
+def render(
+    results: Dict[str, List[Dict[str, Any]]], runs: int, count: int, paced: int, sessions: int, idle: float
+) -> str:
     def fmt(v: Optional[float], pattern: str = "%.0f") -> str:
         return "n/a" if v is None else pattern % v
 
@@ -344,7 +359,9 @@ def render(results: Dict[str, List[Dict[str, Any]]], runs: int, count: int, pace
         "|---|---|---|---|---|---|",
         "| ncclient_twisted | callback on the reactor thread | %s | %s ms | %s ms | %s |" % (
             fmt(ours_rate), fmt(med(results["ours_burst"], "lag_p50_ms"), "%.1f"),
-            fmt(med(results["ours_burst"], "lag_p99_ms"), "%.1f"), fmt(med(results["ours_burst"], "dropped"))),
+            fmt(med(results["ours_burst"], "lag_p99_ms"), "%.1f"), fmt(
+                med(results["ours_burst"], "dropped")
+            )),
         "| ncclient %s | `take_notification()` loop in a thread | %s | | | |" % ("", fmt(nc_rate)),
         "",
         "Ratio ours / ncclient: **%s×** (target ≥ 5×); ours absolute: **%s/s** (target ≥ 50,000/s)."
@@ -355,14 +372,17 @@ def render(results: Dict[str, List[Dict[str, Any]]], runs: int, count: int, pace
         "| client | dispatch→callback p50 | p99 |",
         "|---|---|---|",
         "| ncclient_twisted | %s ms | %s ms |" % (
-            fmt(med(results["ours_paced"], "lag_p50_ms"), "%.3f"), fmt(med(results["ours_paced"], "lag_p99_ms"), "%.3f")),
+            fmt(med(results["ours_paced"], "lag_p50_ms"), "%.3f"), fmt(
+                med(results["ours_paced"], "lag_p99_ms"), "%.3f"
+            )),
         "",
         "The latency is from the moment the session thread has the whole message (read, framed"
         " and parsed: `Notification.received`) to the callback running on the reactor thread.",
         "",
         "## %d subscribed sessions, idle for %g s" % (sessions, idle),
         "",
-        "| client | threads added | of which idle connect-pool threads | threads per session | process CPU | CPU ms per session per s |",
+        "| client | threads added | of which idle connect-pool threads | threads per session | process CPU | "
+        "CPU ms per session per s |",
         "|---|---|---|---|---|---|",
     ]
     for label, key in (("ncclient_twisted", "ours_idle"), ("ncclient", "nc_idle")):
@@ -370,7 +390,9 @@ def render(results: Dict[str, List[Dict[str, Any]]], runs: int, count: int, pace
         per_session = med(rs, "session_threads_per_session") or med(rs, "threads_per_session")
         lines.append("| %s | %s | %s | %s | %s %% | %s |" % (
             label, fmt(med(rs, "threads_added")), fmt(med(rs, "pool_threads")) if key == "ours_idle" else "0",
-            fmt(per_session, "%.1f"), fmt(med(rs, "cpu_pct"), "%.2f"), fmt(med(rs, "cpu_ms_per_session_s"), "%.4f")))
+            fmt(per_session, "%.1f"), fmt(med(rs, "cpu_pct"), "%.2f"), fmt(
+                med(rs, "cpu_ms_per_session_s"), "%.4f"
+            )))
     ours_cpu, nc_cpu = med(results["ours_idle"], "cpu_pct"), med(results["nc_idle"], "cpu_pct")
     if ours_cpu and nc_cpu:
         lines += ["", "Idle CPU ours / ncclient: 1/%.0f." % (nc_cpu / ours_cpu)]

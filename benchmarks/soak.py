@@ -148,7 +148,13 @@ async def _session_load(m: Any, reactor: Any, count: int, window: int, rng: rand
 
 
 async def requests(
-    kw: Dict[str, Any], reactor: Any, total: int, sessions: int, rounds: int = 3, window: int = 50, seed: int = 1
+    kw: Dict[str, Any],
+    reactor: Any,
+    total: int,
+    sessions: int,
+    rounds: int = 3,
+    window: int = 50,
+    seed: int = 1,
 ) -> Dict[str, Any]:
     """*total* requests per round on *sessions* sessions, *rounds* times."""
     from ncclient_twisted import manager
@@ -202,7 +208,9 @@ def cycles_d(kw: Dict[str, Any], count: int, concurrency: int = 10) -> "defer.De
     return defer.ensureDeferred(cycles(kw, count, concurrency))
 
 
-def requests_d(kw: Dict[str, Any], reactor: Any, total: int, sessions: int, rounds: int = 3) -> "defer.Deferred[Dict[str, Any]]":
+def requests_d(
+    kw: Dict[str, Any], reactor: Any, total: int, sessions: int, rounds: int = 3
+) -> "defer.Deferred[Dict[str, Any]]":
     return defer.ensureDeferred(requests(kw, reactor, total, sessions, rounds))
 
 
@@ -272,7 +280,9 @@ async def run_all(reactor: Any, sizes: Dict[str, int]) -> Dict[str, Any]:
         results["cycles"] = await cycles(kw, sizes["cycles"])
         print(json.dumps(results["cycles"]), flush=True)
         print("requests ...", flush=True)
-        results["requests"] = await requests(kw, reactor, sizes["requests"], sizes["sessions"], sizes["rounds"])
+        results["requests"] = await requests(
+            kw, reactor, sizes["requests"], sizes["sessions"], sizes["rounds"]
+        )
         print(json.dumps(results["requests"]), flush=True)
         print("shutdown ...", flush=True)
         from twisted.internet import threads
@@ -311,7 +321,8 @@ def report(results: Dict[str, Any], command: str) -> str:
         "message-id table) must end at 0; RSS and the number of objects the garbage collector",
         "tracks must not grow from round to round.",
         "",
-        "| round | requests | seconds | RPC/s | ok | timed out | cancelled | fired twice | other | pending | table | RSS MiB | gc objects |",
+        "| round | requests | seconds | RPC/s | ok | timed out | cancelled | fired twice | other | pending | "
+        "table | RSS MiB | gc objects |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for i, rd in enumerate(r["rounds"], 1):

@@ -14,7 +14,7 @@ entities, never sees one.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple, cast
 
 from lxml import etree
 from ncclient.transport.errors import NetconfFramingError
@@ -187,9 +187,13 @@ def message_root(raw: str) -> Tuple[str, Dict[str, str]]:
             parser.feed(data[start : start + _ROOT_STEP])
         except etree.XMLSyntaxError as e:
             error = e  # an error after the start tag (too deep...) is for the full parse
-        for _, element in parser.read_events():
-            attrs = dict(element.attrib)
-            if element.getroottree().docinfo.doctype:
+        for _, event_item in parser.read_events():
+            # Only "start" events are asked for: the item is always an element.
+            element = cast("etree._Element", event_item)
+            # lxml-stubs type _Attrib as no Mapping (and its items as str | bytes: lxml gives
+            # str), and leave DocInfo.doctype out.
+            attrs: Dict[str, str] = dict(element.attrib)  # type: ignore[arg-type]
+            if element.getroottree().docinfo.doctype:  # type: ignore[attr-defined]
                 raise MalformedReplyError(
                     "message has a document type declaration (forbidden in NETCONF, "
                     "RFC 6241 section 3); not parsed",

@@ -125,7 +125,11 @@ class DeadPeerDetector:
         if self.missed > self.count_max:
             raise KeepaliveTimeoutError(
                 "%s did not answer %d keepalives in %.1f s; the session is closed as dead"
-                % (self._peer, self.count_max, now - self._seen if self._seen else self.interval * self.missed)
+                % (
+                    self._peer,
+                    self.count_max,
+                    now - self._seen if self._seen else self.interval * self.missed,
+                )
             )
         log.debug("nothing from %s for %.1f s: keepalive %d", self._peer, self.interval, self.missed)
         self._probe()

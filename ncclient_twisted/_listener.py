@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from lxml import etree
 from ncclient.operations.rpc import RaiseMode, RPCError, RPCReplyListener
@@ -29,8 +29,8 @@ from ncclient.xml_ import NCElement, qualify, to_ele
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from ncclient_twisted._handoff import Handoff
 from ncclient_twisted._framing import MalformedReplyError, reply_parse_error
+from ncclient_twisted._handoff import Handoff
 
 __all__ = ["DeferredReplyListener", "reply_outcome"]
 

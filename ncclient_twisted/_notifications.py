@@ -147,7 +147,9 @@ class Notification(NCNotification):
 class CallbackHandle:
     """What ``add_callback`` returns: :meth:`remove` unregisters the callback."""
 
-    def __init__(self, callbacks: List[Callable[[Notification], Any]], fn: Callable[[Notification], Any]) -> None:
+    def __init__(
+        self, callbacks: List[Callable[[Notification], Any]], fn: Callable[[Notification], Any]
+    ) -> None:
         self._callbacks = callbacks
         self._fn = fn
 
@@ -169,7 +171,9 @@ class NotificationQueue:
     *maxlen*, dropping the oldest (counted in :attr:`dropped`).
     """
 
-    def __init__(self, reactor: Any, maxlen: int = DEFAULT_NOTIFICATION_BUFFER, name: str = "session") -> None:
+    def __init__(
+        self, reactor: Any, maxlen: int = DEFAULT_NOTIFICATION_BUFFER, name: str = "session"
+    ) -> None:
         if maxlen < 1:
             raise ValueError("the notification buffer must hold at least one notification")
         self._reactor = reactor

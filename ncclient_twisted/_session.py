@@ -23,7 +23,7 @@ import selectors
 import socket
 import threading
 import time
-from typing import Any, Callable, List, Optional, Type
+from typing import Any, Callable, List, Optional, Type, cast
 
 import ncclient.transport.parser as nc_parser
 from ncclient.transport.errors import SessionCloseError, SessionError, SSHError, TransportError
@@ -200,6 +200,8 @@ class WakeOnSendSession:
     _dispatch_error: Callable[[Exception], None]
     get_listener_instance: Callable[[type], Any]
     _transport_register: Callable[[Any, int], None]
+    parser: Any
+    _notification_q: Any
 
     def __init__(self, device_handler: Any) -> None:
         super().__init__(device_handler)  # type: ignore[call-arg]
@@ -307,7 +309,7 @@ class WakeOnSendSession:
             self._feed_parser(data)
 
     def _feed_parser(self, data: bytes) -> None:
-        parser: Any = getattr(self, "parser")
+        parser: Any = self.parser
         if type(parser) is nc_parser.DefaultXMLParser:
             if self._decoder is None:
                 self._decoder = FrameDecoder(
@@ -437,7 +439,8 @@ class WakeOnSendSession:
     # -- connect and close ---------------------------------------------------------
 
     def _post_connect(self, timeout: Optional[float] = None) -> None:
-        post_connect: Any = getattr(super(), "_post_connect")
+        # The next class in the MRO (ncclient's Session) has it; mypy sees only object.
+        post_connect: Any = cast(Any, super())._post_connect
         post_connect(DEFAULT_HELLO_TIMEOUT if timeout is None else timeout)
         # ncclient leaves this check commented out; without a base capability there is
         # no framing both sides agree on (RFC 6241 section 8.1).
@@ -455,7 +458,8 @@ class WakeOnSendSession:
         self._connected = False
         self._wake()
         self._interrupt_transport()
-        if self.is_alive() and self is not threading.current_thread():
+        # The concrete class is a thread (ncclient's Session is one); mypy sees the mixin only.
+        if self.is_alive() and cast(threading.Thread, self) is not threading.current_thread():
             self.join(CLOSE_JOIN_TIMEOUT)
         if not self.is_alive() and not self._ended.is_set() and self.ident is None:
             # The loop never started (connect failed before the hello): end here.

@@ -117,7 +117,7 @@ class TwistedTLSSession(SocketSession, TLSSession):
 
     _error = TLSError
 
-    def connect(  # type: ignore[override]
+    def connect(
         self,
         host: Optional[str] = None,
         port: int = DEFAULT_TLS_NETCONF_PORT,
@@ -182,7 +182,7 @@ class TwistedUnixSocketSession(SocketSession, UnixSocketSession):
 
     _error = UnixSocketError
 
-    def connect(  # type: ignore[override]
+    def connect(
         self,
         path: Union[str, bytes, None] = None,
         timeout: Optional[float] = DEFAULT_UDS_TIMEOUT,

@@ -18,7 +18,7 @@ and routes each notification:
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
 
 from lxml import etree
 from ncclient.operations.errors import OperationError
@@ -111,7 +111,7 @@ class EstablishSubscription(RPC):
 
     REPLY_CLS = EstablishSubscriptionReply
 
-    def request(  # type: ignore[override]
+    def request(
         self,
         stream: str = "NETCONF",
         filter: Filter = None,
@@ -135,7 +135,7 @@ class EstablishSubscription(RPC):
 class ModifySubscription(RPC):
     """``modify-subscription`` (RFC 8639): a new filter and/or stop time."""
 
-    def request(  # type: ignore[override]
+    def request(
         self,
         subscription_id: int,
         filter: Filter = None,
@@ -153,7 +153,7 @@ class ModifySubscription(RPC):
 class _ById(RPC):
     NAME = ""
 
-    def request(self, subscription_id: int) -> Any:  # type: ignore[override]
+    def request(self, subscription_id: int) -> Any:
         node = new_ele_ns(self.NAME, SN_NS)
         sub_ele_ns(node, "id", SN_NS).text = str(subscription_id)
         return self._request(node)
@@ -183,7 +183,9 @@ class Subscription:
     ``subscription-suspended``, until ``subscription-resumed``) or ``"ended"``.
     """
 
-    def __init__(self, manager: "Manager", subscription_id: int, stream: str, queue: NotificationQueue) -> None:
+    def __init__(
+        self, manager: "Manager", subscription_id: int, stream: str, queue: NotificationQueue
+    ) -> None:
         self._manager = manager
         self.id = subscription_id
         self.stream = stream
@@ -224,10 +226,15 @@ class Subscription:
 
     # control
     def modify(
-        self, filter: Filter = None, stop_time: Optional[str] = None, namespaces: Optional[Dict[str, str]] = None
+        self,
+        filter: Filter = None,
+        stop_time: Optional[str] = None,
+        namespaces: Optional[Dict[str, str]] = None,
     ) -> "Deferred[Any]":
         """``modify-subscription``: a Deferred of the reply."""
-        return self._manager.modify_subscription(self.id, filter=filter, stop_time=stop_time, namespaces=namespaces)
+        return self._manager.modify_subscription(
+            self.id, filter=filter, stop_time=stop_time, namespaces=namespaces
+        )
 
     def cancel(self) -> "Deferred[Any]":
         """``delete-subscription``; on success the subscription ends with reason ``deleted``."""

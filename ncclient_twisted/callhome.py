@@ -157,9 +157,8 @@ class CallHomeListener:
         if failure.check(CancelledError) and self._stopped is not None:
             return
         self.failures += 1
-        log.warning(
-            "call home from %s: %s: %s", host, failure.type.__name__, failure.getErrorMessage()
-        )
+        kind = failure.type.__name__ if failure.type is not None else "Failure"
+        log.warning("call home from %s: %s: %s", host, kind, failure.getErrorMessage())
         if self._on_error is not None:
             try:
                 self._on_error(host, failure)

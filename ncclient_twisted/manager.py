@@ -51,6 +51,13 @@ from ncclient_twisted._notifications import (
     NotificationQueue,
 )
 from ncclient_twisted._runtime import Runtime, resolve_reactor, runtime_for
+from ncclient_twisted._session import (
+    IDLE_SOCKET_TIMEOUT,
+    QuietSocket,
+    TwistedSSHSession,
+    WakeOnSendSession,
+    open_socket,
+)
 from ncclient_twisted._subscriptions import (
     DeleteSubscription,
     EstablishSubscription,
@@ -60,13 +67,6 @@ from ncclient_twisted._subscriptions import (
     ModifySubscription,
     NotificationRouter,
     Subscription,
-)
-from ncclient_twisted._session import (
-    IDLE_SOCKET_TIMEOUT,
-    QuietSocket,
-    TwistedSSHSession,
-    WakeOnSendSession,
-    open_socket,
 )
 
 __all__ = [
@@ -674,7 +674,7 @@ def _open_manager(
         # conditions, a socket pair) costs the reactor milliseconds under load.
         session = session_class(device_handler)
         listener = DeferredReplyListener.install(session, device_handler, reactor, handoff)
-        setattr(session, "_notification_q", notifications)
+        session._notification_q = notifications
         try:
             connect_session(session)
         except BaseException:
@@ -841,7 +841,9 @@ def connect(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manager]"
     if kwds.pop("use_libssh", False):
         return fail(NotImplementedError("ncclient_twisted does not support use_libssh"))
     device_params = kwds.get("device_params") or {}
-    if kwds.get("host") == "localhost" and device_params.get("name") == "junos" and device_params.get("local"):
+    if kwds.get("host") == "localhost" and device_params.get("name") == "junos" and device_params.get(
+        "local"
+    ):
         return fail(NotImplementedError("ncclient_twisted does not support the junos ioproc transport"))
     return connect_ssh(*args, reactor=reactor, **kwds)
 

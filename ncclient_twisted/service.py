@@ -112,7 +112,7 @@ class ManagerService(Service):
         self._prepare = prepare_connection
         self._retry_policy: RetryPolicy = retry_policy or backoffPolicy()
         if name is not None:
-            self.name = name  # type: ignore[assignment]
+            self.name = name
         #: The current session's manager (``None`` while not connected).
         self.manager: Any = None
         #: Consecutive failed attempts (a session that ended counts as one).

@@ -491,7 +491,7 @@ class NetconfdServer:
                 out = getattr(e, "output", b"") or b""
                 raise NetconfdStartupError(
                     "ssh-keygen failed: %s\n%s"
-                    % (e, out.decode(errors="replace")))
+                    % (e, out.decode(errors="replace"))) from e
         self.hostkey_type, self.hostkey_b64 = _read(
             host_key + ".pub").split()[:2]
         shutil.copyfile(self.key_filename + ".pub",

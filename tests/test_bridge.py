@@ -20,8 +20,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from ncclient_twisted._handoff import Handoff
 from ncclient_twisted._listener import DeferredReplyListener
 from ncclient_twisted._notifications import NotificationQueue
-from ncclient_twisted._subscriptions import NotificationRouter
 from ncclient_twisted._runtime import Runtime
+from ncclient_twisted._subscriptions import NotificationRouter
 from ncclient_twisted.manager import Manager
 
 CAPS = [

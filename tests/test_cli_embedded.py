@@ -60,10 +60,14 @@ def home_with(tmp_path: Path, *known_hosts_lines: str) -> Path:
 
 
 def target(server: testing.NetconfServer) -> List[str]:
-    return ["--host", server.host, "--port", str(server.port), "--username", "admin", "--password-env", "NC_PW"]
+    return [
+        "--host", server.host, "--port", str(server.port), "--username", "admin", "--password-env", "NC_PW"
+    ]
 
 
-async def cli(tmp_path: Path, server: testing.NetconfServer, *args: str, known: bool = True, **kw: Any) -> Result:
+async def cli(
+    tmp_path: Path, server: testing.NetconfServer, *args: str, known: bool = True, **kw: Any
+) -> Result:
     """Run a subcommand on *server*, its key in known_hosts when *known*."""
     home = home_with(tmp_path, *([server.known_hosts_line] if known else []))
     env = cli_env(home=str(home), NC_PW=PASSWORD)
@@ -87,7 +91,9 @@ async def test_get_config_of_one_device_prints_the_reply(tmp_path: Path, server:
 @pytest_twisted.ensureDeferred
 async def test_edit_config_commit_with_the_password_from_a_file(tmp_path: Path, server: Any) -> None:
     (tmp_path / "pw").write_text(PASSWORD + "\n")
-    (tmp_path / "change.xml").write_text('<system xmlns="%s"><hostname>edited</hostname></system>' % SYSTEM_NS)
+    (tmp_path / "change.xml").write_text(
+        '<system xmlns="%s"><hostname>edited</hostname></system>' % SYSTEM_NS
+    )
     home = home_with(tmp_path, server.known_hosts_line)
     args = ["edit-config", "--config", "@" + str(tmp_path / "change.xml"), "--commit",
             "--host", server.host, "--port", str(server.port), "-u", "admin",
@@ -122,7 +128,10 @@ async def test_each_operation(tmp_path: Path, server: Any, args: List[str], expe
 
 @pytest_twisted.ensureDeferred
 async def test_rpc_from_standard_input(tmp_path: Path, server: Any) -> None:
-    rpc = '<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><get-config><source><running/></source></get-config></rpc>'
+    rpc = (
+        '<rpc xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><get-config><source><running/></source>'
+        '</get-config></rpc>'
+    )
     r = await cli(tmp_path, server, "rpc", "-", stdin=rpc)
     assert r.code == 0, r
     assert "<hostname>r1</hostname>" in r.out
@@ -276,12 +285,16 @@ async def test_inventory_of_50_devices(tmp_path: Path) -> None:
     )
     try:
         lines = ["defaults: {username: admin, credentials: 'file:%s'}" % (tmp_path / "pw"), "devices:"]
-        lines += ["  - {name: dev%02d, host: 127.0.0.1, port: %d}" % (i, s.port) for i, s in enumerate(servers)]
+        lines += [
+            "  - {name: dev%02d, host: 127.0.0.1, port: %d}" % (i, s.port) for i, s in enumerate(servers)
+        ]
         (tmp_path / "inv.yaml").write_text("\n".join(lines) + "\n")
         (tmp_path / "pw").write_text(PASSWORD)
         home = home_with(tmp_path, *[s.known_hosts_line for s in servers])
         out = tmp_path / "configs"
-        args = ["get-config", "--inventory", str(tmp_path / "inv.yaml"), "--out", str(out), "--format", "json"]
+        args = [
+            "get-config", "--inventory", str(tmp_path / "inv.yaml"), "--out", str(out), "--format", "json"
+        ]
         r = await run_cli(reactor(), args, cli_env(home=str(home)))
         assert r.code == 0, r
         summaries = [json.loads(line) for line in r.lines()]
@@ -305,7 +318,9 @@ async def test_accept_new_stores_the_key_then_uses_it(tmp_path: Path, server: An
     env = cli_env(home=str(home), NC_PW=PASSWORD)
     r = await run_cli(reactor(), ["get-config", "--known-hosts", str(known)] + target(server), env)
     assert r.code == 1 and "host key not trusted" in r.err, r
-    r = await run_cli(reactor(), ["get-config", "--known-hosts", str(known), "--accept-new"] + target(server), env)
+    r = await run_cli(
+        reactor(), ["get-config", "--known-hosts", str(known), "--accept-new"] + target(server), env
+    )
     assert r.code == 0, r
     assert server.hostkey_b64 in known.read_text()
     r = await run_cli(reactor(), ["get-config", "--known-hosts", str(known)] + target(server), env)
@@ -318,7 +333,9 @@ async def test_accept_new_refuses_a_changed_key(tmp_path: Path, server: Any) -> 
     known = tmp_path / "kh"
     known.write_text(other_key_line(server) + "\n")
     env = cli_env(home=str(home_with(tmp_path)), NC_PW=PASSWORD)
-    r = await run_cli(reactor(), ["get-config", "--known-hosts", str(known), "--accept-new"] + target(server), env)
+    r = await run_cli(
+        reactor(), ["get-config", "--known-hosts", str(known), "--accept-new"] + target(server), env
+    )
     assert r.code == 1, r
     assert_no_traceback(r)
     assert "FAILED %s:%d: host key changed" % (server.host, server.port) in r.err, r

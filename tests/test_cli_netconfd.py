@@ -98,7 +98,9 @@ def test_edit_config_commit_then_get_config_with_a_filter(device: Device, tmp_pa
     r = device.run("get-config", "--filter", top(""))
     assert r.code == 0, r
     assert "<name>%s</name>" % name in r.out
-    r = device.run("get-config", "--xpath", "/nctw:top/nctw:name", "--ns", "nctw=" + TEST_NS)  # its own prefix
+    r = device.run(
+        "get-config", "--xpath", "/nctw:top/nctw:name", "--ns", "nctw=" + TEST_NS
+    )  # its own prefix
     assert r.code == 0, r
     assert "<name>%s</name>" % name in r.out
 

@@ -94,7 +94,9 @@ def test_serve_50_devices_and_run_an_inventory_against_them(tmp_path: Path, lab:
     (home / ".ssh" / "known_hosts").write_text(lab["known_hosts"].read_text())
     env = cli_env(home=str(home), NCCLIENT_TWISTED_PASSWORD="admin")
     out = tmp_path / "out"
-    r = run_cli_sync(["get-config", "--inventory", str(lab["inventory"]), "--out", str(out), "--concurrency", "20"], env)
+    r = run_cli_sync(
+        ["get-config", "--inventory", str(lab["inventory"]), "--out", str(out), "--concurrency", "20"], env
+    )
     assert r.code == 0, r
     assert r.out == ""  # the replies went to the files
     assert sorted(os.listdir(out)) == sorted("device-%d.xml" % i for i in range(50))

@@ -102,11 +102,14 @@ def test_credential_references(tmp_path: Path, monkeypatch: Any) -> None:
     assert resolve("file:%s" % (tmp_path / "pw"), "u", opts, no_prompt).password == "from-file"
     key = resolve("key:%s" % (tmp_path / "key"), "u", opts, no_prompt)
     assert key.key_filename == str(tmp_path / "key") and key.password is None
-    assert resolve("agent", "u", opts, no_prompt).connect_kwargs() == {"allow_agent": True, "look_for_keys": True}
+    assert resolve("agent", "u", opts, no_prompt).connect_kwargs() == {
+        "allow_agent": True, "look_for_keys": True
+    }
     assert resolve("prompt", "u", opts, lambda u: "typed-" + u).password == "typed-u"
     assert "from-env" not in repr(resolve("env:PW", "u", opts, no_prompt))
     for bad, message in [("env:NOPE", "NOPE is not set"), ("file:/nonexistent/pw", "cannot read"),
-                         ("key:/nonexistent/key", "does not exist"), ("vault:x", "unknown credentials")]:  # fmt: skip
+                         ("key:/nonexistent/key", "does not exist"),
+                         ("vault:x", "unknown credentials")]:  # fmt: skip
         with pytest.raises(CredentialError, match=message):
             resolve(bad, "u", opts, no_prompt)
 
@@ -135,7 +138,9 @@ def test_one_line_descriptions() -> None:
     assert describe(AuthenticationError("bad things")) == "authentication failed"
     assert describe(TimeoutExpiredError("x"), 2.5) == "timeout after 2.5 s"
     assert describe(ConnectionRefusedError(111, "Connection refused")) == "connection refused"
-    assert describe(socket.gaierror(-2, "Name or service not known")) == "unknown host: Name or service not known"
+    assert describe(
+        socket.gaierror(-2, "Name or service not known")
+    ) == "unknown host: Name or service not known"
     assert describe(SSHUnknownHostError("[h]:830", "aa:bb")).startswith("host key not trusted (MD5 aa:bb)")
     assert describe(ValueError("odd\nsecond line")) == "ValueError: odd"
 
@@ -170,7 +175,9 @@ def test_finish_json_lines_failures_and_exit_status() -> None:
     assert second["error"] == "authentication failed"
     assert "FAILED b:830: authentication failed\n" in err.getvalue()
     assert "2 devices: 1 ok, 1 failed" in err.getvalue()
-    assert Output(stdout=io.StringIO(), stderr=io.StringIO()).finish([Outcome(a, True, output="<x/>\n")], 0) == 0
+    assert Output(stdout=io.StringIO(), stderr=io.StringIO()).finish(
+        [Outcome(a, True, output="<x/>\n")], 0
+    ) == 0
     assert Output(stdout=io.StringIO(), stderr=io.StringIO()).finish([Outcome(a, False, "x")], 0, True) == 130
 
 

@@ -291,9 +291,13 @@ async def test_dtd_and_entities_are_refused(
     await released(m, resources)
 
 
-@pytest.mark.parametrize("depth, huge_tree, ok", [(300, False, False), (300, True, True), (3000, True, False)])
+@pytest.mark.parametrize(
+    "depth, huge_tree, ok", [(300, False, False), (300, True, True), (3000, True, False)]
+)
 @pytest_twisted.ensureDeferred
-async def test_very_deep_tree(server: Any, resources: Resources, depth: int, huge_tree: bool, ok: bool) -> None:
+async def test_very_deep_tree(
+    server: Any, resources: Resources, depth: int, huge_tree: bool, ok: bool
+) -> None:
     server.faults.add(Fault.deep_reply("get", depth, count=1))
     m = await connect(server)
     m.huge_tree = huge_tree

@@ -133,7 +133,9 @@ async def test_changed_key_is_refused_loudly(server: Any, tmp_path: Any) -> None
         assert (e.host, e.port, e.key_type) == (server.host, server.port, "ssh-ed25519")
         assert e.fingerprint_sha256 == server.fingerprint_sha256
         text = str(e)
-        for part in ("CHANGED", server.host, str(server.port), "ssh-ed25519", server.fingerprint_sha256, str(path)):
+        for part in (
+            "CHANGED", server.host, str(server.port), "ssh-ed25519", server.fingerprint_sha256, str(path)
+        ):
             assert part in text
         no_leak(e, server.hostkey_b64, old_b64, "admin")
     assert path.read_text() == line  # nothing was written

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest_twisted
 from ncclient.capabilities import Capabilities
-from twisted.internet import defer
 
 from ncclient_twisted import manager
 from ncclient_twisted._session import YUMA_HELLO_SETTLE, hello_settle_time

@@ -288,7 +288,9 @@ async def test_subscription_replay_and_stop_time_end_the_iterator(server: Any) -
 async def test_bad_subscription_requests_get_rpc_errors(server: Any) -> None:
     m = await connect(server)
     try:
-        for d in (m.establish_subscription(stream="nope"), m.delete_subscription(999), m.kill_subscription(999)):
+        for d in (
+            m.establish_subscription(stream="nope"), m.delete_subscription(999), m.kill_subscription(999)
+        ):
             try:
                 await bounded(d)
                 raise AssertionError("expected RPCError")

@@ -26,7 +26,8 @@ def event(i: Any, time: str = "2026-11-22T10:00:00Z") -> NCNotification:
 
 def control(name: str, ns: str = NETMOD_NOTIFICATION_NS, body: str = "") -> NCNotification:
     return NCNotification(
-        '<notification xmlns="%s"><eventTime>2026-11-22T11:00:00Z</eventTime><%s xmlns="%s">%s</%s></notification>'
+        '<notification xmlns="%s"><eventTime>2026-11-22T11:00:00Z</eventTime><%s xmlns="%s">%s</%s>'
+        '</notification>'
         % (NOTIF, name, ns, body, name)
     )
 
@@ -52,7 +53,9 @@ class NotificationObjectTests(SynchronousTestCase):
         self.assertTrue(Notification.adopt(control("replayComplete")).is_replay_complete)
         self.assertTrue(Notification.adopt(control("notificationComplete")).is_notification_complete)
         s = Notification.adopt(state("subscription-terminated", 9, "no-such-subscription"))
-        self.assertEqual((s.state_change, s.subscription_id, s.is_control), ("subscription-terminated", 9, True))
+        self.assertEqual(
+            (s.state_change, s.subscription_id, s.is_control), ("subscription-terminated", 9, True)
+        )
         push = Notification.adopt(control("push-update", YANG_PUSH_NS, "<id>4</id>"))
         self.assertEqual((push.subscription_id, push.is_control), (4, False))
 
@@ -85,7 +88,9 @@ class SessionStreamTests(SynchronousTestCase):
                 m._router.put(event(i))
         self.assertEqual(m.notifications_dropped, 7)
         self.assertEqual(len(logs.records), 1)
-        self.assertEqual([number(self.successResultOf(m.take_notification())) for _ in range(3)], ["7", "8", "9"])
+        self.assertEqual(
+            [number(self.successResultOf(m.take_notification())) for _ in range(3)], ["7", "8", "9"]
+        )
 
     def test_callbacks_get_every_one_and_remove_stops_them(self) -> None:
         m, _, _ = make()
@@ -128,7 +133,9 @@ class SessionStreamTests(SynchronousTestCase):
         self.assertNoResult(d)
         m._router.put(control("notificationComplete"))
         self.successResultOf(d)
-        self.assertEqual([n.event_tag.split("}")[1] for n in seen], ["ev", "replayComplete", "notificationComplete"])
+        self.assertEqual(
+            [n.event_tag.split("}")[1] for n in seen], ["ev", "replayComplete", "notificationComplete"]
+        )
 
     def test_iterators_end_and_takes_fail_when_the_session_ends(self) -> None:
         m, s, _ = make()
@@ -211,7 +218,9 @@ class SubscriptionTests(SynchronousTestCase):
         ended = sub.when_ended()
         m._router.put(state("subscription-terminated", 22, "sn:filter-unavailable"))
         self.successResultOf(d)
-        self.assertEqual(got, ["1", "subscription-suspended", "subscription-resumed", "subscription-terminated"])
+        self.assertEqual(
+            got, ["1", "subscription-suspended", "subscription-resumed", "subscription-terminated"]
+        )
         self.assertEqual(self.successResultOf(ended), "sn:filter-unavailable")
         self.assertEqual(sub.state, "ended")
         self.assertEqual(m.subscriptions, {})
@@ -247,7 +256,8 @@ class SubscriptionTests(SynchronousTestCase):
         m, s, _ = make()
         d = m.establish_subscription()
         m._router.put(state("subscription-started", 8))
-        s.reply(s.last_id(), '<rpc-error><error-type>application</error-type><error-tag>invalid-value</error-tag>'
+        s.reply(s.last_id(), '<rpc-error><error-type>application</error-type>'
+            '<error-tag>invalid-value</error-tag>'
                 '<error-severity>error</error-severity></rpc-error>')
         self.failureResultOf(d)
         self.assertEqual(self.successResultOf(m.take_notification()).subscription_id, 8)

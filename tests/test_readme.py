@@ -121,7 +121,8 @@ async def test_notification_examples_run_as_written() -> None:
                     def then(reply: Any) -> Any:
                         server.publish('<tick xmlns="urn:example:events"/>')
                         server.publish(
-                            '<netconf-config-change xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"/>'
+                            '<netconf-config-change '
+                            'xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"/>'
                         )
                         return reply
 
@@ -133,7 +134,9 @@ async def test_notification_examples_run_as_written() -> None:
             return real_connect(**kw).addCallback(spy)
 
         namespace["manager"] = type("M", (), {"connect": staticmethod(connect)})
-        await defer.ensureDeferred(namespace["watch"](reactor, **server.connect_kwargs())).addTimeout(30, reactor)
+        await defer.ensureDeferred(namespace["watch"](reactor, **server.connect_kwargs())).addTimeout(
+            30, reactor
+        )
 
         exec(compile(readme_block("## Notifications", 1), str(README), "exec"), namespace)
         m = await manager.connect(**server.connect_kwargs()).addTimeout(30, reactor)

@@ -15,7 +15,8 @@ CASES = [
     '<nc:rpc-reply xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" nc:message-id="101"'
     ' xmlns:junos="http://xml.juniper.net/junos"><ok/></nc:rpc-reply>',
     "<rpc-reply message-id='a&amp;b&lt;' xmlns='urn:x'/>",
-    '<notification xmlns="urn:ietf:params:xml:ns:netconf:notification:1.0"><eventTime>x</eventTime></notification>',
+    '<notification xmlns="urn:ietf:params:xml:ns:netconf:notification:1.0"><eventTime>x</eventTime>'
+    '</notification>',
     '\n  <hello xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><capabilities/></hello>',
     '<rpc-reply\n  xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"\n  message-id="7"\n>\n<data/></rpc-reply>',
     '<a xml:lang="en" b="1"/>',
@@ -54,12 +55,14 @@ def test_a_dtd_is_refused_never_parsed() -> None:
 
 
 def test_not_xml_raises_as_parse_root_does() -> None:
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - whatever parse_root raises, unspecified by ncclient
         scan_root("this is not xml")
 
 
 _names = st.from_regex(r"[a-z][a-z0-9\-]{0,8}", fullmatch=True)
-_values = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc"), whitelist_characters="\t\n"), max_size=12)
+_values = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), whitelist_characters="\t\n"), max_size=12
+)
 
 
 @settings(max_examples=300, deadline=None)

@@ -11,8 +11,8 @@ from typing import Any, Iterator, List, cast
 import pytest
 import pytest_twisted
 from cryptography.hazmat.primitives import serialization
-from ncclient.transport.errors import AuthenticationError, SSHError
 from cryptography.hazmat.primitives.asymmetric import ec
+from ncclient.transport.errors import AuthenticationError, SSHError
 from twisted.logger import ILogObserver, formatEvent, globalLogPublisher
 
 from _helpers import bounded, reactor

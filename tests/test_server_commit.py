@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Tuple
-
 import contextlib
+from typing import Any, AsyncIterator, Tuple
 
 import pytest
 import pytest_twisted

@@ -141,7 +141,9 @@ async def test_rpc_error_for_any_operation(nc: Blocking) -> None:
             change = "<config><top xmlns='urn:example:config'><hostname>x</hostname></top></config>"
             with pytest.raises(RPCError) as info:
                 await nc.call(m.edit_config, target="running", config=change)
-            assert (info.value.tag, info.value.message, info.value.type) == ("resource-denied", "disk full", "application")
+            assert (info.value.tag, info.value.message, info.value.type) == (
+                "resource-denied", "disk full", "application"
+            )
             assert "router1" in (await nc.call(m.get_config, "running")).xml  # not carried out
             server.faults.add(Fault.rpc_error(None))  # every operation
             with pytest.raises(RPCError):

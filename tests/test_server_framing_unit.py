@@ -196,7 +196,8 @@ def test_session_without_network_hello_and_rpc() -> None:
     # A request before the client hello is not answered; it must be the hello.
     session.data_received(HELLO_10[:10])
     assert len(channel.messages()) == 1
-    session.data_received(HELLO_10[10:] + b'<rpc xmlns="%s" message-id="5"><get-config><source><running/></source></get-config></rpc>]]>]]>' % BASE_NS.encode())
+    session.data_received(HELLO_10[10:] + b'<rpc xmlns="%s" message-id="5"><get-config><source><running/>'
+        b'</source></get-config></rpc>]]>]]>' % BASE_NS.encode())
     assert session.base_version == "1.0"
     reply = etree.fromstring(channel.messages()[1])
     assert reply.get("message-id") == "5"
@@ -244,7 +245,8 @@ def test_late_hello_holds_requests_until_sent() -> None:
 
 def test_session_end_releases_locks() -> None:
     server, session, channel = make_session()
-    session.data_received(HELLO_10 + b'<rpc xmlns="%s" message-id="1"><lock><target><candidate/></target></lock></rpc>]]>]]>' % BASE_NS.encode())
+    session.data_received(HELLO_10 + b'<rpc xmlns="%s" message-id="1"><lock><target><candidate/></target>'
+        b'</lock></rpc>]]>]]>' % BASE_NS.encode())
     assert server.locks["candidate"] == session.session_id
     session.connection_lost()
     assert server.locks["candidate"] is None

@@ -51,7 +51,8 @@ LINK_UP = "<link-up xmlns='urn:example:events'><if>%s</if></link-up>"
 @pytest_twisted.ensureDeferred
 async def test_subscribe_publish_filter_and_interleave(nc: Blocking) -> None:
     async with running(config=CONFIG) as server:
-        async with nc.connect(server) as all_events, nc.connect(server) as only_up, nc.connect(server) as only_down:
+        async with nc.connect(server) as all_events, nc.connect(server) as only_up, \
+                nc.connect(server) as only_down:
             await nc.call(all_events.create_subscription)
             up_filter = ("subtree", "<link-up xmlns='urn:example:events'/>")
             await nc.call(only_up.create_subscription, filter=up_filter, stream_name="NETCONF")
@@ -59,7 +60,9 @@ async def test_subscribe_publish_filter_and_interleave(nc: Blocking) -> None:
             await nc.call(only_down.create_subscription, filter=xpath_filter)
             assert server.sessions[int(only_up.session_id)].subscribed
             server.publish(LINK_DOWN % "eth0")
-            server.publish(etree.fromstring(LINK_UP % "eth0"), event_time=datetime(2024, 5, 1, tzinfo=timezone.utc))
+            server.publish(
+                etree.fromstring(LINK_UP % "eth0"), event_time=datetime(2024, 5, 1, tzinfo=timezone.utc)
+            )
             first = await take(nc, all_events)
             assert name(first) == "link-down" and event(first).findtext("{urn:example:events}if") == "eth0"
             assert name(await take(nc, all_events)) == "link-up"
@@ -89,7 +92,8 @@ async def test_subscription_errors(nc: Blocking) -> None:
             with pytest.raises(RPCError) as info:
                 await nc.call(m.create_subscription, start_time=future)
             assert info.value.tag == "bad-element"
-            stop_only = etree.fromstring("<create-subscription xmlns='%s'><stopTime>%s</stopTime></create-subscription>" % (NOTIF, future))
+            stop_only = etree.fromstring("<create-subscription xmlns='%s'><stopTime>%s</stopTime>"
+                "</create-subscription>" % (NOTIF, future))
             with pytest.raises(RPCError) as info:
                 await nc.call(m.dispatch, stop_only)
             assert info.value.tag == "missing-element"
@@ -132,7 +136,9 @@ async def test_stop_time_in_the_future(nc: Blocking) -> None:
     start = datetime.fromtimestamp(clock.seconds() - 10, timezone.utc)
     async with running(clock=clock) as server:
         async with nc.connect(server) as m:
-            await nc.call(m.create_subscription, start_time=stamp(start), stop_time=stamp(start + timedelta(seconds=15)))
+            await nc.call(
+                m.create_subscription, start_time=stamp(start), stop_time=stamp(start + timedelta(seconds=15))
+            )
             assert name(await take(nc, m)) == "replayComplete"
             server.publish(LINK_DOWN % "eth0")
             assert name(await take(nc, m)) == "link-down"
@@ -149,7 +155,10 @@ async def test_config_change_events(nc: Blocking) -> None:
     change = "<config><top xmlns='urn:example:config'><hostname>%s</hostname></top></config>"
     async with running(config=CONFIG, clock=clock) as server:
         async with nc.connect(server) as watcher, nc.connect(server, username="admin") as editor:
-            await nc.call(watcher.create_subscription, filter=("subtree", "<netconf-config-change xmlns='%s'/>" % EVENTS))
+            await nc.call(
+                watcher.create_subscription,
+                filter=("subtree", "<netconf-config-change xmlns='%s'/>" % EVENTS),
+            )
             editor_id = editor.session_id
 
             await nc.call(editor.edit_config, target="running", config=change % "a")
@@ -160,7 +169,8 @@ async def test_config_change_events(nc: Blocking) -> None:
             assert n.findtext("{%s}changed-by/{%s}source-host" % (EVENTS, EVENTS)) == "127.0.0.1"
             assert n.findtext("{%s}datastore" % EVENTS) == "running"
             target = n.find("{%s}edit/{%s}target" % (EVENTS, EVENTS))
-            assert target is not None and target.text == "/t:top" and target.nsmap["t"] == "urn:example:config"
+            assert target is not None and target.text == "/t:top"
+            assert target.nsmap["t"] == "urn:example:config"
 
             await nc.call(editor.edit_config, target="candidate", config=change % "b")
             await nc.call(editor.commit, confirmed=True, timeout="30")
@@ -172,7 +182,10 @@ async def test_config_change_events(nc: Blocking) -> None:
             n = event(await take(nc, watcher))
             assert n.find("{%s}changed-by/{%s}server" % (EVENTS, EVENTS)) is not None
 
-            await nc.call(editor.create_subscription, start_time=stamp(datetime.fromtimestamp(clock.seconds() - 60, timezone.utc)))
+            await nc.call(
+                editor.create_subscription,
+                start_time=stamp(datetime.fromtimestamp(clock.seconds() - 60, timezone.utc)),
+            )
             names = [name(await take(nc, editor)) for _ in range(7)]
             assert names == [
                 "netconf-config-change",  # edit-config

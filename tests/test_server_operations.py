@@ -43,7 +43,9 @@ def cfg(body: str) -> str:
 
 def iface(name: str, mtu: int, op: str = "") -> str:
     attr = ' nc:operation="%s"' % op if op else ""
-    return "<interfaces><interface%s><name>%s</name><mtu>%d</mtu></interface></interfaces>" % (attr, name, mtu)
+    return "<interfaces><interface%s><name>%s</name><mtu>%d</mtu></interface></interfaces>" % (
+        attr, name, mtu
+    )
 
 
 def info_text(err: RPCError, name: str) -> str:
@@ -67,7 +69,10 @@ async def test_get_merges_state_and_filters(nc: Blocking) -> None:
             config = xml_of(await nc.call(m.get_config, "running"))
             assert texts(config, "//ex:oper-status") == []
 
-            subtree = "<top xmlns='urn:example:config'><interfaces><interface><name>eth1</name></interface></interfaces></top>"
+            subtree = (
+                "<top xmlns='urn:example:config'><interfaces><interface><name>eth1</name></interface>"
+                "</interfaces></top>"
+            )
             filtered = xml_of(await nc.call(m.get, filter=("subtree", subtree)))
             assert texts(filtered, "//ex:name") == ["eth1"] and texts(filtered, "//ex:uptime") == []
 
@@ -95,13 +100,19 @@ async def test_get_config_sources_and_bad_source(nc: Blocking) -> None:
 async def test_candidate_edit_commit_discard_validate(nc: Blocking) -> None:
     async with running(config=CONFIG) as server:
         async with nc.connect(server) as m:
-            await nc.call(m.edit_config, target="candidate", config=cfg(iface("eth0", 1400) + iface("eth2", 1)))
-            assert mtus(await nc.call(m.get_config, "candidate")) == {"eth0": "1400", "eth1": "9000", "eth2": "1"}
+            await nc.call(
+                m.edit_config, target="candidate", config=cfg(iface("eth0", 1400) + iface("eth2", 1))
+            )
+            assert mtus(await nc.call(m.get_config, "candidate")) == {
+                "eth0": "1400", "eth1": "9000", "eth2": "1"
+            }
             assert mtus(await nc.call(m.get_config, "running"))["eth0"] == "1500"
             assert (await nc.call(m.validate, source="candidate")).ok
             assert (await nc.call(m.validate, source=etree.fromstring(cfg("<hostname>x</hostname>")))).ok
             assert (await nc.call(m.commit)).ok
-            assert mtus(await nc.call(m.get_config, "running")) == {"eth0": "1400", "eth1": "9000", "eth2": "1"}
+            assert mtus(await nc.call(m.get_config, "running")) == {
+                "eth0": "1400", "eth1": "9000", "eth2": "1"
+            }
             assert mtus(server.get_config("running")) == {"eth0": "1400", "eth1": "9000", "eth2": "1"}
 
             await nc.call(m.edit_config, target="candidate", config=cfg(iface("eth1", 1)))
@@ -119,7 +130,9 @@ async def test_edit_running_and_every_operation(nc: Blocking) -> None:
             # The candidate had no changes of its own, so it follows running.
             assert mtus(await nc.call(m.get_config, "candidate"))["eth0"] == "1400"
 
-            await edit(cfg('<interfaces><interface nc:operation="replace"><name>eth1</name></interface></interfaces>'))
+            await edit(cfg(
+                '<interfaces><interface nc:operation="replace"><name>eth1</name></interface></interfaces>'
+            ))
             assert mtus(server.get_config())["eth1"] is None
 
             await edit(cfg(iface("eth3", 3, "create")))
@@ -131,7 +144,9 @@ async def test_edit_running_and_every_operation(nc: Blocking) -> None:
             assert err.tag == "data-missing"
             await edit(cfg(iface("eth3", 0, "remove")))  # removing something absent is fine
 
-            await edit(cfg("<hostname>ignored</hostname>" + iface("eth0", 1, "merge")), default_operation="none")
+            await edit(
+                cfg("<hostname>ignored</hostname>" + iface("eth0", 1, "merge")), default_operation="none"
+            )
             data = server.get_config()
             assert texts(data, "//ex:hostname") == ["router1"] and mtus(data)["eth0"] == "1"
 
@@ -142,17 +157,29 @@ async def test_edit_running_and_every_operation(nc: Blocking) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_test_and_error_options(nc: Blocking) -> None:
-    bad = cfg("<hostname>changed</hostname>" + iface("eth0", 1, "create") + iface("nope", 1, "delete") + iface("eth7", 7))
+    bad = cfg(
+        "<hostname>changed</hostname>"
+        + iface("eth0", 1, "create") + iface("nope", 1, "delete") + iface("eth7", 7)
+    )
     async with running(config=CONFIG) as server:
         async with nc.connect(server) as m:
-            await nc.call(m.edit_config, target="running", config=cfg("<hostname>tested</hostname>"), test_option="test-only")
+            await nc.call(
+                m.edit_config,
+                target="running",
+                config=cfg("<hostname>tested</hostname>"),
+                test_option="test-only",
+            )
             assert texts(server.get_config(), "//ex:hostname") == ["router1"]
 
-            err = await rpc_error(nc, m.edit_config, target="running", config=bad, error_option="rollback-on-error")
+            err = await rpc_error(
+                nc, m.edit_config, target="running", config=bad, error_option="rollback-on-error"
+            )
             assert err.tag == "data-exists"
             assert texts(server.get_config(), "//ex:hostname") == ["router1"]
 
-            err = await rpc_error(nc, m.edit_config, target="running", config=bad, error_option="continue-on-error")
+            err = await rpc_error(
+                nc, m.edit_config, target="running", config=bad, error_option="continue-on-error"
+            )
             assert sorted(e.tag for e in err.errlist) == ["data-exists", "data-missing"]
             data = server.get_config()
             assert texts(data, "//ex:hostname") == ["changed"] and mtus(data)["eth7"] == "7"
@@ -163,7 +190,8 @@ async def test_test_and_error_options(nc: Blocking) -> None:
             assert texts(data, "//ex:hostname") == ["changed"] and "eth7" not in mtus(data)
 
             err = await rpc_error(nc, m.dispatch, etree.fromstring(
-                "<edit-config xmlns='%s'><target><running/></target><default-operation>bogus</default-operation>"
+                "<edit-config xmlns='%s'><target><running/></target>"
+                "<default-operation>bogus</default-operation>"
                 "<config/></edit-config>" % BASE_NS))
             assert (err.tag, err.type) == ("invalid-value", "protocol")
 
@@ -176,7 +204,9 @@ async def test_copy_and_delete_config(nc: Blocking) -> None:
             assert mtus(await nc.call(m.get_config, "startup"))["eth0"] == "1500"
             await nc.call(m.copy_config, source="running", target="startup")
             assert mtus(await nc.call(m.get_config, "startup"))["eth0"] == "1"
-            await nc.call(m.copy_config, source="<source>%s</source>" % cfg(iface("inline", 5)), target="candidate")
+            await nc.call(
+                m.copy_config, source="<source>%s</source>" % cfg(iface("inline", 5)), target="candidate"
+            )
             assert mtus(await nc.call(m.get_config, "candidate")) == {"inline": "5"}
             await nc.call(m.copy_config, source="candidate", target="running")
             assert mtus(server.get_config("running")) == {"inline": "5"}

@@ -91,8 +91,10 @@ async def test_eom_framing_and_attribute_copy(nc: Blocking) -> None:
             def scenario() -> bytes:
                 c.hello(capabilities=(BASE10,))  # base:1.0 only: end-of-message framing
                 c.send(
-                    b'<?xml version="1.0" encoding="UTF-8"?>\n<rpc xmlns="%s" xmlns:ex="urn:ex" message-id="101" '
-                    b'user-id="fred&amp;co" ex:trace="abc"><get-config><source><running/></source></get-config></rpc>'
+                    b'<?xml version="1.0" encoding="UTF-8"?>\n<rpc xmlns="%s" xmlns:ex="urn:ex" '
+                    b'message-id="101" '
+                    b'user-id="fred&amp;co" ex:trace="abc"><get-config><source><running/></source>'
+                    b'</get-config></rpc>'
                     b"]]>]]>" % BASE_NS.encode()
                 )
                 return c.read_eom()
@@ -110,7 +112,9 @@ async def test_request_split_into_tiny_packets_and_pipelining(nc: Blocking) -> N
 
             def scenario() -> List[bytes]:
                 c.hello()
-                data = chunk(rpc(GET_CONFIG, "a"), 7) + b"".join(chunk(rpc("<get/>", str(i)), 50) for i in range(20))
+                data = chunk(rpc(GET_CONFIG, "a"), 7) + b"".join(
+                    chunk(rpc("<get/>", str(i)), 50) for i in range(20)
+                )
                 for start in range(0, len(data), 5):  # one SSH packet per 5 bytes
                     c.send(data[start:start + 5])
                 return [c.read_chunked() for _ in range(21)]
@@ -225,12 +229,16 @@ async def test_custom_rpc_handlers(nc: Blocking) -> None:
         return deferLater(reactor, 0, lambda: "<status xmlns='urn:example:x'>up</status>")
 
     def broken(session: testing.Session, op: etree._Element) -> None:
-        raise testing.NetconfError("resource-denied", "no way", error_type="application", info={"bad-element": "x"})
+        raise testing.NetconfError(
+            "resource-denied", "no way", error_type="application", info={"bad-element": "x"}
+        )
 
     handlers = {"{urn:example:x}reboot": reboot, "status": status, "{urn:example:x}broken": broken}
     async with running(handlers=handlers) as server:
         async with nc.connect(server) as m:
-            reply = await nc.call(m.dispatch, etree.fromstring("<reboot xmlns='urn:example:x'><delay>5</delay></reboot>"))
+            reply = await nc.call(
+                m.dispatch, etree.fromstring("<reboot xmlns='urn:example:x'><delay>5</delay></reboot>")
+            )
             assert reply.ok and calls == [("admin", "5")]
             reply = await nc.call(m.dispatch, etree.fromstring("<status xmlns='urn:example:x'/>"))
             assert xml_of(reply).findtext("{urn:example:x}status") == "up"

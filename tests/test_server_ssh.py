@@ -46,7 +46,9 @@ def write_key(path: Path, key: Any) -> str:
 
 @pytest_twisted.ensureDeferred
 async def test_password_login_hello_and_sessions(nc: Blocking) -> None:
-    async with running(users={"admin": "secret", "bob": "pw"}, extra_capabilities=["urn:example:cap?x=1"]) as server:
+    async with running(
+        users={"admin": "secret", "bob": "pw"}, extra_capabilities=["urn:example:cap?x=1"]
+    ) as server:
         assert server.host == "127.0.0.1" and server.port > 0
         async with nc.connect(server) as m1, nc.connect(server, username="bob") as m2:
             caps = list(m1.server_capabilities)
@@ -83,7 +85,9 @@ async def test_public_key_users(nc: Blocking, tmp_path: Path) -> None:
     ed = testing.generate_key("ed25519")
     ec = testing.generate_key("ecdsa")
     stranger = testing.generate_key("ed25519")
-    openssh_line = ec.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    openssh_line = ec.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()
     async with running(
         users={"admin": "admin"},
         authorized_keys={"alice": [ed.public_key()], "carol": [openssh_line + " carol@example"]},
@@ -144,7 +148,9 @@ async def test_hostkey_b64_and_known_hosts(nc: Blocking, tmp_path: Path) -> None
 async def test_host_key_from_file_and_sharing(nc: Blocking, tmp_path: Path) -> None:
     key = testing.generate_key("ecdsa")
     path = tmp_path / "host_key"
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    path.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ))
     async with running(host_key=str(path)) as from_file, running() as a, running() as b:
         assert a.hostkey_b64 == b.hostkey_b64  # one shared key per process by default
         assert from_file.hostkey_b64 != a.hostkey_b64
@@ -181,7 +187,9 @@ async def test_stop_drops_connections(nc: Blocking) -> None:
 @pytest_twisted.ensureDeferred
 async def test_two_hundred_servers(nc: Blocking) -> None:
     started = time.monotonic()
-    servers = await gatherResults([testing.serve(reactor, config="<a xmlns='urn:a'>%d</a>" % i) for i in range(200)])
+    servers = await gatherResults(
+        [testing.serve(reactor, config="<a xmlns='urn:a'>%d</a>" % i) for i in range(200)]
+    )
     try:
         assert len({s.port for s in servers}) == 200
         async with nc.connect(servers[0]) as m0, nc.connect(servers[199]) as m199:

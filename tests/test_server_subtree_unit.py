@@ -48,7 +48,9 @@ def root() -> etree._Element:
 
 
 def run(filter_xml: str) -> etree._Element:
-    return subtree_filter(root(), etree.fromstring('<filter xmlns="%s" type="subtree">%s</filter>' % (NC, filter_xml)))
+    return subtree_filter(
+        root(), etree.fromstring('<filter xmlns="%s" type="subtree">%s</filter>' % (NC, filter_xml))
+    )
 
 
 def names(out: etree._Element) -> List[str]:
@@ -136,7 +138,8 @@ def test_overlapping_filters_are_merged() -> None:
 
 def test_result_keeps_document_order_and_namespaces() -> None:
     src = root_from_xml(
-        '<config><if xmlns="urn:if" xmlns:ianaift="urn:iana"><i><name>a</name><type>ianaift:eth</type></i></if></config>'
+        '<config><if xmlns="urn:if" xmlns:ianaift="urn:iana"><i><name>a</name><type>ianaift:eth</type></i>'
+        '</if></config>'
     )
     out = subtree_filter(src, etree.fromstring('<filter><if xmlns="urn:if"><i><type/></i></if></filter>'))
     typ = out.find(".//{urn:if}type")
@@ -161,10 +164,18 @@ def test_notification_match() -> None:
         '<notification xmlns="urn:ietf:params:xml:ns:netconf:notification:1.0"><eventTime>x</eventTime>'
         '<link-down xmlns="urn:ev"><if>eth0</if></link-down></notification>'
     )
-    assert matches_notification(notification, etree.fromstring('<filter><link-down xmlns="urn:ev"/></filter>'))
-    assert matches_notification(notification, etree.fromstring('<filter><link-down xmlns="urn:ev"><if>eth0</if></link-down></filter>'))
-    assert not matches_notification(notification, etree.fromstring('<filter><link-down xmlns="urn:ev"><if>eth1</if></link-down></filter>'))
-    assert not matches_notification(notification, etree.fromstring('<filter><link-up xmlns="urn:ev"/></filter>'))
+    assert matches_notification(
+        notification, etree.fromstring('<filter><link-down xmlns="urn:ev"/></filter>')
+    )
+    assert matches_notification(
+        notification, etree.fromstring('<filter><link-down xmlns="urn:ev"><if>eth0</if></link-down></filter>')
+    )
+    assert not matches_notification(
+        notification, etree.fromstring('<filter><link-down xmlns="urn:ev"><if>eth1</if></link-down></filter>')
+    )
+    assert not matches_notification(
+        notification, etree.fromstring('<filter><link-up xmlns="urn:ev"/></filter>')
+    )
     xpath = '<filter xmlns:ev="urn:ev" type="xpath" select="%s"/>'
     assert matches_notification(notification, etree.fromstring(xpath % "//ev:link-down[ev:if='eth0']"))
     assert not matches_notification(notification, etree.fromstring(xpath % "//ev:link-up"))
@@ -267,7 +278,8 @@ def test_bad_operation_attribute() -> None:
 
 def test_error_options() -> None:
     bad = config('<hostname>r9</hostname><user nc:operation="create"><id>7</id></user>'
-                 '<interface nc:operation="delete"><name>nope</name></interface><user nc:operation="create"><id>9</id></user>')
+                 '<interface nc:operation="delete"><name>nope</name></interface><user nc:operation="create">'
+                 '<id>9</id></user>')
     original = cfg()
     with pytest.raises(NetconfError):
         edit(original, bad, error_option="stop-on-error")

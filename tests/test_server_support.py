@@ -67,7 +67,9 @@ def xml_of(reply: Any) -> etree._Element:
 
 def texts(element: etree._Element, path: str) -> List[str]:
     """Texts of the nodes selected by *path* (XPath with prefixes nc/ex)."""
-    return [str(x).strip() if isinstance(x, str) else (x.text or "").strip() for x in element.xpath(path, namespaces=NS)]
+    return [str(x).strip() if isinstance(x, str) else (x.text or "").strip() for x in element.xpath(
+        path, namespaces=NS
+    )]
 
 
 def mtus(reply: Any) -> dict[str, str]:
@@ -266,7 +268,9 @@ class RawClient:
     def hello(self, capabilities: Tuple[str, ...] = (BASE10, BASE11)) -> etree._Element:
         """Exchange hellos; return the server's hello element."""
         caps = "".join("<capability>%s</capability>" % c for c in capabilities)
-        self.send(('<hello xmlns="%s"><capabilities>%s</capabilities></hello>]]>]]>' % (BASE_NS, caps)).encode())
+        self.send(
+            ('<hello xmlns="%s"><capabilities>%s</capabilities></hello>]]>]]>' % (BASE_NS, caps)).encode()
+        )
         return etree.fromstring(self.read_eom())
 
     def server_hello(self) -> etree._Element:

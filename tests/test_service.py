@@ -186,7 +186,9 @@ async def test_service_through_netconfd_restart(netconfd_private: Any) -> None:
     clock = task.Clock()
     policy = Policy()
     svc = ManagerService(
-        dict(netconfd_private.connect_kwargs(), hostkey_verify=True, known_hosts=netconfd_private.known_hosts),
+        dict(
+            netconfd_private.connect_kwargs(), hostkey_verify=True, known_hosts=netconfd_private.known_hosts
+        ),
         retry_policy=policy,
         clock=clock,
     )

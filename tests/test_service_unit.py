@@ -52,7 +52,9 @@ class FakeManager:
                 d.callback(None)
         return defer.succeed(None)
 
-    def create_subscription(self, filter: Any = None, stream_name: Any = None, start_time: Any = None) -> "Deferred[Any]":
+    def create_subscription(
+        self, filter: Any = None, stream_name: Any = None, start_time: Any = None
+    ) -> "Deferred[Any]":
         if start_time is not None and self.replay_refused:
             return defer.fail(rpc_error())
         self.subscriptions.append(start_time)
@@ -259,7 +261,9 @@ def test_many_under_one_multiservice() -> None:
     connects = [FakeConnect() for _ in range(3)]
     inventory = MultiService()
     for i, c in enumerate(connects):
-        ManagerService({"host": "192.0.2.%d" % i}, connect=c, clock=clock, name="dev%d" % i).setServiceParent(inventory)
+        ManagerService({"host": "192.0.2.%d" % i}, connect=c, clock=clock, name="dev%d" % i).setServiceParent(
+            inventory
+        )
     inventory.startService()
     assert [len(c.calls) for c in connects] == [1, 1, 1]
     ms = [c.succeed() for c in connects]

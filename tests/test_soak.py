@@ -31,7 +31,9 @@ async def test_connect_close_cycles_leave_nothing_behind(server: Dict[str, Any])
 @pytest_twisted.ensureDeferred
 async def test_requests_with_cancels_and_timeouts(server: Dict[str, Any]) -> None:
     result = await bounded(
-        soak.requests_d(server, reactor(), soak.QUICK["requests"], soak.QUICK["sessions"], soak.QUICK["rounds"]), 120
+        soak.requests_d(
+            server, reactor(), soak.QUICK["requests"], soak.QUICK["sessions"], soak.QUICK["rounds"]
+        ), 120
     )
     rounds = result["rounds"]
     for rd in rounds:

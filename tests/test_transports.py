@@ -17,9 +17,11 @@ from twisted.internet import defer
 from ncclient_twisted import manager, testing
 
 try:  # tests/ as a package or as a plain rootdir-relative directory
-    from ._helpers import bounded as _bounded, reactor, session_threads
+    from ._helpers import bounded as _bounded
+    from ._helpers import reactor, session_threads
 except ImportError:
-    from _helpers import bounded as _bounded, reactor, session_threads
+    from _helpers import bounded as _bounded
+    from _helpers import reactor, session_threads
 
 WAIT = 15
 
@@ -223,6 +225,6 @@ async def test_serve_fails_cleanly_when_a_listener_cannot_start(
 ) -> None:
     # The Unix socket's directory does not exist: serve fails, the TCP ports it opened close.
     readers = set(reactor().getReaders())
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - the OS's error; the test is about the cleanup
         await testing.serve(reactor(), tls=certs, unix_socket=str(tmp_path / "no" / "sock"))
     assert set(reactor().getReaders()) == readers

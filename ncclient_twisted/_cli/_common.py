@@ -31,30 +31,39 @@ def _opt(*args: Any, **kw: Any) -> Callable[[F], F]:
 
 TARGET_OPTIONS = [
     _opt("--host", metavar="HOST", help="One device: its address or name."),
-    _opt("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True, help="Its NETCONF over SSH port."),
+    _opt("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True,
+         help="Its NETCONF over SSH port."),
     _opt("--username", "-u", metavar="USER", help="Its user name (default: yours, as ssh)."),
-    _opt("--device-params", metavar="NAME|JSON", help="ncclient device handler: a name (junos, nexus...) or a JSON object."),
+    _opt("--device-params", metavar="NAME|JSON",
+         help="ncclient device handler: a name (junos, nexus...) or a JSON object."),
     _opt("--inventory", type=click.Path(dir_okay=False), metavar="FILE",
          help="Many devices: a YAML or CSV file (host, port, username, credentials, device_params, name)."),
-    _opt("--concurrency", type=click.IntRange(1, 10000), default=50, show_default=True, help="Devices in progress at once."),
+    _opt("--concurrency", type=click.IntRange(1, 10000), default=50, show_default=True,
+         help="Devices in progress at once."),
     _opt("--timeout", type=click.FloatRange(0.1, None), default=30.0, show_default=True,
          help="Seconds for connecting and for each RPC."),
 ]
 CREDENTIAL_OPTIONS = [
     _opt("--password-env", metavar="VAR",
-         help="Read the password from this environment variable (NCCLIENT_TWISTED_PASSWORD is used when set)."),
-    _opt("--password-file", type=click.Path(dir_okay=False), metavar="FILE", help="Read the password from this file."),
+         help="Read the password from this environment variable (NCCLIENT_TWISTED_PASSWORD is used when "
+             "set)."),
+    _opt("--password-file", type=click.Path(dir_okay=False), metavar="FILE",
+         help="Read the password from this file."),
     _opt("--key", "key_file", type=click.Path(dir_okay=False), metavar="FILE", help="SSH private key file."),
     _opt("--ask-password", is_flag=True, help="Prompt for the password (once)."),
 ]
 HOST_KEY_OPTIONS = [
     _opt("--known-hosts", type=click.Path(dir_okay=False), metavar="FILE",
          help="Check host keys against this known_hosts file instead of ~/.ssh/known_hosts."),
-    _opt("--accept-new", is_flag=True, help="Store the key of a host not yet known (as ssh's StrictHostKeyChecking=accept-new); a changed key is still refused."),
-    _opt("--no-host-key-check", is_flag=True, help="Do not check host keys at all (only on a network you trust)."),
+    _opt("--accept-new", is_flag=True,
+         help="Store the key of a host not yet known (as ssh's StrictHostKeyChecking=accept-new); a changed "
+             "key is still refused."),
+    _opt("--no-host-key-check", is_flag=True,
+         help="Do not check host keys at all (only on a network you trust)."),
 ]
 OUTPUT_OPTIONS = [
-    _opt("--out", "out_dir", type=click.Path(file_okay=False), metavar="DIR", help="Write each device's reply to DIR/<device>.xml."),
+    _opt("--out", "out_dir", type=click.Path(file_okay=False), metavar="DIR",
+         help="Write each device's reply to DIR/<device>.xml."),
     _opt("--format", "fmt", type=click.Choice(["xml", "json"]), default="xml", show_default=True,
          help="xml: the replies; json: one summary line per device (host, ok, error, latency)."),
     _opt("--quiet", "-q", is_flag=True, help="No progress and no summary, only failures."),

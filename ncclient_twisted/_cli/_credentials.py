@@ -118,7 +118,9 @@ class _Resolver:
         return Credentials(agent=True)
 
 
-def resolver(options: CredentialOptions, prompt: Callable[[str], str]) -> Callable[[Optional[str], Optional[str]], Credentials]:
+def resolver(
+    options: CredentialOptions, prompt: Callable[[str], str]
+) -> Callable[[Optional[str], Optional[str]], Credentials]:
     """A function (reference, username) -> Credentials that asks each prompt only once."""
     return _Resolver(options, prompt).resolve
 

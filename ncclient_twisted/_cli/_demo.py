@@ -104,7 +104,9 @@ async def device_script(m: Any, timer: Timer, target: Target) -> Optional[str]:
     raise RuntimeError("no netconf-config-change notification within %g s" % NOTIFICATION_TIMEOUT)
 
 
-def report(devices: int, latencies: Sequence[float], outcomes: Sequence[Outcome], wall: float, out: TextIO) -> None:
+def report(
+    devices: int, latencies: Sequence[float], outcomes: Sequence[Outcome], wall: float, out: TextIO
+) -> None:
     lat = sorted(latencies)
     p50 = statistics.median(lat) * 1000 if lat else float("nan")
     p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000 if lat else float("nan")
@@ -131,22 +133,29 @@ async def demo_main(reactor: Any, stop: Stop, devices: int, quiet: bool) -> int:
         try:
             servers = await proto.listed.addTimeout(TIMEOUT, reactor)
         except Exception as e:
-            sys.stderr.write("ncclient-twisted demo: the embedded servers did not start: %s\n" % describe(e, TIMEOUT))
+            sys.stderr.write(
+                "ncclient-twisted demo: the embedded servers did not start: %s\n" % describe(e, TIMEOUT)
+            )
             return 1
         targets = [
-            Target(host=s["host"], port=s["port"], username=USER, name="device-%d" % i) for i, s in enumerate(servers)
+            Target(host=s["host"], port=s["port"], username=USER, name="device-%d" % i) for i, s in enumerate(
+                servers
+            )
         ]
         creds = Credentials(password=PASSWORD)
         # The servers share one host key: pin it.
         settings = Settings(
-            timeout=TIMEOUT, concurrency=devices, host_keys=HostKeyPolicy(pinned_b64=servers[0]["hostkey_b64"])
+            timeout=TIMEOUT, concurrency=devices, host_keys=HostKeyPolicy(
+                pinned_b64=servers[0]["hostkey_b64"]
+            )
         )
         latencies: List[float] = []
         progress = make_progress(devices, quiet=quiet, description="demo")
 
         start = time.perf_counter()
         outcomes = await run_devices(
-            reactor, targets, {t: creds for t in targets}, device_script, settings, Output(quiet=quiet), progress, stop,
+            reactor, targets, {t: creds for t in targets}, device_script, settings, Output(quiet=quiet),
+            progress, stop,
             latencies=latencies,
         )  # fmt: skip
         wall = time.perf_counter() - start
@@ -165,7 +174,8 @@ def register(cli: click.Group) -> None:
     @cli.command("demo", epilog="""\b
 Example:
   ncclient-twisted demo --devices 50""")
-    @click.option("--devices", type=click.IntRange(1, 1000), default=20, show_default=True, help="How many devices.")
+    @click.option("--devices", type=click.IntRange(1, 1000), default=20, show_default=True,
+                  help="How many devices.")
     @click.option("--quiet", "-q", is_flag=True, help="No progress, only the summary.")
     @click.option("--verbose", "-v", count=True, help="Log ncclient's and ncclient_twisted's messages.")
     def demo(devices: int, quiet: bool, verbose: int) -> None:

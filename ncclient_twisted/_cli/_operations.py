@@ -56,7 +56,8 @@ def config_element(text: str) -> Any:
     el = _element(text)
     if _local(el) == "config":
         return el
-    wrapper = etree.Element("{%s}config" % BASE_NS, nsmap={None: BASE_NS})
+    # None is lxml's key for the default namespace; lxml-stubs type nsmap keys as str only.
+    wrapper = etree.Element("{%s}config" % BASE_NS, nsmap={None: BASE_NS})  # type: ignore[dict-item]
     wrapper.append(el)
     return wrapper
 
@@ -72,7 +73,9 @@ def rpc_element(text: str) -> Any:
     return el
 
 
-def make_filter(subtree: Optional[str], xpath: Optional[str], ns: Sequence[str] = ()) -> Optional[Tuple[str, Any]]:
+def make_filter(
+    subtree: Optional[str], xpath: Optional[str], ns: Sequence[str] = ()
+) -> Optional[Tuple[str, Any]]:
     if subtree and xpath:
         raise click.UsageError("give --filter or --xpath, not both")
     if ns and not xpath:
@@ -91,9 +94,11 @@ def make_filter(subtree: Optional[str], xpath: Optional[str], ns: Sequence[str] 
 
 
 FILTER_OPTIONS = [
-    click.option("--filter", "subtree", metavar="XML|@FILE", help="A subtree filter (XML text, @FILE, or - for stdin)."),
+    click.option("--filter", "subtree", metavar="XML|@FILE",
+                 help="A subtree filter (XML text, @FILE, or - for stdin)."),
     click.option("--xpath", metavar="EXPR", help="An XPath filter (the device must support :xpath)."),
-    click.option("--ns", multiple=True, metavar="PREFIX=URI", help="A namespace prefix of the --xpath (repeatable)."),
+    click.option("--ns", multiple=True, metavar="PREFIX=URI",
+                 help="A namespace prefix of the --xpath (repeatable)."),
 ]
 
 
@@ -138,10 +143,15 @@ Example:
       --config @change.xml --commit""")
     @click.option("--config", "config_arg", required=True, metavar="XML|@FILE|-",
                   help="The configuration: <config> or its content, as text, @FILE, or - for stdin.")
-    @click.option("--target", type=DATASTORE, default="candidate", show_default=True, help="The datastore to edit.")
-    @click.option("--default-operation", type=click.Choice(["merge", "replace", "none"]), help="Default operation.")
-    @click.option("--test-option", type=click.Choice(["test-then-set", "set", "test-only"]), help="Test option.")
-    @click.option("--error-option", type=click.Choice(["stop-on-error", "continue-on-error", "rollback-on-error"]),
+    @click.option("--target", type=DATASTORE, default="candidate", show_default=True,
+                  help="The datastore to edit.")
+    @click.option("--default-operation", type=click.Choice(["merge", "replace", "none"]),
+                  help="Default operation.")
+    @click.option("--test-option", type=click.Choice(["test-then-set", "set", "test-only"]),
+                  help="Test option.")
+    @click.option("--error-option", type=click.Choice(
+        ["stop-on-error", "continue-on-error", "rollback-on-error"]
+    ),
                   help="Error option.")
     @click.option("--commit", "and_commit", is_flag=True,
                   help="Lock the target, edit, commit, unlock (all in one session; candidate only).")
@@ -210,7 +220,8 @@ Example:
     @cli.command("delete-config", epilog="""\b
 Example:
   ncclient-twisted delete-config --host 192.0.2.1 -u admin --target startup""")
-    @click.option("--target", type=click.Choice(["startup", "candidate"]), required=True, help="The datastore to delete.")
+    @click.option("--target", type=click.Choice(["startup", "candidate"]), required=True,
+                  help="The datastore to delete.")
     @pass_common()
     def delete_config(common: Common, target: str) -> None:
         """<delete-config>: delete a datastore (never running)."""
@@ -223,18 +234,26 @@ Example:
 Example:
   ncclient-twisted commit --inventory devices.yaml --confirmed --confirm-timeout 120""")
     @click.option("--confirmed", is_flag=True, help="A confirmed commit (:confirmed-commit).")
-    @click.option("--confirm-timeout", type=click.IntRange(1, None), help="Seconds before a confirmed commit is rolled back.")
-    @click.option("--persist", metavar="ID", help="Make the confirmed commit survive the session, under this id.")
+    @click.option("--confirm-timeout", type=click.IntRange(1, None),
+                  help="Seconds before a confirmed commit is rolled back.")
+    @click.option("--persist", metavar="ID",
+                  help="Make the confirmed commit survive the session, under this id.")
     @click.option("--persist-id", metavar="ID", help="Confirm the persistent commit with this id.")
     @pass_common()
     def commit(
-        common: Common, confirmed: bool, confirm_timeout: Optional[int], persist: Optional[str], persist_id: Optional[str]
+        common: Common,
+        confirmed: bool,
+        confirm_timeout: Optional[int],
+        persist: Optional[str],
+        persist_id: Optional[str],
     ) -> None:
         """<commit>: make the candidate the running configuration."""
         run_action(
             common,
             reply_action(
-                lambda m: m.commit(confirmed=confirmed, timeout=confirm_timeout, persist=persist, persist_id=persist_id)
+                lambda m: m.commit(
+                    confirmed=confirmed, timeout=confirm_timeout, persist=persist, persist_id=persist_id
+                )
             ),
         )
 
@@ -249,13 +268,17 @@ Example:
     @cli.command("validate", epilog="""\b
 Example:
   ncclient-twisted validate --host 192.0.2.1 -u admin --config @new.xml""")
-    @click.option("--source", type=DATASTORE, default="candidate", show_default=True, help="The datastore to validate.")
-    @click.option("--config", "config_arg", metavar="XML|@FILE|-", help="Validate this configuration instead.")
+    @click.option("--source", type=DATASTORE, default="candidate", show_default=True,
+                  help="The datastore to validate.")
+    @click.option("--config", "config_arg", metavar="XML|@FILE|-",
+                  help="Validate this configuration instead.")
     @pass_common()
     def validate(common: Common, source: str, config_arg: Optional[str]) -> None:
         """<validate>: check a datastore or a configuration."""
         text = read_xml_arg(config_arg, "--config")
-        run_action(common, reply_action(lambda m: m.validate(source=config_element(text) if text else source)))
+        run_action(
+            common, reply_action(lambda m: m.validate(source=config_element(text) if text else source))
+        )
 
     @cli.command("rpc", epilog="""\b
 Examples:

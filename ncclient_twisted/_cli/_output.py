@@ -118,7 +118,9 @@ class Output:
     def stream(self, target: Target, text: str, several: bool, record: Dict[str, Any]) -> None:
         """Print one streamed item (a notification) as it arrives."""
         if self.fmt == "json":
-            self.stdout.write(json.dumps(dict(host=target.host, port=target.port, name=target.name, **record)) + "\n")
+            self.stdout.write(
+                json.dumps(dict(host=target.host, port=target.port, name=target.name, **record)) + "\n"
+            )
         else:
             if several:
                 self.stdout.write("<!-- %s -->\n" % target.label)
@@ -141,7 +143,9 @@ class Output:
             self.stderr.write("FAILED %s: %s\n" % (o.target.label, o.error))
         if several and not self.quiet:
             self.stderr.write(
-                "%d devices: %d ok, %d failed, %.2f s\n" % (len(outcomes), len(outcomes) - len(failed), len(failed), wall)
+                "%d devices: %d ok, %d failed, %.2f s\n" % (
+                    len(outcomes), len(outcomes) - len(failed), len(failed), wall
+                )
             )
         self.stderr.flush()
         if interrupted:

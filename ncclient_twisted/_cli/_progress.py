@@ -42,7 +42,9 @@ class PlainProgress(Progress):
 
     def show(self) -> None:
         if self.done % self.step == 0 or self.done == self.total:
-            self.stream.write("progress: %d/%d devices done, %d failed\n" % (self.done, self.total, self.failed))
+            self.stream.write(
+                "progress: %d/%d devices done, %d failed\n" % (self.done, self.total, self.failed)
+            )
             self.stream.flush()
 
 

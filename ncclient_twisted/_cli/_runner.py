@@ -129,7 +129,9 @@ class Stop:
 Action = Callable[[Any, Timer, Target], Awaitable[Optional[str]]]
 
 
-def connect_target(reactor: Any, target: Target, credentials: Credentials, settings: Settings) -> "Deferred[Any]":
+def connect_target(
+    reactor: Any, target: Target, credentials: Credentials, settings: Settings
+) -> "Deferred[Any]":
     """Connect to *target*; the connect is bounded by ``settings.timeout`` as a whole."""
     kw: Dict[str, Any] = dict(
         host=target.host,

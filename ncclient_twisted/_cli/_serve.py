@@ -95,7 +95,9 @@ async def serve_forever(
     try:
         servers = await defer.gatherResults(
             [
-                defer.ensureDeferred(testing.serve(reactor, users={username: password}, port=port if devices == 1 else 0))
+                defer.ensureDeferred(
+                    testing.serve(reactor, users={username: password}, port=port if devices == 1 else 0)
+                )
                 for _ in range(devices)
             ]
         )
@@ -109,7 +111,9 @@ async def serve_forever(
             await runtime.run(_write, known_hosts, "".join(r["known_hosts_line"] + "\n" for r in records))
         if inventory_out:
             await runtime.run(_write, inventory_out, _inventory(records, credentials_ref))
-        write(json.dumps(records) + "\n" if as_json else _describe(records, shown_password, known_hosts, inventory_out))
+        write(json.dumps(records) + "\n" if as_json else _describe(
+            records, shown_password, known_hosts, inventory_out
+        ))
         await stop.wait()
     finally:
         await defer.DeferredList([s.stop() for s in servers], consumeErrors=True)
@@ -122,7 +126,9 @@ def _write_stdout(text: str) -> None:
 
 
 def _describe(
-    records: List[Dict[str, Any]], password: Optional[str], known_hosts: Optional[str], inventory: Optional[str]
+    records: List[Dict[str, Any]], password: Optional[str], known_hosts: Optional[str], inventory: Optional[
+        str
+    ]
 ) -> str:
     from ._runner import host_key_api
 
@@ -148,12 +154,16 @@ Examples:
   ncclient-twisted serve --devices 50 --inventory-out lab.yaml --known-hosts lab_known_hosts
   NCCLIENT_TWISTED_PASSWORD=admin ncclient-twisted get-config --inventory lab.yaml \\
       --known-hosts lab_known_hosts""")
-    @click.option("--devices", type=click.IntRange(1, 1000), default=1, show_default=True, help="How many servers.")
-    @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port of a single server (default: any free one).")
-    @click.option("--username", "-u", default=DEFAULT_USER, show_default=True, help="The user the servers accept.")
+    @click.option("--devices", type=click.IntRange(1, 1000), default=1, show_default=True,
+                  help="How many servers.")
+    @click.option("--port", type=click.IntRange(0, 65535), default=0,
+                  help="Port of a single server (default: any free one).")
+    @click.option("--username", "-u", default=DEFAULT_USER, show_default=True,
+                  help="The user the servers accept.")
     @click.option("--password-env", metavar="VAR",
                   help="Take the user's password from this environment variable (default: password admin).")
-    @click.option("--json", "as_json", is_flag=True, help="Print one JSON line: a list of host, port, username, host key.")
+    @click.option("--json", "as_json", is_flag=True,
+                  help="Print one JSON line: a list of host, port, username, host key.")
     @click.option("--known-hosts", type=click.Path(dir_okay=False), metavar="FILE",
                   help="Write the servers' known_hosts lines to FILE.")
     @click.option("--inventory-out", type=click.Path(dir_okay=False), metavar="FILE",

@@ -33,7 +33,9 @@ def parse_until(value: str, now: Optional[float] = None) -> float:
     try:
         when = datetime.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter("not a duration (90s, 5m, 1h) nor an ISO 8601 time", param_hint="--until") from None
+        raise click.BadParameter(
+            "not a duration (90s, 5m, 1h) nor an ISO 8601 time", param_hint="--until"
+        ) from None
     if when.tzinfo is None:
         when = when.astimezone()
     return max(0.0, when.timestamp() - now)
@@ -55,9 +57,12 @@ Examples:
   ncclient-twisted subscribe --inventory devices.yaml --count 1 --until 5m --format json""")
     @click.option("--stream", metavar="NAME", help="The event stream (default: NETCONF).")
     @with_filter
-    @click.option("--start-time", metavar="TIME", help="Replay events since this RFC 3339 time (:interleave/replay).")
-    @click.option("--count", type=click.IntRange(1, None), help="Stop after this many notifications per device.")
-    @click.option("--until", "until", metavar="DURATION|TIME", help="Stop after a duration (90s, 5m, 1h) or at a time.")
+    @click.option("--start-time", metavar="TIME",
+                  help="Replay events since this RFC 3339 time (:interleave/replay).")
+    @click.option("--count", type=click.IntRange(1, None),
+                  help="Stop after this many notifications per device.")
+    @click.option("--until", "until", metavar="DURATION|TIME",
+                  help="Stop after a duration (90s, 5m, 1h) or at a time.")
     @pass_common()
     def subscribe(
         common: Common,
@@ -95,7 +100,9 @@ Examples:
                     if output.out_dir is not None:
                         await runtime.run(output.append, target, text)
                     else:
-                        output.stream(target, text, several, {"event_time": _event_time(xml), "notification": xml})
+                        output.stream(
+                            target, text, several, {"event_time": _event_time(xml), "notification": xml}
+                        )
                 return None
 
             return action

@@ -96,7 +96,9 @@ def parse_device_params(value: Any, where: str) -> Optional[Mapping[str, Any]]:
 def target_from_mapping(entry: Mapping[str, Any], where: str) -> Target:
     unknown = sorted(set(entry) - set(FIELDS))
     if unknown:
-        raise InventoryError("%s: unknown field(s) %s (known: %s)" % (where, ", ".join(unknown), ", ".join(FIELDS)))
+        raise InventoryError(
+            "%s: unknown field(s) %s (known: %s)" % (where, ", ".join(unknown), ", ".join(FIELDS))
+        )
     host = entry.get("host")
     if not host or not isinstance(host, str):
         raise InventoryError("%s: no host" % where)

@@ -165,6 +165,8 @@ def generate_certificates(
     ca_file = _write(
         os.path.join(directory, prefix + "ca.pem"), ca_cert.public_bytes(serialization.Encoding.PEM)
     )
-    pair("server", server_names[0] if server_names else "server", server_names, ExtendedKeyUsageOID.SERVER_AUTH)
+    pair(
+        "server", server_names[0] if server_names else "server", server_names, ExtendedKeyUsageOID.SERVER_AUTH
+    )
     pair("client", client_name, (), ExtendedKeyUsageOID.CLIENT_AUTH)
     return Certificates(directory, ca_file, files[0], files[1], files[2], files[3], client_name)

@@ -121,7 +121,9 @@ class Fault:
             extra = ", size=%r" % self.size
         elif self.kind == SPLIT_REPLY:
             extra = ", at=%r" % (self.at,)
-        return "Fault(%r, %r%s, count=%r, hits=%r)" % (self.kind, self.operation, extra, self.count, self.hits)
+        return "Fault(%r, %r%s, count=%r, hits=%r)" % (
+            self.kind, self.operation, extra, self.count, self.hits
+        )
 
     def matches(self, operation: str) -> bool:
         """True if this fault applies to *operation*."""

@@ -338,7 +338,12 @@ class NotificationHub:
 class ChangedBy:
     """Who changed the configuration (RFC 6470 ``changed-by``); None fields mean the server."""
 
-    def __init__(self, username: Optional[str] = None, session_id: Optional[int] = None, source_host: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        username: Optional[str] = None,
+        session_id: Optional[int] = None,
+        source_host: Optional[str] = None,
+    ) -> None:
         self.username = username
         self.session_id = session_id
         self.source_host = source_host
@@ -365,11 +370,16 @@ def config_change(
     for node, operation in edits:
         ns = node.tag[1 : node.tag.index("}")] if node.tag[:1] == "{" else None
         if ns:
-            target = '<target xmlns:t="%s">/t:%s</target>' % (escape_text(ns).replace('"', "&quot;"), localname(node.tag))
+            target = '<target xmlns:t="%s">/t:%s</target>' % (
+                escape_text(ns).replace('"', "&quot;"), localname(node.tag)
+            )
         else:
             target = "<target>/%s</target>" % localname(node.tag)
         edit_xml.append("<edit>%s<operation>%s</operation></edit>" % (target, escape_text(operation)))
-    text = '<netconf-config-change xmlns="%s"><changed-by>%s</changed-by><datastore>%s</datastore>%s</netconf-config-change>' % (
+    text = (
+        '<netconf-config-change xmlns="%s"><changed-by>%s</changed-by>'
+        '<datastore>%s</datastore>%s</netconf-config-change>'
+    ) % (
         NC_NOTIFICATIONS_NS,
         changed_by.xml(),
         datastore,
@@ -378,7 +388,9 @@ def config_change(
     return etree.fromstring(text)
 
 
-def confirmed_commit_event(changed_by: ChangedBy, event: str, timeout: Optional[int] = None) -> etree._Element:
+def confirmed_commit_event(
+    changed_by: ChangedBy, event: str, timeout: Optional[int] = None
+) -> etree._Element:
     """Build an RFC 6470 ``netconf-confirmed-commit`` event."""
     who = ""
     if changed_by.session_id is not None:
@@ -389,7 +401,10 @@ def confirmed_commit_event(changed_by: ChangedBy, event: str, timeout: Optional[
         if changed_by.source_host:
             who += "<source-host>%s</source-host>" % escape_text(changed_by.source_host)
     extra = "<timeout>%d</timeout>" % timeout if timeout is not None else ""
-    text = '<netconf-confirmed-commit xmlns="%s">%s<confirm-event>%s</confirm-event>%s</netconf-confirmed-commit>' % (
+    text = (
+        '<netconf-confirmed-commit '
+        'xmlns="%s">%s<confirm-event>%s</confirm-event>%s</netconf-confirmed-commit>'
+    ) % (
         NC_NOTIFICATIONS_NS,
         who,
         event,

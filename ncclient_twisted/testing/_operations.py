@@ -36,8 +36,8 @@ from twisted.python.failure import Failure
 from ._datastore import Datastore, edit, merge_into, new_root, root_from_xml
 from ._errors import NetconfError, NetconfErrors, errors_body
 from ._notifications import ChangedBy, NotificationHub, config_change, confirmed_commit_event
-from ._subtree import subtree_filter, xpath_filter
 from ._subscribed import SN_CAPABILITY, SN_NS
+from ._subtree import subtree_filter, xpath_filter
 from ._xml import (
     BASE_1_0,
     BASE_1_1,
@@ -99,7 +99,9 @@ class Outcome:
 
     __slots__ = ("body", "after")
 
-    def __init__(self, body: Union[bytes, "Deferred[bytes]"], after: Optional[Callable[[], None]] = None) -> None:
+    def __init__(
+        self, body: Union[bytes, "Deferred[bytes]"], after: Optional[Callable[[], None]] = None
+    ) -> None:
         self.body = body
         self.after = after
 
@@ -519,7 +521,9 @@ class Engine:
             return Outcome(OK)
 
         try:
-            root, edits = edit(ds.root, config, default_operation=default_operation, error_option=error_option)
+            root, edits = edit(
+                ds.root, config, default_operation=default_operation, error_option=error_option
+            )
         except (NetconfError, NetconfErrors):
             if error_option != "rollback-on-error":
                 ds.changed()  # partial changes were kept
@@ -532,7 +536,9 @@ class Engine:
         self._after_write(session, name, edits)
         return Outcome(OK)
 
-    def _after_write(self, session: SessionInfo, name: str, edits: Iterable[Tuple[etree._Element, str]]) -> None:
+    def _after_write(
+        self, session: SessionInfo, name: str, edits: Iterable[Tuple[etree._Element, str]]
+    ) -> None:
         if name == "candidate":
             self.candidate_dirty_by.add(session.session_id)
         elif name == "running":
@@ -617,7 +623,9 @@ class Engine:
         ds = self.datastores[self._datastore_name(op, "target")]
         owner = ds.lock_owner
         if owner is None:
-            raise NetconfError("operation-failed", "the %s datastore is not locked" % ds.name, error_type="protocol")
+            raise NetconfError(
+                "operation-failed", "the %s datastore is not locked" % ds.name, error_type="protocol"
+            )
         if owner != session.session_id:
             raise NetconfError(
                 "operation-failed",
@@ -641,7 +649,9 @@ class Engine:
             victim_id = int(text_of(element))
         except ValueError:
             raise NetconfError(
-                "invalid-value", "session-id must be a number", error_type="protocol", info=[("bad-element", "session-id")]
+                "invalid-value", "session-id must be a number", error_type="protocol", info=[
+                    ("bad-element", "session-id")
+                ]
             ) from None
         if victim_id == session.session_id:
             raise NetconfError(

@@ -23,7 +23,6 @@ from ._framing import DEFAULT_MAX_CHUNK
 from ._notifications import ChangedBy, EventTime, NotificationHub, config_change
 from ._operations import Engine, Options, RpcHandler
 from ._session import Session
-from ._stream import NetconfStreamFactory, tls_factory
 from ._ssh import (
     AuthorizedKeyInput,
     ChannelAdapter,
@@ -34,6 +33,7 @@ from ._ssh import (
     load_host_key,
     public_b64,
 )
+from ._stream import NetconfStreamFactory, tls_factory
 from ._xml import BASE_NS, XmlInput, escape_text, make_parser
 
 #: Seconds :meth:`NetconfServer.stop` waits for a clean SSH disconnect
@@ -78,7 +78,9 @@ class _Core:
         )
         self.capabilities = options.capabilities()
         caps = "".join("<capability>%s</capability>" % escape_text(c) for c in self.capabilities)
-        self._hello_prefix = ('<hello xmlns="%s"><capabilities>%s</capabilities><session-id>' % (BASE_NS, caps)).encode()
+        self._hello_prefix = (
+            '<hello xmlns="%s"><capabilities>%s</capabilities><session-id>' % (BASE_NS, caps)
+        ).encode()
         self._ids = itertools.count(1)
 
     def hello_bytes(self, session_id: int) -> bytes:
@@ -489,7 +491,9 @@ class NetconfServer:
         """RFC 8639 subscriptions in force: ``{subscription id: session id}``."""
         return {i: s.session.session_id for i, s in self._core.hub.dynamic.by_id.items()}
 
-    def suspend_subscription(self, ident: int, reason: str = "ietf-subscribed-notifications:insufficient-resources") -> None:
+    def suspend_subscription(
+        self, ident: int, reason: str = "ietf-subscribed-notifications:insufficient-resources"
+    ) -> None:
         """Suspend a dynamic subscription (sends ``subscription-suspended``)."""
         self._core.hub.dynamic.suspend(ident, reason)
 
@@ -497,7 +501,9 @@ class NetconfServer:
         """Resume a suspended subscription (sends ``subscription-resumed``)."""
         self._core.hub.dynamic.resume(ident)
 
-    def terminate_subscription(self, ident: int, reason: str = "ietf-subscribed-notifications:filter-unavailable") -> None:
+    def terminate_subscription(
+        self, ident: int, reason: str = "ietf-subscribed-notifications:filter-unavailable"
+    ) -> None:
         """End a dynamic subscription (sends ``subscription-terminated``)."""
         self._core.hub.dynamic.terminate(ident, reason)
 

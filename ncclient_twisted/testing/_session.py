@@ -19,10 +19,9 @@ from twisted.logger import Logger
 from . import _faults as F
 from ._errors import NetconfError
 from ._faults import Fault, Faults
-from ._framing import EOM, END_OF_CHUNKS, Decoder, FramingError, encode_chunked
-from ._xml import BASE_1_0, BASE_1_1, BASE_NS, attributes, escape_attr, first_child, localname, nc, text_of
-
+from ._framing import END_OF_CHUNKS, EOM, Decoder, FramingError, encode_chunked
 from ._operations import Outcome
+from ._xml import BASE_1_0, BASE_1_1, BASE_NS, attributes, escape_attr, first_child, localname, nc, text_of
 
 if TYPE_CHECKING:
     from ._operations import Engine
@@ -329,7 +328,9 @@ class Session:
             self.close_gracefully()
             return
         if hello.tag not in (_HELLO, "hello"):
-            _log.info("session {sid}: expected <hello>, got {tag}; closing", sid=self.session_id, tag=hello.tag)
+            _log.info(
+                "session {sid}: expected <hello>, got {tag}; closing", sid=self.session_id, tag=hello.tag
+            )
             self.close_gracefully()
             return
         if any(localname(e.tag) == "session-id" for e in hello.iter(etree.Element)):
@@ -372,7 +373,9 @@ class Session:
             rpc = etree.fromstring(message, self._host.parser)
         except etree.XMLSyntaxError as exc:
             tag = "malformed-message" if self.base_version == "1.1" else "operation-failed"
-            self._error_reply(None, NetconfError(tag, "message is not well-formed XML: %s" % exc, error_type="rpc"))
+            self._error_reply(
+                None, NetconfError(tag, "message is not well-formed XML: %s" % exc, error_type="rpc")
+            )
             return
         if rpc.tag != _RPC:
             self._error_reply(
@@ -400,7 +403,12 @@ class Session:
         if op is None:
             self._error_reply(
                 rpc,
-                NetconfError("missing-element", "the <rpc> contains no operation", error_type="protocol", info=[("bad-element", "rpc")]),
+                NetconfError(
+                    "missing-element",
+                    "the <rpc> contains no operation",
+                    error_type="protocol",
+                    info=[("bad-element", "rpc")],
+                ),
             )
             return
         name = localname(op.tag)

@@ -20,7 +20,21 @@ import socket
 import struct
 from collections import deque
 from functools import lru_cache
-from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Protocol, Tuple, Type, Union, cast
+from typing import (
+    Any,
+    Callable,
+    Deque,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Protocol,
+    Tuple,
+    Type,
+    Union,
+    cast,
+)
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -93,7 +107,9 @@ def load_host_key(source: Optional[HostKeyInput]) -> keys.Key:
         key = source
     elif isinstance(source, (ed25519.Ed25519PrivateKey, ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
         key = keys.Key(source)
-    elif isinstance(source, (str, bytes)) and (b"-----BEGIN" in (source if isinstance(source, bytes) else source.encode())):
+    elif isinstance(source, (str, bytes)) and (
+        b"-----BEGIN" in (source if isinstance(source, bytes) else source.encode())
+    ):
         key = _private_key_from_bytes(source if isinstance(source, bytes) else source.encode())
     elif isinstance(source, (str, os.PathLike)):
         with open(os.fspath(source), "rb") as f:
@@ -313,10 +329,13 @@ class NetconfRealm:
     def __init__(self, opener: SessionOpener) -> None:
         self.opener = opener
 
-    def requestAvatar(self, avatarId: bytes, mind: object, *interfaces: Any) -> Tuple[Any, NetconfAvatar, Callable[[], None]]:
+    def requestAvatar(
+        self, avatarId: Union[bytes, Tuple[()]], mind: object, *interfaces: Any
+    ) -> Tuple[Any, NetconfAvatar, Callable[[], None]]:
         if IConchUser not in interfaces:
             raise NotImplementedError("only IConchUser avatars are supported")
-        avatar = NetconfAvatar(avatarId.decode("utf-8"), self.opener)
+        # Our checkers give user names only, never ANONYMOUS (the empty tuple).
+        avatar = NetconfAvatar(cast(bytes, avatarId).decode("utf-8"), self.opener)
         return IConchUser, avatar, lambda: None
 
 
@@ -329,7 +348,7 @@ class PasswordChecker:
     def __init__(self, users: Mapping[str, str]) -> None:
         self._users = {u.encode("utf-8"): p.encode("utf-8") for u, p in users.items()}
 
-    def requestAvatarId(self, credentials: Any) -> "Deferred[bytes]":
+    def requestAvatarId(self, credentials: Any) -> "Deferred[Union[bytes, Tuple[()]]]":
         expected = self._users.get(credentials.username)
         if expected is not None and hmac.compare_digest(expected, credentials.password):
             return succeed(credentials.username)
@@ -348,7 +367,7 @@ class PublicKeyChecker:
             for user, key_list in authorized.items()
         }
 
-    def requestAvatarId(self, credentials: Any) -> "Deferred[bytes]":
+    def requestAvatarId(self, credentials: Any) -> "Deferred[Union[bytes, Tuple[()]]]":
         if credentials.blob not in self._blobs.get(credentials.username, ()):
             return fail(UnauthorizedLogin("key not authorized"))
         if not credentials.signature:

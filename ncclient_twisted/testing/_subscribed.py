@@ -88,13 +88,23 @@ class DynamicSubscriptions:
                 stop = self.hub._time(text_of(child), "stop-time")
             elif name in ("encoding", "dscp", "weighting", "dependency"):
                 if name == "encoding" and "xml" not in text_of(child):
-                    raise _error("invalid-value", "only XML encoding", "ietf-subscribed-notifications:encoding-unsupported")
+                    raise _error(
+                        "invalid-value",
+                        "only XML encoding",
+                        "ietf-subscribed-notifications:encoding-unsupported",
+                    )
             else:
                 raise NetconfError(
-                    "unknown-element", "unexpected <%s>" % name, error_type="protocol", info=[("bad-element", name)]
+                    "unknown-element", "unexpected <%s>" % name, error_type="protocol", info=[
+                        ("bad-element", name)
+                    ]
                 )
         if stream != "NETCONF":
-            raise _error("invalid-value", "no such stream: %s" % stream, "ietf-subscribed-notifications:stream-unavailable")
+            raise _error(
+                "invalid-value",
+                "no such stream: %s" % stream,
+                "ietf-subscribed-notifications:stream-unavailable",
+            )
         if replay_start is not None and replay_start > self.hub.clock.seconds():
             raise _error("invalid-value", "replay-start-time is in the future",
                          "ietf-subscribed-notifications:replay-unsupported")
@@ -137,7 +147,9 @@ class DynamicSubscriptions:
             if sub.wants(event):
                 send(sub.session, event.xml)
 
-    def suspend(self, ident: int, reason: str = "ietf-subscribed-notifications:insufficient-resources") -> None:
+    def suspend(
+        self, ident: int, reason: str = "ietf-subscribed-notifications:insufficient-resources"
+    ) -> None:
         sub = self.by_id[ident]
         sub.suspended = True
         self._state(sub, "subscription-suspended", reason)
