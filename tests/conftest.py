@@ -3,6 +3,7 @@
 import os
 
 import pytest
+import pytest_twisted
 
 try:  # tests/ as a package or as a plain rootdir-relative directory
     from ._netconfd import NetconfdServer, netconfd_available
@@ -75,3 +76,16 @@ def netconfd_factory():
 def netconfd_private(netconfd_factory):
     """A fresh NetconfdServer for one test (free to kill or restart it)."""
     return netconfd_factory()
+
+
+@pytest_twisted.async_yield_fixture
+async def server():
+    """An embedded NETCONF server (``ncclient_twisted.testing``) for one test, on port 0,
+    user admin / password admin. A test module may define its own ``server``."""
+    from twisted.internet import reactor
+
+    from ncclient_twisted import testing
+
+    s = await testing.serve(reactor, users={"admin": "admin"})
+    yield s
+    await s.stop()

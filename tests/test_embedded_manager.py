@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, List
+from typing import Any, List
 
 import pytest
 import pytest_twisted
@@ -24,13 +24,6 @@ CONFIG = (
     '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
     '<system xmlns="urn:example:system"><hostname>%s</hostname></system></config>'
 )
-
-
-@pytest_twisted.async_yield_fixture
-async def server() -> AsyncIterator[testing.NetconfServer]:
-    s = await testing.serve(reactor(), users={"admin": "admin"})
-    yield s
-    await s.stop()
 
 
 async def connect(server: testing.NetconfServer, **kw: Any) -> manager.Manager:

@@ -37,13 +37,6 @@ SHORT = 0.5
 
 
 @pytest_twisted.async_yield_fixture
-async def server() -> AsyncIterator[testing.NetconfServer]:
-    s = await testing.serve(reactor(), users={"admin": "admin"})
-    yield s
-    await s.stop()
-
-
-@pytest_twisted.async_yield_fixture
 async def server10() -> AsyncIterator[testing.NetconfServer]:
     s = await testing.serve(reactor(), users={"admin": "admin"}, base_versions=("1.0",))
     yield s

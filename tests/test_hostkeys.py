@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, AsyncIterator, List, Tuple
+from typing import Any, List, Tuple
 
 import paramiko
 import pytest
@@ -32,13 +32,6 @@ def reactor() -> Any:
 
 async def bounded(d: "defer.Deferred[Any]", seconds: float = WAIT) -> Any:
     return await d.addTimeout(seconds, reactor())
-
-
-@pytest_twisted.async_yield_fixture
-async def server() -> AsyncIterator[testing.NetconfServer]:
-    s = await testing.serve(reactor(), users={"admin": "admin"})
-    yield s
-    await s.stop()
 
 
 def kwargs(server: testing.NetconfServer, **kw: Any) -> Any:

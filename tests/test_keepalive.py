@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any, AsyncIterator, List
+from typing import Any, List
 
 import pytest
 import pytest_twisted
 from twisted.internet import defer, task
 
-from ncclient_twisted import KeepaliveTimeoutError, manager, testing
+from ncclient_twisted import KeepaliveTimeoutError, manager
 from ncclient_twisted._keepalive import DeadPeerDetector
 
 WAIT = 15
@@ -23,13 +23,6 @@ def reactor() -> Any:
 
 async def bounded(d: "defer.Deferred[Any]", seconds: float = WAIT) -> Any:
     return await d.addTimeout(seconds, reactor())
-
-
-@pytest_twisted.async_yield_fixture
-async def server() -> AsyncIterator[testing.NetconfServer]:
-    s = await testing.serve(reactor(), users={"admin": "admin"})
-    yield s
-    await s.stop()
 
 
 # -- unit: the detector's arithmetic ------------------------------------------------------

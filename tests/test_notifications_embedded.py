@@ -3,7 +3,7 @@ interleaving, session loss, and RFC 8639 subscriptions."""
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, List
+from typing import Any, List
 
 import pytest_twisted
 from ncclient.operations import RPCError
@@ -32,13 +32,6 @@ def ev(i: int, kind: str = "tick") -> str:
 
 def n_of(n: Notification) -> int:
     return int(n.event.findtext("{%s}n" % EV))
-
-
-@pytest_twisted.async_yield_fixture
-async def server() -> AsyncIterator[testing.NetconfServer]:
-    s = await testing.serve(reactor(), users={"admin": "admin"})
-    yield s
-    await s.stop()
 
 
 async def connect(server: testing.NetconfServer, **kw: Any) -> manager.Manager:
