@@ -490,7 +490,10 @@ class TwistedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
         return WINDOW_POLL if self._out else None
 
     def _transport_closed(self) -> bool:
-        return self._channel is None or bool(self._channel.closed)
+        # A closed channel may still hold what the server sent before closing it (the
+        # reply to close-session): not closed for us until that has been read.
+        channel = self._channel
+        return channel is None or (bool(channel.closed) and not channel.recv_ready())
 
     def _interrupt_transport(self) -> None:
         transport = self._transport
