@@ -14,6 +14,7 @@ entities, never sees one.
 
 from __future__ import annotations
 
+import re
 from typing import Callable, Dict, List, Optional, Tuple, cast
 
 from lxml import etree
@@ -35,6 +36,8 @@ END_OF_CHUNKS = b"\n##\n"
 # RFC 6242 4.2: chunk-size is 1..4294967295, so at most 10 digits.
 _MAX_CHUNK_SIZE = 4294967295
 _MAX_HEADER = len(b"\n#4294967295\n")
+#: A chunk header (its size) or the end of the chunks (``#``).
+_CHUNK_HEADER = re.compile(rb"\n#(#|[1-9][0-9]{0,9})\n")
 
 
 def frame_10(message: bytes) -> bytes:
@@ -75,14 +78,25 @@ class FrameDecoder:
         self._scan = 0  # base:1.0: where the search for EOM resumes
 
     def feed(self, data: bytes) -> None:
-        self._buf += data
-        while self._buf:
-            if not self._in_message:
-                self._in_message = True
-                self._is_chunked = self._chunked()
-            done = self._step_11() if self._is_chunked else self._step_10()
-            if not done:
-                return
+        buf = self._buf
+        buf += data
+        # Messages are read at an offset and the consumed prefix is dropped once per
+        # feed: deleting it message by message would move the rest of a large read
+        # again for every small message in it.
+        pos = 0
+        try:
+            while pos < len(buf):
+                if not self._in_message:
+                    self._in_message = True
+                    self._is_chunked = self._chunked()
+                pos, message = self._step_11(buf, pos) if self._is_chunked else self._step_10(buf, pos)
+                if message is None:
+                    return
+                self._finish(message)
+        finally:
+            if pos:
+                del buf[:pos]
+                self._scan = max(0, self._scan - pos)
 
     def _finish(self, message: bytes) -> None:
         self._in_message = False
@@ -90,56 +104,61 @@ class FrameDecoder:
         try:
             text = message.decode("utf-8")
         except UnicodeDecodeError as e:
-            error = not_utf8(message, e)
+            error = not_utf8(bytes(message), e)
             if self._invalid is None:
-                raise NetconfFramingError(str(error), message[:80]) from e
+                raise NetconfFramingError(str(error), bytes(message[:80])) from e
             self._invalid(error)
             return
         self._deliver(text.strip())
 
-    def _step_10(self) -> bool:
-        buf = self._buf
-        i = buf.find(EOM, self._scan)
+    def _step_10(self, buf: bytearray, pos: int) -> Tuple[int, Optional[bytes]]:
+        """Read the base:1.0 message at *pos*: (where reading stopped, the message or
+        None if it is not all here yet)."""
+        i = buf.find(EOM, max(pos, self._scan))
         if i < 0:
-            self._scan = max(0, len(buf) - len(EOM) + 1)
-            return False
-        message = bytes(buf[:i])
-        del buf[: i + len(EOM)]
-        self._finish(message)
-        return True
+            self._scan = max(pos, len(buf) - len(EOM) + 1)
+            return pos, None
+        return i + len(EOM), bytes(buf[pos:i])
 
-    def _step_11(self) -> bool:
-        """Consume one chunk header (and its chunk); True when a message completed."""
-        buf = self._buf
+    def _step_11(self, buf: bytearray, pos: int) -> Tuple[int, Optional[bytes]]:
+        """Read base:1.1 chunks from *pos*: (where reading stopped, the message or None
+        if it is not all here yet; its chunks read so far are kept)."""
+        n = len(buf)
         while True:
-            if len(buf) < 4:
-                if buf and not b"\n#".startswith(bytes(buf[:2])):
-                    raise NetconfFramingError("bad chunk header", bytes(buf[:_MAX_HEADER]))
-                return False
-            if buf[0:2] != b"\n#":
-                raise NetconfFramingError("bad chunk header", bytes(buf[:_MAX_HEADER]))
-            if buf[2:4] == b"#\n":
-                del buf[:4]
-                message = b"".join(self._chunks)
-                self._chunks = []
-                self._finish(message)
-                return True
-            end = buf.find(b"\n", 2, _MAX_HEADER)
-            if end < 0:
-                if len(buf) >= _MAX_HEADER or not bytes(buf[2:]).isdigit():
-                    raise NetconfFramingError("bad chunk header", bytes(buf[:_MAX_HEADER]))
-                return False
-            digits = bytes(buf[2:end])
-            if not digits.isdigit() or digits.startswith(b"0"):
-                raise NetconfFramingError("bad chunk size", bytes(buf[: end + 1]))
+            match = _CHUNK_HEADER.match(buf, pos)
+            if match is None:
+                if not self._incomplete_header(buf, pos):
+                    raise NetconfFramingError("bad chunk header", bytes(buf[pos : pos + _MAX_HEADER]))
+                return pos, None
+            digits = match.group(1)
+            if digits == b"#":
+                chunks, self._chunks = self._chunks, []
+                return match.end(), chunks[0] if len(chunks) == 1 else b"".join(chunks)
             size = int(digits)
             if size > _MAX_CHUNK_SIZE:
-                raise NetconfFramingError("chunk size too large", digits)
-            start = end + 1
-            if len(buf) < start + size:
-                return False
+                raise NetconfFramingError("chunk size too large", bytes(digits))
+            start = match.end()
+            if n < start + size:
+                return pos, None
             self._chunks.append(bytes(buf[start : start + size]))
-            del buf[: start + size]
+            pos = start + size
+
+    @staticmethod
+    def _incomplete_header(buf: bytearray, pos: int) -> bool:
+        """True when *buf* from *pos* may still become a chunk header; raises
+        ``NetconfFramingError`` for a bad chunk size; False when it cannot."""
+        head = bytes(buf[pos : pos + _MAX_HEADER])
+        if len(head) < 4:
+            return b"\n#".startswith(head[:2])
+        if head[0:2] != b"\n#":
+            return False
+        end = head.find(b"\n", 2)
+        if end < 0:
+            return len(head) < _MAX_HEADER and head[2:].isdigit()
+        digits = head[2:end]
+        if not digits.isdigit() or digits.startswith(b"0"):
+            raise NetconfFramingError("bad chunk size", head[: end + 1])
+        return False  # unreachable: a well-formed header matches _CHUNK_HEADER
 
 
 class MalformedReplyError(XMLError):
