@@ -47,13 +47,24 @@ _CACHE: Dict[str, Root] = {}
 _CACHE_SIZE = 256
 
 
+#: The last start tag found in the cache: a burst of notifications repeats it, and
+#: ``startswith`` costs less than the regular expression. (If *raw* starts with a start
+#: tag the expression matched, the expression matches that same start tag in *raw*.)
+_last_hit: Optional[Tuple[str, str]] = None
+
+
 def _scan(raw: str) -> Optional[Root]:
+    global _last_hit
+    last = _last_hit
+    if last is not None and raw.startswith(last[0]):
+        return last[1], {}
     match = _START.match(raw)
     if match is None:
         return None
     start_tag = match.group(0)
     hit = _CACHE.get(start_tag)
     if hit is not None:
+        _last_hit = (start_tag, hit[0])
         return hit[0], {}
     found = _parse_start(*match.groups())
     if found is not None and not found[1] and len(_CACHE) < _CACHE_SIZE:
