@@ -1,13 +1,14 @@
 """Notifications on the reactor thread: one queue type behind every way of reading them.
 
-ncclient's ``NotificationHandler`` (registered by ``Session._post_connect``) parses each
-``<notification>`` into a :class:`ncclient.transport.notify.Notification` on the session
-thread and ``put``s it on ``session._notification_q``. Our session's queue is the manager's
-router (:mod:`ncclient_twisted._subscriptions`), which re-types it as our
-:class:`Notification` and hands bursts of them to the reactor; there each reaches one
-:class:`NotificationQueue` (the session's, or a subscription's), which gives it to the
-registered callbacks, else to a waiting :meth:`~NotificationQueue.take`, else buffers it
-(bounded: the oldest is dropped, counted and logged once per burst).
+ncclient's ``Session._post_connect`` registers a ``NotificationHandler`` that parses each
+``<notification>`` into a :class:`ncclient.transport.notify.Notification` and ``put``s it
+on ``session._notification_q``. Our sessions put the manager's router
+(:mod:`ncclient_twisted._subscriptions`) in its place: on the session thread it parses
+each one once, into our :class:`Notification`, and hands bursts of them to the reactor;
+there each reaches one :class:`NotificationQueue` (the session's, or a subscription's),
+which gives it to the registered callbacks, else to a waiting
+:meth:`~NotificationQueue.take`, else buffers it (bounded: the oldest is dropped,
+counted and logged once per burst).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from typing import Any, Callable, Deque, List, Optional
 
 from ncclient.transport.notify import Notification as NCNotification
+from ncclient.xml_ import to_ele
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 
@@ -60,15 +62,27 @@ class Notification(NCNotification):
     """ncclient's ``Notification``, with what a service asks of each one.
 
     ``notification_ele`` / ``notification_xml`` are ncclient's. The element was parsed
-    on the session thread, where :meth:`adopt` also finds the event time and the event.
+    on the session thread; the event time and the event are found in it the first time
+    one of them is asked for.
     """
 
     #: ``time.perf_counter()`` on the session thread when the message was dispatched.
     received: float = 0.0
+    _read: bool = False
     _event_time: Optional[str] = None
     _event: Any = None
     _tag: str = ""
-    _control: bool = False
+    #: None until known: from the text (no control namespace in it) or from the children.
+    _control: Optional[bool] = None
+
+    @classmethod
+    def from_xml(cls, raw: str) -> "Notification":
+        """Parse *raw* (a ``<notification>`` message) as ncclient's ``Notification`` does."""
+        ours: Notification = cls.__new__(cls)
+        ours._raw = raw
+        ours._root_ele = to_ele(raw)
+        ours.received = time.perf_counter()
+        return ours
 
     @classmethod
     def adopt(cls, n: NCNotification) -> "Notification":
@@ -78,53 +92,77 @@ class Notification(NCNotification):
         ours: Notification = cls.__new__(cls)
         ours._raw = getattr(n, "_raw", None) or n.notification_xml
         root = getattr(n, "_root_ele", None)
-        if root is None:
-            root = n.notification_ele
-        ours._root_ele = root
-        for child in root:
-            tag = child.tag
-            if tag == _EVENT_TIME:
-                ours._event_time = child.text.strip() if child.text else None
-            elif isinstance(tag, str) and ours._event is None:
-                ours._event = child
-                ours._tag = tag
-                ours._control = tag.startswith(_CONTROL_PREFIXES)
+        ours._root_ele = root if root is not None else n.notification_ele
         ours.received = time.perf_counter()
         return ours
+
+    def _read_children(self) -> None:
+        """Find ``<eventTime>`` and the event among the root's children (once)."""
+        self._control = False
+        for child in self._root_ele:
+            tag = child.tag
+            if tag == _EVENT_TIME:
+                self._event_time = child.text.strip() if child.text else None
+            elif isinstance(tag, str) and self._event is None:
+                self._event = child
+                self._tag = tag
+                self._control = tag.startswith(_CONTROL_PREFIXES)
+        self._read = True
+
+    def _may_be_control(self) -> bool:
+        """False when the text shows the event cannot be a control notification (its
+        namespaces do not occur in it), without looking at the element."""
+        raw = self._raw
+        return not isinstance(raw, str) or "&" in raw or SN_NS in raw or NETMOD_NOTIFICATION_NS in raw
 
     @property
     def event_time(self) -> Optional[str]:
         """The ``<eventTime>`` text (RFC 3339), as the server sent it."""
+        if not self._read:
+            self._read_children()
         return self._event_time
 
     @property
     def event(self) -> Any:
         """The event's element: the first child that is not ``<eventTime>``."""
+        if not self._read:
+            self._read_children()
         return self._event
 
     @property
     def event_tag(self) -> Optional[str]:
         """The event's qualified tag, e.g. ``{urn:...:ietf-netconf-notifications}netconf-config-change``."""
+        if not self._read:
+            self._read_children()
         return self._tag or None
 
     @property
     def is_replay_complete(self) -> bool:
         """RFC 5277 ``replayComplete`` or RFC 8639 ``replay-completed``."""
-        return self.event_tag in _REPLAY_COMPLETE
+        return self.is_control and self._tag in _REPLAY_COMPLETE
 
     @property
     def is_notification_complete(self) -> bool:
         """RFC 5277 ``notificationComplete`` or RFC 8639 ``subscription-completed``."""
-        return self.event_tag in _COMPLETE
+        return self.is_control and self._tag in _COMPLETE
 
     @property
     def is_control(self) -> bool:
         """A notification about the subscription (replay/complete/state change), not an event."""
-        return self._control
+        control = self._control
+        if control is None:
+            if self._may_be_control():
+                self._read_children()
+            else:
+                self._control = False
+            control = bool(self._control)
+        return control
 
     @property
     def state_change(self) -> Optional[str]:
         """The RFC 8639 state change this is (``subscription-terminated``, ...), or None."""
+        if not self.is_control:
+            return None
         tag = self._tag
         return tag[len(_SN_PREFIX) :] if tag.startswith(_SN_PREFIX) else None
 
@@ -142,6 +180,34 @@ class Notification(NCNotification):
 
     def __repr__(self) -> str:
         return "<Notification %s at %s>" % (self.event_tag, self.event_time)
+
+
+class LastEventTime:
+    """The ``eventTime`` of the latest event (not a control notification) seen.
+
+    Read when asked for: a burst of notifications costs one look, at the last one.
+    A notification without ``eventTime`` (RFC 5277 makes it mandatory) leaves the
+    previous time if that was read before it arrived.
+    """
+
+    __slots__ = ("_latest", "_value")
+
+    def __init__(self) -> None:
+        self._latest: Optional[Notification] = None
+        self._value: Optional[str] = None
+
+    def saw(self, n: Notification) -> None:
+        if not n.is_control:
+            self._latest = n
+
+    @property
+    def value(self) -> Optional[str]:
+        n = self._latest
+        if n is not None:
+            self._latest = None
+            if n.event_time:
+                self._value = n.event_time
+        return self._value
 
 
 class CallbackHandle:
@@ -185,14 +251,17 @@ class NotificationQueue:
         self._ended: Optional[Failure] = None
         self._dropping = False
         self.dropped = 0
-        #: ``eventTime`` of the last event (not control notification) delivered here.
-        self.last_event_time: Optional[str] = None
+        self._last_event = LastEventTime()
 
     # -- in -----------------------------------------------------------------------
 
+    @property
+    def last_event_time(self) -> Optional[str]:
+        """``eventTime`` of the last event (not control notification) delivered here."""
+        return self._last_event.value
+
     def deliver(self, n: Notification) -> None:
-        if not n._control and n._event_time:
-            self.last_event_time = n._event_time
+        self._last_event.saw(n)
         if self._callbacks:
             for fn in tuple(self._callbacks):
                 try:

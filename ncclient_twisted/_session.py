@@ -27,7 +27,7 @@ from typing import Any, Callable, List, Optional, Type, cast
 
 import ncclient.transport.parser as nc_parser
 from ncclient.transport.errors import SessionCloseError, SessionError, SSHError, TransportError
-from ncclient.transport.session import NetconfBase
+from ncclient.transport.session import NetconfBase, NotificationHandler, SessionListener
 from ncclient.transport.ssh import SSHSession
 
 from ncclient_twisted._framing import EOM, FrameDecoder, MalformedReplyError, frame_11
@@ -442,6 +442,7 @@ class WakeOnSendSession:
         # The next class in the MRO (ncclient's Session) has it; mypy sees only object.
         post_connect: Any = cast(Any, super())._post_connect
         post_connect(DEFAULT_HELLO_TIMEOUT if timeout is None else timeout)
+        self._take_over_notifications()
         # ncclient leaves this check commented out; without a base capability there is
         # no framing both sides agree on (RFC 6241 section 8.1).
         caps = [str(c) for c in (getattr(self, "_server_capabilities", None) or ())]
@@ -451,6 +452,20 @@ class WakeOnSendSession:
         if settle:
             # On the connect (pool) thread, never the reactor: see hello_settle_time.
             time.sleep(settle)
+
+    def _take_over_notifications(self) -> None:
+        """If the notification queue is itself a listener (our manager's router), it
+        replaces ncclient's ``NotificationHandler``: it parses each ``<notification>``
+        once, straight into our ``Notification``. One step under the listeners' lock,
+        so no message is seen by both or by neither."""
+        queue_ = getattr(self, "_notification_q", None)
+        if not isinstance(queue_, SessionListener):
+            return
+        with self._lock:
+            for listener in list(self._listeners):
+                if type(listener) is NotificationHandler:
+                    self._listeners.discard(listener)
+            self._listeners.add(queue_)
 
     def close(self) -> None:
         """Close the transport; join the threads with a bound (blocking)."""

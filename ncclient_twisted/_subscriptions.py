@@ -1,8 +1,9 @@
 """Subscribed notifications (RFC 8639 over NETCONF, RFC 8640) and the notification router.
 
-The :class:`NotificationRouter` is the session's ``_notification_q``: on the session
-thread it re-types ncclient's parsed ``Notification`` as ours and hands bursts of them to
-the reactor (one ``callFromThread`` a burst). On the reactor it keeps the last event time
+The :class:`NotificationRouter` is the session's listener for ``<notification>``s (in
+place of ncclient's ``NotificationHandler``) and its ``_notification_q``: on the session
+thread it parses each one once into our ``Notification`` and hands bursts of them to the
+reactor (one ``callFromThread`` a burst). On the reactor it keeps the last event time
 and routes each notification:
 
 - one that names a subscription (an RFC 8639 state change or an RFC 8641 push update
@@ -24,14 +25,17 @@ from lxml import etree
 from ncclient.operations.errors import OperationError
 from ncclient.operations.rpc import RPC, RPCReply
 from ncclient.transport.notify import Notification as NCNotification
+from ncclient.transport.session import SessionListener
 from ncclient.xml_ import new_ele_ns, sub_ele_ns, to_ele
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from ncclient_twisted._handoff import Handoff
 from ncclient_twisted._notifications import (
+    NOTIFICATION_NS,
     SN_NS,
     CallbackHandle,
+    LastEventTime,
     Notification,
     NotificationIterator,
     NotificationQueue,
@@ -57,6 +61,8 @@ log = logging.getLogger("ncclient_twisted.notifications")
 MAX_HELD = 10000
 
 Filter = Union[None, str, Any, Tuple[str, Any]]
+
+_NOTIFICATION_TAG = "{%s}notification" % NOTIFICATION_NS
 
 
 class SubscriptionTerminatedError(OperationError):
@@ -282,8 +288,8 @@ class Subscription:
 # -- the router --------------------------------------------------------------------------------
 
 
-class NotificationRouter:
-    """The session's notification queue; routes each notification on the reactor."""
+class NotificationRouter(SessionListener):
+    """The session's notification listener and queue; routes each one on the reactor."""
 
     def __init__(
         self,
@@ -302,17 +308,29 @@ class NotificationRouter:
         self.rfc5277_subscribed = False
         self._held: Dict[int, List[Notification]] = {}
         self._held_count = 0
-        #: ``eventTime`` of the last event received on the session (any subscription).
-        self.last_event_time: Optional[str] = None
+        self._last_event = LastEventTime()
 
-    # session thread: ncclient's NotificationHandler calls this
+    @property
+    def last_event_time(self) -> Optional[str]:
+        """``eventTime`` of the last event received on the session (any subscription)."""
+        return self._last_event.value
+
+    # session thread
+    def callback(self, root: Tuple[str, Dict[str, str]], raw: str) -> None:
+        """A message arrived (the session's listener): parse a ``<notification>`` once."""
+        if root[0] == _NOTIFICATION_TAG:
+            self.handoff.call(self._route, Notification.from_xml(raw))
+
+    def errback(self, ex: Exception) -> None:
+        pass  # the session's end reaches the queues through the manager
+
     def put(self, n: NCNotification) -> None:
+        """ncclient's ``NotificationHandler`` interface (``session._notification_q.put``)."""
         self.handoff.call(self._route, Notification.adopt(n))
 
     # reactor thread
     def _route(self, n: Notification) -> None:
-        if not n._control and n._event_time:
-            self.last_event_time = n._event_time
+        self._last_event.saw(n)
         if not (self.subscriptions or self.establishing):
             self.session_queue.deliver(n)
             return

@@ -162,6 +162,72 @@ class SessionStreamTests(SynchronousTestCase):
         m._router.put(control("replayComplete"))
         self.assertEqual(m.last_event_time, "2026-01-01T00:00:01Z")
 
+    def test_last_event_time_when_read_after_a_burst(self) -> None:
+        m, _, _ = make()
+        for i in range(5):
+            m._router.put(event(i, "2026-01-01T00:00:0%dZ" % i))
+        m._router.put(control("replayComplete"))
+        m._router.put(state("subscription-suspended", 3))
+        self.assertEqual(m.last_event_time, "2026-01-01T00:00:04Z")
+        m._router.put(event(9, "2026-01-01T00:00:09Z"))
+        self.assertEqual(m.last_event_time, "2026-01-01T00:00:09Z")
+
+
+class SessionListenerTests(SynchronousTestCase):
+    """The router is the session's listener: each <notification> is parsed once."""
+
+    def test_router_takes_notifications_from_the_session(self) -> None:
+        m, _, _ = make()
+        raw = event(1).notification_xml
+        m._router.callback(("{%s}notification" % NOTIF, {}), raw)
+        m._router.callback(("{urn:ietf:params:xml:ns:netconf:base:1.0}rpc-reply", {}), "<rpc-reply/>")
+        n = self.successResultOf(m.take_notification())
+        self.assertIsInstance(n, Notification)
+        self.assertIsInstance(n, NCNotification)
+        self.assertEqual((n.notification_xml, number(n)), (raw, "1"))
+        self.assertIsNone(self.successResultOf(m.take_notification(block=False)))
+
+    def test_an_event_is_known_not_control_without_reading_the_element(self) -> None:
+        n = Notification.from_xml(event(1).notification_xml)
+        self.assertFalse(n.is_control)
+        self.assertFalse(n._read)
+        self.assertFalse(n.is_notification_complete or n.is_replay_complete)
+        self.assertIsNone(n.state_change)
+        self.assertEqual((n.event_tag, n.event_time), ("{urn:t}ev", "2026-11-22T10:00:00Z"))
+
+    def test_control_notifications_are_recognised_however_written(self) -> None:
+        prefixed = (
+            '<notification xmlns="%s"><eventTime>2026-11-22T11:00:00Z</eventTime>'
+            '<x:notificationComplete xmlns:x="%s"/></notification>' % (NOTIF, NETMOD_NOTIFICATION_NS)
+        )
+        # A character reference in the namespace: the text does not show it, the element does.
+        referenced = prefixed.replace("netmod:notification", "netmod:&#110;otification")
+        for raw in (prefixed, referenced, control("replayComplete").notification_xml):
+            n = Notification.from_xml(raw)
+            self.assertTrue(n.is_control, raw)
+        self.assertTrue(Notification.from_xml(referenced).is_notification_complete)
+        sn = Notification.from_xml(state("subscription-terminated", 4).notification_xml)
+        self.assertEqual((sn.state_change, sn.subscription_id), ("subscription-terminated", 4))
+
+    def test_session_replaces_ncclients_notification_handler(self) -> None:
+        from ncclient.devices.default import DefaultDeviceHandler
+        from ncclient.transport.session import NotificationHandler
+
+        from ncclient_twisted._session import TwistedSSHSession
+
+        m, _, _ = make()
+        session = TwistedSSHSession(DefaultDeviceHandler())
+        try:
+            session._notification_q = m._router
+            session.add_listener(NotificationHandler(m._router))
+            session._take_over_notifications()
+            self.assertEqual(
+                [type(x).__name__ for x in session._listeners], ["NotificationRouter"]
+            )
+        finally:
+            session._wake_r.close()
+            session._wake_w.close()
+
 
 class InterleaveTests(SynchronousTestCase):
     def test_without_interleave_other_rpcs_are_refused_after_subscribing(self) -> None:
