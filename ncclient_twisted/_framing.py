@@ -138,10 +138,13 @@ class FrameDecoder:
             if size > _MAX_CHUNK_SIZE:
                 raise NetconfFramingError("chunk size too large", bytes(digits))
             start = match.end()
-            if n < start + size:
+            end = start + size
+            if n < end:
                 return pos, None
-            self._chunks.append(bytes(buf[start : start + size]))
-            pos = start + size
+            if not self._chunks and buf.startswith(END_OF_CHUNKS, end):
+                return end + 4, bytes(buf[start:end])  # the usual message: one chunk
+            self._chunks.append(bytes(buf[start:end]))
+            pos = end
 
     @staticmethod
     def _incomplete_header(buf: bytearray, pos: int) -> bool:
