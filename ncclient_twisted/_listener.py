@@ -36,6 +36,8 @@ __all__ = ["DeferredReplyListener", "reply_outcome"]
 
 log = logging.getLogger("ncclient_twisted.listener")
 
+_RPC_REPLY = qualify("rpc-reply")
+
 
 def reply_outcome(rpc: Any, device_handler: Any) -> Any:
     """What ncclient's synchronous ``RPC._request`` would return or raise for *rpc*'s reply.
@@ -138,7 +140,7 @@ class DeferredReplyListener(RPCReplyListener):
 
     def callback(self, root: Tuple[str, Dict[str, str]], raw: str) -> None:
         tag, attrs = root
-        if self._device_handler.perform_qualify_check() and tag != qualify("rpc-reply"):
+        if tag != _RPC_REPLY and self._device_handler.perform_qualify_check():
             return
         msgid = attrs.get("message-id")
         with self._lock:

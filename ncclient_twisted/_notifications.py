@@ -81,6 +81,8 @@ class Notification(NCNotification):
         ours: Notification = cls.__new__(cls)
         ours._raw = raw
         ours._root_ele = to_ele(raw)
+        if not ours._may_be_control():
+            ours._control = False  # known here, on the session thread: not on the reactor
         ours.received = time.perf_counter()
         return ours
 
