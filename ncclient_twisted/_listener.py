@@ -130,6 +130,10 @@ class DeferredReplyListener(RPCReplyListener):
             self._id2rpc.pop(msgid, None)
             self._pending.pop(msgid, None)
 
+    def alone(self) -> bool:
+        """Whether at most one request waits for its reply (the one being sent)."""
+        return len(self._pending) <= 1
+
     @property
     def pending(self) -> int:
         """Requests sent and still waiting for a reply."""

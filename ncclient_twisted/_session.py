@@ -54,6 +54,9 @@ DEFAULT_HELLO_TIMEOUT = 60.0
 CLOSE_JOIN_TIMEOUT = 10.0
 #: While paramiko's send window is full, how often the session thread looks again.
 WINDOW_POLL = 0.005
+#: The largest framed message a caller's thread writes itself (see ``send``); larger
+#: ones are always written by the session thread.
+DIRECT_WRITE_MAX = 16 * 1024
 
 
 class QuietSocket(socket.socket):
@@ -184,6 +187,9 @@ class WakeOnSendSession:
     """
 
     keepalive: Any = None
+    #: Set by the manager: true when a message sent now may be written by the caller's
+    #: thread (nothing else in flight, so there is no burst to write in one go).
+    write_now: Optional[Callable[[], bool]] = None
     # What ncclient's Session provides (declared for the type checker).
     _q: "queue.Queue[str]"
     _base: int
@@ -214,6 +220,8 @@ class WakeOnSendSession:
         self.end_reason: Optional[Exception] = None
         self._decoder: Optional[FrameDecoder] = None
         self._out = b""
+        #: Held while writing: by the session thread, or by a caller writing directly.
+        self._write_lock = threading.Lock()
         # True while a wake-up byte is on its way: a burst of sends costs one syscall.
         self._wake_pending = False
 
@@ -238,6 +246,12 @@ class WakeOnSendSession:
     def _send_ready(self) -> bool:
         raise NotImplementedError
 
+    def _can_write_now(self, size: int) -> bool:
+        """Whether *size* bytes can be written from a caller's thread at once, without
+        waiting (a window, a key exchange). Transports that cannot be written from
+        another thread than the session's say False (the default)."""
+        return False
+
     def _select_timeout(self, sel: selectors.BaseSelector) -> Optional[float]:
         """How long the loop may sleep; called each turn, may change *sel*'s interests."""
         return None
@@ -258,9 +272,22 @@ class WakeOnSendSession:
     # -- sending -------------------------------------------------------------------
 
     def send(self, message: str) -> None:
-        """Queue *message* and wake the session thread (any thread may call this)."""
+        """Send *message* (any thread may call this).
+
+        When nothing else is in flight (``write_now``) and the message is small, the
+        caller's thread writes it: a request one at a time then costs no wake-up of the
+        session thread. Otherwise it is queued and the session thread woken; it writes
+        everything queued in one go.
+        """
         if not self.connected:
             raise TransportError("Not connected to NETCONF server")
+        write_now = self.write_now
+        if write_now is not None and write_now() and self._write_lock.acquire(blocking=False):
+            try:
+                if self._write_directly(message):
+                    return
+            finally:
+                self._write_lock.release()
         self._q.put(message)
         if not self._wake_pending:
             self._wake_pending = True
@@ -272,6 +299,34 @@ class WakeOnSendSession:
         except (BlockingIOError, OSError):
             pass  # a wake-up is already pending, or the session is gone
 
+    def _frame(self, message: str) -> bytes:
+        data = message.encode("utf-8")
+        return frame_11(data) if self._base == NetconfBase.BASE_11 else data + EOM
+
+    def _write_directly(self, message: str) -> bool:
+        """Write *message* now, on this thread (the write lock held); False to queue it.
+
+        Only when nothing queued or half-written would go out after it. A write that
+        fails leaves the message to the session thread, which meets the same error and
+        ends the session with it.
+        """
+        if self._out or not self._q.empty():
+            return False
+        data = self._frame(message)
+        if len(data) > DIRECT_WRITE_MAX or not self._can_write_now(len(data)):
+            return False
+        try:
+            n = self._transport_write(data)
+        except Exception as e:
+            log.debug("direct write failed (%r): left to the session thread", e)
+            return False
+        if n is None or n <= 0:
+            return False
+        if n < len(data):
+            self._out = data[n:]  # the session thread writes the rest, before anything else
+            self._wake()
+        return True
+
     def _take_queued(self) -> bytes:
         """All queued messages, framed, as one buffer (one write, one TCP segment)."""
         out: List[bytes] = []
@@ -280,18 +335,23 @@ class WakeOnSendSession:
                 msg = self._q.get_nowait()
             except queue.Empty:
                 break
-            data = msg.encode("utf-8")
-            out.append(frame_11(data) if self._base == NetconfBase.BASE_11 else data + EOM)
+            out.append(self._frame(msg))
         return b"".join(out)
 
     def _write_some(self) -> None:
         """Write what the transport takes now; the rest waits in ``_out``."""
+        with self._write_lock:
+            self._write_locked()
+
+    def _write_locked(self) -> None:
         if not self._out:
             self._out = self._take_queued()
         while self._out and self._send_ready():
             try:
                 n = self._transport_write(self._out)
-            except OSError as e:  # paramiko: "Socket is closed" (the server closed first)
+            except (OSError, EOFError) as e:
+                # paramiko: "Socket is closed", or EOFError from its packetizer: the
+                # server closed first.
                 raise SessionCloseError(b"", self._out) from e
             if n is None:
                 return
@@ -499,6 +559,18 @@ class TwistedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
 
     def _send_ready(self) -> bool:
         return bool(self._channel.send_ready())
+
+    def _can_write_now(self, size: int) -> bool:
+        # paramiko's Channel.send is thread-safe; it waits only for the peer's window
+        # and for a key exchange in progress (clear_to_send): neither may be the case.
+        channel, transport = self._channel, self._transport
+        return (
+            channel is not None
+            and transport is not None
+            and not channel.closed
+            and channel.out_window_size >= size
+            and transport.clear_to_send.is_set()
+        )
 
     def _select_timeout(self, sel: selectors.BaseSelector) -> Optional[float]:
         # Only while paramiko's window is full do we look again on a timer.

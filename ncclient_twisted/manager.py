@@ -674,6 +674,7 @@ def _open_manager(
         # conditions, a socket pair) costs the reactor milliseconds under load.
         session = session_class(device_handler)
         listener = DeferredReplyListener.install(session, device_handler, reactor, handoff)
+        session.write_now = listener.alone
         session._notification_q = notifications
         try:
             connect_session(session)
