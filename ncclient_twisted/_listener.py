@@ -66,6 +66,12 @@ def reply_outcome(rpc: Any, device_handler: Any) -> Any:
     return reply
 
 
+def _errback_unless_called(outcome: Tuple["Deferred[Any]", Exception]) -> None:
+    d, error = outcome
+    if not d.called:
+        d.errback(Failure(error))
+
+
 class _Pending:
     __slots__ = ("deferred", "rpc")
 
@@ -115,14 +121,30 @@ class DeferredReplyListener(RPCReplyListener):
         """A Deferred for *rpc*'s outcome; cancelling it forgets the request."""
         msgid = rpc.id
         d: "Deferred[Any]" = Deferred(lambda _: self.forget(msgid))
+        ended = self._register(msgid, d, rpc)
+        if ended is not None:
+            d.errback(Failure(ended))
+        return d
+
+    def expect_into(self, rpc: Any, d: "Deferred[Any]") -> None:
+        """As :meth:`expect`, with the caller's *d*, from any thread (a request built on
+        the session thread): *d* fires on the reactor."""
+        ended = self._register(rpc.id, d, rpc)
+        if ended is not None:
+            self.fail_later(d, ended)
+
+    def _register(self, msgid: str, d: "Deferred[Any]", rpc: Any) -> Optional[Exception]:
         with self._lock:
             ended = self._ended
             if ended is None:
                 self._pending[msgid] = _Pending(d, rpc)
         if ended is not None:
             self.forget(msgid)
-            d.errback(Failure(ended))
-        return d
+        return ended
+
+    def fail_later(self, d: "Deferred[Any]", error: Exception) -> None:
+        """Fail *d* with *error* on the reactor (from any thread), unless it has fired."""
+        self._handoff.call(_errback_unless_called, (d, error))
 
     def forget(self, msgid: str) -> None:
         """Stop waiting for *msgid*; its reply, if it comes, will be dropped."""

@@ -17,13 +17,14 @@ when the session is closed.
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import selectors
 import socket
 import threading
 import time
-from typing import Any, Callable, List, Optional, Type, cast
+from typing import Any, Callable, Deque, List, Optional, Protocol, Type, cast
 
 import ncclient.transport.parser as nc_parser
 from ncclient.transport.errors import SessionCloseError, SessionError, SSHError, TransportError
@@ -45,6 +46,14 @@ __all__ = [
 
 log = logging.getLogger("ncclient_twisted.session")
 
+
+class Job(Protocol):
+    """Work for the session thread (see :meth:`WakeOnSendSession.submit`)."""
+
+    def run(self) -> None: ...
+
+    def fail(self, reason: Exception) -> None: ...
+
 READ_SIZE = 256 * 1024
 #: How long paramiko's transport thread may sleep in ``recv`` with nothing to read.
 IDLE_SOCKET_TIMEOUT = 60.0
@@ -54,6 +63,8 @@ DEFAULT_HELLO_TIMEOUT = 60.0
 CLOSE_JOIN_TIMEOUT = 10.0
 #: While paramiko's send window is full, how often the session thread looks again.
 WINDOW_POLL = 0.005
+#: At most this many requests are built per turn of the session loop (then it reads).
+MAX_JOBS_PER_TURN = 256
 #: The largest framed message a caller's thread writes itself (see ``send``); larger
 #: ones are always written by the session thread.
 DIRECT_WRITE_MAX = 16 * 1024
@@ -222,6 +233,11 @@ class WakeOnSendSession:
         self._out = b""
         #: Held while writing: by the session thread, or by a caller writing directly.
         self._write_lock = threading.Lock()
+        # Requests to build on this thread (see submit): the caller counts what it
+        # submits, the session thread what it has run, each its own counter.
+        self._jobs: Deque[Job] = collections.deque()
+        self._jobs_submitted = 0
+        self._jobs_done = 0
         # True while a wake-up byte is on its way: a burst of sends costs one syscall.
         self._wake_pending = False
 
@@ -298,6 +314,50 @@ class WakeOnSendSession:
             self._wake_w.send(b"\0")
         except (BlockingIOError, OSError):
             pass  # a wake-up is already pending, or the session is gone
+
+    def submit(self, job: "Job") -> None:
+        """Run ``job.run()`` on the session thread, in the order submitted (call it from
+        one thread: the manager's). Once the session has ended, ``job.fail(reason)``
+        is called instead."""
+        self._jobs_submitted += 1
+        self._jobs.append(job)
+        if self._ended.is_set():
+            self._fail_jobs()
+            return
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._wake()
+
+    @property
+    def jobs_outstanding(self) -> bool:
+        """Whether a submitted job has not run yet (a later request must not overtake it)."""
+        return self._jobs_done != self._jobs_submitted
+
+    def _run_jobs(self) -> None:
+        for _ in range(MAX_JOBS_PER_TURN):
+            try:
+                job = self._jobs.popleft()
+            except IndexError:
+                return
+            try:
+                job.run()
+            except Exception:
+                log.exception("a request could not be built")
+            finally:
+                self._jobs_done += 1
+        self._wake()  # more to build: after this turn's reads and writes
+
+    def _fail_jobs(self) -> None:
+        reason = self.end_reason or TransportError("Session closed")
+        while True:
+            try:
+                job = self._jobs.popleft()
+            except IndexError:
+                return
+            try:
+                job.fail(reason)
+            finally:
+                self._jobs_done += 1
 
     def _frame(self, message: str) -> bytes:
         data = message.encode("utf-8")
@@ -442,6 +502,8 @@ class WakeOnSendSession:
                 # Cleared before the queue is read: a message queued after this line
                 # either is taken by _write_some or writes a new wake-up byte.
                 self._wake_pending = False
+                if self._jobs:
+                    self._run_jobs()
                 self._write_some()
                 timeout = self._select_timeout(sel)
                 if self.keepalive is not None:
@@ -490,6 +552,7 @@ class WakeOnSendSession:
             except OSError:
                 pass
         self._ended.set()
+        self._fail_jobs()
         for fn in self._on_end:
             try:
                 fn(reason)

@@ -104,6 +104,58 @@ def _timed_out(result: Any, timeout: float) -> Any:
     raise TimeoutExpiredError("ncclient timed out while waiting for an rpc reply.")
 
 
+class _BuildJob:
+    """A request the session thread builds and sends (see ``Manager._build_elsewhere``).
+
+    Its Deferred is made on the reactor; cancelling it before the request is built means
+    it is never sent, after, that its reply (if it comes) is dropped.
+    """
+
+    __slots__ = ("manager", "cls", "args", "kwds", "raise_mode", "deferred", "msgid", "cancelled")
+
+    def __init__(
+        self, manager: "Manager", cls: Type[RPC], args: Tuple[Any, ...], kwds: Dict[str, Any], raise_mode: int
+    ) -> None:
+        self.manager = manager
+        self.cls = cls
+        self.args = args
+        self.kwds = kwds
+        self.raise_mode = raise_mode
+        self.deferred: "Deferred[Any]" = Deferred()
+        self.msgid: Optional[str] = None
+        self.cancelled = False
+
+    # session thread
+    def run(self) -> None:
+        if self.cancelled:
+            return
+        listener = self.manager._listener
+        try:
+            rpc = self.manager._new_rpc(self.cls, self.raise_mode)
+        except Exception as e:
+            listener.fail_later(self.deferred, e)
+            return
+        self.msgid = rpc.id
+        listener.expect_into(rpc, self.deferred)
+        if self.cancelled:  # cancelled while being built: never sent
+            listener.forget(rpc.id)
+            return
+        try:
+            rpc.request(*self.args, **self.kwds)
+        except Exception as e:
+            listener.forget(rpc.id)
+            listener.fail_later(self.deferred, e)
+
+    def fail(self, reason: Exception) -> None:
+        self.manager._listener.fail_later(self.deferred, reason)
+
+    # reactor thread: the Deferred's canceller
+    def cancel(self, d: "Deferred[Any]") -> None:
+        self.cancelled = True
+        if self.msgid is not None:
+            self.manager._listener.forget(self.msgid)
+
+
 class Manager(nc_manager.Manager):
     """ncclient's ``Manager`` whose operations return Deferreds.
 
@@ -195,29 +247,51 @@ class Manager(nc_manager.Manager):
                     "use a second session for other operations"
                 )
             )
-        try:
-            rpc = cls(
-                self._session,
-                device_handler=self._device_handler,
-                async_mode=True,
-                timeout=self._timeout,
-                raise_mode=self._raise_mode if raise_mode is None else raise_mode,
-                huge_tree=self._huge_tree,
-            )
-        except Exception:
-            return fail()
-        d = self._listener.expect(rpc)
-        try:
-            rpc.request(*args, **kwds)
-        except Exception:
-            self._listener.forget(rpc.id)
-            if not d.called:
-                d.errback(Failure())
-            return d
+        mode = self._raise_mode if raise_mode is None else raise_mode
+        if self._build_elsewhere(cls):
+            # Others are in flight: the session thread builds this one (ncclient's RPC
+            # object and its XML) and writes it with the rest of the burst; the reactor
+            # only makes the Deferred.
+            job = _BuildJob(self, cls, args, kwds, mode)
+            d: "Deferred[Any]" = Deferred(job.cancel)
+            job.deferred = d
+            self._session.submit(job)
+        else:
+            try:
+                rpc = self._new_rpc(cls, mode)
+            except Exception:
+                return fail()
+            d = self._listener.expect(rpc)
+            try:
+                rpc.request(*args, **kwds)
+            except Exception:
+                self._listener.forget(rpc.id)
+                if not d.called:
+                    d.errback(Failure())
+                return d
         timeout = self._timeout if timeout is _MANAGER_TIMEOUT else timeout
         if timeout is not None and not d.called:
             d.addTimeout(timeout, self._reactor, onTimeoutCancel=_timed_out)
         return d
+
+    def _new_rpc(self, cls: Type[RPC], raise_mode: int) -> RPC:
+        return cls(
+            self._session,
+            device_handler=self._device_handler,
+            async_mode=True,
+            timeout=self._timeout,
+            raise_mode=raise_mode,
+            huge_tree=self._huge_tree,
+        )
+
+    def _build_elsewhere(self, cls: Type[RPC]) -> bool:
+        """Whether the session thread should build this request: others wait for their
+        reply or are still to be built (so this one cannot overtake them), and the
+        session can (our sessions; ``close-session`` is always built here)."""
+        session: Any = self._session
+        if not hasattr(session, "submit") or issubclass(cls, operations.CloseSession):
+            return False
+        return bool(self._listener.pending or session.jobs_outstanding)
 
     # The common operations, typed. Others go through ``__getattr__`` as in ncclient.
 
