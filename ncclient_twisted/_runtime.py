@@ -17,6 +17,8 @@ from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
+from ncclient_twisted._wakeups import Waker
+
 __all__ = [
     "Runtime",
     "runtime_for",
@@ -53,6 +55,8 @@ class Runtime:
         self._triggers: list = []
         #: Set once the reactor begins to shut down: pool work waiting on it gives up.
         self.shutting_down = threading.Event()
+        #: Wakes session threads for the reactor after each of its turns.
+        self.waker = Waker(reactor)
 
     def _start(self) -> ThreadPool:
         if self._pool is None:
@@ -103,6 +107,7 @@ class Runtime:
         self._triggers = []
         if pool is not None:
             pool.stop()
+        self.waker.stop()
 
 
 _runtimes: "weakref.WeakKeyDictionary[Any, Runtime]" = weakref.WeakKeyDictionary()

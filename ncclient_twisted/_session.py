@@ -201,6 +201,9 @@ class WakeOnSendSession:
     #: Set by the manager: true when a message sent now may be written by the caller's
     #: thread (nothing else in flight, so there is no burst to write in one go).
     write_now: Optional[Callable[[], bool]] = None
+    #: Set by the manager: takes on a wake-up of this session (returns True), to do it
+    #: later from another thread, or returns False (wake it now).
+    wake_later: Optional[Callable[[Any], bool]] = None
     # What ncclient's Session provides (declared for the type checker).
     _q: "queue.Queue[str]"
     _base: int
@@ -307,6 +310,11 @@ class WakeOnSendSession:
         self._q.put(message)
         if not self._wake_pending:
             self._wake_pending = True
+            self._request_wake()
+
+    def _request_wake(self) -> None:
+        wake_later = self.wake_later
+        if wake_later is None or not wake_later(self):
             self._wake()
 
     def _wake(self) -> None:
@@ -326,7 +334,7 @@ class WakeOnSendSession:
             return
         if not self._wake_pending:
             self._wake_pending = True
-            self._wake()
+            self._request_wake()
 
     @property
     def jobs_outstanding(self) -> bool:

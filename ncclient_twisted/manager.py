@@ -748,7 +748,9 @@ def _open_manager(
         # conditions, a socket pair) costs the reactor milliseconds under load.
         session = session_class(device_handler)
         listener = DeferredReplyListener.install(session, device_handler, reactor, handoff)
-        session.write_now = listener.alone
+        waker = runtime_for(reactor).waker
+        session.write_now = lambda: listener.alone() and waker.claim_direct_write()
+        session.wake_later = waker.defer
         session._notification_q = notifications
         try:
             connect_session(session)

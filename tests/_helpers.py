@@ -55,7 +55,11 @@ def session_threads() -> List[threading.Thread]:
 
 def worker_threads() -> List[threading.Thread]:
     """Every thread but thread-pool workers (pools keep their idle threads by design)."""
-    return [t for t in threading.enumerate() if not t.name.startswith("PoolThread-")]
+    return [
+        t
+        for t in threading.enumerate()
+        if not t.name.startswith("PoolThread-") and t.name != "ncclient_twisted-waker"
+    ]
 
 
 def open_fds() -> int:

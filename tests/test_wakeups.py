@@ -1,0 +1,50 @@
+"""The reactor's wake-ups of session threads: put off to after its turn, done by one
+thread of their own; only the first write of a turn is the reactor's (Clock)."""
+
+from __future__ import annotations
+
+import threading
+from typing import List
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from ncclient_twisted._wakeups import Waker
+
+
+class FakeSession:
+    def __init__(self) -> None:
+        self.woken_on: List[threading.Thread] = []
+
+    def _wake(self) -> None:
+        self.woken_on.append(threading.current_thread())
+
+
+class WakerTests(SynchronousTestCase):
+    def test_a_burst_on_the_reactor_is_woken_after_the_turn_by_the_waker_thread(self) -> None:
+        clock = Clock()
+        waker = Waker(clock, on_reactor_thread=lambda: True)
+        a, b = FakeSession(), FakeSession()
+        self.assertTrue(waker.claim_direct_write())  # a lone request: the reactor writes it
+        self.assertFalse(waker.claim_direct_write())  # a second one in the same turn: a burst
+        self.assertTrue(waker.defer(a) and waker.defer(b) and waker.defer(a))
+        self.assertEqual((a.woken_on, b.woken_on), ([], []))
+        clock.advance(0)  # the turn is over
+        waker.stop()  # joins the waker thread once it has done what it was given
+        self.assertEqual((len(a.woken_on), len(b.woken_on)), (1, 1))
+        self.assertEqual(a.woken_on[0].name, "ncclient_twisted-waker")
+        self.assertTrue(waker.claim_direct_write())  # a new turn
+
+    def test_other_threads_wake_and_write_themselves(self) -> None:
+        clock = Clock()
+        waker = Waker(clock, on_reactor_thread=lambda: False)
+        self.assertFalse(waker.defer(FakeSession()))
+        self.assertTrue(waker.claim_direct_write() and waker.claim_direct_write())
+        self.assertEqual(clock.getDelayedCalls(), [])
+
+    def test_stop_wakes_what_is_left(self) -> None:
+        waker = Waker(Clock(), on_reactor_thread=lambda: True)
+        s = FakeSession()
+        waker.defer(s)
+        waker.stop()
+        self.assertEqual(len(s.woken_on), 1)
