@@ -207,8 +207,12 @@ class LastEventTime:
         n = self._latest
         if n is not None:
             self._latest = None
-            if n.event_time:
-                self._value = n.event_time
+            # From the text, which nothing can change, unless the element has been read
+            # already (its event time is then kept as a string): the element is the
+            # application's, which may have changed or moved it meanwhile.
+            event_time = n._event_time if n._read else Notification.from_xml(n._raw).event_time
+            if event_time:
+                self._value = event_time
         return self._value
 
 

@@ -45,13 +45,14 @@ class Waker:
         self._direct_used = False
         self._queue: "queue.SimpleQueue[Optional[List[Any]]]" = queue.SimpleQueue()
         self._thread: Optional[threading.Thread] = None
+        self._stopped = False
 
     # -- reactor thread ------------------------------------------------------------
 
     def defer(self, session: Any) -> bool:
         """Take on *session*'s wake-up (True), if this is the reactor thread; else
         False: the caller wakes it itself."""
-        if not self._on_reactor_thread():
+        if self._stopped or not self._on_reactor_thread():
             return False
         self._sessions[session] = None
         self._schedule()
@@ -84,10 +85,12 @@ class Waker:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="ncclient_twisted-waker", daemon=True)
             self._thread.start()
-        self._queue.put(sessions)  # no system call on this thread
+        self._queue.put(sessions)  # no GIL-releasing write on this thread
 
     def stop(self) -> None:
-        """Wake what is left and end the thread (reactor shutdown)."""
+        """Wake what is left and end the thread (reactor shutdown); from now on
+        callers wake sessions themselves."""
+        self._stopped = True
         for session in list(self._sessions):
             session._wake()
         self._sessions.clear()

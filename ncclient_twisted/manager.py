@@ -15,6 +15,7 @@ pool; the Deferred fires with a :class:`Manager`, or fails with ncclient's own e
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import logging
@@ -104,6 +105,20 @@ def _timed_out(result: Any, timeout: float) -> Any:
     raise TimeoutExpiredError("ncclient timed out while waiting for an rpc reply.")
 
 
+#: Arguments of these types are given to a request built on the session thread as they
+#: are; any other (an element, a dict, a list) is copied first, on the caller's thread:
+#: the caller may change it afterwards, and lxml trees must not be shared by two threads.
+_IMMUTABLE = (str, bytes, int, float, bool, type(None))
+
+
+def _snapshot(args: Tuple[Any, ...], kwds: Dict[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
+    values = list(args) + list(kwds.values())
+    if all(isinstance(v, _IMMUTABLE) for v in values):
+        return args, kwds
+    copied: Tuple[Tuple[Any, ...], Dict[str, Any]] = copy.deepcopy((args, kwds))
+    return copied
+
+
 class _BuildJob:
     """A request the session thread builds and sends (see ``Manager._build_elsewhere``).
 
@@ -121,7 +136,7 @@ class _BuildJob:
         self.args = args
         self.kwds = kwds
         self.raise_mode = raise_mode
-        self.deferred: "Deferred[Any]" = Deferred()
+        self.deferred: "Deferred[Any]"  # set by Manager._call (its canceller is this job's)
         self.msgid: Optional[str] = None
         self.cancelled = False
 
@@ -252,7 +267,7 @@ class Manager(nc_manager.Manager):
             # Others are in flight: the session thread builds this one (ncclient's RPC
             # object and its XML) and writes it with the rest of the burst; the reactor
             # only makes the Deferred.
-            job = _BuildJob(self, cls, args, kwds, mode)
+            job = _BuildJob(self, cls, *_snapshot(args, kwds), mode)
             d: "Deferred[Any]" = Deferred(job.cancel)
             job.deferred = d
             self._session.submit(job)
@@ -286,12 +301,17 @@ class Manager(nc_manager.Manager):
 
     def _build_elsewhere(self, cls: Type[RPC]) -> bool:
         """Whether the session thread should build this request: others wait for their
-        reply or are still to be built (so this one cannot overtake them), and the
-        session can (our sessions; ``close-session`` is always built here)."""
+        reply or are still to be built, and the session can (our sessions). While
+        requests are still to be built, every later one is built after them, there:
+        ``close-session`` too, so nothing overtakes them on the wire."""
         session: Any = self._session
-        if not hasattr(session, "submit") or issubclass(cls, operations.CloseSession):
+        if not hasattr(session, "submit"):
             return False
-        return bool(self._listener.pending or session.jobs_outstanding)
+        if session.jobs_outstanding:
+            return True
+        if issubclass(cls, operations.CloseSession):
+            return False
+        return bool(self._listener.pending)
 
     # The common operations, typed. Others go through ``__getattr__`` as in ncclient.
 

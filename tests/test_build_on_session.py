@@ -97,3 +97,28 @@ async def test_requests_waiting_to_be_built_fail_when_the_session_ends(server: A
     with pytest.raises(TransportError):
         await bounded(m.get_config(source="running"))
     assert m.pending_requests == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_close_session_does_not_overtake_requests_still_to_be_built(server: Any) -> None:
+    m = await connect(server)
+    first = m.get_config(source="running")
+    second = m.get_config(source="running")  # built on the session thread
+    closed = m.close_session()
+    assert (await bounded(first)).ok and (await bounded(second)).ok
+    await bounded(closed)
+
+
+@pytest_twisted.ensureDeferred
+async def test_arguments_are_taken_as_they_were_when_the_call_was_made(server: Any) -> None:
+    from lxml import etree
+
+    async with await connect(server) as m:
+        busy = m.get_config(source="running")
+        config = etree.fromstring(CONFIG % 1)
+        hostname = config.find(".//{urn:example:system}hostname")
+        edited = m.edit_config(target="candidate", config=config)  # built on the session thread
+        hostname.text = "changed-after-the-call"
+        await bounded(defer.gatherResults([busy, edited]))
+        candidate = await bounded(m.get_config(source="candidate"))
+        assert "<hostname>h1</hostname>" in candidate.data_xml

@@ -172,6 +172,14 @@ class SessionStreamTests(SynchronousTestCase):
         m._router.put(event(9, "2026-01-01T00:00:09Z"))
         self.assertEqual(m.last_event_time, "2026-01-01T00:00:09Z")
 
+    def test_last_event_time_is_not_changed_by_the_application_changing_the_element(self) -> None:
+        m, _, _ = make()
+        got: List[Notification] = []
+        m.add_notification_callback(got.append)
+        m._router.put(event(1, "2026-01-01T00:00:01Z"))
+        got[0].notification_ele[0].text = "1999-01-01T00:00:00Z"  # the application's tree
+        self.assertEqual(m.last_event_time, "2026-01-01T00:00:01Z")
+
 
 class SessionListenerTests(SynchronousTestCase):
     """The router is the session's listener: each <notification> is parsed once."""

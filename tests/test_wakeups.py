@@ -48,3 +48,8 @@ class WakerTests(SynchronousTestCase):
         waker.defer(s)
         waker.stop()
         self.assertEqual(len(s.woken_on), 1)
+
+    def test_after_stop_callers_wake_sessions_themselves(self) -> None:
+        waker = Waker(Clock(), on_reactor_thread=lambda: True)
+        waker.stop()
+        self.assertFalse(waker.defer(FakeSession()))
