@@ -267,7 +267,11 @@ class Manager(nc_manager.Manager):
             # Others are in flight: the session thread builds this one (ncclient's RPC
             # object and its XML) and writes it with the rest of the burst; the reactor
             # only makes the Deferred.
-            job = _BuildJob(self, cls, *_snapshot(args, kwds), mode)
+            try:
+                args, kwds = _snapshot(args, kwds)
+            except Exception:  # an argument that cannot be copied
+                return fail()
+            job = _BuildJob(self, cls, args, kwds, mode)
             d: "Deferred[Any]" = Deferred(job.cancel)
             job.deferred = d
             self._session.submit(job)
