@@ -33,6 +33,7 @@ from ncclient.xml_ import NCElement, new_ele
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 
+from ncclient_twisted._deadlines import Deadlines
 from ncclient_twisted._handoff import Handoff
 from ncclient_twisted._hostkeys import HostKeyChangedError, make_policy
 from ncclient_twisted._keepalive import (
@@ -215,6 +216,7 @@ class Manager(nc_manager.Manager):
         self._router = notifications
         #: An RFC 5277 subscription without ``:interleave`` blocks every other RPC.
         self._interleave_blocked = False
+        self._deadlines = Deadlines(self._reactor, _timed_out)
         self._end_reason: Any = _NOT_ENDED
         self._closed_waiters: List["Deferred[Optional[Exception]]"] = []
         self._closing: Optional["Deferred[Any]"] = None
@@ -288,8 +290,10 @@ class Manager(nc_manager.Manager):
                 if not d.called:
                     d.errback(Failure())
                 return d
-        timeout = self._timeout if timeout is _MANAGER_TIMEOUT else timeout
-        if timeout is not None and not d.called:
+        if timeout is _MANAGER_TIMEOUT:
+            if self._timeout is not None and not d.called:
+                self._deadlines.add(d, self._timeout)
+        elif timeout is not None and not d.called:
             d.addTimeout(timeout, self._reactor, onTimeoutCancel=_timed_out)
         return d
 
