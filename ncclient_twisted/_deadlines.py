@@ -23,6 +23,10 @@ __all__ = ["Deadlines"]
 
 OnTimeout = Callable[[Any, float], Any]
 
+#: Done entries are dropped from the middle of the queue once it holds this many and
+#: four times as many as are still waiting.
+COMPACT_AT = 1024
+
 
 class _Entry:
     __slots__ = ("owner", "deadline", "deferred", "timeout", "done", "timed_out")
@@ -30,7 +34,7 @@ class _Entry:
     def __init__(self, owner: "Deadlines", deadline: float, d: "Deferred[Any]", timeout: float) -> None:
         self.owner = owner
         self.deadline = deadline
-        self.deferred = d
+        self.deferred: "Optional[Deferred[Any]]" = d
         self.timeout = timeout
         self.done = False
         self.timed_out = False
@@ -38,7 +42,8 @@ class _Entry:
     def settle(self, result: Any) -> Any:
         """The Deferred's first callback: the request is over, one way or the other."""
         self.done = True
-        self.owner._trim()
+        self.deferred = None  # a done entry behind a slow one must not keep the reply
+        self.owner._settled()
         if self.timed_out:
             return self.owner._on_timeout(result, self.timeout)
         return result
@@ -51,6 +56,7 @@ class Deadlines:
         self._reactor = reactor
         self._on_timeout = on_timeout
         self._queue: Deque[_Entry] = collections.deque()
+        self._live = 0  # entries not done
         self._call: Any = None
 
     def add(self, d: "Deferred[Any]", timeout: float) -> None:
@@ -62,6 +68,7 @@ class Deadlines:
             return
         entry = _Entry(self, deadline, d, timeout)
         queue.append(entry)
+        self._live += 1
         d.addBoth(entry.settle)
         if self._call is None and not entry.done:
             self._call = self._reactor.callLater(timeout, self._expire)
@@ -69,8 +76,12 @@ class Deadlines:
     def __len__(self) -> int:
         return len(self._queue)
 
-    def _trim(self) -> None:
+    def _settled(self) -> None:
+        self._live -= 1
         queue = self._queue
+        if len(queue) > COMPACT_AT and len(queue) > 4 * self._live:
+            # A slow request at the head holds back the done ones behind it.
+            self._queue = queue = collections.deque(e for e in queue if not e.done)
         while queue and queue[0].done:
             queue.popleft()
         if not queue and self._call is not None:
@@ -81,12 +92,12 @@ class Deadlines:
     def _expire(self) -> None:
         self._call = None
         now = self._reactor.seconds()
-        queue = self._queue
-        while queue and (queue[0].done or queue[0].deadline <= now):
-            entry = queue.popleft()
-            if not entry.done:
+        # self._queue, not a local: a cancel below settles an entry, which may compact it.
+        while self._queue and (self._queue[0].done or self._queue[0].deadline <= now):
+            entry = self._queue.popleft()
+            if not entry.done and entry.deferred is not None:
                 entry.timed_out = True
                 entry.deferred.cancel()
-        head: Optional[_Entry] = queue[0] if queue else None
+        head: Optional[_Entry] = self._queue[0] if self._queue else None
         if head is not None and self._call is None:
             self._call = self._reactor.callLater(max(0.0, head.deadline - now), self._expire)

@@ -75,3 +75,21 @@ class DeadlinesTests(SynchronousTestCase):
         d.cancel()
         self.failureResultOf(d, CancelledError)
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_a_slow_request_does_not_keep_the_answered_ones_behind_it(self) -> None:
+        slow = self.request()
+        for _ in range(5000):
+            self.request().callback("a large reply")
+        self.assertLess(len(self.deadlines), 1100)  # compacted: done entries dropped
+        self.clock.advance(10)
+        self.failureResultOf(slow, TimeoutExpiredError)
+        self.assertEqual((self.clock.getDelayedCalls(), len(self.deadlines)), ([], 0))
+
+    def test_many_expire_together_while_the_queue_is_compacted(self) -> None:
+        waiting = [self.request() for _ in range(2000)]
+        for d in waiting[1::2]:
+            d.callback("reply")
+        self.clock.advance(10)
+        for d in waiting[0::2]:
+            self.failureResultOf(d, TimeoutExpiredError)
+        self.assertEqual((self.clock.getDelayedCalls(), len(self.deadlines)), ([], 0))
