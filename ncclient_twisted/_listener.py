@@ -83,6 +83,8 @@ class _Pending:
 class DeferredReplyListener(RPCReplyListener):
     """Routes replies to Deferreds by message-id. Install with :meth:`install`."""
 
+    #: Its callback never blocks: the session dispatches to it under the gate (``_gate``).
+    gated = True
     _reactor: Any
     _pending: Dict[str, _Pending]
     _ended: Optional[Exception]

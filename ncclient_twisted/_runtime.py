@@ -17,6 +17,7 @@ from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
+from ncclient_twisted._gate import new_gate
 from ncclient_twisted._wakeups import Waker
 
 __all__ = [
@@ -57,6 +58,8 @@ class Runtime:
         self.shutting_down = threading.Event()
         #: Wakes session threads for the reactor after each of its turns.
         self.waker = Waker(reactor)
+        #: Taken by its session threads around the Python work of each message.
+        self.gate = new_gate()
 
     def _start(self) -> ThreadPool:
         if self._pool is None:

@@ -24,7 +24,7 @@ import selectors
 import socket
 import threading
 import time
-from typing import Any, Callable, Deque, List, Optional, Protocol, Type, cast
+from typing import Any, Callable, ContextManager, Deque, List, Optional, Protocol, Type, cast
 
 import ncclient.transport.parser as nc_parser
 from ncclient.transport.errors import SessionCloseError, SessionError, SSHError, TransportError
@@ -32,6 +32,7 @@ from ncclient.transport.session import NetconfBase, NotificationHandler, Session
 from ncclient.transport.ssh import SSHSession
 
 from ncclient_twisted._framing import EOM, FrameDecoder, MalformedReplyError, frame_11
+from ncclient_twisted._gate import GATED_MESSAGE_MAX
 from ncclient_twisted._handoff import batch
 from ncclient_twisted._hostkeys import KnownHostsMixin
 from ncclient_twisted._rootscan import scan_root
@@ -204,6 +205,9 @@ class WakeOnSendSession:
     #: Set by the manager: takes on a wake-up of this session (returns True), to do it
     #: later from another thread, or returns False (wake it now).
     wake_later: Optional[Callable[[Any], bool]] = None
+    #: Set by the manager: the lock the session threads of one reactor share around the
+    #: Python work of a message or a request (see ``_gate``); None: no gate.
+    gate: Optional[ContextManager[bool]] = None
     # What ncclient's Session provides (declared for the type checker).
     _q: "queue.Queue[str]"
     _base: int
@@ -342,13 +346,18 @@ class WakeOnSendSession:
         return self._jobs_done != self._jobs_submitted
 
     def _run_jobs(self) -> None:
+        gate = self.gate
         for _ in range(MAX_JOBS_PER_TURN):
             try:
                 job = self._jobs.popleft()
             except IndexError:
                 return
             try:
-                job.run()
+                if gate is None:
+                    job.run()
+                else:
+                    with gate:
+                        job.run()
             except Exception:
                 log.exception("a request could not be built")
             finally:
@@ -476,9 +485,14 @@ class WakeOnSendSession:
                 return
         with self._lock:
             listeners = list(self._listeners)
+        gate = self.gate if len(raw) <= GATED_MESSAGE_MAX else None
         for listener in listeners:
             try:
-                listener.callback(root, raw)
+                if gate is not None and getattr(listener, "gated", False):
+                    with gate:
+                        listener.callback(root, raw)
+                else:
+                    listener.callback(root, raw)
             except Exception as e:
                 # ncclient lets this end the session ("fail loudly"): a notification that
                 # its parser refuses (too deep, not well-formed) would kill a long-lived

@@ -291,6 +291,9 @@ class Subscription:
 class NotificationRouter(SessionListener):
     """The session's notification listener and queue; routes each one on the reactor."""
 
+    #: Its callback never blocks: the session dispatches to it under the gate (``_gate``).
+    gated = True
+
     def __init__(
         self,
         reactor: Any,

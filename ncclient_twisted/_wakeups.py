@@ -70,6 +70,11 @@ class Waker:
         self._schedule()
         return True
 
+    def in_burst(self) -> bool:
+        """Whether this is the reactor thread in a turn that has already written a request
+        itself or put off a wake-up: a request made now will not be written by it."""
+        return (self._direct_used or bool(self._sessions)) and self._on_reactor_thread()
+
     def _schedule(self) -> None:
         if not self._scheduled:
             self._scheduled = True

@@ -309,9 +309,9 @@ class Manager(nc_manager.Manager):
 
     def _build_elsewhere(self, cls: Type[RPC]) -> bool:
         """Whether the session thread should build this request: others wait for their
-        reply or are still to be built, and the session can (our sessions). While
-        requests are still to be built, every later one is built after them, there:
-        ``close-session`` too, so nothing overtakes them on the wire."""
+        reply or are still to be built, or the reactor is in a burst, and the session can
+        (our sessions). While requests are still to be built, every later one is built
+        after them, there: ``close-session`` too, so nothing overtakes them on the wire."""
         session: Any = self._session
         if not hasattr(session, "submit"):
             return False
@@ -319,7 +319,9 @@ class Manager(nc_manager.Manager):
             return True
         if issubclass(cls, operations.CloseSession):
             return False
-        return bool(self._listener.pending)
+        # In a burst (a request to each of many sessions in one turn) only the turn's
+        # first is written by the reactor: the others gain nothing from being built here.
+        return bool(self._listener.pending) or self._runtime.waker.in_burst()
 
     # The common operations, typed. Others go through ``__getattr__`` as in ncclient.
 
@@ -776,9 +778,11 @@ def _open_manager(
         # conditions, a socket pair) costs the reactor milliseconds under load.
         session = session_class(device_handler)
         listener = DeferredReplyListener.install(session, device_handler, reactor, handoff)
-        waker = runtime_for(reactor).waker
+        runtime = runtime_for(reactor)
+        waker = runtime.waker
         session.write_now = lambda: listener.alone() and waker.claim_direct_write()
         session.wake_later = waker.defer
+        session.gate = runtime.gate
         session._notification_q = notifications
         try:
             connect_session(session)

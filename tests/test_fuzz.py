@@ -7,6 +7,7 @@ Deferred fires exactly once; nothing hangs; nothing is left in the pending table
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 from hypothesis import HealthCheck, given, settings
@@ -139,6 +140,7 @@ class WireSession(FakeSession):
     def __init__(self, device_handler: Any) -> None:
         super().__init__()
         self._device_handler = device_handler
+        self.gate = threading.Lock()  # as our sessions have (see _gate)
 
     def _dispatch_error(self, error: Exception) -> None:
         for listener in list(self._listeners):

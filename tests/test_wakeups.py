@@ -53,3 +53,17 @@ class WakerTests(SynchronousTestCase):
         waker = Waker(Clock(), on_reactor_thread=lambda: True)
         waker.stop()
         self.assertFalse(waker.defer(FakeSession()))
+
+
+def test_in_burst_once_the_turn_has_written_or_put_off_a_wake_up() -> None:
+    clock = Clock()
+    waker = Waker(clock, on_reactor_thread=lambda: True)
+    assert not waker.in_burst()
+    assert waker.claim_direct_write()
+    assert waker.in_burst()
+    clock.advance(0)  # a new turn
+    assert not waker.in_burst()
+    waker.defer(FakeSession())
+    assert waker.in_burst()
+    waker.stop()
+    assert not Waker(clock, on_reactor_thread=lambda: False).in_burst()
