@@ -14,7 +14,7 @@ import weakref
 from typing import Any, Callable, Optional, Set, TypeVar
 
 from twisted.internet.defer import Deferred, DeferredList
-from twisted.internet.threads import deferToThreadPool
+from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from ncclient_twisted._gate import new_gate
@@ -82,8 +82,26 @@ class Runtime:
             self._pool.adjustPoolsize(minthreads=0, maxthreads=size)
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "Deferred[T]":
-        """Run blocking *fn* on our pool; a Deferred of its result."""
-        return deferToThreadPool(self.reactor, self._start(), fn, *args, **kwargs)
+        """Run blocking *fn* on our pool; a Deferred of its result.
+
+        The reactor only queues it: the waker thread hands it to the pool (see
+        ``Waker.call``), so starting pool threads never stalls the reactor.
+        """
+        pool = self._start()
+        d: "Deferred[T]" = Deferred()
+        call_from_thread = self.reactor.callFromThread
+
+        def on_result(ok: bool, result: Any) -> None:
+            call_from_thread(d.callback if ok else d.errback, result)
+
+        def hand_over() -> None:
+            try:
+                pool.callInThreadWithCallback(on_result, fn, *args, **kwargs)
+            except Exception:  # the pool has stopped (reactor shutdown)
+                on_result(False, Failure())
+
+        self.waker.call(hand_over)
+        return d
 
     def add(self, manager: Any) -> None:
         self._open.add(manager)
@@ -108,9 +126,9 @@ class Runtime:
             except (ValueError, KeyError):
                 pass
         self._triggers = []
+        self.waker.stop()  # hands what it holds to the pool first
         if pool is not None:
             pool.stop()
-        self.waker.stop()
 
 
 _runtimes: "weakref.WeakKeyDictionary[Any, Runtime]" = weakref.WeakKeyDictionary()

@@ -13,6 +13,12 @@ the list to a thread of our own that writes the bytes (one thread per reactor, n
 session). Only the first request of a turn is written by the reactor itself (see
 ``WakeOnSendSession.send``): a request made alone, one at a time, still costs no
 hand-off at all.
+
+The same thread hands blocking work (connects, closes) to the runtime's thread pool
+(:meth:`Waker.call`): Twisted's pool starts its threads and coordinates its workers under
+a lock on the calling thread, and with 50 connects at once the reactor waited there up to
+~250 ms (``Thread.start`` waits for the new thread to run; the pool's lock is held by
+workers waiting for the GIL).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from twisted.python import threadable
 
@@ -43,7 +49,9 @@ class Waker:
         self._sessions: Dict[Any, None] = {}  # insertion-ordered set
         self._scheduled = False
         self._direct_used = False
-        self._queue: "queue.SimpleQueue[Optional[List[Any]]]" = queue.SimpleQueue()
+        self._queue: "queue.SimpleQueue[Optional[Tuple[Callable[..., None], Tuple[Any, ...]]]]" = (
+            queue.SimpleQueue()
+        )
         self._thread: Optional[threading.Thread] = None
         self._stopped = False
 
@@ -57,6 +65,15 @@ class Waker:
         self._sessions[session] = None
         self._schedule()
         return True
+
+    def call(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(*args)`` on the waker thread, after what it was given before: work
+        that may wait for a lock or start a thread, which the reactor must not do. On
+        any other thread, or once stopped, it runs at once."""
+        if self._stopped or not self._on_reactor_thread():
+            fn(*args)
+            return
+        self._put(fn, args)
 
     def claim_direct_write(self) -> bool:
         """Whether this thread may write a request itself now: any thread but the
@@ -87,10 +104,13 @@ class Waker:
             return
         sessions = list(self._sessions)
         self._sessions.clear()
+        self._put(_wake_all, (sessions,))  # no GIL-releasing write on this thread
+
+    def _put(self, fn: Callable[..., None], args: Tuple[Any, ...]) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="ncclient_twisted-waker", daemon=True)
             self._thread.start()
-        self._queue.put(sessions)  # no GIL-releasing write on this thread
+        self._queue.put((fn, args))
 
     def stop(self) -> None:
         """Wake what is left and end the thread (reactor shutdown); from now on
@@ -108,11 +128,19 @@ class Waker:
 
     def _run(self) -> None:
         while True:
-            sessions = self._queue.get()
-            if sessions is None:
+            item = self._queue.get()
+            if item is None:
                 return
-            for session in sessions:
-                try:
-                    session._wake()
-                except Exception:
-                    log.exception("waking a session failed")
+            fn, args = item
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("the waker thread's work failed")
+
+
+def _wake_all(sessions: List[Any]) -> None:
+    for session in sessions:
+        try:
+            session._wake()
+        except Exception:
+            log.exception("waking a session failed")

@@ -88,3 +88,38 @@ def test_set_pool_size_resizes_a_running_pool() -> None:
             ncclient_twisted.set_pool_size(0, reactor=fake_reactor)
     finally:
         runtime.stop()
+
+
+def test_the_reactor_only_queues_work_the_waker_thread_hands_it_to_the_pool() -> None:
+    # Twisted's pool starts threads (Thread.start waits for them to run) and coordinates
+    # its workers under a lock on the calling thread: never the reactor's.
+    import threading
+
+    from twisted.internet.defer import Deferred
+
+    fake_reactor = task.Clock()
+    fake_reactor.addSystemEventTrigger = lambda *a: None  # type: ignore[attr-defined]
+    fake_reactor.removeSystemEventTrigger = lambda t: None  # type: ignore[attr-defined]
+    done = threading.Event()
+    results: List[Any] = []
+    fake_reactor.callFromThread = lambda f, *a: (results.append((f, a)), done.set())  # type: ignore[attr-defined]
+    runtime = runtime_for(fake_reactor)
+    runtime.waker._on_reactor_thread = lambda: True
+    handed_over_on: List[str] = []
+    pool = runtime._start()
+    real = pool.callInThreadWithCallback
+
+    def spy(*a: Any, **kw: Any) -> None:
+        handed_over_on.append(threading.current_thread().name)
+        real(*a, **kw)
+
+    pool.callInThreadWithCallback = spy  # type: ignore[method-assign]
+    try:
+        d: Deferred[int] = runtime.run(lambda x: x + 1, 41)
+        assert done.wait(WAIT)
+        assert handed_over_on == ["ncclient_twisted-waker"]
+        fire, (value,) = results[0]
+        fire(value)
+        assert d.result == 42
+    finally:
+        runtime.stop()

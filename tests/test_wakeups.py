@@ -67,3 +67,14 @@ def test_in_burst_once_the_turn_has_written_or_put_off_a_wake_up() -> None:
     assert waker.in_burst()
     waker.stop()
     assert not Waker(clock, on_reactor_thread=lambda: False).in_burst()
+
+
+def test_calls_from_the_reactor_run_on_the_waker_thread_in_order() -> None:
+    waker = Waker(Clock(), on_reactor_thread=lambda: True)
+    ran: List[object] = []
+    for i in range(3):
+        waker.call(lambda i=i: ran.append((i, threading.current_thread().name)))
+    waker.stop()  # joins the thread once it has run what it was given
+    assert ran == [(i, "ncclient_twisted-waker") for i in range(3)]
+    waker.call(lambda: ran.append("after stop"))  # at once, on this thread
+    assert ran[-1] == "after stop"
