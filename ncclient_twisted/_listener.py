@@ -158,6 +158,10 @@ class DeferredReplyListener(RPCReplyListener):
         """Whether at most one request waits for its reply (the one being sent)."""
         return len(self._pending) <= 1
 
+    def waiting(self) -> bool:
+        """Whether any request waits for its reply (no lock: one read of a dict's size)."""
+        return bool(self._pending)
+
     @property
     def pending(self) -> int:
         """Requests sent and still waiting for a reply."""

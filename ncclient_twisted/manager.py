@@ -110,14 +110,16 @@ def _timed_out(result: Any, timeout: float) -> Any:
 #: are; any other (an element, a dict, a list) is copied first, on the caller's thread:
 #: the caller may change it afterwards, and lxml trees must not be shared by two threads.
 _IMMUTABLE = (str, bytes, int, float, bool, type(None))
+_IMMUTABLE_TYPES = frozenset(_IMMUTABLE)
 
 
 def _snapshot(args: Tuple[Any, ...], kwds: Dict[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
-    values = list(args) + list(kwds.values())
-    if all(isinstance(v, _IMMUTABLE) for v in values):
-        return args, kwds
-    copied: Tuple[Tuple[Any, ...], Dict[str, Any]] = copy.deepcopy((args, kwds))
-    return copied
+    for values in (args, kwds.values()):
+        for v in values:
+            if type(v) not in _IMMUTABLE_TYPES and not isinstance(v, _IMMUTABLE):
+                copied: Tuple[Tuple[Any, ...], Dict[str, Any]] = copy.deepcopy((args, kwds))
+                return copied
+    return args, kwds
 
 
 class _BuildJob:
@@ -217,6 +219,9 @@ class Manager(nc_manager.Manager):
         #: An RFC 5277 subscription without ``:interleave`` blocks every other RPC.
         self._interleave_blocked = False
         self._deadlines = Deadlines(self._reactor, _timed_out)
+        self._waker = self._runtime.waker
+        #: Our sessions build requests on their thread (see _build_elsewhere).
+        self._can_submit = hasattr(session, "submit")
         self._end_reason: Any = _NOT_ENDED
         self._closed_waiters: List["Deferred[Optional[Exception]]"] = []
         self._closing: Optional["Deferred[Any]"] = None
@@ -313,7 +318,7 @@ class Manager(nc_manager.Manager):
         (our sessions). While requests are still to be built, every later one is built
         after them, there: ``close-session`` too, so nothing overtakes them on the wire."""
         session: Any = self._session
-        if not hasattr(session, "submit"):
+        if not self._can_submit:
             return False
         if session.jobs_outstanding:
             return True
@@ -321,7 +326,7 @@ class Manager(nc_manager.Manager):
             return False
         # In a burst (a request to each of many sessions in one turn) only the turn's
         # first is written by the reactor: the others gain nothing from being built here.
-        return bool(self._listener.pending) or self._runtime.waker.in_burst()
+        return self._listener.waiting() or self._waker.in_burst()
 
     # The common operations, typed. Others go through ``__getattr__`` as in ncclient.
 
