@@ -53,6 +53,13 @@ _CACHE_SIZE = 256
 _last_hit: Optional[Tuple[str, str]] = None
 
 
+#: A reply's start tag differs from the last one's by its message-id only: such start
+#: tags are kept with the value cut out (a value that needs no unescaping), mapped to
+#: the root's tag.
+_MESSAGE_ID = re.compile(r"""\smessage-id\s*=\s*(?:"([^"'<&\t\n\r]*)"|'([^"'<&\t\n\r]*)')""")
+_BY_TEMPLATE: Dict[str, str] = {}
+
+
 def _scan(raw: str) -> Optional[Root]:
     global _last_hit
     last = _last_hit
@@ -66,9 +73,28 @@ def _scan(raw: str) -> Optional[Root]:
     if hit is not None:
         _last_hit = (start_tag, hit[0])
         return hit[0], {}
+    msgid = _MESSAGE_ID.search(start_tag)
+    template = None
+    if msgid is not None:
+        group = 1 if msgid.group(1) is not None else 2
+        value = msgid.group(group)
+        template = start_tag[: msgid.start(group)] + start_tag[msgid.end(group) :]
+        tag = _BY_TEMPLATE.get(template)
+        if tag is not None:
+            return tag, {"message-id": value}
     found = _parse_start(*match.groups())
-    if found is not None and not found[1] and len(_CACHE) < _CACHE_SIZE:
-        _CACHE[start_tag] = found
+    if found is None:
+        return None
+    if not found[1]:
+        if len(_CACHE) < _CACHE_SIZE:
+            _CACHE[start_tag] = found
+    elif (
+        template is not None
+        and found[1] == {"message-id": value}
+        and start_tag.count("message-id") == 1  # not inside another attribute's value
+        and len(_BY_TEMPLATE) < _CACHE_SIZE
+    ):
+        _BY_TEMPLATE[template] = found[0]
     return found
 
 

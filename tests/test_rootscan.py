@@ -84,3 +84,37 @@ def test_scan_agrees_with_lxml(prefix, local, ns, attrs, quote, self_closing) ->
     )
     raw = "<%s%s%s%s" % (qname, decl, parts, "/>" if self_closing else "><c/></%s>" % qname)
     assert _normal(scan_root(raw)) == _normal(parse_root(raw))
+
+
+def test_replies_that_differ_by_message_id_only_agree_with_parse_root() -> None:
+    # The second and later use the kept start tag with its message-id cut out.
+    head = (
+        '<nc:rpc-reply xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0" message-id=%s>'
+        "<ok/></nc:rpc-reply>"
+    )
+    for value in ['"1"', '"urn:uuid:2"', "'3'", '"a&amp;b"', '"4 5"', '"x\ty"', '""', '"66"']:
+        raw = head % value
+        assert _normal(scan_root(raw)) == _normal(parse_root(raw)), raw
+
+
+def test_message_id_text_inside_another_attribute_is_never_cut_out() -> None:
+    tricky = '<rpc-reply xmlns="urn:x message-id=\'%s\'" message-id="%s"><ok/></rpc-reply>'
+    for n in ("1", "1", "2", "2"):
+        raw = tricky % (n, n)
+        assert _normal(scan_root(raw)) == _normal(parse_root(raw)), raw
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ns=st.from_regex(r"urn:[a-z]{1,6}(:[a-z0-9]{1,4}){0,2}", fullmatch=True),
+    ids=st.lists(_values, min_size=2, max_size=4),
+)
+def test_a_run_of_replies_agrees_with_lxml(ns, ids) -> None:
+    from xml.sax.saxutils import quoteattr
+
+    for value in ids:
+        raw = '<rpc-reply xmlns="%s" message-id=%s><ok/></rpc-reply>' % (
+            ns,
+            quoteattr(value, {"\n": "\n", "\t": "\t"}),
+        )
+        assert _normal(scan_root(raw)) == _normal(parse_root(raw))
