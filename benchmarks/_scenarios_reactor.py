@@ -14,6 +14,7 @@ from twisted.internet import defer, task
 
 from _catalog import Params
 from _clients import DeferredClient
+from _floor import FloorProbe
 from _measure import (
     Window,
     idle_metrics,
@@ -130,16 +131,21 @@ async def fanout(reactor: Any, client: DeferredClient, p: Params, n: int,
     connect_s = time.monotonic() - t0
     try:
         await _gather([client.get_config(s) for s in sessions])  # warm-up
+        floor = FloorProbe(p.lateness_interval)
+        floor.start()
         # The window first: its /proc scan of the server tree (~25 ms with 100 sessions)
         # is the benchmark's own work, not the client's, and would be one late tick.
         window = Window(pids)
         monitor = LatenessMonitor(reactor, p.lateness_interval)
         monitor.start()
+        floor.open()
         ds = [client.get_config(s) for s in sessions for _ in range(p.fanout_per_session)]
         launch_ms = 1000.0 * (time.monotonic() - window.start.wall)
         await _gather(ds)
+        floor.close()
         window.close()
         lateness = monitor.stop()
+        lateness.update(floor.stop())
     finally:
         await _close(client, sessions)
     requests = p.fanout_sessions * p.fanout_per_session
@@ -150,12 +156,17 @@ async def fanout(reactor: Any, client: DeferredClient, p: Params, n: int,
 async def connect(reactor: Any, client: DeferredClient, p: Params, n: int,
                   pids: Sequence[int], **extra: Any) -> Metrics:
     baseline = await _baseline_lateness(reactor, p)
+    floor = FloorProbe(p.lateness_interval)
+    floor.start()
     window = Window(pids)  # first: its /proc scan is not the client's (see fanout)
     monitor = LatenessMonitor(reactor, p.lateness_interval)
     monitor.start()
+    floor.open()
     sessions = await _connect(client, p.connect_sessions)
+    floor.close()
     window.close()
     lateness = monitor.stop()
+    lateness.update(floor.stop())
     await _close(client, sessions)
     return dict(seconds=window.seconds, sessions=float(p.connect_sessions),
                 lateness_idle_p99_ms=baseline, **window.usage(), **lateness)
@@ -167,12 +178,17 @@ async def burst(reactor: Any, client: DeferredClient, p: Params, n: int,
     from ncclient_twisted._runtime import runtime_for
 
     baseline = await _baseline_lateness(reactor, p)
+    floor = FloorProbe(p.lateness_interval)
+    floor.start()
     window = Window(pids)  # first: its /proc scan is not the client's (see fanout)
     monitor = LatenessMonitor(reactor, p.lateness_interval)
     monitor.start()
+    floor.open()
     sessions = await _connect(client, p.burst_sessions)
+    floor.close()
     window.close()
     lateness = monitor.stop()
+    lateness.update(floor.stop())
     await _close(client, sessions)
     return dict(seconds=window.seconds, sessions=float(p.burst_sessions),
                 pool_size=float(runtime_for(reactor).pool_size),
