@@ -312,11 +312,14 @@ class WakeOnSendSession:
             finally:
                 self._write_lock.release()
         self._q.put(message)
-        if not self._wake_pending:
-            self._wake_pending = True
-            self._request_wake()
+        self._request_wake()
 
     def _request_wake(self) -> None:
+        """Wake the session thread unless a wake-up is already on its way (a burst of
+        sends or jobs costs one); the manager's ``wake_later`` may take it on."""
+        if self._wake_pending:
+            return
+        self._wake_pending = True
         wake_later = self.wake_later
         if wake_later is None or not wake_later(self):
             self._wake()
@@ -336,9 +339,7 @@ class WakeOnSendSession:
         if self._ended.is_set():
             self._fail_jobs()
             return
-        if not self._wake_pending:
-            self._wake_pending = True
-            self._request_wake()
+        self._request_wake()
 
     @property
     def jobs_outstanding(self) -> bool:
