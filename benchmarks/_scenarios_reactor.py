@@ -175,7 +175,7 @@ async def connect(reactor: Any, client: DeferredClient, p: Params, n: int,
 async def burst(reactor: Any, client: DeferredClient, p: Params, n: int,
                 pids: Sequence[int], **extra: Any) -> Metrics:
     """``burst_sessions`` connects launched at once; they run ``pool size`` at a time."""
-    from ncclient_twisted._runtime import runtime_for
+    from ncclient_twisted.bridge.runtime import runtime_for
 
     baseline = await _baseline_lateness(reactor, p)
     floor = FloorProbe(p.lateness_interval)

@@ -162,7 +162,7 @@ def ours_idle(kwargs_list: List[Dict[str, Any]], idle: float) -> Dict[str, Any]:
             [manager.connect(reactor=reactor, **kw) for kw in kwargs_list], consumeErrors=True
         )
         await defer.gatherResults([m.create_subscription() for m in managers], consumeErrors=True)
-        from ncclient_twisted._runtime import runtime_for
+        from ncclient_twisted.bridge.runtime import runtime_for
 
         pool = runtime_for(reactor)._pool
         start = _idle_start()

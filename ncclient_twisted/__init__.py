@@ -9,17 +9,17 @@
 """
 
 from ncclient_twisted import callhome, manager
-from ncclient_twisted._framing import MalformedReplyError
-from ncclient_twisted._hostkeys import HostKeyChangedError
-from ncclient_twisted._keepalive import KeepaliveTimeoutError
-from ncclient_twisted._lock import LockContext
-from ncclient_twisted._notifications import CallbackHandle, Notification
-from ncclient_twisted._runtime import DEFAULT_POOL_SIZE, set_pool_size
-from ncclient_twisted._session import HostResolutionError
-from ncclient_twisted._subscriptions import InterleaveError, Subscription, SubscriptionTerminatedError
 from ncclient_twisted._version import __version__
+from ncclient_twisted.bridge.runtime import DEFAULT_POOL_SIZE, set_pool_size
+from ncclient_twisted.locks import LockContext
 from ncclient_twisted.manager import Manager, connect, connect_ssh, connect_tls, connect_uds
+from ncclient_twisted.notifications import CallbackHandle, Notification
 from ncclient_twisted.service import ManagerService, resubscribe
+from ncclient_twisted.subscriptions import InterleaveError, Subscription, SubscriptionTerminatedError
+from ncclient_twisted.transport.framing import MalformedReplyError
+from ncclient_twisted.transport.hostkeys import HostKeyChangedError
+from ncclient_twisted.transport.keepalive import KeepaliveTimeoutError
+from ncclient_twisted.transport.session import HostResolutionError
 
 __all__ = [
     "manager",

@@ -39,9 +39,9 @@ from twisted.internet.interfaces import IReadDescriptor
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ncclient_twisted._runtime import resolve_reactor
-from ncclient_twisted._session import QuietSocket
+from ncclient_twisted.bridge.runtime import resolve_reactor
 from ncclient_twisted.manager import Manager, connect_ssh, connect_tls
+from ncclient_twisted.transport.session import QuietSocket
 
 __all__ = ["listen", "CallHomeListener", "DEFAULT_PORTS"]
 

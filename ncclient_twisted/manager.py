@@ -33,34 +33,19 @@ from ncclient.xml_ import NCElement, new_ele
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 
-from ncclient_twisted._deadlines import Deadlines
-from ncclient_twisted._handoff import Handoff
-from ncclient_twisted._hostkeys import HostKeyChangedError, make_policy
-from ncclient_twisted._keepalive import (
-    DEFAULT_KEEPALIVE_COUNT_MAX,
-    CountingSocket,
-    DeadPeerDetector,
-    KeepaliveTimeoutError,
-    send_keepalive,
-)
-from ncclient_twisted._listener import DeferredReplyListener
-from ncclient_twisted._lock import LockContext
-from ncclient_twisted._notifications import (
+from ncclient_twisted.bridge.deadlines import Deadlines
+from ncclient_twisted.bridge.handoff import Handoff
+from ncclient_twisted.bridge.listener import DeferredReplyListener
+from ncclient_twisted.bridge.runtime import Runtime, resolve_reactor, runtime_for
+from ncclient_twisted.locks import LockContext
+from ncclient_twisted.notifications import (
     DEFAULT_NOTIFICATION_BUFFER,
     CallbackHandle,
     Notification,
     NotificationIterator,
     NotificationQueue,
 )
-from ncclient_twisted._runtime import Runtime, resolve_reactor, runtime_for
-from ncclient_twisted._session import (
-    IDLE_SOCKET_TIMEOUT,
-    QuietSocket,
-    TwistedSSHSession,
-    WakeOnSendSession,
-    open_socket,
-)
-from ncclient_twisted._subscriptions import (
+from ncclient_twisted.subscriptions import (
     DeleteSubscription,
     EstablishSubscription,
     Filter,
@@ -69,6 +54,21 @@ from ncclient_twisted._subscriptions import (
     ModifySubscription,
     NotificationRouter,
     Subscription,
+)
+from ncclient_twisted.transport.hostkeys import HostKeyChangedError, make_policy
+from ncclient_twisted.transport.keepalive import (
+    DEFAULT_KEEPALIVE_COUNT_MAX,
+    CountingSocket,
+    DeadPeerDetector,
+    KeepaliveTimeoutError,
+    send_keepalive,
+)
+from ncclient_twisted.transport.session import (
+    IDLE_SOCKET_TIMEOUT,
+    QuietSocket,
+    TwistedSSHSession,
+    WakeOnSendSession,
+    open_socket,
 )
 
 __all__ = [
@@ -902,7 +902,7 @@ def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
 def _socket_session(name: str) -> Callable[[], SessionFactory]:
     def session_class() -> SessionFactory:
         try:
-            _socket_session = importlib.import_module("ncclient_twisted._socket_session")
+            _socket_session = importlib.import_module("ncclient_twisted.transport.sockets")
         except ImportError as e:
             raise NotImplementedError(
                 "the installed ncclient has no %s transport (it needs ncclient 0.6.14 or "

@@ -45,7 +45,7 @@ from twisted.internet.defer import (
 from twisted.python.failure import Failure
 
 from ncclient_twisted import manager as _manager
-from ncclient_twisted._runtime import resolve_reactor
+from ncclient_twisted.bridge.runtime import resolve_reactor
 
 __all__ = ["ManagerService", "resubscribe", "PrepareConnection", "RetryPolicy"]
 

@@ -17,12 +17,12 @@ from twisted.internet.defer import CancelledError, Deferred, ensureDeferred, may
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from ncclient_twisted._handoff import Handoff
-from ncclient_twisted._listener import DeferredReplyListener
-from ncclient_twisted._notifications import NotificationQueue
-from ncclient_twisted._runtime import Runtime
-from ncclient_twisted._subscriptions import NotificationRouter
+from ncclient_twisted.bridge.handoff import Handoff
+from ncclient_twisted.bridge.listener import DeferredReplyListener
+from ncclient_twisted.bridge.runtime import Runtime
 from ncclient_twisted.manager import Manager
+from ncclient_twisted.notifications import NotificationQueue
+from ncclient_twisted.subscriptions import NotificationRouter
 
 CAPS = [
     "urn:ietf:params:netconf:base:1.0",

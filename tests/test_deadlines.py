@@ -9,7 +9,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from ncclient_twisted._deadlines import Deadlines
+from ncclient_twisted.bridge.deadlines import Deadlines
 
 
 def timed_out(result: Any, timeout: float) -> Any:

@@ -17,13 +17,13 @@ from ncclient.transport.errors import NetconfFramingError
 from ncclient.xml_ import to_ele
 from twisted.internet.defer import CancelledError
 
-from ncclient_twisted._framing import (
+from ncclient_twisted.transport.framing import (
     FrameDecoder,
     MalformedReplyError,
     frame_10,
     message_root,
 )
-from ncclient_twisted._session import TwistedSSHSession
+from ncclient_twisted.transport.session import TwistedSSHSession
 from test_bridge import NS, FakeSession, make
 
 FUZZ = settings(

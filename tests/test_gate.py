@@ -12,8 +12,8 @@ from twisted.internet import defer
 
 from _helpers import bounded
 from ncclient_twisted import manager, testing
-from ncclient_twisted._gate import GATED_MESSAGE_MAX
-from ncclient_twisted._runtime import runtime_for
+from ncclient_twisted.bridge.gate import GATED_MESSAGE_MAX
+from ncclient_twisted.bridge.runtime import runtime_for
 from ncclient_twisted.manager import Manager
 from test_build_on_session import built_where
 from test_direct_write import FakeTransportSession

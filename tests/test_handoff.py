@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, List
 
-from ncclient_twisted._handoff import Handoff, batch
+from ncclient_twisted.bridge.handoff import Handoff, batch
 
 
 class QueueingReactor:

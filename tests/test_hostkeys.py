@@ -19,7 +19,7 @@ from twisted.internet import defer, task
 
 import ncclient_twisted
 from ncclient_twisted import manager, testing
-from ncclient_twisted._hostkeys import PortAwareHostKeys, fingerprint_sha256, store_host_key
+from ncclient_twisted.transport.hostkeys import PortAwareHostKeys, fingerprint_sha256, store_host_key
 
 WAIT = 15
 
@@ -293,7 +293,7 @@ class ImmediateReactor:
 def test_unknown_host_cb_without_an_answer_is_a_refusal() -> None:
     import time
 
-    from ncclient_twisted._hostkeys import HostKeyPolicy
+    from ncclient_twisted.transport.hostkeys import HostKeyPolicy
 
     never: List["defer.Deferred[bool]"] = []
 

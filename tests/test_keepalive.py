@@ -10,7 +10,7 @@ import pytest_twisted
 from twisted.internet import defer, task
 
 from ncclient_twisted import KeepaliveTimeoutError, manager
-from ncclient_twisted._keepalive import DeadPeerDetector
+from ncclient_twisted.transport.keepalive import DeadPeerDetector
 
 WAIT = 15
 

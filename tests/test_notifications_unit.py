@@ -10,8 +10,8 @@ from ncclient.transport.notify import Notification as NCNotification
 from twisted.internet.defer import ensureDeferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from ncclient_twisted._notifications import NETMOD_NOTIFICATION_NS, SN_NS, YANG_PUSH_NS, Notification
-from ncclient_twisted._subscriptions import InterleaveError, SubscriptionTerminatedError
+from ncclient_twisted.notifications import NETMOD_NOTIFICATION_NS, SN_NS, YANG_PUSH_NS, Notification
+from ncclient_twisted.subscriptions import InterleaveError, SubscriptionTerminatedError
 from tests.test_bridge import FakeSession, make
 
 NOTIF = "urn:ietf:params:xml:ns:netconf:notification:1.0"
@@ -221,7 +221,7 @@ class SessionListenerTests(SynchronousTestCase):
         from ncclient.devices.default import DefaultDeviceHandler
         from ncclient.transport.session import NotificationHandler
 
-        from ncclient_twisted._session import TwistedSSHSession
+        from ncclient_twisted.transport.session import TwistedSSHSession
 
         m, _, _ = make()
         session = TwistedSSHSession(DefaultDeviceHandler())

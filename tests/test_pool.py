@@ -11,7 +11,7 @@ from twisted.internet import defer, task
 
 import ncclient_twisted
 from ncclient_twisted import manager, testing
-from ncclient_twisted._runtime import DEFAULT_POOL_SIZE, runtime_for
+from ncclient_twisted.bridge.runtime import DEFAULT_POOL_SIZE, runtime_for
 
 WAIT = 120
 BURST = 200

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ncclient.xml_ import parse_root
 
-from ncclient_twisted._rootscan import _scan, scan_root
+from ncclient_twisted.transport.rootscan import _scan, scan_root
 
 CASES = [
     '<?xml version="1.0" encoding="UTF-8"?><rpc-reply xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"'
@@ -47,7 +47,7 @@ def test_unusual_messages_fall_back_to_parse_root(raw: str) -> None:
 
 
 def test_a_dtd_is_refused_never_parsed() -> None:
-    from ncclient_twisted._framing import MalformedReplyError
+    from ncclient_twisted.transport.framing import MalformedReplyError
 
     with pytest.raises(MalformedReplyError) as e:
         scan_root('<!DOCTYPE x [<!ENTITY a "aaaa">]><rpc-reply message-id="1">&a;</rpc-reply>')

@@ -9,7 +9,7 @@ from typing import List
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from ncclient_twisted._wakeups import Waker
+from ncclient_twisted.bridge.wakeups import Waker
 
 
 class FakeSession:

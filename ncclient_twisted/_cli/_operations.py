@@ -7,7 +7,7 @@ from typing import Any, Callable, Optional, Sequence, Tuple
 import click
 from lxml import etree
 
-from ncclient_twisted._runtime import runtime_for
+from ncclient_twisted.bridge.runtime import runtime_for
 
 from ._common import Common, pass_common, read_xml_arg, run_action
 from ._output import pretty_xml

@@ -21,7 +21,7 @@ from twisted.internet import defer
 from twisted.internet.defer import CancelledError, Deferred
 
 from ncclient_twisted import manager
-from ncclient_twisted._runtime import runtime_for
+from ncclient_twisted.bridge.runtime import runtime_for
 
 from ._credentials import CredentialError, Credentials
 from ._errors import describe, is_expected

@@ -80,7 +80,7 @@ async def serve_forever(
     shown_password: Optional[str],
 ) -> int:
     from ncclient_twisted import testing
-    from ncclient_twisted._runtime import runtime_for
+    from ncclient_twisted.bridge.runtime import runtime_for
 
     write: Callable[[str], None] = _write_stdout
     if exit_on_eof:

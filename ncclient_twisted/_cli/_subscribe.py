@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional, Sequence
 import click
 from lxml import etree
 
-from ncclient_twisted._runtime import runtime_for
+from ncclient_twisted.bridge.runtime import runtime_for
 
 from ._common import Common, pass_common, read_xml_arg, run_action
 from ._operations import make_filter, with_filter

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Dict, Optional, Tuple
 
-from ncclient_twisted._framing import message_root
+from ncclient_twisted.transport.framing import message_root
 
 __all__ = ["scan_root"]
 

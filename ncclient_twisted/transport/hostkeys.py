@@ -34,7 +34,7 @@ from ncclient.transport.errors import SSHError, SSHUnknownHostError
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.python.failure import Failure
 
-from ncclient_twisted._runtime import runtime_for
+from ncclient_twisted.bridge.runtime import runtime_for
 
 __all__ = [
     "HostKeyChangedError",

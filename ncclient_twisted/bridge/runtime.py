@@ -17,8 +17,8 @@ from twisted.internet.defer import Deferred, DeferredList
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
-from ncclient_twisted._gate import new_gate
-from ncclient_twisted._wakeups import Waker
+from ncclient_twisted.bridge.gate import new_gate
+from ncclient_twisted.bridge.wakeups import Waker
 
 __all__ = [
     "Runtime",

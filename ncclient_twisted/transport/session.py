@@ -7,7 +7,7 @@ pair; :meth:`~WakeOnSendSession.send` writes a byte to the other end. Nothing of
 is changed: :class:`WakeOnSendSession` is a mixin placed before one of ncclient's session
 classes; it overrides ``run``, ``send``, ``close`` and ``_dispatch_message`` and leaves
 the transport to small hooks (:class:`TwistedSSHSession` here; TLS and Unix-socket
-sessions in :mod:`ncclient_twisted._socket_session`).
+sessions in :mod:`ncclient_twisted.transport.sockets`).
 
 paramiko's ``Transport`` polls its socket every 0.1 s as well. Our connect hands
 ncclient a :class:`QuietSocket` whose read timeout is long (or the keepalive interval),
@@ -31,11 +31,11 @@ from ncclient.transport.errors import SessionCloseError, SessionError, SSHError,
 from ncclient.transport.session import NetconfBase, NotificationHandler, SessionListener
 from ncclient.transport.ssh import SSHSession
 
-from ncclient_twisted._framing import EOM, FrameDecoder, MalformedReplyError, frame_11
-from ncclient_twisted._gate import GATED_MESSAGE_MAX
-from ncclient_twisted._handoff import batch
-from ncclient_twisted._hostkeys import KnownHostsMixin
-from ncclient_twisted._rootscan import scan_root
+from ncclient_twisted.bridge.gate import GATED_MESSAGE_MAX
+from ncclient_twisted.bridge.handoff import batch
+from ncclient_twisted.transport.framing import EOM, FrameDecoder, MalformedReplyError, frame_11
+from ncclient_twisted.transport.hostkeys import KnownHostsMixin
+from ncclient_twisted.transport.rootscan import scan_root
 
 __all__ = [
     "WakeOnSendSession",
@@ -195,7 +195,7 @@ class WakeOnSendSession:
 
     *on_end* callbacks run on the session thread once the loop has ended, with the
     exception that ended it, or ``None`` for a close we asked for. ``keepalive`` (a
-    ``_keepalive.DeadPeerDetector``, set before connect) is checked by the loop.
+    ``keepalive.DeadPeerDetector``, set before connect) is checked by the loop.
     """
 
     keepalive: Any = None
@@ -206,7 +206,7 @@ class WakeOnSendSession:
     #: later from another thread, or returns False (wake it now).
     wake_later: Optional[Callable[[Any], bool]] = None
     #: Set by the manager: the lock the session threads of one reactor share around the
-    #: Python work of a message or a request (see ``_gate``); None: no gate.
+    #: Python work of a message or a request (see :mod:`ncclient_twisted.bridge.gate`); None: no gate.
     gate: Optional[ContextManager[bool]] = None
     # What ncclient's Session provides (declared for the type checker).
     _q: "queue.Queue[str]"
@@ -631,7 +631,7 @@ class WakeOnSendSession:
 class TwistedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
     """ncclient's ``SSHSession`` with a wake-on-send loop and an end-of-session hook.
 
-    Host keys are read through ``hostkey_policy`` (see ``_hostkeys``).
+    Host keys are read through ``hostkey_policy`` (see :mod:`.hostkeys`).
     """
 
     def _transport_register(self, selector: selectors.BaseSelector, event: int) -> None:

@@ -30,8 +30,8 @@ from ncclient.xml_ import new_ele_ns, sub_ele_ns, to_ele
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from ncclient_twisted._handoff import Handoff
-from ncclient_twisted._notifications import (
+from ncclient_twisted.bridge.handoff import Handoff
+from ncclient_twisted.notifications import (
     NOTIFICATION_NS,
     SN_NS,
     CallbackHandle,
@@ -291,7 +291,8 @@ class Subscription:
 class NotificationRouter(SessionListener):
     """The session's notification listener and queue; routes each one on the reactor."""
 
-    #: Its callback never blocks: the session dispatches to it under the gate (``_gate``).
+    #: Its callback never blocks: the session dispatches to it under the gate
+    #: (:mod:`ncclient_twisted.bridge.gate`).
     gated = True
 
     def __init__(

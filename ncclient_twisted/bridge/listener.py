@@ -13,7 +13,7 @@ Deferred.
 Unlike ncclient's listener, a reply nobody waits for (its request was cancelled or timed
 out, or its message-id was never sent) is dropped and counted, and the session goes on.
 A reply that does not parse (not well-formed, too deep or too large for lxml, a DTD) fails
-its own request with :exc:`~ncclient_twisted._framing.MalformedReplyError`.
+its own request with :exc:`~ncclient_twisted.transport.framing.MalformedReplyError`.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from ncclient.xml_ import NCElement, qualify, to_ele
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from ncclient_twisted._framing import MalformedReplyError, reply_parse_error
-from ncclient_twisted._handoff import Handoff
+from ncclient_twisted.bridge.handoff import Handoff
+from ncclient_twisted.transport.framing import MalformedReplyError, reply_parse_error
 
 __all__ = ["DeferredReplyListener", "reply_outcome"]
 
@@ -83,7 +83,8 @@ class _Pending:
 class DeferredReplyListener(RPCReplyListener):
     """Routes replies to Deferreds by message-id. Install with :meth:`install`."""
 
-    #: Its callback never blocks: the session dispatches to it under the gate (``_gate``).
+    #: Its callback never blocks: the session dispatches to it under the gate
+    #: (:mod:`ncclient_twisted.bridge.gate`).
     gated = True
     _reactor: Any
     _pending: Dict[str, _Pending]

@@ -3,7 +3,7 @@
 ncclient's ``Session._post_connect`` registers a ``NotificationHandler`` that parses each
 ``<notification>`` into a :class:`ncclient.transport.notify.Notification` and ``put``s it
 on ``session._notification_q``. Our sessions put the manager's router
-(:mod:`ncclient_twisted._subscriptions`) in its place: on the session thread it parses
+(:mod:`ncclient_twisted.subscriptions`) in its place: on the session thread it parses
 each one once, into our :class:`Notification`, and hands bursts of them to the reactor;
 there each reaches one :class:`NotificationQueue` (the session's, or a subscription's),
 which gives it to the registered callbacks, else to a waiting
