@@ -39,13 +39,13 @@ async def main(reactor: Any, argv: List[str]) -> None:
             m = await service.when_connected()  # subscribed already (prepare_connection)
             sessions += 1
             print("connected: session-id", m.session_id, flush=True)
-            async for n in m.notifications():  # ends when the session ends
-                seen += 1
-                print(n.event_time, n.event_tag, flush=True)
-                if seen == args.events:
-                    break
-            else:
-                reason = await m.when_closed()
+            try:
+                async for n in m.notifications():  # raises what ended the session
+                    seen += 1
+                    print(n.event_time, n.event_tag, flush=True)
+                    if seen == args.events:
+                        break
+            except Exception as reason:  # the device went away: the service reconnects
                 print("session ended (%s); reconnecting" % (type(reason).__name__,), flush=True)
     finally:
         await service.stopService()

@@ -38,11 +38,11 @@ class LockContext:
 
     def acquire(self) -> "Deferred[Any]":
         """Send ``lock``; a Deferred of the reply."""
-        return self.manager._call(operations.Lock, (self.target,), {}, RaiseMode.ERRORS)
+        return self.manager.execute(operations.Lock, self.target, raise_mode=RaiseMode.ERRORS)
 
     def release(self) -> "Deferred[Any]":
         """Send ``unlock``; a Deferred of the reply."""
-        return self.manager._call(operations.Unlock, (self.target,), {}, RaiseMode.ERRORS)
+        return self.manager.execute(operations.Unlock, self.target, raise_mode=RaiseMode.ERRORS)
 
     async def __aenter__(self) -> "LockContext":
         await self.acquire()

@@ -15,13 +15,10 @@ pool; the Deferred fires with a :class:`Manager`, or fails with ncclient's own e
 
 from __future__ import annotations
 
-import copy
 import functools
-import importlib
 import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union
 
-import ncclient
 import ncclient.manager as nc_manager
 from ncclient import operations
 from ncclient.manager import OPERATIONS, make_device_handler
@@ -33,8 +30,9 @@ from ncclient.xml_ import NCElement, new_ele
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 
+from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.deadlines import Deadlines
-from ncclient_twisted.bridge.handoff import Handoff
+from ncclient_twisted.bridge.jobs import BuildJob, snapshot
 from ncclient_twisted.bridge.listener import DeferredReplyListener
 from ncclient_twisted.bridge.runtime import Runtime, resolve_reactor, runtime_for
 from ncclient_twisted.locks import LockContext
@@ -55,21 +53,9 @@ from ncclient_twisted.subscriptions import (
     NotificationRouter,
     Subscription,
 )
-from ncclient_twisted.transport.hostkeys import HostKeyChangedError, make_policy
-from ncclient_twisted.transport.keepalive import (
-    DEFAULT_KEEPALIVE_COUNT_MAX,
-    CountingSocket,
-    DeadPeerDetector,
-    KeepaliveTimeoutError,
-    send_keepalive,
-)
-from ncclient_twisted.transport.session import (
-    IDLE_SOCKET_TIMEOUT,
-    QuietSocket,
-    TwistedSSHSession,
-    WakeOnSendSession,
-    open_socket,
-)
+from ncclient_twisted.transport.hostkeys import HostKeyChangedError
+from ncclient_twisted.transport.keepalive import KeepaliveTimeoutError
+from ncclient_twisted.transport.session import WakeOnSendSession
 
 __all__ = [
     "connect",
@@ -104,74 +90,6 @@ class _CloseSession(operations.CloseSession):
 
 def _timed_out(result: Any, timeout: float) -> Any:
     raise TimeoutExpiredError("ncclient timed out while waiting for an rpc reply.")
-
-
-#: Arguments of these types are given to a request built on the session thread as they
-#: are; any other (an element, a dict, a list) is copied first, on the caller's thread:
-#: the caller may change it afterwards, and lxml trees must not be shared by two threads.
-_IMMUTABLE = (str, bytes, int, float, bool, type(None))
-_IMMUTABLE_TYPES = frozenset(_IMMUTABLE)
-
-
-def _snapshot(args: Tuple[Any, ...], kwds: Dict[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
-    for values in (args, kwds.values()):
-        for v in values:
-            if type(v) not in _IMMUTABLE_TYPES and not isinstance(v, _IMMUTABLE):
-                copied: Tuple[Tuple[Any, ...], Dict[str, Any]] = copy.deepcopy((args, kwds))
-                return copied
-    return args, kwds
-
-
-class _BuildJob:
-    """A request the session thread builds and sends (see ``Manager._build_elsewhere``).
-
-    Its Deferred is made on the reactor; cancelling it before the request is built means
-    it is never sent, after, that its reply (if it comes) is dropped.
-    """
-
-    __slots__ = ("manager", "cls", "args", "kwds", "raise_mode", "deferred", "msgid", "cancelled")
-
-    def __init__(
-        self, manager: "Manager", cls: Type[RPC], args: Tuple[Any, ...], kwds: Dict[str, Any], raise_mode: int
-    ) -> None:
-        self.manager = manager
-        self.cls = cls
-        self.args = args
-        self.kwds = kwds
-        self.raise_mode = raise_mode
-        self.deferred: "Deferred[Any]"  # set by Manager._call (its canceller is this job's)
-        self.msgid: Optional[str] = None
-        self.cancelled = False
-
-    # session thread
-    def run(self) -> None:
-        if self.cancelled:
-            return
-        listener = self.manager._listener
-        try:
-            rpc = self.manager._new_rpc(self.cls, self.raise_mode)
-        except Exception as e:
-            listener.fail_later(self.deferred, e)
-            return
-        self.msgid = rpc.id
-        listener.expect_into(rpc, self.deferred)
-        if self.cancelled:  # cancelled while being built: never sent
-            listener.forget(rpc.id)
-            return
-        try:
-            rpc.request(*self.args, **self.kwds)
-        except Exception as e:
-            listener.forget(rpc.id)
-            listener.fail_later(self.deferred, e)
-
-    def fail(self, reason: Exception) -> None:
-        self.manager._listener.fail_later(self.deferred, reason)
-
-    # reactor thread: the Deferred's canceller
-    def cancel(self, d: "Deferred[Any]") -> None:
-        self.cancelled = True
-        if self.msgid is not None:
-            self.manager._listener.forget(self.msgid)
 
 
 class Manager(nc_manager.Manager):
@@ -245,13 +163,18 @@ class Manager(nc_manager.Manager):
 
     # -- requests ------------------------------------------------------------------
 
-    def execute(self, cls: Type[RPC], *args: Any, **kwds: Any) -> "Deferred[Any]":
-        """Build the RPC *cls* and request it; a Deferred of its reply."""
+    def execute(
+        self, cls: Type[RPC], *args: Any, raise_mode: Optional[int] = None, **kwds: Any
+    ) -> "Deferred[Any]":
+        """Build the RPC *cls* and request it; a Deferred of its reply.
+
+        *raise_mode* overrides the manager's for this request (a ``RaiseMode``).
+        """
         if issubclass(cls, operations.CloseSession):
             return self.close_session()
         if issubclass(cls, operations.CreateSubscription):
             return self.create_subscription(*args, **kwds)
-        return self._call(cls, args, kwds)
+        return self._call(cls, args, kwds, raise_mode)
 
     def _call(
         self,
@@ -275,12 +198,11 @@ class Manager(nc_manager.Manager):
             # object and its XML) and writes it with the rest of the burst; the reactor
             # only makes the Deferred.
             try:
-                args, kwds = _snapshot(args, kwds)
+                args, kwds = snapshot(args, kwds)
             except Exception:  # an argument that cannot be copied
                 return fail()
-            job = _BuildJob(self, cls, args, kwds, mode)
-            d: "Deferred[Any]" = Deferred(job.cancel)
-            job.deferred = d
+            job = BuildJob(self._listener, self._new_rpc, cls, args, kwds, mode)
+            d: "Deferred[Any]" = job.deferred
             self._session.submit(job)
         else:
             try:
@@ -520,9 +442,7 @@ class Manager(nc_manager.Manager):
         """``delete-subscription``; on success its :class:`Subscription` ends (reason ``deleted``)."""
 
         def deleted(reply: Any) -> Any:
-            sub = self._router.subscriptions.get(subscription_id)
-            if sub is not None:
-                sub._end("deleted")
+            self._router.deleted(subscription_id)
             return reply
 
         return self.execute(DeleteSubscription, subscription_id).addCallback(deleted)
@@ -561,7 +481,7 @@ class Manager(nc_manager.Manager):
         return result
 
     def _close(self, timeout: Optional[float]) -> "Deferred[Any]":
-        self._session._closing.set()
+        self._session.mark_closing()
         if self._end_reason is _NOT_ENDED:
             d = self._call(
                 _CloseSession,
@@ -601,7 +521,7 @@ class Manager(nc_manager.Manager):
             return
         self._end_reason = reason
         self._runtime.discard(self)
-        self._router.end(Failure(reason or TransportError("Session closed")))
+        self._router.end(Failure(reason or TransportError("Session closed")), quiet=reason is None)
         if reason is not None and self._closing is None:
             # Not our close: the threads end by themselves; reap them off the reactor.
             self._closing = self._runtime.run(self._session.close)
@@ -693,181 +613,11 @@ class Manager(nc_manager.Manager):
 
 
 # -- connecting ----------------------------------------------------------------------
+# The connectors (one per transport) live in ``endpoints``; the keywords are read in
+# ``options``. These are ncclient's names for them.
 
 
-_NCCLIENT_VERSION = tuple(int(x) for x in ncclient.__version__.split(".")[:2] if x.isdigit())
-
-
-def _pop_params(kwds: Dict[str, Any]) -> Tuple[Any, Dict[str, Any], Dict[str, Any], Any, int]:
-    """ncclient's parameter dictionaries, taken out of *kwds* as ncclient does."""
-    device_params = kwds.pop("device_params", None)
-    manager_params = dict(kwds.pop("manager_params", {}) or {})
-    if "timeout" not in manager_params and "timeout" in kwds:
-        manager_params["timeout"] = kwds["timeout"]
-    nc_params = kwds.pop("nc_params", {}) or {}
-    errors_params = kwds.pop("errors_params", {}) or {}
-    ignore_errors = errors_params.get("ignore_errors", [])
-    raise_mode = errors_params.get("raise_mode", RaiseMode.ALL)
-    return device_params, manager_params, nc_params, ignore_errors, raise_mode
-
-
-def _key_password_for_old_ncclient(
-    args: Tuple[Any, ...], kwds: Dict[str, Any], version: Tuple[int, ...] = _NCCLIENT_VERSION
-) -> None:
-    """ncclient 0.6.x opens key files with ``password.encode()``: without a password every
-    key (``key_filename``, ``~/.ssh``) fails to load. Give it the empty passphrase, which
-    opens keys that have none, as ncclient 0.7 does. (When no key is accepted, ncclient
-    0.6.x then also tries the empty password, which servers normally refuse.)"""
-    if version >= (0, 7) or len(args) > 3 or kwds.get("password") is not None:
-        return
-    if kwds.get("key_filename") or kwds.get("look_for_keys", True):
-        kwds["password"] = ""
-
-
-def _keepalive_params(kwds: Dict[str, Any]) -> Tuple[Optional[float], int]:
-    """``keepalive`` and ``keepalive_count_max``, taken out of *kwds* and checked."""
-    interval = kwds.pop("keepalive", None)
-    count_max = int(kwds.pop("keepalive_count_max", DEFAULT_KEEPALIVE_COUNT_MAX))
-    if not interval:
-        return None, count_max
-    interval = float(interval)
-    if interval <= 0 or count_max < 1:
-        raise ValueError("keepalive must be positive and keepalive_count_max at least 1")
-    return interval, count_max
-
-
-#: Builds a session for a device handler (on the pool thread).
-SessionFactory = Callable[[Any], WakeOnSendSession]
-#: Connects a session (blocking, on the pool thread): ``connect(session)``.
-SessionConnect = Callable[[Any], None]
-
-
-def _open_manager(
-    reactor: Any,
-    kwds: Dict[str, Any],
-    make_session: Callable[[], SessionFactory],
-    connect_session: SessionConnect,
-    prepare: Optional[Callable[[Any], None]] = None,
-) -> "Deferred[Manager]":
-    """The connect path shared by every transport.
-
-    ncclient's parameter dictionaries are taken out of *kwds* (what is left is for the
-    session's ``connect``); *prepare(device_handler)* may add transport parameters.
-    *make_session()* returns the session class (it may raise, e.g. ``NotImplementedError``);
-    the session is built and connected on the Runtime pool, wrapped in a :class:`Manager`
-    on the reactor. Cancelling the Deferred closes the session once it is up.
-    """
-    reactor = resolve_reactor(reactor)
-    runtime = runtime_for(reactor)
-    try:
-        session_class = make_session()
-        device_params, manager_params, nc_params, ignore_errors, raise_mode = _pop_params(kwds)
-        manager_params["raise_mode"] = raise_mode
-        buffer_size = manager_params.pop("notification_buffer", DEFAULT_NOTIFICATION_BUFFER)
-        device_handler = make_device_handler(device_params, ignore_errors)
-        if prepare is not None:
-            prepare(device_handler)
-        if hasattr(device_handler, "add_additional_netconf_params"):
-            device_handler.add_additional_netconf_params(nc_params)
-        handoff = Handoff(reactor)  # replies and notifications, in wire order
-        notifications = NotificationRouter(
-            reactor, NotificationQueue(reactor, buffer_size), buffer_size, handoff
-        )
-    except Exception:
-        return fail()
-
-    cancelled: List[bool] = []
-
-    def blocking_connect() -> Tuple[WakeOnSendSession, DeferredReplyListener]:
-        # Built here, not on the reactor: creating a session (a thread, its locks and
-        # conditions, a socket pair) costs the reactor milliseconds under load.
-        session = session_class(device_handler)
-        listener = DeferredReplyListener.install(session, device_handler, reactor, handoff)
-        runtime = runtime_for(reactor)
-        waker = runtime.waker
-        session.write_now = lambda: listener.alone() and waker.claim_direct_write()
-        session.wake_later = waker.defer
-        session.gate = runtime.gate
-        session._notification_q = notifications
-        try:
-            connect_session(session)
-        except BaseException:
-            session.close()
-            raise
-        if cancelled:
-            session.close()
-        return session, listener
-
-    def connected(built: Tuple[WakeOnSendSession, DeferredReplyListener]) -> Manager:
-        session, listener = built
-        return Manager(
-            session,
-            device_handler,
-            reactor=reactor,
-            listener=listener,
-            notifications=notifications,
-            **manager_params,
-        )
-
-    result: "Deferred[Manager]" = Deferred(lambda _: cancelled.append(True))
-    inner: "Deferred[Manager]" = runtime.run(blocking_connect).addCallback(connected)
-
-    def deliver(r: Any) -> None:
-        if result.called:
-            if isinstance(r, Manager):
-                r.close_session(timeout=0)
-            return
-        result.errback(r) if isinstance(r, Failure) else result.callback(r)
-
-    inner.addBoth(deliver)
-    return result
-
-
-def _ssh_connect(
-    reactor: Any,
-    args: Tuple[Any, ...],
-    kwds: Dict[str, Any],
-    keepalive: Tuple[Optional[float], int],
-    session: Any,
-) -> None:
-    """Connect *session* over SSH as ncclient does, on a :class:`QuietSocket`, with our
-    host-key policy and dead-peer detection (on the pool thread)."""
-    interval, count_max = keepalive
-    host = args[0] if args else kwds.get("host")
-    port = args[1] if len(args) > 1 else kwds.get("port", 830)
-    call_kwds = dict(kwds)
-    make_policy(reactor, session, port, call_kwds)
-    sock: Optional[QuietSocket] = None
-    opened = False
-    if isinstance(kwds.get("sock"), QuietSocket):
-        sock = kwds["sock"]
-    elif host and not ({"sock", "sock_fd", "ssh_config"} & {k for k, v in kwds.items() if v}):
-        cls = CountingSocket if interval else QuietSocket
-        sock = open_socket(host, port, kwds.get("timeout"), kwds.get("bind_addr"), cls)
-        call_kwds["sock"] = sock
-        opened = True
-    if interval and isinstance(sock, CountingSocket):
-        counting = sock
-        session.keepalive = DeadPeerDetector(
-            interval,
-            lambda: counting.last_received,
-            lambda: send_keepalive(session.transport),
-            count_max,
-            peer="%s port %s" % (host, port),
-        )
-    elif interval:
-        call_kwds["keepalive"] = interval  # a socket not ours: paramiko's keepalive
-    try:
-        session.connect(*args, **call_kwds)
-    except BaseException:
-        if opened and sock is not None:
-            sock.close()
-        raise
-    if sock is not None:
-        sock.freeze_timeout(IDLE_SOCKET_TIMEOUT)
-
-
-def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manager]":
+def connect_ssh(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: Any) -> "Deferred[Manager]":
     """Connect over SSH; ncclient's arguments (see ``ncclient.manager.connect_ssh``).
 
     Extra keywords:
@@ -884,46 +634,30 @@ def connect_ssh(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
       ``ssh_config``, ``keepalive`` is paramiko's, as in ncclient);
     - in ``manager_params``, ``notification_buffer`` (how many notifications are kept
       before the oldest is dropped).
+
+    Every keyword is checked at the call (:class:`~ncclient_twisted.options.ConnectOptions`):
+    one that nobody takes, or a value of the wrong kind, is a failed Deferred.
     """
+    from ncclient_twisted.endpoints import SSHConnector
+
     try:
-        keepalive = _keepalive_params(kwds)
-        _key_password_for_old_ncclient(args, kwds)
+        connector = SSHConnector.from_call(args, kwds, reactor)
     except Exception:
         return fail()
-    return _open_manager(
-        reactor,
-        kwds,
-        lambda: TwistedSSHSession,
-        functools.partial(_ssh_connect, resolve_reactor(reactor), args, kwds, keepalive),
-        lambda handler: handler.add_additional_ssh_connect_params(kwds),
-    )
+    return connector.connect()
 
 
-def _socket_session(name: str) -> Callable[[], SessionFactory]:
-    def session_class() -> SessionFactory:
-        try:
-            _socket_session = importlib.import_module("ncclient_twisted.transport.sockets")
-        except ImportError as e:
-            raise NotImplementedError(
-                "the installed ncclient has no %s transport (it needs ncclient 0.6.14 or "
-                "later): %s" % (name, e)
-            ) from e
-        factory: SessionFactory = getattr(_socket_session, name)
-        return factory
+def _connect_socket(transport: str, args: Any, kwds: Any, reactor: Any) -> "Deferred[Manager]":
+    from ncclient_twisted.endpoints import SocketConnector
 
-    return session_class
+    try:
+        connector = SocketConnector.from_call(transport, args, kwds, reactor)
+    except Exception:
+        return fail()
+    return connector.connect()
 
 
-def _connect_socket_session(
-    name: str, args: Tuple[Any, ...], kwds: Dict[str, Any], reactor: Any
-) -> "Deferred[Manager]":
-    def connect_session(session: Any) -> None:
-        session.connect(*args, **kwds)
-
-    return _open_manager(reactor, kwds, _socket_session(name), connect_session)
-
-
-def connect_tls(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manager]":
+def connect_tls(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: Any) -> "Deferred[Manager]":
     """Connect over TLS (RFC 7589, mutual X.509); see ``ncclient.manager.connect_tls``.
 
     ncclient's arguments: ``host``, ``port`` (6513), ``certfile`` and ``keyfile`` (the
@@ -934,20 +668,20 @@ def connect_tls(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manag
     fails or the server rejects our certificate, with ``NotImplementedError`` when the
     installed ncclient has no TLS transport.
     """
-    return _connect_socket_session("TwistedTLSSession", args, kwds, reactor)
+    return _connect_socket("tls", args, kwds, reactor)
 
 
-def connect_uds(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manager]":
+def connect_uds(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: Any) -> "Deferred[Manager]":
     """Connect over a Unix domain socket; see ``ncclient.manager.connect_uds``.
 
     ncclient's arguments: ``path`` and ``timeout``. Fails with ncclient's
     ``UnixSocketError`` when the socket cannot be connected, with ``NotImplementedError``
     when the installed ncclient has no Unix-socket transport.
     """
-    return _connect_socket_session("TwistedUnixSocketSession", args, kwds, reactor)
+    return _connect_socket("uds", args, kwds, reactor)
 
 
-def connect(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manager]":
+def connect(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: Any) -> "Deferred[Manager]":
     """Connect as ``ncclient.manager.connect`` does; a Deferred of a :class:`Manager`.
 
     Only the SSH transport (ncclient's default) is supported here.
@@ -960,5 +694,3 @@ def connect(*args: Any, reactor: Any = None, **kwds: Any) -> "Deferred[Manager]"
     ):
         return fail(NotImplementedError("ncclient_twisted does not support the junos ioproc transport"))
     return connect_ssh(*args, reactor=reactor, **kwds)
-
-

@@ -255,6 +255,7 @@ class NotificationQueue:
         self._waiters: List["Deferred[Any]"] = []
         self._callbacks: List[Callable[[Notification], Any]] = []
         self._ended: Optional[Failure] = None
+        self._quiet_end = False
         self._dropping = False
         self.dropped = 0
         self._last_event = LastEventTime()
@@ -291,11 +292,16 @@ class NotificationQueue:
             self._dropping = False
         self._items.append(n)
 
-    def end(self, reason: Failure) -> None:
-        """No more notifications: waiters fail with *reason*; buffered ones stay readable."""
+    def end(self, reason: Failure, quiet: bool = False) -> None:
+        """No more notifications: waiters fail with *reason*; buffered ones stay readable.
+
+        *quiet*: the end was asked for (``close_session``, ``delete-subscription``, or
+        announced by a notification), so an ``async for`` ends without raising *reason*.
+        """
         if self._ended is not None:
             return
         self._ended = reason
+        self._quiet_end = quiet
         waiters, self._waiters = self._waiters, []
         for d in waiters:
             d.errback(reason)
@@ -303,6 +309,11 @@ class NotificationQueue:
     @property
     def ended(self) -> Optional[Failure]:
         return self._ended
+
+    @property
+    def ended_quietly(self) -> bool:
+        """Whether the stream has ended and the end was asked for (see :meth:`end`)."""
+        return self._ended is not None and self._quiet_end
 
     # -- out ----------------------------------------------------------------------
 
@@ -350,7 +361,10 @@ class NotificationIterator:
 
     It ends when the stream has ended (after what was buffered), and, with
     *until_complete*, right after yielding a ``notificationComplete`` /
-    ``subscription-completed`` / ``subscription-terminated``.
+    ``subscription-completed`` / ``subscription-terminated``. When the end was not
+    asked for (the server closed the session, keepalives went unanswered, ...), the
+    step after the last buffered notification raises what ended it
+    (``SessionCloseError``, ``KeepaliveTimeoutError``...), once.
     """
 
     def __init__(self, queue: NotificationQueue, until_complete: bool) -> None:
@@ -364,14 +378,19 @@ class NotificationIterator:
     async def __anext__(self) -> Notification:
         if self._done:
             raise StopAsyncIteration
-        if self._queue.ended is not None and not len(self._queue):
+        ended = self._queue.ended
+        if ended is not None and not len(self._queue):
             self._done = True
-            raise StopAsyncIteration
+            if self._queue.ended_quietly:
+                raise StopAsyncIteration
+            ended.raiseException()
         try:
             n: Notification = await self._queue.take()
         except Exception:
             self._done = True
-            raise StopAsyncIteration from None
+            if self._queue.ended_quietly:
+                raise StopAsyncIteration from None
+            raise
         if self._until_complete and (
             n.is_notification_complete or n.state_change == "subscription-terminated"
         ):

@@ -190,9 +190,16 @@ class Subscription:
     """
 
     def __init__(
-        self, manager: "Manager", subscription_id: int, stream: str, queue: NotificationQueue
+        self,
+        manager: "Manager",
+        subscription_id: int,
+        stream: str,
+        queue: NotificationQueue,
+        forget: Callable[[int], None] = lambda subscription_id: None,
     ) -> None:
         self._manager = manager
+        #: Tells the router (which made it) that it has ended.
+        self._forget = forget
         self.id = subscription_id
         self.stream = stream
         self._queue = queue
@@ -263,7 +270,7 @@ class Subscription:
             reason = (found.text or "").strip() if found is not None else ""
             # Ended before the notification is handed on: a reader sees the final state.
             self.state, self.reason = "ended", self.reason or reason or change
-            self._manager._router.forget(self.id)
+            self._forget(self.id)
             self._queue.deliver(n)
             self._end(self.reason)
             return
@@ -273,13 +280,17 @@ class Subscription:
             self.state = "active"
         self._queue.deliver(n)
 
-    def _end(self, reason: str, failure: Optional[Failure] = None) -> None:
+    def _end(self, reason: str, failure: Optional[Failure] = None, quiet: Optional[bool] = None) -> None:
+        # Quiet (no error for ``async for``) unless a failure not asked for ended it.
         if self._queue.ended is not None:
             return
         self.state = "ended"
         self.reason = self.reason or reason
-        self._queue.end(failure or Failure(SubscriptionTerminatedError(self.id, self.reason)))
-        self._manager._router.forget(self.id)
+        self._queue.end(
+            failure or Failure(SubscriptionTerminatedError(self.id, self.reason)),
+            quiet=failure is None if quiet is None else quiet,
+        )
+        self._forget(self.id)
         waiters, self._ended_waiters = self._ended_waiters, []
         for d in waiters:
             d.callback(self.reason)
@@ -355,7 +366,7 @@ class NotificationRouter(SessionListener):
 
     def register(self, manager: "Manager", subscription_id: int, stream: str) -> Subscription:
         queue = NotificationQueue(self._reactor, self.buffer_size, name="subscription %d" % subscription_id)
-        sub = Subscription(manager, subscription_id, stream, queue)
+        sub = Subscription(manager, subscription_id, stream, queue, self.forget)
         self.subscriptions[subscription_id] = sub
         held = self._held.pop(subscription_id, [])
         self._held_count -= len(held)
@@ -375,8 +386,15 @@ class NotificationRouter(SessionListener):
     def forget(self, subscription_id: int) -> None:
         self.subscriptions.pop(subscription_id, None)
 
-    def end(self, reason: Failure) -> None:
-        """The session ended: every subscription and the session's queue end with *reason*."""
+    def deleted(self, subscription_id: int) -> None:
+        """``delete-subscription`` of *subscription_id* succeeded: it ends (``deleted``)."""
+        sub = self.subscriptions.get(subscription_id)
+        if sub is not None:
+            sub._end("deleted")
+
+    def end(self, reason: Failure, quiet: bool = False) -> None:
+        """The session ended: every subscription and the session's queue end with *reason*
+        (*quiet*: we closed it; see :meth:`NotificationQueue.end`)."""
         for sub in list(self.subscriptions.values()):
-            sub._end("session ended", reason)
-        self.session_queue.end(reason)
+            sub._end("session ended", reason, quiet)
+        self.session_queue.end(reason, quiet)

@@ -67,6 +67,9 @@ class FakeSession:
         self._closing = threading.Event()
         self._end: List[Callable[[Optional[Exception]], None]] = []
 
+    def mark_closing(self) -> None:
+        self._closing.set()
+
     def add_listener(self, listener: Any) -> None:
         self._listeners.add(listener)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from ncclient_twisted.manager import _key_password_for_old_ncclient
+from ncclient_twisted.options import key_passphrase_for_old_ncclient
 
 
 def decided(version: Any, *args: Any, **kwds: Any) -> Dict[str, Any]:
-    _key_password_for_old_ncclient(args, kwds, version)
+    key_passphrase_for_old_ncclient(args, kwds, version)
     return kwds
 
 

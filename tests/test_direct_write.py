@@ -41,7 +41,7 @@ class FakeTransportSession(WakeOnSendSession, Session):
     def _can_write_now(self, size: int) -> bool:
         return self.ready
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
         self.wakes += 1
 
     def sent(self) -> bytes:
@@ -61,7 +61,7 @@ def frame(text: str) -> bytes:
 
 
 def test_a_lone_request_is_written_by_the_caller(session: Any) -> None:
-    session.write_now = lambda: True
+    session._write_now = lambda: True
     session.send("<rpc/>")
     assert session.sent() == frame("<rpc/>")
     assert session.writers == [threading.current_thread()]
@@ -69,7 +69,7 @@ def test_a_lone_request_is_written_by_the_caller(session: Any) -> None:
 
 
 def test_with_requests_in_flight_it_is_queued_for_the_session_thread(session: Any) -> None:
-    session.write_now = lambda: False
+    session._write_now = lambda: False
     session.send("<a/>")
     session.send("<b/>")
     assert session.writes == [] and session.wakes == 1  # one wake-up for the burst
@@ -79,7 +79,7 @@ def test_with_requests_in_flight_it_is_queued_for_the_session_thread(session: An
 
 def test_nothing_overtakes_what_is_queued(session: Any) -> None:
     allowed = [False]
-    session.write_now = lambda: allowed[0]
+    session._write_now = lambda: allowed[0]
     session.send("<first/>")
     allowed[0] = True
     session.send("<second/>")  # the queue is not empty: queued behind the first
@@ -88,7 +88,7 @@ def test_nothing_overtakes_what_is_queued(session: Any) -> None:
 
 
 def test_a_partial_write_leaves_the_rest_to_the_session_thread_first(session: Any) -> None:
-    session.write_now = lambda: True
+    session._write_now = lambda: True
     session.take = 5
     session.send("<one/>")
     assert session.wakes == 1 and session._out
@@ -99,7 +99,7 @@ def test_a_partial_write_leaves_the_rest_to_the_session_thread_first(session: An
 
 
 def test_large_messages_and_busy_transports_go_through_the_session_thread(session: Any) -> None:
-    session.write_now = lambda: True
+    session._write_now = lambda: True
     session.send("<x>%s</x>" % ("y" * DIRECT_WRITE_MAX))
     session.ready = False
     session._write_some()
@@ -108,14 +108,14 @@ def test_large_messages_and_busy_transports_go_through_the_session_thread(sessio
 
 
 def test_a_failed_direct_write_is_left_to_the_session_thread(session: Any) -> None:
-    session.write_now = lambda: True
+    session._write_now = lambda: True
     session.fail = OSError("Socket is closed")
     session.send("<rpc/>")
     assert session._q.qsize() == 1 and session.wakes == 1
 
 
 def test_the_session_thread_writing_means_the_caller_queues(session: Any) -> None:
-    session.write_now = lambda: True
+    session._write_now = lambda: True
     with session._write_lock:  # as while the loop writes
         session.send("<rpc/>")
     assert session.writes == [] and session._q.qsize() == 1

@@ -17,6 +17,7 @@ from ncclient.transport.errors import NetconfFramingError
 from ncclient.xml_ import to_ele
 from twisted.internet.defer import CancelledError
 
+from ncclient_twisted.bridge.gate import GATED_MESSAGE_MAX
 from ncclient_twisted.transport.framing import (
     FrameDecoder,
     MalformedReplyError,
@@ -140,7 +141,8 @@ class WireSession(FakeSession):
     def __init__(self, device_handler: Any) -> None:
         super().__init__()
         self._device_handler = device_handler
-        self.gate = threading.Lock()  # as our sessions have (see _gate)
+        self._gate = threading.Lock()  # as our sessions have (see bridge.gate)
+        self._gate_max = GATED_MESSAGE_MAX
 
     def _dispatch_error(self, error: Exception) -> None:
         for listener in list(self._listeners):

@@ -57,7 +57,8 @@ class Seen(SessionListener):
 @pytest.fixture
 def session() -> Any:
     s = FakeTransportSession()
-    s.gate = RecordingGate()
+    s._gate = RecordingGate()
+    s._gate_max = GATED_MESSAGE_MAX
     yield s
     s._wake_r.close()
     s._wake_w.close()
@@ -68,7 +69,7 @@ def reply(body: str = "<ok/>") -> str:
 
 
 def test_our_listeners_get_a_message_under_the_gate_others_around_it(session: Any) -> None:
-    ours, theirs = Seen(session.gate, gated=True), Seen(session.gate, gated=False)
+    ours, theirs = Seen(session._gate, gated=True), Seen(session._gate, gated=False)
     session.add_listener(ours)
     session.add_listener(theirs)
     session._dispatch_message(reply())
@@ -76,11 +77,11 @@ def test_our_listeners_get_a_message_under_the_gate_others_around_it(session: An
 
 
 def test_a_big_message_is_dispatched_without_the_gate(session: Any) -> None:
-    ours = Seen(session.gate, gated=True)
+    ours = Seen(session._gate, gated=True)
     session.add_listener(ours)
     session._dispatch_message(reply("<data>%s</data>" % ("x" * GATED_MESSAGE_MAX)))
     assert ours.held == [False]
-    assert session.gate.entered == 0
+    assert session._gate.entered == 0
 
 
 def test_requests_are_built_under_the_gate(session: Any) -> None:
@@ -88,7 +89,7 @@ def test_requests_are_built_under_the_gate(session: Any) -> None:
 
     class Job:
         def run(self) -> None:
-            held.append(session.gate.held)
+            held.append(session._gate.held)
 
         def fail(self, reason: Exception) -> None:
             raise AssertionError("not expected")
@@ -101,9 +102,9 @@ def test_requests_are_built_under_the_gate(session: Any) -> None:
 
 
 def test_without_a_gate_nothing_is_taken(session: Any) -> None:
-    ours = Seen(session.gate, gated=True)
+    ours = Seen(session._gate, gated=True)
     session.add_listener(ours)
-    gate, session.gate = session.gate, None
+    gate, session._gate = session._gate, None
     session._dispatch_message(reply())
     assert ours.held == [False] and gate.entered == 0
 
@@ -117,7 +118,7 @@ async def test_the_sessions_of_a_reactor_share_its_gate(server: Any) -> None:
     from twisted.internet import reactor
 
     async with await connect(server) as a, await connect(server) as b:
-        assert a._session.gate is b._session.gate is runtime_for(reactor).gate
+        assert a._session._gate is b._session._gate is runtime_for(reactor).gate
         # Replies on both sessions at once, each routed to its request.
         ds = [m.get_config(source="running") for m in (a, b) for _ in range(20)]
         replies = await bounded(defer.gatherResults(ds))

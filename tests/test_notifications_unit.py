@@ -137,7 +137,7 @@ class SessionStreamTests(SynchronousTestCase):
             [n.event_tag.split("}")[1] for n in seen], ["ev", "replayComplete", "notificationComplete"]
         )
 
-    def test_iterators_end_and_takes_fail_when_the_session_ends(self) -> None:
+    def test_iterators_raise_and_takes_fail_when_the_session_ends(self) -> None:
         m, s, _ = make()
         seen: List[str] = []
 
@@ -150,10 +150,37 @@ class SessionStreamTests(SynchronousTestCase):
         m._router.put(event(1))  # goes to the first waiter: the iterator
         self.assertNoResult(waiting)
         s.die(SessionCloseError(b""))
-        self.successResultOf(d)
+        self.failureResultOf(d, SessionCloseError)  # an end nobody asked for
         self.assertEqual(seen, ["1"])
         self.failureResultOf(waiting, SessionCloseError)
         self.failureResultOf(m.take_notification(), SessionCloseError)
+
+    def test_buffered_notifications_come_before_the_error_that_ended_the_session(self) -> None:
+        m, s, _ = make()
+        m._router.put(event(1))
+        m._router.put(event(2))
+        s.die(SessionCloseError(b""))
+        seen: List[str] = []
+
+        async def read() -> None:
+            async for n in m.notifications():
+                seen.append(number(n))
+
+        self.failureResultOf(ensureDeferred(read()), SessionCloseError)
+        self.assertEqual(seen, ["1", "2"])
+
+    def test_iterators_end_quietly_after_our_own_close(self) -> None:
+        m, s, _ = make()
+        m._router.put(event(1))
+        m._ended(None)  # what the session's end after close_session() reports
+        seen: List[str] = []
+
+        async def read() -> None:
+            async for n in m.notifications():
+                seen.append(number(n))
+
+        self.successResultOf(ensureDeferred(read()))
+        self.assertEqual(seen, ["1"])
 
     def test_last_event_time_skips_control_notifications(self) -> None:
         m, _, _ = make()
@@ -221,14 +248,15 @@ class SessionListenerTests(SynchronousTestCase):
         from ncclient.devices.default import DefaultDeviceHandler
         from ncclient.transport.session import NotificationHandler
 
+        from ncclient_twisted.transport.hooks import SessionHooks
         from ncclient_twisted.transport.session import TwistedSSHSession
 
         m, _, _ = make()
-        session = TwistedSSHSession(DefaultDeviceHandler())
+        hooks = SessionHooks()
+        hooks.notifications = m._router
+        session = TwistedSSHSession(DefaultDeviceHandler(), hooks)
         try:
-            session._notification_q = m._router
-            session.add_listener(NotificationHandler(m._router))
-            session._take_over_notifications()
+            session.add_listener(NotificationHandler(m._router))  # as ncclient's _post_connect
             self.assertEqual(
                 [type(x).__name__ for x in session._listeners], ["NotificationRouter"]
             )

@@ -16,7 +16,7 @@ class FakeSession:
     def __init__(self) -> None:
         self.woken_on: List[threading.Thread] = []
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
         self.woken_on.append(threading.current_thread())
 
 

@@ -19,7 +19,6 @@ its own request with :exc:`~ncclient_twisted.transport.framing.MalformedReplyErr
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any, Dict, Optional, Tuple
 
 from lxml import etree
@@ -101,21 +100,19 @@ class DeferredReplyListener(RPCReplyListener):
         *handoff* is the session's ordered path to the reactor, shared with its
         notification router.
         """
-        with RPCReplyListener.creation_lock:
-            existing = session.get_listener_instance(RPCReplyListener)
-            if existing is not None:
-                raise RuntimeError("session already has a reply listener: %r" % (existing,))
-            self: DeferredReplyListener = object.__new__(cls)
-            self._lock = threading.Lock()
-            self._id2rpc = {}
-            self._device_handler = device_handler
-            self.logger = log
-            self._reactor = reactor
-            self._pending = {}
-            self._ended = None
-            self.replies_dropped = 0
-            self._handoff = handoff if handoff is not None else Handoff(reactor)
-            session.add_listener(self)
+        existing = session.get_listener_instance(RPCReplyListener)
+        if existing is not None:
+            raise RuntimeError("session already has a reply listener: %r" % (existing,))
+        # ncclient's constructor (it takes ncclient's creation lock, not reentrant before
+        # 0.7): it makes the session's one instance of this class and registers it. What
+        # is ours is added here, before any RPC is made on the session.
+        self: DeferredReplyListener = RPCReplyListener.__new__(cls, session, device_handler)
+        self.logger = log
+        self._reactor = reactor
+        self._pending = {}
+        self._ended = None
+        self.replies_dropped = 0
+        self._handoff = handoff if handoff is not None else Handoff(reactor)
         return self
 
     # -- reactor thread ------------------------------------------------------------

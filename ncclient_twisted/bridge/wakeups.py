@@ -2,11 +2,10 @@
 
 A session thread sleeps in ``select`` until a byte arrives on its wake-up socket. Writing
 that byte is a system call, and CPython releases the GIL around every system call: in a
-burst (a request to each of 100 sessions in one reactor turn), each write lets a session
+burst (a request to each of many sessions in one reactor turn), each write lets a session
 thread that has just been woken take the GIL, and the reactor waits its turn to get it
-back, a millisecond or more each time under load. Measured against netconfd: launching
-10 requests on each of 100 sessions held the reactor 220-350 ms, the first request of
-each session ~1.5 ms (its write, then the wait for the GIL); with this, ~22 ms.
+back, for every session of the burst. (The reactor's time in such a burst is measured
+by the fan-out benchmark in ``benchmarks/``.)
 
 So the reactor thread only notes which sessions to wake; after its turn, one call hands
 the list to a thread of our own that writes the bytes (one thread per reactor, not per
@@ -16,9 +15,9 @@ hand-off at all.
 
 The same thread hands blocking work (connects, closes) to the runtime's thread pool
 (:meth:`Waker.call`): Twisted's pool starts its threads and coordinates its workers under
-a lock on the calling thread, and with 50 connects at once the reactor waited there up to
-~250 ms (``Thread.start`` waits for the new thread to run; the pool's lock is held by
-workers waiting for the GIL).
+a lock on the calling thread, and with many connects at once the reactor would wait there
+(``Thread.start`` waits for the new thread to run; the pool's lock is held by workers
+waiting for the GIL).
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ from twisted.python import threadable
 
 __all__ = ["Waker"]
 
-log = logging.getLogger("ncclient_twisted.session")
+log = logging.getLogger("ncclient_twisted.wakeups")
 
 #: Bound on joining the waker thread at reactor shutdown.
 STOP_TIMEOUT = 5.0
@@ -117,7 +116,7 @@ class Waker:
         callers wake sessions themselves."""
         self._stopped = True
         for session in list(self._sessions):
-            session._wake()
+            session.wake()
         self._sessions.clear()
         thread, self._thread = self._thread, None
         if thread is not None:
@@ -141,6 +140,6 @@ class Waker:
 def _wake_all(sessions: List[Any]) -> None:
     for session in sessions:
         try:
-            session._wake()
+            session.wake()
         except Exception:
             log.exception("waking a session failed")

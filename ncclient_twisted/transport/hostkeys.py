@@ -34,8 +34,6 @@ from ncclient.transport.errors import SSHError, SSHUnknownHostError
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.python.failure import Failure
 
-from ncclient_twisted.bridge.runtime import runtime_for
-
 __all__ = [
     "HostKeyChangedError",
     "HostKeyPolicy",
@@ -231,6 +229,7 @@ class HostKeyPolicy:
         user_cb: Optional[UnknownHostCallback] = None,
         pinned: bool = False,
         answer_timeout: float = UNKNOWN_HOST_ANSWER_TIMEOUT,
+        shutting_down: Optional[threading.Event] = None,
     ) -> None:
         self.reactor = reactor
         self.port = int(port)
@@ -241,7 +240,7 @@ class HostKeyPolicy:
         self.answer_timeout = answer_timeout
         self.session: Any = None
         #: Set when the reactor shuts down: stop waiting for ``user_cb``.
-        self.shutting_down = threading.Event()
+        self.shutting_down = shutting_down if shutting_down is not None else threading.Event()
         #: The file keys were read from (and are stored into).
         self.path: str = os.path.expanduser(known_hosts or DEFAULT_KNOWN_HOSTS)
 
@@ -260,7 +259,7 @@ class HostKeyPolicy:
         key = self.session.transport.get_remote_server_key()
         if self.pinned:
             raise HostKeyChangedError(host, self.port, key, None)
-        if self.session._host_keys.lookup(known_hosts_name(host, self.port)):
+        if self.session.known_host_keys().lookup(known_hosts_name(host, self.port)):
             raise HostKeyChangedError(host, self.port, key, self.path)
         if self.user_cb is not None:
             accepted = self._ask(host, fingerprint)
@@ -307,47 +306,25 @@ class HostKeyPolicy:
 class KnownHostsMixin:
     """For an ``SSHSession`` subclass: read host keys through a :class:`HostKeyPolicy`.
 
-    Set ``hostkey_policy`` before ``connect``; without one, ncclient's behaviour is kept.
+    Call :meth:`use_hostkey_policy` before ``connect``; without one, ncclient's
+    behaviour is kept.
     """
 
-    hostkey_policy: Optional[HostKeyPolicy] = None
+    _hostkey_policy: Optional[HostKeyPolicy] = None
     _host_keys: paramiko.HostKeys
 
+    def use_hostkey_policy(self, policy: HostKeyPolicy) -> None:
+        """Check host keys with *policy* (which then reads this session's keys)."""
+        self._hostkey_policy = policy
+        policy.session = self
+
     def load_known_hosts(self, filename: Optional[str] = None) -> None:
-        policy = self.hostkey_policy
+        policy = self._hostkey_policy
         if policy is None:
             super().load_known_hosts(filename)  # type: ignore[misc]
             return
         self._host_keys = policy.load(filename)
 
-
-def make_policy(
-    reactor: Any,
-    session: Any,
-    port: int,
-    kwds: Dict[str, Any],
-) -> Optional[HostKeyPolicy]:
-    """Take our host-key keywords out of *kwds* (a connect call's) and build its policy.
-
-    *kwds* is left with what ncclient's ``connect`` takes, ``unknown_host_cb`` being the
-    policy's. ``None`` when ``hostkey_verify`` is false: nothing is checked.
-    """
-    known_hosts = kwds.pop("known_hosts", None)
-    accept_new = bool(kwds.pop("accept_new", False))
-    user_cb = kwds.pop("unknown_host_cb", None)
-    if not kwds.get("hostkey_verify", True):
-        return None
-    policy = HostKeyPolicy(
-        reactor,
-        port,
-        known_hosts=None if known_hosts is None else os.fspath(known_hosts),
-        accept_new=accept_new,
-        user_cb=user_cb,
-        pinned=bool(kwds.get("hostkey_b64")),
-    )
-    policy.session = session
-    policy.shutting_down = runtime_for(reactor).shutting_down
-    session.hostkey_policy = policy
-    kwds["unknown_host_cb"] = policy.unknown_host
-    return policy
-
+    def known_host_keys(self) -> paramiko.HostKeys:
+        """The host keys ncclient's connect checks the server's key against."""
+        return self._host_keys

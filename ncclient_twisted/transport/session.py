@@ -24,18 +24,20 @@ import selectors
 import socket
 import threading
 import time
-from typing import Any, Callable, ContextManager, Deque, List, Optional, Protocol, Type, cast
+from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional, Protocol, Type, cast
 
 import ncclient.transport.parser as nc_parser
 from ncclient.transport.errors import SessionCloseError, SessionError, SSHError, TransportError
-from ncclient.transport.session import NetconfBase, NotificationHandler, SessionListener
+from ncclient.transport.session import NetconfBase, NotificationHandler, Session
 from ncclient.transport.ssh import SSHSession
 
-from ncclient_twisted.bridge.gate import GATED_MESSAGE_MAX
-from ncclient_twisted.bridge.handoff import batch
 from ncclient_twisted.transport.framing import EOM, FrameDecoder, MalformedReplyError, frame_11
+from ncclient_twisted.transport.hooks import SessionHooks
 from ncclient_twisted.transport.hostkeys import KnownHostsMixin
 from ncclient_twisted.transport.rootscan import scan_root
+
+if TYPE_CHECKING:
+    from ncclient_twisted.transport.keepalive import DeadPeerDetector
 
 __all__ = [
     "WakeOnSendSession",
@@ -184,8 +186,9 @@ def hello_settle_time(capabilities: Any) -> float:
     return YUMA_HELLO_SETTLE if any("netconfcentral.org" in str(u) for u in uris) else 0.0
 
 
-class WakeOnSendSession:
-    """The transport-independent part of our sessions; mix in before ncclient's class.
+class WakeOnSendSession(Session):
+    """The transport-independent part of our sessions: ncclient's ``Session``; put it
+    before one of ncclient's session classes.
 
     It needs from the transport ncclient's hooks ``_transport_register``,
     ``_transport_read`` (here: ``b""`` at end of stream, ``None`` when nothing could be
@@ -194,41 +197,23 @@ class WakeOnSendSession:
     :meth:`_interrupt_transport`, :meth:`_close_transport` and :meth:`_reap_transport`.
 
     *on_end* callbacks run on the session thread once the loop has ended, with the
-    exception that ended it, or ``None`` for a close we asked for. ``keepalive`` (a
-    ``keepalive.DeadPeerDetector``, set before connect) is checked by the loop.
+    exception that ended it, or ``None`` for a close we asked for. *hooks* is how the
+    layer above takes part (see :class:`~ncclient_twisted.transport.hooks.SessionHooks`).
     """
 
-    keepalive: Any = None
-    #: Set by the manager: true when a message sent now may be written by the caller's
-    #: thread (nothing else in flight, so there is no burst to write in one go).
-    write_now: Optional[Callable[[], bool]] = None
-    #: Set by the manager: takes on a wake-up of this session (returns True), to do it
-    #: later from another thread, or returns False (wake it now).
-    wake_later: Optional[Callable[[Any], bool]] = None
-    #: Set by the manager: the lock the session threads of one reactor share around the
-    #: Python work of a message or a request (see :mod:`ncclient_twisted.bridge.gate`); None: no gate.
-    gate: Optional[ContextManager[bool]] = None
-    # What ncclient's Session provides (declared for the type checker).
-    _q: "queue.Queue[str]"
-    _base: int
-    _closing: threading.Event
-    _connected: bool
-    _device_handler: Any
-    _listeners: Any
-    _lock: Any
-    name: str
-    connected: bool
-    is_alive: Callable[[], bool]
-    join: Callable[..., None]
-    ident: Optional[int]
-    _dispatch_error: Callable[[Exception], None]
-    get_listener_instance: Callable[[type], Any]
-    _transport_register: Callable[[Any, int], None]
+    #: ncclient's message parser (set by its ``connect``).
     parser: Any
-    _notification_q: Any
 
-    def __init__(self, device_handler: Any) -> None:
-        super().__init__(device_handler)  # type: ignore[call-arg]
+    def __init__(self, device_handler: Any, hooks: Optional[SessionHooks] = None) -> None:
+        super().__init__(device_handler)
+        hooks = hooks if hooks is not None else SessionHooks()
+        self._write_now = hooks.write_now
+        self._wake_later = hooks.wake_later
+        self._gate = hooks.gate
+        self._gate_max = hooks.gate_max
+        self._batch = hooks.batch
+        self._notifications = hooks.notifications
+        self._keepalive: Optional[DeadPeerDetector] = None
         self.name = "ncclient_twisted-session"
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -304,8 +289,7 @@ class WakeOnSendSession:
         """
         if not self.connected:
             raise TransportError("Not connected to NETCONF server")
-        write_now = self.write_now
-        if write_now is not None and write_now() and self._write_lock.acquire(blocking=False):
+        if self._write_now() and self._write_lock.acquire(blocking=False):
             try:
                 if self._write_directly(message):
                     return
@@ -316,15 +300,15 @@ class WakeOnSendSession:
 
     def _request_wake(self) -> None:
         """Wake the session thread unless a wake-up is already on its way (a burst of
-        sends or jobs costs one); the manager's ``wake_later`` may take it on."""
+        sends or jobs costs one); the hooks' ``wake_later`` may take it on."""
         if self._wake_pending:
             return
         self._wake_pending = True
-        wake_later = self.wake_later
-        if wake_later is None or not wake_later(self):
-            self._wake()
+        if not self._wake_later(self):
+            self.wake()
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
+        """Wake the session thread now (a byte on its socket pair)."""
         try:
             self._wake_w.send(b"\0")
         except (BlockingIOError, OSError):
@@ -347,7 +331,7 @@ class WakeOnSendSession:
         return self._jobs_done != self._jobs_submitted
 
     def _run_jobs(self) -> None:
-        gate = self.gate
+        gate = self._gate
         for _ in range(MAX_JOBS_PER_TURN):
             try:
                 job = self._jobs.popleft()
@@ -363,7 +347,7 @@ class WakeOnSendSession:
                 log.exception("a request could not be built")
             finally:
                 self._jobs_done += 1
-        self._wake()  # more to build: after this turn's reads and writes
+        self.wake()  # more to build: after this turn's reads and writes
 
     def _fail_jobs(self) -> None:
         reason = self.end_reason or TransportError("Session closed")
@@ -402,7 +386,7 @@ class WakeOnSendSession:
             return False
         if n < len(data):
             self._out = data[n:]  # the session thread writes the rest, before anything else
-            self._wake()
+            self.wake()
         return True
 
     def _take_queued(self) -> bytes:
@@ -443,7 +427,7 @@ class WakeOnSendSession:
 
     def _feed(self, data: bytes) -> None:
         # Whatever this read completes reaches the reactor with one wake-up per hand-off.
-        with batch():
+        with self._batch():
             self._feed_parser(data)
 
     def _feed_parser(self, data: bytes) -> None:
@@ -461,8 +445,8 @@ class WakeOnSendSession:
         try:
             parser.parse(data)
         except nc_parser.SAXFilterXMLNotFoundError:
-            self.parser = nc_parser.DefaultXMLParser(self)
-            self.parser.parse(data)
+            parser = self.parser = nc_parser.DefaultXMLParser(self)
+            parser.parse(data)
 
     def _dispatch_message(self, raw: str) -> None:
         try:
@@ -486,7 +470,7 @@ class WakeOnSendSession:
                 return
         with self._lock:
             listeners = list(self._listeners)
-        gate = self.gate if len(raw) <= GATED_MESSAGE_MAX else None
+        gate = self._gate if len(raw) <= self._gate_max else None
         for listener in listeners:
             try:
                 if gate is not None and getattr(listener, "gated", False):
@@ -529,8 +513,8 @@ class WakeOnSendSession:
                     self._run_jobs()
                 self._write_some()
                 timeout = self._select_timeout(sel)
-                if self.keepalive is not None:
-                    timeout = self.keepalive.timeout(timeout)
+                if self._keepalive is not None:
+                    timeout = self._keepalive.timeout(timeout)
                 events = sel.select(timeout)
                 for key, mask in events:
                     if key.fileobj is self._wake_r:
@@ -553,8 +537,8 @@ class WakeOnSendSession:
                         raise SessionCloseError(b"")
                 if self._closing.is_set() and self._transport_closed():
                     return
-                if self.keepalive is not None:
-                    self.keepalive.check()
+                if self._keepalive is not None:
+                    self._keepalive.check()
         except Exception as e:
             reason = e
             log.warning("session ended: %r", e)
@@ -588,7 +572,6 @@ class WakeOnSendSession:
         # The next class in the MRO (ncclient's Session) has it; mypy sees only object.
         post_connect: Any = cast(Any, super())._post_connect
         post_connect(DEFAULT_HELLO_TIMEOUT if timeout is None else timeout)
-        self._take_over_notifications()
         # ncclient leaves this check commented out; without a base capability there is
         # no framing both sides agree on (RFC 6241 section 8.1).
         caps = [str(c) for c in (getattr(self, "_server_capabilities", None) or ())]
@@ -599,25 +582,32 @@ class WakeOnSendSession:
             # On the connect (pool) thread, never the reactor: see hello_settle_time.
             time.sleep(settle)
 
-    def _take_over_notifications(self) -> None:
-        """If the notification queue is itself a listener (our manager's router), it
-        replaces ncclient's ``NotificationHandler``: it parses each ``<notification>``
-        once, straight into our ``Notification``. One step under the listeners' lock,
-        so no message is seen by both or by neither."""
-        queue_ = getattr(self, "_notification_q", None)
-        if not isinstance(queue_, SessionListener):
-            return
-        with self._lock:
-            for listener in list(self._listeners):
-                if type(listener) is NotificationHandler:
-                    self._listeners.discard(listener)
-            self._listeners.add(queue_)
+    def add_listener(self, listener: Any) -> None:
+        """ncclient's, except that the hooks' notification listener (our router) takes the
+        place of ncclient's ``NotificationHandler`` when ``_post_connect`` adds it: it
+        parses each ``<notification>`` once, straight into our ``Notification``."""
+        if type(listener) is NotificationHandler and self._notifications is not None:
+            listener = self._notifications
+        cast(Any, super()).add_listener(listener)
+
+    def mark_closing(self) -> None:
+        """Say that the session is being closed on purpose (its end is then no error)."""
+        self._closing.set()
+
+    def use_keepalive(self, detector: "DeadPeerDetector") -> None:
+        """Have the session loop drive *detector* (before ``connect``)."""
+        self._keepalive = detector
+
+    @property
+    def keepalive(self) -> "Optional[DeadPeerDetector]":
+        """The dead-peer detector the loop drives, if any."""
+        return self._keepalive
 
     def close(self) -> None:
         """Close the transport; join the threads with a bound (blocking)."""
         self._closing.set()
         self._connected = False
-        self._wake()
+        self.wake()
         self._interrupt_transport()
         # The concrete class is a thread (ncclient's Session is one); mypy sees the mixin only.
         if self.is_alive() and cast(threading.Thread, self) is not threading.current_thread():
@@ -631,7 +621,7 @@ class WakeOnSendSession:
 class TwistedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
     """ncclient's ``SSHSession`` with a wake-on-send loop and an end-of-session hook.
 
-    Host keys are read through ``hostkey_policy`` (see :mod:`.hostkeys`).
+    Host keys are read through a policy (``use_hostkey_policy``, see :mod:`.hostkeys`).
     """
 
     def _transport_register(self, selector: selectors.BaseSelector, event: int) -> None:

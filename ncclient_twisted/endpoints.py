@@ -1,0 +1,254 @@
+"""One connector per transport, as Twisted's endpoints: ``connector.connect()`` is a
+Deferred of a :class:`~ncclient_twisted.manager.Manager`.
+
+- :class:`SSHConnector`: ncclient's SSH session (a socket of ours, our host-key policy,
+  dead-peer detection); with ``sock=`` it runs over a connected socket (call home).
+- :class:`SocketConnector`: ncclient's TLS (RFC 7589) or Unix-socket session.
+
+Each is made from a :class:`~ncclient_twisted.options.ConnectOptions`. :func:`open_manager`
+is the path they share: the session is built and connected on the reactor's pool
+(:mod:`ncclient_twisted.bridge.runtime`) and wrapped in a ``Manager`` on the reactor.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any, List, Optional, Tuple, Type
+
+from ncclient.manager import make_device_handler
+from twisted.internet.defer import Deferred, fail
+from twisted.python.failure import Failure
+
+from ncclient_twisted._types import INetconfReactor
+from ncclient_twisted.bridge.handoff import Handoff
+from ncclient_twisted.bridge.hooks import BridgeHooks
+from ncclient_twisted.bridge.listener import DeferredReplyListener
+from ncclient_twisted.bridge.runtime import resolve_reactor, runtime_for
+from ncclient_twisted.manager import Manager
+from ncclient_twisted.notifications import NotificationQueue
+from ncclient_twisted.options import ConnectOptions
+from ncclient_twisted.subscriptions import NotificationRouter
+from ncclient_twisted.transport.hostkeys import HostKeyPolicy
+from ncclient_twisted.transport.keepalive import CountingSocket, DeadPeerDetector, send_keepalive
+from ncclient_twisted.transport.session import (
+    IDLE_SOCKET_TIMEOUT,
+    QuietSocket,
+    TwistedSSHSession,
+    WakeOnSendSession,
+    open_socket,
+)
+
+__all__ = ["SSHConnector", "SocketConnector", "open_manager"]
+
+log = logging.getLogger("ncclient_twisted.manager")
+
+
+class _Connector:
+    """What :func:`open_manager` needs of a transport (each runs on the pool thread but
+    :meth:`connect`)."""
+
+    #: ``connect_<transport>``'s name for the transport, in error messages.
+    transport = ""
+
+    def __init__(self, options: ConnectOptions, reactor: Optional[INetconfReactor] = None) -> None:
+        self.options = options
+        self.reactor = resolve_reactor(reactor)
+
+    def session_class(self) -> Type[WakeOnSendSession]:
+        raise NotImplementedError
+
+    def prepare(self, device_handler: Any) -> None:
+        """Add the device handler's transport parameters (on the reactor thread)."""
+
+    def connect_session(self, session: Any) -> None:
+        """Connect *session* (blocking, on the pool thread)."""
+        session.connect(*self.options.args, **self.options.session_kwds)
+
+    def connect(self) -> "Deferred[Manager]":
+        """A Deferred of the connected :class:`Manager`."""
+        return open_manager(self)
+
+
+class SSHConnector(_Connector):
+    """NETCONF over SSH as ncclient connects it, on a :class:`QuietSocket`, with our
+    host-key policy and dead-peer detection."""
+
+    transport = "ssh"
+
+    @classmethod
+    def from_call(
+        cls, args: Tuple[Any, ...], kwds: Any, reactor: Optional[INetconfReactor] = None
+    ) -> "SSHConnector":
+        """From ``connect_ssh``'s arguments (raises what :class:`ConnectOptions` finds)."""
+        return cls(ConnectOptions.parse("ssh", TwistedSSHSession, args, kwds), reactor)
+
+    def session_class(self) -> Type[WakeOnSendSession]:
+        return TwistedSSHSession
+
+    def prepare(self, device_handler: Any) -> None:
+        device_handler.add_additional_ssh_connect_params(self.options.session_kwds)
+
+    def _policy(self, session: Any) -> Optional[HostKeyPolicy]:
+        o = self.options
+        if not o.session_kwds.get("hostkey_verify", True):
+            return None
+        policy = HostKeyPolicy(
+            self.reactor,
+            o.port,
+            known_hosts=o.known_hosts,
+            accept_new=o.accept_new,
+            user_cb=o.unknown_host_cb,
+            pinned=bool(o.session_kwds.get("hostkey_b64")),
+            shutting_down=runtime_for(self.reactor).shutting_down,
+        )
+        session.use_hostkey_policy(policy)
+        return policy
+
+    def connect_session(self, session: Any) -> None:
+        o = self.options
+        kwds = dict(o.session_kwds)
+        policy = self._policy(session)
+        if policy is not None:
+            kwds["unknown_host_cb"] = policy.unknown_host
+        interval = o.keepalive
+        host, port = o.host, o.port
+        sock: Optional[QuietSocket] = None
+        opened = False
+        if isinstance(kwds.get("sock"), QuietSocket):
+            sock = kwds["sock"]
+        elif host and not ({"sock", "sock_fd", "ssh_config"} & {k for k, v in kwds.items() if v}):
+            cls = CountingSocket if interval else QuietSocket
+            sock = open_socket(host, port, kwds.get("timeout"), kwds.get("bind_addr"), cls)
+            kwds["sock"] = sock
+            opened = True
+        if interval and isinstance(sock, CountingSocket):
+            counting = sock
+            session.use_keepalive(
+                DeadPeerDetector(
+                    interval,
+                    lambda: counting.last_received,
+                    lambda: send_keepalive(session.transport),
+                    o.keepalive_count_max,
+                    peer="%s port %s" % (host, port),
+                )
+            )
+        elif interval:
+            kwds["keepalive"] = interval  # a socket not ours: paramiko's keepalive
+        try:
+            session.connect(*o.args, **kwds)
+        except BaseException:
+            if opened and sock is not None:
+                sock.close()
+            raise
+        if sock is not None:
+            sock.freeze_timeout(IDLE_SOCKET_TIMEOUT)
+
+
+def _socket_session_class(name: str) -> Type[WakeOnSendSession]:
+    try:
+        sockets = importlib.import_module("ncclient_twisted.transport.sockets")
+    except ImportError as e:
+        raise NotImplementedError(
+            "the installed ncclient has no %s transport (it needs ncclient 0.6.14 or later): %s"
+            % (name, e)
+        ) from e
+    session_class: Type[WakeOnSendSession] = getattr(sockets, name)
+    return session_class
+
+
+class SocketConnector(_Connector):
+    """NETCONF straight over a socket: TLS (``"tls"``) or a Unix socket (``"uds"``)."""
+
+    _CLASSES = {"tls": "TwistedTLSSession", "uds": "TwistedUnixSocketSession"}
+
+    def __init__(
+        self, transport: str, options: ConnectOptions, reactor: Optional[INetconfReactor] = None
+    ) -> None:
+        super().__init__(options, reactor)
+        self.transport = transport
+
+    @classmethod
+    def from_call(
+        cls, transport: str, args: Tuple[Any, ...], kwds: Any, reactor: Optional[INetconfReactor] = None
+    ) -> "SocketConnector":
+        """From ``connect_tls``'s or ``connect_uds``'s arguments."""
+        session_class = _socket_session_class(cls._CLASSES[transport])
+        return cls(transport, ConnectOptions.parse(transport, session_class, args, kwds), reactor)
+
+    def session_class(self) -> Type[WakeOnSendSession]:
+        return _socket_session_class(self._CLASSES[self.transport])
+
+
+def open_manager(connector: _Connector) -> "Deferred[Manager]":
+    """The connect path shared by every transport.
+
+    The session is built and connected on the reactor's pool, wrapped in a
+    :class:`Manager` on the reactor. Cancelling the Deferred closes the session once it
+    is up (quietly: nobody is waiting for that close).
+    """
+    reactor = connector.reactor
+    runtime = runtime_for(reactor)
+    options = connector.options
+    try:
+        session_class = connector.session_class()
+        device_handler = make_device_handler(options.device_params, options.ignore_errors)
+        connector.prepare(device_handler)
+        if hasattr(device_handler, "add_additional_netconf_params"):
+            device_handler.add_additional_netconf_params(options.nc_params)
+        handoff = Handoff(reactor)  # replies and notifications, in wire order
+        notifications = NotificationRouter(
+            reactor,
+            NotificationQueue(reactor, options.notification_buffer),
+            options.notification_buffer,
+            handoff,
+        )
+    except Exception:
+        return fail()
+
+    cancelled: List[bool] = []
+
+    def blocking_connect() -> Tuple[WakeOnSendSession, DeferredReplyListener]:
+        # Built here, not on the reactor: creating a session (a thread, its locks and
+        # conditions, a socket pair) costs the reactor milliseconds under load.
+        hooks = BridgeHooks(runtime, notifications)
+        session = session_class(device_handler, hooks)
+        listener = DeferredReplyListener.install(session, device_handler, reactor, handoff)
+        hooks.attach(listener)
+        try:
+            connector.connect_session(session)
+        except BaseException:
+            session.close()
+            raise
+        if cancelled:
+            session.close()
+        return session, listener
+
+    def connected(built: Tuple[WakeOnSendSession, DeferredReplyListener]) -> Manager:
+        session, listener = built
+        return Manager(
+            session,
+            device_handler,
+            reactor=reactor,
+            listener=listener,
+            notifications=notifications,
+            raise_mode=options.raise_mode,
+            **options.manager_params,
+        )
+
+    result: "Deferred[Manager]" = Deferred(lambda _: cancelled.append(True))
+    inner: "Deferred[Manager]" = runtime.run(blocking_connect).addCallback(connected)
+
+    def deliver(r: Any) -> None:
+        if result.called:
+            if isinstance(r, Manager):
+                # Cancelled while connecting: close the session nobody will use. Its
+                # outcome concerns nobody either (the session may well be gone already).
+                r.close_session(timeout=0).addErrback(
+                    lambda f: log.debug("closing a session whose connect was cancelled: %s", f.value)
+                )
+            return
+        result.errback(r) if isinstance(r, Failure) else result.callback(r)
+
+    inner.addBoth(deliver)
+    return result

@@ -1,0 +1,190 @@
+"""Every connect keyword, read and checked in one place (as asyncssh's connection options).
+
+:func:`ncclient_twisted.manager.connect` and its siblings take ncclient's arguments plus
+ours. :meth:`ConnectOptions.parse` reads them once, at the call: ncclient's parameter
+dictionaries (``device_params``, ``manager_params``, ``nc_params``, ``errors_params``),
+our keywords (``known_hosts``, ``accept_new``, ``unknown_host_cb``, ``keepalive``,
+``keepalive_count_max``, ``notification_buffer`` in ``manager_params``) and what is left
+for the session's ``connect``, checked against that method's own signature. A keyword
+nobody takes or a value of the wrong kind is a ``TypeError`` or ``ValueError`` saying which,
+which the connect functions return as a failed Deferred.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
+
+import ncclient
+from ncclient.operations.rpc import RaiseMode
+
+from ncclient_twisted.notifications import DEFAULT_NOTIFICATION_BUFFER
+from ncclient_twisted.transport.keepalive import DEFAULT_KEEPALIVE_COUNT_MAX
+
+__all__ = ["ConnectOptions", "key_passphrase_for_old_ncclient"]
+
+_NCCLIENT_VERSION = tuple(int(x) for x in ncclient.__version__.split(".")[:2] if x.isdigit())
+
+#: ``manager_params`` keys: the Manager's, and ours.
+_MANAGER_KEYS = frozenset({"timeout", "notification_buffer"})
+_ERRORS_KEYS = frozenset({"ignore_errors", "raise_mode"})
+#: Our SSH keywords (``keepalive`` and ``unknown_host_cb`` are ncclient's names).
+_OUR_SSH_KEYS = frozenset({"known_hosts", "accept_new", "keepalive_count_max"})
+
+
+def key_passphrase_for_old_ncclient(
+    args: Tuple[Any, ...], kwds: Dict[str, Any], version: Tuple[int, ...] = _NCCLIENT_VERSION
+) -> None:
+    """ncclient 0.6.x opens key files with ``password.encode()``: without a password every
+    key (``key_filename``, ``~/.ssh``) fails to load. Give it the empty passphrase in
+    *kwds*, which opens keys that have none, as ncclient 0.7 does. (When no key is
+    accepted, ncclient 0.6.x then also tries the empty password, which servers normally
+    refuse.)"""
+    if version >= (0, 7) or len(args) > 3 or kwds.get("password") is not None:
+        return
+    if kwds.get("key_filename") or kwds.get("look_for_keys", True):
+        kwds["password"] = ""
+
+
+def _connect_keywords(session_class: Any) -> Tuple[FrozenSet[str], int, bool]:
+    """The keywords a session class's ``connect`` takes, how many positional arguments,
+    and whether it takes any keyword (``**kwargs``)."""
+    params = list(inspect.signature(session_class.connect).parameters.values())[1:]  # self
+    names = frozenset(
+        p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    )
+    positional = sum(1 for p in params if p.kind == p.POSITIONAL_OR_KEYWORD)
+    return names, positional, any(p.kind == p.VAR_KEYWORD for p in params)
+
+
+def _number(name: str, value: Any, *, positive: bool = False) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError("%s must be a number of seconds or None, not %s" % (name, type(value).__name__))
+    if positive and value <= 0:
+        raise ValueError("%s must be positive" % name)
+    return float(value)
+
+
+@dataclass
+class ConnectOptions:
+    """One connect call's arguments, sorted out and checked.
+
+    ``args`` and ``session_kwds`` go to the session's ``connect`` (ncclient's); the
+    rest is for the manager, the device handler and our own transport features.
+    """
+
+    transport: str
+    args: Tuple[Any, ...]
+    session_kwds: Dict[str, Any]
+    device_params: Any = None
+    manager_params: Dict[str, Any] = field(default_factory=dict)
+    nc_params: Dict[str, Any] = field(default_factory=dict)
+    ignore_errors: List[Any] = field(default_factory=list)
+    raise_mode: int = RaiseMode.ALL
+    notification_buffer: int = DEFAULT_NOTIFICATION_BUFFER
+    #: SSH: dead-peer detection (seconds; None: off) and the keepalives it may miss.
+    keepalive: Optional[float] = None
+    keepalive_count_max: int = DEFAULT_KEEPALIVE_COUNT_MAX
+    #: SSH host keys (see :mod:`ncclient_twisted.transport.hostkeys`).
+    known_hosts: Optional[str] = None
+    accept_new: bool = False
+    unknown_host_cb: Optional[Callable[[str, str], Any]] = None
+
+    def __repr__(self) -> str:
+        # Never the password, the key's passphrase or the parameters that may carry them.
+        shown = {k: v for k, v in self.session_kwds.items() if k in ("host", "port", "username", "path")}
+        return "<ConnectOptions %s %r>" % (self.transport, shown)
+
+    @property
+    def host(self) -> Any:
+        return self.args[0] if self.args else self.session_kwds.get("host")
+
+    @property
+    def port(self) -> Any:
+        return self.args[1] if len(self.args) > 1 else self.session_kwds.get("port", 830)
+
+    @classmethod
+    def parse(
+        cls, transport: str, session_class: Any, args: Tuple[Any, ...], kwds: Dict[str, Any]
+    ) -> "ConnectOptions":
+        """Read *args* and *kwds* of a ``connect_<transport>`` call for *session_class*."""
+        kwds = dict(kwds)
+        device_params = kwds.pop("device_params", None)
+        if device_params is not None and not isinstance(device_params, dict):
+            raise TypeError("device_params must be a dict, not %s" % type(device_params).__name__)
+        manager_params = dict(kwds.pop("manager_params", None) or {})
+        nc_params = dict(kwds.pop("nc_params", None) or {})
+        errors_params = dict(kwds.pop("errors_params", None) or {})
+        for name, given, allowed in (
+            ("manager_params", manager_params, _MANAGER_KEYS),
+            ("errors_params", errors_params, _ERRORS_KEYS),
+        ):
+            unknown = sorted(set(given) - allowed)
+            if unknown:
+                raise TypeError(
+                    "%s takes %s, not %s" % (name, ", ".join(sorted(allowed)), ", ".join(unknown))
+                )
+        if "timeout" not in manager_params and "timeout" in kwds:
+            manager_params["timeout"] = kwds["timeout"]  # as ncclient: connect's timeout
+        if "timeout" in manager_params:
+            manager_params["timeout"] = _number("timeout", manager_params["timeout"])
+        buffer_size = manager_params.pop("notification_buffer", DEFAULT_NOTIFICATION_BUFFER)
+        if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size < 1:
+            raise ValueError("notification_buffer must be a positive whole number")
+        options = cls(
+            transport=transport,
+            args=tuple(args),
+            session_kwds=kwds,
+            device_params=device_params,
+            manager_params=manager_params,
+            nc_params=nc_params,
+            ignore_errors=list(errors_params.get("ignore_errors", []) or []),
+            raise_mode=errors_params.get("raise_mode", RaiseMode.ALL),
+            notification_buffer=buffer_size,
+        )
+        if transport == "ssh":
+            options._take_ssh_keywords()
+        options._check_session_keywords(session_class)
+        return options
+
+    def _take_ssh_keywords(self) -> None:
+        kwds = self.session_kwds
+        known_hosts = kwds.pop("known_hosts", None)
+        self.known_hosts = None if known_hosts is None else os.fspath(known_hosts)
+        self.accept_new = bool(kwds.pop("accept_new", False))
+        self.unknown_host_cb = kwds.pop("unknown_host_cb", None)
+        if self.unknown_host_cb is not None and not callable(self.unknown_host_cb):
+            raise TypeError("unknown_host_cb must be callable")
+        interval = kwds.pop("keepalive", None)
+        count_max = kwds.pop("keepalive_count_max", DEFAULT_KEEPALIVE_COUNT_MAX)
+        if interval:
+            self.keepalive = _number("keepalive", interval)
+            try:
+                self.keepalive_count_max = int(count_max)
+            except (TypeError, ValueError):
+                raise TypeError("keepalive_count_max must be a whole number") from None
+            if self.keepalive is None or self.keepalive <= 0 or self.keepalive_count_max < 1:
+                raise ValueError("keepalive must be positive and keepalive_count_max at least 1")
+        port = self.port
+        if port is not None and (isinstance(port, bool) or not isinstance(port, (int, str))):
+            raise TypeError("port must be a number, not %s" % type(port).__name__)
+        key_passphrase_for_old_ncclient(self.args, self.session_kwds)
+
+    def _check_session_keywords(self, session_class: Any) -> None:
+        names, positional, any_keyword = _connect_keywords(session_class)
+        if len(self.args) > positional:
+            raise TypeError(
+                "connect_%s() takes at most %d positional arguments (%d given)"
+                % (self.transport, positional, len(self.args))
+            )
+        if any_keyword:
+            return
+        unknown = sorted(set(self.session_kwds) - names)
+        if unknown:
+            raise TypeError(
+                "connect_%s() got unexpected keyword arguments: %s" % (self.transport, ", ".join(unknown))
+            )
