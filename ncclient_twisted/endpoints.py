@@ -39,7 +39,15 @@ from ncclient_twisted.transport.session import (
     open_socket,
 )
 
-__all__ = ["SSHConnector", "SocketConnector", "open_manager"]
+__all__ = [
+    "SSHConnector",
+    "SocketConnector",
+    "open_manager",
+    "connect",
+    "connect_ssh",
+    "connect_tls",
+    "connect_uds",
+]
 
 log = logging.getLogger("ncclient_twisted.manager")
 
@@ -252,3 +260,81 @@ def open_manager(connector: _Connector) -> "Deferred[Manager]":
 
     inner.addBoth(deliver)
     return result
+
+
+# -- ncclient's connect functions (``ncclient_twisted.manager`` offers them) ----------
+
+
+def connect_ssh(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: Any) -> "Deferred[Manager]":
+    """Connect over SSH; ncclient's arguments (see ``ncclient.manager.connect_ssh``).
+
+    Extra keywords:
+
+    - ``reactor``;
+    - ``known_hosts`` (a file of OpenSSH known_hosts lines read instead of
+      ``~/.ssh/known_hosts``) and ``accept_new`` (store an unknown host's key there and
+      go on, as OpenSSH's ``StrictHostKeyChecking=accept-new``); a key that differs from
+      the stored one fails with :class:`HostKeyChangedError`. ``unknown_host_cb(host,
+      fingerprint)`` runs on the reactor thread and may return a Deferred;
+    - ``keepalive`` (seconds) and ``keepalive_count_max`` (default 3): after that many
+      keepalives without an answer the session ends with :class:`KeepaliveTimeoutError`
+      (this needs the socket connect opens itself: with ``sock``, ``sock_fd`` or
+      ``ssh_config``, ``keepalive`` is paramiko's, as in ncclient);
+    - in ``manager_params``, ``notification_buffer`` (how many notifications are kept
+      before the oldest is dropped).
+
+    Every keyword is checked at the call (:class:`~ncclient_twisted.options.ConnectOptions`):
+    one that nobody takes, or a value of the wrong kind, is a failed Deferred.
+    """
+    try:
+        connector = SSHConnector.from_call(args, kwds, reactor)
+    except Exception:
+        return fail()
+    return connector.connect()
+
+
+def _connect_socket(transport: str, args: Any, kwds: Any, reactor: Any) -> "Deferred[Manager]":
+    try:
+        connector = SocketConnector.from_call(transport, args, kwds, reactor)
+    except Exception:
+        return fail()
+    return connector.connect()
+
+
+def connect_tls(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: Any) -> "Deferred[Manager]":
+    """Connect over TLS (RFC 7589, mutual X.509); see ``ncclient.manager.connect_tls``.
+
+    ncclient's arguments: ``host``, ``port`` (6513), ``certfile`` and ``keyfile`` (the
+    client's certificate and key, PEM), ``ca_certs`` (the CAs that may sign the server's
+    certificate), ``check_hostname``, ``server_hostname``, ``timeout``; ``protocol``
+    defaults to ``ssl.PROTOCOL_TLS_CLIENT``. Also ``sock`` (a connected socket) and
+    ``bind_addr``. Fails with ncclient's ``TLSError`` when the connection or the handshake
+    fails or the server rejects our certificate, with ``NotImplementedError`` when the
+    installed ncclient has no TLS transport.
+    """
+    return _connect_socket("tls", args, kwds, reactor)
+
+
+def connect_uds(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: Any) -> "Deferred[Manager]":
+    """Connect over a Unix domain socket; see ``ncclient.manager.connect_uds``.
+
+    ncclient's arguments: ``path`` and ``timeout``. Fails with ncclient's
+    ``UnixSocketError`` when the socket cannot be connected, with ``NotImplementedError``
+    when the installed ncclient has no Unix-socket transport.
+    """
+    return _connect_socket("uds", args, kwds, reactor)
+
+
+def connect(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: Any) -> "Deferred[Manager]":
+    """Connect as ``ncclient.manager.connect`` does; a Deferred of a :class:`Manager`.
+
+    Only the SSH transport (ncclient's default) is supported here.
+    """
+    if kwds.pop("use_libssh", False):
+        return fail(NotImplementedError("ncclient_twisted does not support use_libssh"))
+    device_params = kwds.get("device_params") or {}
+    if kwds.get("host") == "localhost" and device_params.get("name") == "junos" and device_params.get(
+        "local"
+    ):
+        return fail(NotImplementedError("ncclient_twisted does not support the junos ioproc transport"))
+    return connect_ssh(*args, reactor=reactor, **kwds)

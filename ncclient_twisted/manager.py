@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union
 import ncclient.manager as nc_manager
 from ncclient import operations
 from ncclient.manager import OPERATIONS, make_device_handler
-from ncclient.operations.errors import OperationError, TimeoutExpiredError
+from ncclient.operations.errors import TimeoutExpiredError
 from ncclient.operations.retrieve import GetReply
 from ncclient.operations.rpc import RPC, RaiseMode, RPCReply
 from ncclient.transport.errors import TransportError
@@ -30,7 +30,6 @@ from ncclient.xml_ import NCElement, new_ele
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 
-from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.deadlines import Deadlines
 from ncclient_twisted.bridge.jobs import BuildJob, snapshot
 from ncclient_twisted.bridge.listener import DeferredReplyListener
@@ -43,16 +42,7 @@ from ncclient_twisted.notifications import (
     NotificationIterator,
     NotificationQueue,
 )
-from ncclient_twisted.subscriptions import (
-    DeleteSubscription,
-    EstablishSubscription,
-    Filter,
-    InterleaveError,
-    KillSubscription,
-    ModifySubscription,
-    NotificationRouter,
-    Subscription,
-)
+from ncclient_twisted.subscriptions import InterleaveError, NotificationRouter, SubscriptionOperations
 from ncclient_twisted.transport.hostkeys import HostKeyChangedError
 from ncclient_twisted.transport.keepalive import KeepaliveTimeoutError
 from ncclient_twisted.transport.session import WakeOnSendSession
@@ -92,7 +82,7 @@ def _timed_out(result: Any, timeout: float) -> Any:
     raise TimeoutExpiredError("ncclient timed out while waiting for an rpc reply.")
 
 
-class Manager(nc_manager.Manager):
+class Manager(SubscriptionOperations, nc_manager.Manager):
     """ncclient's ``Manager`` whose operations return Deferreds.
 
     Every operation of :data:`ncclient.manager.OPERATIONS`, every vendor operation of the
@@ -379,83 +369,6 @@ class Manager(nc_manager.Manager):
 
         return d.addCallback(subscribed)
 
-    # -- subscribed notifications (RFC 8639 / RFC 8640) -----------------------------
-
-    def establish_subscription(
-        self,
-        stream: str = "NETCONF",
-        filter: Filter = None,
-        replay_start_time: Optional[str] = None,
-        stop_time: Optional[str] = None,
-        encoding: Optional[str] = None,
-        namespaces: Optional[Dict[str, str]] = None,
-    ) -> "Deferred[Subscription]":
-        """``establish-subscription``: a Deferred of a :class:`Subscription`.
-
-        *filter* is a subtree (an element or its XML text), ``("subtree", x)``,
-        ``("xpath", expression)`` (prefixes from *namespaces*) or ``("name", filter_name)``.
-        Several subscriptions can share the session; each gets the notifications that
-        name it (state changes, push updates) and, when it is the session's only one,
-        the event records.
-        """
-        self._router.establishing += 1
-        d = self._call(
-            EstablishSubscription,
-            (),
-            dict(
-                stream=stream,
-                filter=filter,
-                replay_start_time=replay_start_time,
-                stop_time=stop_time,
-                encoding=encoding,
-                namespaces=namespaces,
-            ),
-        )
-
-        def established(reply: Any) -> Subscription:
-            ident = getattr(reply, "subscription_id", None)
-            if ident is None:
-                raise OperationError("establish-subscription reply has no subscription id")
-            sub = self._router.register(self, ident, stream)
-            sub.replay_start_time_revision = getattr(reply, "replay_start_time_revision", None)
-            return sub
-
-        def done(result: Any) -> Any:
-            self._router.establish_done()
-            return result
-
-        return d.addCallback(established).addBoth(done)
-
-    def modify_subscription(
-        self,
-        subscription_id: int,
-        filter: Filter = None,
-        stop_time: Optional[str] = None,
-        namespaces: Optional[Dict[str, str]] = None,
-    ) -> "Deferred[Reply]":
-        """``modify-subscription`` of one of this session's subscriptions."""
-        return self.execute(
-            ModifySubscription, subscription_id, filter=filter, stop_time=stop_time, namespaces=namespaces
-        )
-
-    def delete_subscription(self, subscription_id: int) -> "Deferred[Reply]":
-        """``delete-subscription``; on success its :class:`Subscription` ends (reason ``deleted``)."""
-
-        def deleted(reply: Any) -> Any:
-            self._router.deleted(subscription_id)
-            return reply
-
-        return self.execute(DeleteSubscription, subscription_id).addCallback(deleted)
-
-    def kill_subscription(self, subscription_id: int) -> "Deferred[Reply]":
-        """``kill-subscription`` of any session's subscription (an administrator's operation)."""
-        return self.execute(KillSubscription, subscription_id)
-
-    @property
-    def subscriptions(self) -> Dict[int, Subscription]:
-        """This session's active dynamic subscriptions, by id."""
-        return dict(self._router.subscriptions)
-
     def rpc(self, rpc_command: Any, **kwargs: Any) -> "Deferred[Reply]":
         """A generic RPC (an element, or the name of an empty one)."""
         return self.execute(operations.GenericRPC, rpc_command, **kwargs)
@@ -599,6 +512,11 @@ class Manager(nc_manager.Manager):
         return self._router.last_event_time
 
     @property
+    def notification_router(self) -> NotificationRouter:
+        """The session's notification router (its streams and subscriptions)."""
+        return self._router
+
+    @property
     def replies_dropped(self) -> int:
         """Replies dropped because no request waited for them."""
         return self._listener.replies_dropped
@@ -612,85 +530,5 @@ class Manager(nc_manager.Manager):
         raise NotImplementedError("scp is not supported by ncclient_twisted")
 
 
-# -- connecting ----------------------------------------------------------------------
-# The connectors (one per transport) live in ``endpoints``; the keywords are read in
-# ``options``. These are ncclient's names for them.
-
-
-def connect_ssh(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: Any) -> "Deferred[Manager]":
-    """Connect over SSH; ncclient's arguments (see ``ncclient.manager.connect_ssh``).
-
-    Extra keywords:
-
-    - ``reactor``;
-    - ``known_hosts`` (a file of OpenSSH known_hosts lines read instead of
-      ``~/.ssh/known_hosts``) and ``accept_new`` (store an unknown host's key there and
-      go on, as OpenSSH's ``StrictHostKeyChecking=accept-new``); a key that differs from
-      the stored one fails with :class:`HostKeyChangedError`. ``unknown_host_cb(host,
-      fingerprint)`` runs on the reactor thread and may return a Deferred;
-    - ``keepalive`` (seconds) and ``keepalive_count_max`` (default 3): after that many
-      keepalives without an answer the session ends with :class:`KeepaliveTimeoutError`
-      (this needs the socket connect opens itself: with ``sock``, ``sock_fd`` or
-      ``ssh_config``, ``keepalive`` is paramiko's, as in ncclient);
-    - in ``manager_params``, ``notification_buffer`` (how many notifications are kept
-      before the oldest is dropped).
-
-    Every keyword is checked at the call (:class:`~ncclient_twisted.options.ConnectOptions`):
-    one that nobody takes, or a value of the wrong kind, is a failed Deferred.
-    """
-    from ncclient_twisted.endpoints import SSHConnector
-
-    try:
-        connector = SSHConnector.from_call(args, kwds, reactor)
-    except Exception:
-        return fail()
-    return connector.connect()
-
-
-def _connect_socket(transport: str, args: Any, kwds: Any, reactor: Any) -> "Deferred[Manager]":
-    from ncclient_twisted.endpoints import SocketConnector
-
-    try:
-        connector = SocketConnector.from_call(transport, args, kwds, reactor)
-    except Exception:
-        return fail()
-    return connector.connect()
-
-
-def connect_tls(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: Any) -> "Deferred[Manager]":
-    """Connect over TLS (RFC 7589, mutual X.509); see ``ncclient.manager.connect_tls``.
-
-    ncclient's arguments: ``host``, ``port`` (6513), ``certfile`` and ``keyfile`` (the
-    client's certificate and key, PEM), ``ca_certs`` (the CAs that may sign the server's
-    certificate), ``check_hostname``, ``server_hostname``, ``timeout``; ``protocol``
-    defaults to ``ssl.PROTOCOL_TLS_CLIENT``. Also ``sock`` (a connected socket) and
-    ``bind_addr``. Fails with ncclient's ``TLSError`` when the connection or the handshake
-    fails or the server rejects our certificate, with ``NotImplementedError`` when the
-    installed ncclient has no TLS transport.
-    """
-    return _connect_socket("tls", args, kwds, reactor)
-
-
-def connect_uds(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: Any) -> "Deferred[Manager]":
-    """Connect over a Unix domain socket; see ``ncclient.manager.connect_uds``.
-
-    ncclient's arguments: ``path`` and ``timeout``. Fails with ncclient's
-    ``UnixSocketError`` when the socket cannot be connected, with ``NotImplementedError``
-    when the installed ncclient has no Unix-socket transport.
-    """
-    return _connect_socket("uds", args, kwds, reactor)
-
-
-def connect(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: Any) -> "Deferred[Manager]":
-    """Connect as ``ncclient.manager.connect`` does; a Deferred of a :class:`Manager`.
-
-    Only the SSH transport (ncclient's default) is supported here.
-    """
-    if kwds.pop("use_libssh", False):
-        return fail(NotImplementedError("ncclient_twisted does not support use_libssh"))
-    device_params = kwds.get("device_params") or {}
-    if kwds.get("host") == "localhost" and device_params.get("name") == "junos" and device_params.get(
-        "local"
-    ):
-        return fail(NotImplementedError("ncclient_twisted does not support the junos ioproc transport"))
-    return connect_ssh(*args, reactor=reactor, **kwds)
+# ncclient's connect functions; they live beside the connectors they use.
+from ncclient_twisted.endpoints import connect, connect_ssh, connect_tls, connect_uds  # noqa: E402

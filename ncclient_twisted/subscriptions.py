@@ -19,7 +19,7 @@ and routes each notification:
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union, cast
 
 from lxml import etree
 from ncclient.operations.errors import OperationError
@@ -398,3 +398,91 @@ class NotificationRouter(SessionListener):
         for sub in list(self.subscriptions.values()):
             sub._end("session ended", reason, quiet)
         self.session_queue.end(reason, quiet)
+
+
+# -- the operations ----------------------------------------------------------------------------
+
+
+class SubscriptionOperations:
+    """The RFC 8639 / RFC 8640 operations of :class:`~ncclient_twisted.manager.Manager`,
+    made with its public :meth:`execute` and :attr:`notification_router`."""
+
+    @property
+    def notification_router(self) -> NotificationRouter:
+        raise NotImplementedError  # the Manager's
+
+    def execute(self, cls: Any, *args: Any, raise_mode: Optional[int] = None, **kwds: Any) -> "Deferred[Any]":
+        raise NotImplementedError  # the Manager's
+
+    def establish_subscription(
+        self,
+        stream: str = "NETCONF",
+        filter: Filter = None,
+        replay_start_time: Optional[str] = None,
+        stop_time: Optional[str] = None,
+        encoding: Optional[str] = None,
+        namespaces: Optional[Dict[str, str]] = None,
+    ) -> "Deferred[Subscription]":
+        """``establish-subscription``: a Deferred of a :class:`Subscription`.
+
+        *filter* is a subtree (an element or its XML text), ``("subtree", x)``,
+        ``("xpath", expression)`` (prefixes from *namespaces*) or ``("name", filter_name)``.
+        Several subscriptions can share the session; each gets the notifications that
+        name it (state changes, push updates) and, when it is the session's only one,
+        the event records.
+        """
+        router = self.notification_router
+        router.establishing += 1
+        d = self.execute(
+            EstablishSubscription,
+            stream=stream,
+            filter=filter,
+            replay_start_time=replay_start_time,
+            stop_time=stop_time,
+            encoding=encoding,
+            namespaces=namespaces,
+        )
+
+        def established(reply: Any) -> Subscription:
+            ident = getattr(reply, "subscription_id", None)
+            if ident is None:
+                raise OperationError("establish-subscription reply has no subscription id")
+            sub = router.register(cast("Manager", self), ident, stream)
+            sub.replay_start_time_revision = getattr(reply, "replay_start_time_revision", None)
+            return sub
+
+        def done(result: Any) -> Any:
+            router.establish_done()
+            return result
+
+        return d.addCallback(established).addBoth(done)
+
+    def modify_subscription(
+        self,
+        subscription_id: int,
+        filter: Filter = None,
+        stop_time: Optional[str] = None,
+        namespaces: Optional[Dict[str, str]] = None,
+    ) -> "Deferred[Any]":
+        """``modify-subscription`` of one of this session's subscriptions."""
+        return self.execute(
+            ModifySubscription, subscription_id, filter=filter, stop_time=stop_time, namespaces=namespaces
+        )
+
+    def delete_subscription(self, subscription_id: int) -> "Deferred[Any]":
+        """``delete-subscription``; on success its :class:`Subscription` ends (reason ``deleted``)."""
+
+        def deleted(reply: Any) -> Any:
+            self.notification_router.deleted(subscription_id)
+            return reply
+
+        return self.execute(DeleteSubscription, subscription_id).addCallback(deleted)
+
+    def kill_subscription(self, subscription_id: int) -> "Deferred[Any]":
+        """``kill-subscription`` of any session's subscription (an administrator's operation)."""
+        return self.execute(KillSubscription, subscription_id)
+
+    @property
+    def subscriptions(self) -> Dict[int, Subscription]:
+        """This session's active dynamic subscriptions, by id."""
+        return dict(self.notification_router.subscriptions)
