@@ -31,14 +31,15 @@ from __future__ import annotations
 import collections
 import logging
 import socket
-from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple, cast
 
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, fail, succeed
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IReadDescriptor
+from twisted.internet.interfaces import IReactorFDSet, IReadDescriptor
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.runtime import resolve_reactor
 from ncclient_twisted.manager import Manager, connect_ssh, connect_tls
 from ncclient_twisted.transport.session import QuietSocket
@@ -71,7 +72,7 @@ class CallHomeListener:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: INetconfReactor,
         sock: socket.socket,
         transport: str,
         on_connection: Optional[OnConnection],
@@ -214,7 +215,7 @@ class CallHomeListener:
 
     def _close_socket(self) -> None:
         if self._socket.fileno() != -1:
-            self._reactor.removeReader(self)
+            cast(IReactorFDSet, self._reactor).removeReader(self)
             self._socket.close()
 
     # -- stopping ------------------------------------------------------------------
@@ -264,7 +265,7 @@ def listen(
     interface: str = "",
     on_connection: Optional[OnConnection] = None,
     on_error: Optional[OnError] = None,
-    reactor: Any = None,
+    reactor: Optional[INetconfReactor] = None,
     backlog: int = 128,
     **connect_kwargs: Any,
 ) -> CallHomeListener:
@@ -302,5 +303,5 @@ def listen(
         raise CannotListenError(interface, port, e) from e
     sock.setblocking(False)
     listener = CallHomeListener(reactor, sock, transport, on_connection, on_error, connect_kwargs)
-    reactor.addReader(listener)
+    cast(IReactorFDSet, reactor).addReader(listener)
     return listener

@@ -293,7 +293,9 @@ def connect_ssh(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: A
     return connector.connect()
 
 
-def _connect_socket(transport: str, args: Any, kwds: Any, reactor: Any) -> "Deferred[Manager]":
+def _connect_socket(
+    transport: str, args: Any, kwds: Any, reactor: Optional[INetconfReactor]
+) -> "Deferred[Manager]":
     try:
         connector = SocketConnector.from_call(transport, args, kwds, reactor)
     except Exception:

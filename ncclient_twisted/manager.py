@@ -30,6 +30,7 @@ from ncclient.xml_ import NCElement, new_ele
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 
+from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.deadlines import Deadlines
 from ncclient_twisted.bridge.jobs import BuildJob, snapshot
 from ncclient_twisted.bridge.listener import DeferredReplyListener
@@ -106,7 +107,7 @@ class Manager(SubscriptionOperations, nc_manager.Manager):
         timeout: Optional[float] = 30,
         raise_mode: int = RaiseMode.ALL,
         *,
-        reactor: Any = None,
+        reactor: Optional[INetconfReactor] = None,
         listener: Optional[DeferredReplyListener] = None,
         notifications: Optional[NotificationRouter] = None,
         runtime: Optional[Runtime] = None,

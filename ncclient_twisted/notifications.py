@@ -21,6 +21,7 @@ from typing import Any, Callable, Deque, List, Optional
 from ncclient.transport.notify import Notification as NCNotification
 from ncclient.xml_ import to_ele
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
 __all__ = [
@@ -244,7 +245,7 @@ class NotificationQueue:
     """
 
     def __init__(
-        self, reactor: Any, maxlen: int = DEFAULT_NOTIFICATION_BUFFER, name: str = "session"
+        self, reactor: IReactorTime, maxlen: int = DEFAULT_NOTIFICATION_BUFFER, name: str = "session"
     ) -> None:
         if maxlen < 1:
             raise ValueError("the notification buffer must hold at least one notification")
@@ -340,7 +341,13 @@ class NotificationQueue:
         self._waiters.append(d)
         if timeout is not None:
             call = self._reactor.callLater(timeout, self._expire, d)
-            d.addBoth(lambda r: (call.active() and call.cancel(), r)[1])
+
+            def stop_timer(result: Any) -> Any:
+                if call.active():
+                    call.cancel()
+                return result
+
+            d.addBoth(stop_timer)
         return d
 
     def _expire(self, d: "Deferred[Any]") -> None:

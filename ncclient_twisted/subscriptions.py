@@ -1,7 +1,7 @@
 """Subscribed notifications (RFC 8639 over NETCONF, RFC 8640) and the notification router.
 
 The :class:`NotificationRouter` is the session's listener for ``<notification>``s (in
-place of ncclient's ``NotificationHandler``) and its ``_notification_q``: on the session
+place of ncclient's ``NotificationHandler``): on the session
 thread it parses each one once into our ``Notification`` and hands bursts of them to the
 reactor (one ``callFromThread`` a burst). On the reactor it keeps the last event time
 and routes each notification:
@@ -30,6 +30,7 @@ from ncclient.xml_ import new_ele_ns, sub_ele_ns, to_ele
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
+from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.handoff import Handoff
 from ncclient_twisted.notifications import (
     NOTIFICATION_NS,
@@ -308,7 +309,7 @@ class NotificationRouter(SessionListener):
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: INetconfReactor,
         session_queue: NotificationQueue,
         buffer_size: int,
         handoff: Optional[Handoff] = None,
@@ -340,7 +341,7 @@ class NotificationRouter(SessionListener):
         pass  # the session's end reaches the queues through the manager
 
     def put(self, n: NCNotification) -> None:
-        """ncclient's ``NotificationHandler`` interface (``session._notification_q.put``)."""
+        """Take a notification ncclient parsed (what its ``NotificationHandler`` puts on its queue)."""
         self.handoff.call(self._route, Notification.adopt(n))
 
     # reactor thread

@@ -18,6 +18,7 @@ import collections
 from typing import Any, Callable, Deque, Optional
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 
 __all__ = ["Deadlines"]
 
@@ -52,7 +53,7 @@ class _Entry:
 class Deadlines:
     """Timeouts of one manager's requests (reactor thread only)."""
 
-    def __init__(self, reactor: Any, on_timeout: OnTimeout) -> None:
+    def __init__(self, reactor: IReactorTime, on_timeout: OnTimeout) -> None:
         self._reactor = reactor
         self._on_timeout = on_timeout
         self._queue: Deque[_Entry] = collections.deque()

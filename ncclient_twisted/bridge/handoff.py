@@ -13,6 +13,8 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
+from twisted.internet.interfaces import IReactorFromThreads
+
 __all__ = ["Handoff", "batch"]
 
 _local = threading.local()
@@ -41,7 +43,7 @@ class Handoff:
     replies and notifications reach the reactor in the order they came off the wire.
     """
 
-    def __init__(self, reactor: Any) -> None:
+    def __init__(self, reactor: IReactorFromThreads) -> None:
         self._reactor = reactor
         self._lock = threading.Lock()
         self._items: List[Tuple[Callable[[Any], None], Any]] = []

@@ -26,6 +26,7 @@ from ncclient.operations.rpc import RaiseMode, RPCError, RPCReplyListener
 from ncclient.transport.errors import TransportError
 from ncclient.xml_ import NCElement, qualify, to_ele
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorFromThreads
 from twisted.python.failure import Failure
 
 from ncclient_twisted.bridge.handoff import Handoff
@@ -85,7 +86,7 @@ class DeferredReplyListener(RPCReplyListener):
     #: Its callback never blocks: the session dispatches to it under the gate
     #: (:mod:`ncclient_twisted.bridge.gate`).
     gated = True
-    _reactor: Any
+    _reactor: IReactorFromThreads
     _pending: Dict[str, _Pending]
     _ended: Optional[Exception]
     _handoff: Handoff
@@ -93,7 +94,11 @@ class DeferredReplyListener(RPCReplyListener):
 
     @classmethod
     def install(
-        cls, session: Any, device_handler: Any, reactor: Any, handoff: Optional[Handoff] = None
+        cls,
+        session: Any,
+        device_handler: Any,
+        reactor: IReactorFromThreads,
+        handoff: Optional[Handoff] = None,
     ) -> "DeferredReplyListener":
         """Create the listener and register it on *session* (before any RPC is made).
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from typing import Any, Callable, Optional, Set, TypeVar
+from typing import Any, Callable, Optional, Set, TypeVar, cast
 
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
+from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.gate import new_gate
 from ncclient_twisted.bridge.wakeups import Waker
 
@@ -37,18 +38,20 @@ DEFAULT_POOL_SIZE = 32
 SHUTDOWN_CLOSE_TIMEOUT = 2.0
 
 
-def resolve_reactor(reactor: Any = None) -> Any:
+def resolve_reactor(reactor: Optional[INetconfReactor] = None) -> INetconfReactor:
+    """*reactor*, or the global reactor (imported only now: installing another reactor
+    must be possible until the first call that needs one)."""
     if reactor is None:
         from twisted.internet import reactor as global_reactor
 
-        return global_reactor
+        return cast(INetconfReactor, global_reactor)
     return reactor
 
 
 class Runtime:
     """The thread pool and the set of open managers of one reactor."""
 
-    def __init__(self, reactor: Any, pool_size: int = DEFAULT_POOL_SIZE) -> None:
+    def __init__(self, reactor: INetconfReactor, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.reactor = reactor
         self.pool_size = pool_size
         self._pool: Optional[ThreadPool] = None
@@ -134,7 +137,7 @@ class Runtime:
 _runtimes: "weakref.WeakKeyDictionary[Any, Runtime]" = weakref.WeakKeyDictionary()
 
 
-def runtime_for(reactor: Any) -> Runtime:
+def runtime_for(reactor: INetconfReactor) -> Runtime:
     """The :class:`Runtime` of *reactor*, created on first use."""
     rt = _runtimes.get(reactor)
     if rt is None:
@@ -142,7 +145,7 @@ def runtime_for(reactor: Any) -> Runtime:
     return rt
 
 
-def set_pool_size(size: int, reactor: Any = None) -> None:
+def set_pool_size(size: int, reactor: Optional[INetconfReactor] = None) -> None:
     """Set how many threads *reactor*'s ncclient_twisted pool may run (default 32).
 
     Each connect (DNS, TCP, SSH handshake, authentication, hello) and each close holds

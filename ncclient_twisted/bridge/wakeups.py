@@ -27,6 +27,7 @@ import queue
 import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from twisted.internet.interfaces import IReactorTime
 from twisted.python import threadable
 
 __all__ = ["Waker"]
@@ -41,7 +42,7 @@ class Waker:
     """One per reactor (see ``Runtime.waker``)."""
 
     def __init__(
-        self, reactor: Any, on_reactor_thread: Callable[[], bool] = threadable.isInIOThread
+        self, reactor: IReactorTime, on_reactor_thread: Callable[[], bool] = threadable.isInIOThread
     ) -> None:
         self._reactor = reactor
         self._on_reactor_thread = on_reactor_thread

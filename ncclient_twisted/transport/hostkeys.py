@@ -32,6 +32,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 import paramiko
 from ncclient.transport.errors import SSHError, SSHUnknownHostError
 from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.interfaces import IReactorFromThreads
 from twisted.python.failure import Failure
 
 __all__ = [
@@ -222,7 +223,7 @@ class HostKeyPolicy:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactorFromThreads,
         port: int,
         known_hosts: Optional[str] = None,
         accept_new: bool = False,
