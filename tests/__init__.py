@@ -1,1 +1,1 @@
-"""ncclient_twisted's tests: unit/ (no server), embedded/ (the embedded server), netconfd/ (yuma123 netconfd)."""
+"""ncclient_twisted's tests: unit/ (no server), embedded/ (the embedded server), netconfd/ (netconfd)."""

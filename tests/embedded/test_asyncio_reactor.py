@@ -1,7 +1,7 @@
 """ncclient_twisted under Twisted's asyncio reactor, driven from asyncio coroutines, and the
 README's asyncio example run as written.
 
-The program (``tests/_asyncio_program.py``) runs in a child process, because the reactor
+The program (``tests/support/asyncio_program.py``) runs in a child process, because the reactor
 is chosen once per process and pytest's is the default one. It installs
 ``twisted.internet.asyncioreactor``, serves the embedded server in that reactor and uses
 the manager through ``Deferred.asFuture``; the README's asyncio section shows the same.
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest_twisted
 from twisted.internet.utils import getProcessOutputAndValue
 
-PROGRAM = Path(__file__).resolve().parent / "_asyncio_program.py"
+PROGRAM = Path(__file__).resolve().parents[1] / "support" / "asyncio_program.py"
 
 
 def test_manager_under_the_asyncio_reactor() -> None:
@@ -44,7 +44,7 @@ def test_manager_under_the_asyncio_reactor() -> None:
     assert seen["threads_left"] == []
 
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 README_DEVICE = (
     'DEVICE = dict(host="127.0.0.1", port=8300, username="admin", password="admin",\n'
     '              hostkey_verify=False)'

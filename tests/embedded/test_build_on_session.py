@@ -13,10 +13,10 @@ from ncclient.transport.errors import SessionCloseError, TransportError
 from twisted.internet import defer
 from twisted.internet.defer import CancelledError
 
-from _helpers import bounded
 from ncclient_twisted import manager, testing
 from ncclient_twisted.manager import Manager
 from ncclient_twisted.testing import Fault
+from tests.support.helpers import bounded
 
 CONFIG = (
     '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'

@@ -15,13 +15,8 @@ from twisted.internet.defer import CancelledError
 from twisted.internet.error import CannotListenError, ConnectError
 
 from ncclient_twisted import callhome, manager, testing
-
-try:  # tests/ as a package or as a plain rootdir-relative directory
-    from ._helpers import bounded as _bounded
-    from ._helpers import reactor, session_threads
-except ImportError:
-    from _helpers import bounded as _bounded
-    from _helpers import reactor, session_threads
+from tests.support.helpers import bounded as _bounded
+from tests.support.helpers import reactor, session_threads
 
 WAIT = 60
 CREDENTIALS: Dict[str, Any] = dict(username="admin", password="admin", hostkey_verify=False,

@@ -20,11 +20,7 @@ from twisted.internet import defer, protocol
 
 from ncclient_twisted import testing
 from ncclient_twisted.testing import Fault
-
-try:
-    from ._cli_support import Result, assert_no_traceback, cli_env, run_cli
-except ImportError:
-    from _cli_support import Result, assert_no_traceback, cli_env, run_cli
+from tests.support.cli import Result, assert_no_traceback, cli_env, run_cli
 
 PASSWORD = "s3cret-pw"
 SYSTEM_NS = "urn:example:system"

@@ -14,10 +14,7 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 
-try:
-    from ._cli_support import assert_no_traceback, cli_env, command, run_cli_sync
-except ImportError:
-    from _cli_support import assert_no_traceback, cli_env, command, run_cli_sync
+from tests.support.cli import assert_no_traceback, cli_env, command, run_cli_sync
 
 START_TIMEOUT = 30.0
 

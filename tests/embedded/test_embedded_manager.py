@@ -16,9 +16,9 @@ from ncclient.transport.errors import (
 from twisted.internet import defer, task
 from twisted.internet.defer import CancelledError
 
-from _helpers import WAIT, bounded, child_server, reactor
 from ncclient_twisted import manager, testing
 from ncclient_twisted.testing import Fault
+from tests.support.helpers import WAIT, bounded, child_server, reactor
 
 CONFIG = (
     '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'

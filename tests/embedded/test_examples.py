@@ -22,7 +22,7 @@ from twisted.python.failure import Failure
 
 from ncclient_twisted import testing
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 #: Bound on one example's run: they take a second or two.
 RUN_TIMEOUT = 90.0

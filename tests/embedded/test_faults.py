@@ -26,11 +26,11 @@ from ncclient.transport.errors import (
 from ncclient.xml_ import XMLError
 from twisted.internet import defer, protocol
 
-from _helpers import Resources, bounded, child_server, pause, reactor
 from ncclient_twisted import manager, testing
 from ncclient_twisted._framing import MalformedReplyError
 from ncclient_twisted._session import HostResolutionError
 from ncclient_twisted.testing import Fault
+from tests.support.helpers import Resources, bounded, child_server, pause, reactor
 
 #: The request timeout of the tests that wait for one.
 SHORT = 0.5

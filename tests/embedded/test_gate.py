@@ -10,13 +10,13 @@ import pytest_twisted
 from ncclient.transport.session import SessionListener
 from twisted.internet import defer
 
-from _helpers import bounded
 from ncclient_twisted import manager, testing
 from ncclient_twisted._gate import GATED_MESSAGE_MAX
 from ncclient_twisted._runtime import runtime_for
 from ncclient_twisted.manager import Manager
-from test_build_on_session import built_where
-from test_direct_write import FakeTransportSession
+from tests.embedded.test_build_on_session import built_where
+from tests.support.helpers import bounded
+from tests.unit.test_direct_write import FakeTransportSession
 
 NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 

@@ -10,7 +10,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def example(heading: str) -> str:

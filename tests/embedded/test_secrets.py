@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ncclient.transport.errors import AuthenticationError, SSHError
 from twisted.logger import ILogObserver, formatEvent, globalLogPublisher
 
-from _helpers import bounded, reactor
 from ncclient_twisted import manager, testing
+from tests.support.helpers import bounded, reactor
 
 PASSWORD = "Pw-7f3c9e1a-never-log-me"
 WRONG_PASSWORD = "Pw-wrong-0b8d42-never-log-me"

@@ -11,7 +11,7 @@ from ncclient.operations.rpc import RPCError
 from twisted.internet.task import Clock
 
 from ncclient_twisted import testing
-from test_server_support import CONFIG, TIMEOUT, Blocking, fast_ncclient, mtus, nc, reactor, running  # noqa: F401
+from tests.support.server import CONFIG, TIMEOUT, Blocking, fast_ncclient, mtus, nc, reactor, running  # noqa: F401
 
 CHANGE = (
     '<config><top xmlns="urn:example:config"><interfaces>'

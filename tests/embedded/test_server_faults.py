@@ -12,7 +12,7 @@ from ncclient.operations.rpc import RPCError
 from ncclient.transport.errors import SessionCloseError, SessionError
 
 from ncclient_twisted.testing import Fault
-from test_server_support import CONFIG, TIMEOUT, Blocking, fast_ncclient, mtus, nc, reactor, running  # noqa: F401
+from tests.support.server import CONFIG, TIMEOUT, Blocking, fast_ncclient, mtus, nc, reactor, running  # noqa: F401
 
 SHORT = 0.5  # ncclient RPC timeout where a reply is expected never to come
 

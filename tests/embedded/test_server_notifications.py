@@ -12,7 +12,7 @@ from lxml import etree
 from ncclient.operations.rpc import RPCError
 from twisted.internet.task import Clock
 
-from test_server_support import CONFIG, TIMEOUT, Blocking, fast_ncclient, nc, reactor, running  # noqa: F401
+from tests.support.server import CONFIG, TIMEOUT, Blocking, fast_ncclient, nc, reactor, running  # noqa: F401
 
 NOTIF = "urn:ietf:params:xml:ns:netconf:notification:1.0"
 NETMOD = "urn:ietf:params:xml:ns:netmod:notification"

@@ -9,7 +9,7 @@ import pytest_twisted
 from lxml import etree
 from ncclient.operations.rpc import RPCError
 
-from test_server_support import (  # noqa: F401
+from tests.support.server import (  # noqa: F401
     BASE_NS,
     CONFIG,
     EX,

@@ -12,7 +12,7 @@ from ncclient.transport.session import NetconfBase
 from twisted.internet.task import deferLater
 
 from ncclient_twisted import testing
-from test_server_support import (  # noqa: F401
+from tests.support.server import (  # noqa: F401
     BASE10,
     BASE11,
     BASE_NS,

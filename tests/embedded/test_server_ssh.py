@@ -16,7 +16,7 @@ from ncclient.transport.errors import AuthenticationError, SSHUnknownHostError
 from twisted.internet.defer import gatherResults
 
 from ncclient_twisted import testing
-from test_server_support import TIMEOUT, Blocking, fast_ncclient, nc, reactor, running  # noqa: F401
+from tests.support.server import TIMEOUT, Blocking, fast_ncclient, nc, reactor, running  # noqa: F401
 
 EXPECTED_CAPABILITIES = [
     "urn:ietf:params:netconf:base:1.0",

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import Any, AsyncIterator, Dict
 
 import pytest_twisted
 from twisted.internet import threads
 
-from _helpers import bounded, child_server, reactor
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
-
-import soak  # noqa: E402
+from benchmarks import soak
+from tests.support.helpers import bounded, child_server, reactor
 
 
 @pytest_twisted.async_yield_fixture

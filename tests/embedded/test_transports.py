@@ -15,13 +15,8 @@ from ncclient.transport.errors import TLSError, UnixSocketError
 from twisted.internet import defer
 
 from ncclient_twisted import manager, testing
-
-try:  # tests/ as a package or as a plain rootdir-relative directory
-    from ._helpers import bounded as _bounded
-    from ._helpers import reactor, session_threads
-except ImportError:
-    from _helpers import bounded as _bounded
-    from _helpers import reactor, session_threads
+from tests.support.helpers import bounded as _bounded
+from tests.support.helpers import reactor, session_threads
 
 WAIT = 15
 

@@ -26,12 +26,8 @@ from typing import Any, Dict, Iterator, List
 import pytest
 from ncclient import manager as nc_manager
 
-try:
-    from ._cli_support import Result, assert_no_traceback, cli_env, run_cli_sync
-    from ._netconfd import TEST_NS, NetconfdServer
-except ImportError:
-    from _cli_support import Result, assert_no_traceback, cli_env, run_cli_sync
-    from _netconfd import TEST_NS, NetconfdServer
+from tests.support.cli import Result, assert_no_traceback, cli_env, run_cli_sync
+from tests.support.netconfd import TEST_NS, NetconfdServer
 
 HOST_KEY_API = hasattr(__import__("ncclient_twisted"), "HostKeyChangedError")
 has_host_key_api = pytest.mark.skipif(

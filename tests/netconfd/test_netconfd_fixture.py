@@ -13,10 +13,7 @@ from ncclient.operations import RPCError
 from ncclient.transport.errors import TransportError
 from ncclient.xml_ import to_ele
 
-try:
-    from ._netconfd import TEST_NS, _descendants, _pid_alive, _wait_pids_gone
-except ImportError:
-    from _netconfd import TEST_NS, _descendants, _pid_alive, _wait_pids_gone
+from tests.support.netconfd import TEST_NS, _descendants, _pid_alive, _wait_pids_gone
 
 CANDIDATE = "urn:ietf:params:netconf:capability:candidate:1.0"
 VALIDATE = "urn:ietf:params:netconf:capability:validate:1.1"

@@ -21,13 +21,9 @@ from ncclient.transport.errors import (
 from twisted.internet import defer, task
 from twisted.internet.defer import CancelledError
 
-from _helpers import bounded, session_threads
 from ncclient_twisted import manager
-
-try:
-    from ._netconfd import TEST_NS
-except ImportError:
-    from _netconfd import TEST_NS
+from tests.support.helpers import bounded, session_threads
+from tests.support.netconfd import TEST_NS
 
 BASE = "urn:ietf:params:xml:ns:netconf:base:1.0"
 #: Request timeout where a test sets one.

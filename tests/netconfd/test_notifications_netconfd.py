@@ -8,11 +8,7 @@ import pytest_twisted
 from twisted.internet import defer
 
 from ncclient_twisted import Notification, manager
-
-try:
-    from ._netconfd import TEST_NS
-except ImportError:  # pragma: no cover - tests run as top-level modules
-    from _netconfd import TEST_NS
+from tests.support.netconfd import TEST_NS
 
 BASE = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NC_NOTIFICATIONS = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"

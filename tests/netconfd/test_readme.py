@@ -13,12 +13,9 @@ from typing import Any, Dict
 import pytest_twisted
 from twisted.internet import defer
 
-try:
-    from ._netconfd import TEST_NS
-except ImportError:
-    from _netconfd import TEST_NS
+from tests.support.netconfd import TEST_NS
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 CONNECT_ARGS = (
     'host="127.0.0.1", port=8300, username="admin", password="admin",\n'
     "                              hostkey_verify=False"

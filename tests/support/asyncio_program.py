@@ -1,4 +1,4 @@
-"""Run by test_asyncio_reactor.py in a child process: ncclient_twisted in an asyncio program.
+"""Run by tests/embedded/test_asyncio_reactor.py in a child process: ncclient_twisted in an asyncio program.
 
 Installs Twisted's asyncio reactor on a fresh event loop, starts the embedded server in
 that reactor, and drives the manager from asyncio coroutines through

@@ -4,11 +4,8 @@ stopped within bounds, reporting over the window it was given."""
 from __future__ import annotations
 
 import os
-import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
-
-from _floor import FloorProbe  # noqa: E402
+from benchmarks._floor import FloorProbe
 
 
 def test_the_probe_reports_over_its_window_and_leaves_no_process() -> None:

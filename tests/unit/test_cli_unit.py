@@ -23,12 +23,7 @@ from ncclient_twisted._cli._output import Outcome, Output, pretty_xml
 from ncclient_twisted._cli._progress import PlainProgress, Progress, make_progress
 from ncclient_twisted._cli._subscribe import parse_until
 from ncclient_twisted._cli._targets import InventoryError, Target, parse_inventory
-
-try:
-    from ._cli_support import cli_env, run_cli_sync
-except ImportError:
-    from _cli_support import cli_env, run_cli_sync
-
+from tests.support.cli import cli_env, run_cli_sync
 
 # -- inventories -----------------------------------------------------------------------------
 
@@ -285,7 +280,7 @@ def test_usage_errors_exit_2_without_traceback(args: List[str], message: str) ->
 
 # -- the README's examples -------------------------------------------------------------------------
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_readme_inventory_examples_parse() -> None:

@@ -24,7 +24,7 @@ from ncclient_twisted._framing import (
     message_root,
 )
 from ncclient_twisted._session import TwistedSSHSession
-from test_bridge import NS, FakeSession, make
+from tests.unit.test_bridge import NS, FakeSession, make
 
 FUZZ = settings(
     max_examples=100,

@@ -12,7 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from ncclient_twisted._notifications import NETMOD_NOTIFICATION_NS, SN_NS, YANG_PUSH_NS, Notification
 from ncclient_twisted._subscriptions import InterleaveError, SubscriptionTerminatedError
-from tests.test_bridge import FakeSession, make
+from tests.unit.test_bridge import FakeSession, make
 
 NOTIF = "urn:ietf:params:xml:ns:netconf:notification:1.0"
 
