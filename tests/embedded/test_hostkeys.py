@@ -1,6 +1,7 @@
 """Host keys: known_hosts with [host]:port, pins, accept-new, changed keys, unknown_host_cb.
 
-Against the embedded server (whose key we choose) and against netconfd behind OpenSSH.
+Against the embedded server (whose key we choose); against netconfd behind OpenSSH in
+tests/netconfd/test_hostkeys_netconfd.py.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Any, List, Tuple
 import paramiko
 import pytest
 import pytest_twisted
-from ncclient.operations import TimeoutExpiredError
 from ncclient.transport.errors import SSHUnknownHostError
 from twisted.conch.ssh import keys as conch_keys
 from twisted.internet import defer, task
@@ -244,47 +244,6 @@ def test_port_22_uses_the_plain_name(tmp_path: Any) -> None:
     assert fingerprint_sha256(key).startswith("SHA256:") and "=" not in fingerprint_sha256(key)
 
 
-# -- netconfd behind OpenSSH ---------------------------------------------------------------
-
-
-def close(m: Any) -> "defer.Deferred[Any]":
-    # Bounded: under load, netconfd sometimes fails a session whose close-session comes
-    # right after the hellos ("IO failed on session" in its log) without the channel
-    # closing (seen on the base commit too); these tests are about host keys.
-    return m.close_session(timeout=3).addErrback(lambda f: f.trap(TimeoutExpiredError))
-
-
-def netconfd_kwargs(netconfd: Any, **kw: Any) -> Any:
-    args = dict(netconfd.connect_kwargs())
-    args.update(hostkey_verify=True, **kw)
-    return args
-
-
-@pytest_twisted.ensureDeferred
-async def test_netconfd_known_hosts_accept_new_and_changed(netconfd: Any, tmp_path: Any) -> None:
-    # The fixture's known_hosts file has the [127.0.0.1]:port entry OpenSSH would write.
-    m = await bounded(manager.connect(**netconfd_kwargs(netconfd, known_hosts=netconfd.known_hosts)))
-    await bounded(close(m))
-
-    path = tmp_path / "known_hosts"
-    with pytest.raises(SSHUnknownHostError):
-        await bounded(manager.connect(**netconfd_kwargs(netconfd, known_hosts=str(path))))
-    m = await bounded(manager.connect(**netconfd_kwargs(netconfd, known_hosts=str(path), accept_new=True)))
-    await bounded(close(m))
-    with open(netconfd.known_hosts) as f:
-        assert path.read_text() == f.read()
-    assert path.read_text() == "[%s]:%d %s %s\n" % (
-        netconfd.host, netconfd.port, netconfd.hostkey_type, netconfd.hostkey_b64)
-
-    path.write_text(other_key_line("[%s]:%d" % (netconfd.host, netconfd.port))[0])
-    with pytest.raises(ncclient_twisted.HostKeyChangedError) as info:
-        await bounded(manager.connect(**netconfd_kwargs(netconfd, known_hosts=str(path), accept_new=True)))
-    assert "[%s]:%d" % (netconfd.host, netconfd.port) in str(info.value)
-
-    m = await bounded(manager.connect(**netconfd_kwargs(netconfd, hostkey_b64=netconfd.hostkey_b64)))
-    await bounded(close(m))
-
-
 class ImmediateReactor:
     def callFromThread(self, f: Any, *args: Any) -> None:
         f(*args)
@@ -314,11 +273,3 @@ def test_unknown_host_cb_without_an_answer_is_a_refusal() -> None:
     assert policy._ask("192.0.2.1", "aa:bb") is False
     assert time.monotonic() - start < 3
     never[1].addErrback(lambda f: None)
-
-
-@pytest_twisted.ensureDeferred
-async def test_netconfd_ssh_config_user_known_hosts_file(netconfd: Any) -> None:
-    # ssh_config's UserKnownHostsFile is read (through the same OpenSSH name matching).
-    kw = netconfd_kwargs(netconfd, ssh_config=netconfd.ssh_config)
-    m = await bounded(manager.connect(**kw))
-    await bounded(close(m))
