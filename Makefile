@@ -30,7 +30,7 @@ demo: $(VENV)/.installed
 
 ## Run the benchmarks side by side with the peers; writes benchmarks/RESULTS.md.
 bench: $(VENV)/.installed
-	$(PY) benchmarks/run.py
+	$(PY) -m benchmarks.run
 
 ## Build the documentation (docs/_build/html); any Sphinx warning is an error.
 docs: $(VENV)/.docs-installed

@@ -19,7 +19,7 @@ import tempfile
 import time
 from typing import Dict, List, Tuple
 
-from _measure import percentile
+from benchmarks._measure import percentile
 
 __all__ = ["FloorProbe"]
 

@@ -12,7 +12,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from _catalog import CLIENTS, CLIENTS_BY_NAME, Params
+from benchmarks._catalog import CLIENTS, CLIENTS_BY_NAME, Params
 
 __all__ = ["Results", "render"]
 

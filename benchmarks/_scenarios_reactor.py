@@ -12,10 +12,10 @@ from typing import Any, Awaitable, Callable, Dict, List, Sequence
 
 from twisted.internet import defer, task
 
-from _catalog import Params
-from _clients import DeferredClient
-from _floor import FloorProbe
-from _measure import (
+from benchmarks._catalog import Params
+from benchmarks._clients import DeferredClient
+from benchmarks._floor import FloorProbe
+from benchmarks._measure import (
     Window,
     idle_metrics,
     latency_metrics,

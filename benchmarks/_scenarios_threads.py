@@ -13,9 +13,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Sequence
 
-from _catalog import Params
-from _clients import BlockingClient, HandleClient
-from _measure import Window, idle_metrics, latency_metrics, rate_metrics, snapshot
+from benchmarks._catalog import Params
+from benchmarks._clients import BlockingClient, HandleClient
+from benchmarks._measure import Window, idle_metrics, latency_metrics, rate_metrics, snapshot
 
 __all__ = ["BLOCKING_SCENARIOS", "HANDLE_SCENARIOS"]
 

@@ -1,9 +1,9 @@
 """The NETCONF servers the clients are measured against, each in processes of its own.
 
 * ``netconfd``: yuma123 ``netconfd`` behind a private OpenSSH ``sshd`` on loopback
-  (``tests/_netconfd.py``).
+  (``tests/support/netconfd.py``).
 * ``embedded``: ``ncclient_twisted.testing`` (Twisted Conch), when that package exists
-  and serves; it runs in a subprocess (``_serve_embedded.py``) so that the client's
+  and serves; it runs in a subprocess (``python -m benchmarks._serve_embedded``) so that the client's
   figures are the client's alone.
 
 A fresh server is started for every worker run.
@@ -21,8 +21,6 @@ from typing import Any, Callable, Dict, List, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-TESTS = os.path.join(ROOT, "tests")
-EMBEDDED_SCRIPT = os.path.join(HERE, "_serve_embedded.py")
 EMBEDDED_START_TIMEOUT = 30.0
 
 __all__ = ["Server", "SERVER_KINDS", "available", "start"]
@@ -41,18 +39,16 @@ class Server:
 
 
 def _netconfd_module() -> Any:
-    if TESTS not in sys.path:
-        sys.path.insert(0, TESTS)
-    import _netconfd
+    from tests.support import netconfd
 
-    return _netconfd
+    return netconfd
 
 
 def _netconfd_available() -> Optional[str]:
     try:
         mod = _netconfd_module()
     except ImportError as e:
-        return "tests/_netconfd.py cannot be imported: %s" % e
+        return "tests/support/netconfd.py cannot be imported: %s" % e
     if not mod.netconfd_available():
         return "netconfd, sshd or netconf-subsystem is not installed"
     return None
@@ -97,7 +93,7 @@ def _embedded_available() -> Optional[str]:
 
 def _start_embedded() -> Server:
     proc = subprocess.Popen(
-        [sys.executable, EMBEDDED_SCRIPT],
+        [sys.executable, "-m", "benchmarks._serve_embedded"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -1,6 +1,6 @@
 """One (client, scenario) run, in a process of its own.
 
-Usage: ``python benchmarks/_worker.py SPEC.json RESULT.json``. The spec names the
+Usage, from the repository's root: ``python -m benchmarks._worker SPEC.json RESULT.json``. The spec names the
 client, the scenario (with its arguments), the parameters, the server's connect
 arguments and the server's process ids (to measure its CPU while timed). The result is
 ``{"ok": true, "metrics": {...}}`` or ``{"ok": false, "error": "..."}``.
@@ -14,9 +14,7 @@ import sys
 import traceback
 from typing import Any, Dict
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from _catalog import CLIENTS_BY_NAME, Client, Params  # noqa: E402
+from benchmarks._catalog import CLIENTS_BY_NAME, Client, Params
 
 Metrics = Dict[str, float]
 
@@ -34,8 +32,8 @@ def _run_reactor(client: Client, scenario: str, spec: Dict[str, Any], p: Params)
     from twisted.internet import reactor as global_reactor
     from twisted.python.failure import Failure
 
-    from _clients import make_deferred_client
-    from _scenarios_reactor import SCENARIOS
+    from benchmarks._clients import make_deferred_client
+    from benchmarks._scenarios_reactor import SCENARIOS
 
     reactor: Any = global_reactor
     outcome: Dict[str, Any] = {}
@@ -64,8 +62,8 @@ def _run_reactor(client: Client, scenario: str, spec: Dict[str, Any], p: Params)
 
 
 def _run_threads(client: Client, scenario: str, spec: Dict[str, Any], p: Params) -> Metrics:
-    from _clients import make_blocking_client, make_handle_client
-    from _scenarios_threads import BLOCKING_SCENARIOS, HANDLE_SCENARIOS
+    from benchmarks._clients import make_blocking_client, make_handle_client
+    from benchmarks._scenarios_threads import BLOCKING_SCENARIOS, HANDLE_SCENARIOS
 
     if client.family == "blocking":
         c: Any = make_blocking_client(client.name, spec["connect_kwargs"], p.op_timeout)

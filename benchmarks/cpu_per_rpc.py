@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """CPU time per request, thread by thread: where a client spends its CPU on one RPC.
 
-    .venv/bin/python benchmarks/cpu_per_rpc.py [--requests 2000] [--repeat 3]
+    .venv/bin/python -m benchmarks.cpu_per_rpc [--requests 2000] [--repeat 3]
                                                [--server netconfd|embedded]
 
 For ours and netconf_client's futures API, on one session: ``get-config`` requests one
@@ -24,10 +24,9 @@ import threading
 import time
 from typing import Any, Dict, List, Sequence
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+from benchmarks import _servers
 
-import _servers  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CLIENTS = ("ours", "netconf_client-futures")
 MODES = ("seq", "inflight")
@@ -70,7 +69,7 @@ def _measure_ours(kwargs: Dict[str, Any], mode: str, n: int) -> Dict[str, Any]:
     from twisted.internet import defer
     from twisted.internet import reactor as global_reactor
 
-    from _clients import OursClient
+    from benchmarks._clients import OursClient
 
     reactor: Any = global_reactor
     client = OursClient(reactor, kwargs, 60.0)
@@ -103,7 +102,7 @@ def _measure_ours(kwargs: Dict[str, Any], mode: str, n: int) -> Dict[str, Any]:
 
 
 def _measure_netconf_client(kwargs: Dict[str, Any], mode: str, n: int) -> Dict[str, Any]:
-    from _clients import NetconfClientFutures
+    from benchmarks._clients import NetconfClientFutures
 
     client = NetconfClientFutures(kwargs, 60.0)
     s = client.connect()
@@ -135,9 +134,9 @@ def child(client: str, mode: str, n: int, server_kind: str) -> None:
 
 def _run_child(client: str, mode: str, n: int, server: str) -> Dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", client, mode, "--requests", str(n),
+        [sys.executable, "-m", "benchmarks.cpu_per_rpc", "--child", client, mode, "--requests", str(n),
          "--server", server],
-        capture_output=True, text=True, timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     lines = out.stdout.strip().splitlines()
     if out.returncode != 0 or not lines:

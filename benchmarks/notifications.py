@@ -1,7 +1,7 @@
 """Notifications benchmark: ncclient_twisted vs plain ncclient, side by side in one run.
 
-    .venv/bin/python benchmarks/notifications.py            # ~2 min; writes benchmarks/NOTIFICATIONS.md
-    .venv/bin/python benchmarks/notifications.py --quick    # smaller sizes, one run each
+    .venv/bin/python -m benchmarks.notifications            # ~2 min; writes benchmarks/NOTIFICATIONS.md
+    .venv/bin/python -m benchmarks.notifications --quick    # smaller sizes, one run each
 
 Servers: the embedded server (``ncclient_twisted.testing``) in a child process, with a
 ``burst`` RPC that publishes N events to every subscriber in one write, or one event
@@ -29,11 +29,11 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+from benchmarks._measure import median, percentile, thread_count
+from benchmarks._sysinfo import collect
 
-from _measure import median, percentile, thread_count  # noqa: E402
-from _sysinfo import collect  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 
 BENCH_NS = "urn:ncclient-twisted:bench"
 EVENT = (
@@ -252,7 +252,8 @@ WORKERS = {
 class ServerProcess:
     def __init__(self, count: int) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--serve", str(count)],
+            [sys.executable, "-m", "benchmarks.notifications", "--serve", str(count)],
+            cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -272,7 +273,8 @@ class ServerProcess:
 
 def run_worker(name: str, *args: Any, timeout: float = 600) -> Dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--worker", name, json.dumps(args)],
+        [sys.executable, "-m", "benchmarks.notifications", "--worker", name, json.dumps(args)],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -350,7 +352,7 @@ def render(
     lines = [
         "# Notifications benchmark",
         "",
-        "`python benchmarks/notifications.py` (median of %d runs; every figure from its own worker"
+        "`python -m benchmarks.notifications` (median of %d runs; every figure from its own worker"
         " process; the embedded server in a child process)." % runs,
         "",
         "## Burst of %d notifications from one session" % count,

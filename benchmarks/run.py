@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """ncclient_twisted side by side with its peers, against the same NETCONF servers.
 
-    .venv/bin/python benchmarks/run.py            # everything (what `make bench` runs)
-    .venv/bin/python benchmarks/run.py --quick    # a smoke run, small sizes, one run each
-    .venv/bin/python benchmarks/run.py --only sequential,idle --clients ours,ncclient
+    .venv/bin/python -m benchmarks.run            # everything (what `make bench` runs)
+    .venv/bin/python -m benchmarks.run --quick    # a smoke run, small sizes, one run each
+    .venv/bin/python -m benchmarks.run --only sequential,idle --clients ours,ncclient
 
 Every (server, scenario, client, run) is one worker process (``_worker.py``) with a
 hard timeout, against a server started fresh for it. The report (markdown) is printed
@@ -25,13 +25,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Sequence, Tuple
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-import _report  # noqa: E402
-import _servers  # noqa: E402
-import _sysinfo  # noqa: E402
-from _catalog import (  # noqa: E402
+from benchmarks import _report, _servers, _sysinfo
+from benchmarks._catalog import (
     CLIENTS,
     CLIENTS_BY_NAME,
     DEFAULT,
@@ -43,7 +38,9 @@ from _catalog import (  # noqa: E402
     scenario_jobs,
 )
 
-WORKER = os.path.join(HERE, "_worker.py")
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
 HEADLINE: Dict[str, str] = {
     "sequential": "median_ms",
     "inflight": "rpc_per_s",
@@ -55,7 +52,7 @@ HEADLINE: Dict[str, str] = {
 SERVER_NOTES: Dict[str, str] = {
     "netconfd": (
         "yuma123 `netconfd` behind a private OpenSSH `sshd` on 127.0.0.1 "
-        "(`tests/_netconfd.py`), started fresh for every run. Its sshd sets `SHLVL` so "
+        "(`tests/support/netconfd.py`), started fresh for every run. Its sshd sets `SHLVL` so "
         "that bash does not source `~/.bashrc` for each session's subsystem command."
     ),
     "embedded": (
@@ -181,9 +178,9 @@ def run_worker(job: Job, server: _servers.Server, p: Params, tmp: str) -> Dict[s
         json.dump(spec, f)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, WORKER, spec_path, out_path],
+            [sys.executable, "-m", "benchmarks._worker", spec_path, out_path],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            cwd=os.path.dirname(HERE), start_new_session=True,
+            cwd=ROOT, start_new_session=True,
         )
         try:
             proc.wait(p.worker_timeout)
@@ -244,7 +241,7 @@ def execute(jobs: Sequence[Job], p: Params) -> _report.Results:
 
 
 def preamble(p: Params, argv: Sequence[str], took: float, quick: bool) -> str:
-    cmd = " ".join(["benchmarks/run.py"] + list(argv))
+    cmd = " ".join(["python -m benchmarks.run"] + list(argv))
     return "\n".join([
         "# ncclient_twisted benchmarks" + (" (quick smoke run)" if quick else ""),
         "",

@@ -2,8 +2,8 @@
 
 Long form (the figures in ``benchmarks/SOAK.md``)::
 
-    .venv/bin/python benchmarks/soak.py            # about 3 minutes on 2 cores
-    .venv/bin/python benchmarks/soak.py --quick    # the sizes of tests/test_soak.py
+    .venv/bin/python -m benchmarks.soak            # about 3 minutes on 2 cores
+    .venv/bin/python -m benchmarks.soak --quick    # the sizes of tests/embedded/test_soak.py
 
 Every scenario talks to the embedded server (``ncclient_twisted.testing``) running in a
 child process, over real SSH on loopback, so this process's figures are the client's.
@@ -31,14 +31,12 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
+from twisted.internet import defer, task
+
+from tests.support.helpers import Resources, bounded, child_server, wait_until
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-sys.path.insert(0, ROOT)
-
-from twisted.internet import defer, task  # noqa: E402
-
-from _helpers import Resources, bounded, child_server, wait_until  # noqa: E402
 
 #: What the soak server does: never answer ``get`` (those requests time out).
 SERVER_SETUP = "s.faults.add(Fault.no_reply('get'))"
@@ -293,7 +291,7 @@ async def run_all(reactor: Any, sizes: Dict[str, int]) -> Dict[str, Any]:
 
 
 def report(results: Dict[str, Any], command: str) -> str:
-    from _sysinfo import collect
+    from benchmarks._sysinfo import collect
 
     c, r, s = results["cycles"], results["requests"], results["shutdown"]
     lines = [
@@ -381,7 +379,7 @@ def main() -> None:
     parser.add_argument("--output", help="where to write the report (default benchmarks/SOAK.md)")
     args = parser.parse_args()
     sizes = QUICK if args.quick else LONG
-    command = ".venv/bin/python benchmarks/soak.py" + (" --quick" if args.quick else "")
+    command = ".venv/bin/python -m benchmarks.soak" + (" --quick" if args.quick else "")
     output = args.output or os.path.join(HERE, "SOAK.quick.md" if args.quick else "SOAK.md")
     if args.report_only:
         with open(output[:-3] + ".json") as f:
@@ -392,7 +390,7 @@ def main() -> None:
 
     async def go(reactor: Any) -> None:
         results = await run_all(reactor, sizes)
-        from _sysinfo import collect
+        from benchmarks._sysinfo import collect
 
         results["machine"] = collect()
         with open(output, "w") as f:

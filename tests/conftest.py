@@ -5,10 +5,7 @@ import os
 import pytest
 import pytest_twisted
 
-try:  # tests/ as a package or as a plain rootdir-relative directory
-    from ._netconfd import NetconfdServer, netconfd_available
-except ImportError:
-    from _netconfd import NetconfdServer, netconfd_available
+from tests.support.netconfd import NetconfdServer, netconfd_available
 
 #: CI sets this to 1 so the netconfd integration tests can never be skipped.
 REQUIRE_NETCONFD_ENV = "NCCLIENT_TWISTED_REQUIRE_NETCONFD"

@@ -1,0 +1,1 @@
+"""Tests against the embedded server (ncclient_twisted.testing), in process or in child processes."""

@@ -1,0 +1,53 @@
+"""Connecting: a wrong keyword fails the Deferred at the call, and a cancelled connect
+closes what came up without an unhandled error."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any, Dict, List
+
+import pytest
+import pytest_twisted
+from twisted.internet.defer import CancelledError
+from twisted.logger import globalLogPublisher
+
+from ncclient_twisted import manager
+from tests.support.helpers import bounded, pause, reactor, wait_until
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_wrong_keyword_is_a_failed_deferred_at_the_call() -> None:
+    d = manager.connect(host="127.0.0.1", port=1, no_such_keyword=True, reactor=reactor())
+    with pytest.raises(TypeError, match="no_such_keyword"):
+        await bounded(d)
+    d = manager.connect_tls(host="127.0.0.1", keyfile="k", certfile="c", colour="red")
+    with pytest.raises(TypeError, match="colour"):
+        await bounded(d)
+
+
+@pytest_twisted.ensureDeferred
+async def test_cancelled_connects_close_their_session_without_an_unhandled_error(server: Any) -> None:
+    errors: List[Any] = []
+
+    def observe(event: Dict[str, Any]) -> None:
+        if event.get("isError") or event.get("log_failure") is not None:
+            errors.append(event)
+
+    globalLogPublisher.addObserver(observe)
+    try:
+        ds = []
+        for i in range(10):  # cancelled at once, and while the session comes up
+            d = manager.connect(**server.connect_kwargs())
+            ds.append(d)
+            reactor().callLater(0.002 * i, d.cancel)
+        for d in ds:
+            with pytest.raises(CancelledError):
+                await bounded(d)
+        # What came up after the cancel is closed: the server sees no session left.
+        assert await wait_until(lambda: not server.sessions)
+        await pause(0.2)  # the closes' outcomes
+        del ds, d
+        gc.collect()
+    finally:
+        globalLogPublisher.removeObserver(observe)
+    assert errors == []

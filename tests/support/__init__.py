@@ -1,0 +1,1 @@
+"""What the tests (and the benchmarks) share: helpers, the CLI runner, the netconfd runner."""

@@ -1,0 +1,1 @@
+"""Tests of pure logic: fakes and task.Clock, no server at all."""

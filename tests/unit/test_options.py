@@ -1,0 +1,64 @@
+"""Connect keywords are read and checked in one place (``ncclient_twisted.options``)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import pytest
+
+from ncclient_twisted.options import ConnectOptions
+from ncclient_twisted.transport.session import TwistedSSHSession
+
+
+def parse(*args: Any, **kwds: Any) -> ConnectOptions:
+    return ConnectOptions.parse("ssh", TwistedSSHSession, args, kwds)
+
+
+def test_ncclient_and_our_keywords_are_sorted_out() -> None:
+    o = parse(
+        "192.0.2.1",
+        port=2022,
+        username="admin",
+        password="secret",
+        known_hosts="/tmp/kh",
+        accept_new=True,
+        keepalive=5,
+        keepalive_count_max=2,
+        manager_params={"timeout": 7, "notification_buffer": 10},
+        errors_params={"raise_mode": 1},
+        device_params={"name": "default"},
+    )
+    assert (o.host, o.port, o.known_hosts, o.accept_new) == ("192.0.2.1", 2022, "/tmp/kh", True)
+    assert (o.keepalive, o.keepalive_count_max, o.notification_buffer) == (5.0, 2, 10)
+    assert o.manager_params == {"timeout": 7.0} and o.raise_mode == 1
+    assert set(o.session_kwds) == {"port", "username", "password"}
+    assert "secret" not in repr(o)
+
+
+def test_connects_timeout_is_the_managers_as_in_ncclient() -> None:
+    assert parse("h", timeout=3).manager_params == {"timeout": 3.0}
+
+
+@pytest.mark.parametrize(
+    "kwds, error, words",
+    [
+        ({"no_such_keyword": 1}, TypeError, "no_such_keyword"),
+        ({"manager_params": {"timeot": 1}}, TypeError, "timeot"),
+        ({"errors_params": {"raise": 1}}, TypeError, "raise"),
+        ({"timeout": "soon"}, TypeError, "timeout"),
+        ({"keepalive": -1}, ValueError, "keepalive"),
+        ({"keepalive": 5, "keepalive_count_max": 0}, ValueError, "keepalive_count_max"),
+        ({"manager_params": {"notification_buffer": 0}}, ValueError, "notification_buffer"),
+        ({"port": 1.5}, TypeError, "port"),
+        ({"unknown_host_cb": "yes"}, TypeError, "unknown_host_cb"),
+        ({"device_params": "junos"}, TypeError, "device_params"),
+    ],
+)
+def test_a_wrong_keyword_or_value_says_which(kwds: Dict[str, Any], error: type, words: str) -> None:
+    with pytest.raises(error, match=words):
+        parse("h", **kwds)
+
+
+def test_too_many_positional_arguments() -> None:
+    with pytest.raises(TypeError, match="positional"):
+        parse(*range(40))
