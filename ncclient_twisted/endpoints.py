@@ -330,13 +330,7 @@ def connect_uds(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: A
 def connect(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: Any) -> "Deferred[Manager]":
     """Connect as ``ncclient.manager.connect`` does; a Deferred of a :class:`Manager`.
 
-    Only the SSH transport (ncclient's default) is supported here.
+    Only the SSH transport (ncclient's default) is supported here: ``use_libssh`` and
+    the Junos local (``ioproc``) transport fail with ``NotImplementedError``.
     """
-    if kwds.pop("use_libssh", False):
-        return fail(NotImplementedError("ncclient_twisted does not support use_libssh"))
-    device_params = kwds.get("device_params") or {}
-    if kwds.get("host") == "localhost" and device_params.get("name") == "junos" and device_params.get(
-        "local"
-    ):
-        return fail(NotImplementedError("ncclient_twisted does not support the junos ioproc transport"))
     return connect_ssh(*args, reactor=reactor, **kwds)

@@ -153,6 +153,13 @@ class ConnectOptions:
 
     def _take_ssh_keywords(self) -> None:
         kwds = self.session_kwds
+        if kwds.pop("use_libssh", False):
+            raise NotImplementedError("ncclient_twisted does not support use_libssh")
+        device_params = self.device_params or {}
+        if kwds.get("host") == "localhost" and device_params.get("name") == "junos" and device_params.get(
+            "local"
+        ):
+            raise NotImplementedError("ncclient_twisted does not support the junos ioproc transport")
         known_hosts = kwds.pop("known_hosts", None)
         self.known_hosts = None if known_hosts is None else os.fspath(known_hosts)
         self.accept_new = bool(kwds.pop("accept_new", False))

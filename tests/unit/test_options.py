@@ -62,3 +62,10 @@ def test_a_wrong_keyword_or_value_says_which(kwds: Dict[str, Any], error: type, 
 def test_too_many_positional_arguments() -> None:
     with pytest.raises(TypeError, match="positional"):
         parse(*range(40))
+
+
+def test_transports_of_ncclient_we_do_not_bridge_say_so() -> None:
+    with pytest.raises(NotImplementedError, match="use_libssh"):
+        parse("h", use_libssh=True)
+    with pytest.raises(NotImplementedError, match="ioproc"):
+        parse(host="localhost", device_params={"name": "junos", "local": True})
