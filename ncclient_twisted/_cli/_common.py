@@ -17,7 +17,7 @@ from ._credentials import CredentialError, CredentialOptions, Credentials, resol
 from ._errors import describe
 from ._output import Output
 from ._progress import make_progress
-from ._runner import Action, HostKeyPolicy, Settings, Stop, host_key_api, run_devices, run_reactor
+from ._runner import Action, HostKeySettings, Settings, Stop, run_devices, run_reactor
 from ._targets import DEFAULT_PORT, InventoryError, Target, load_inventory, parse_device_params
 
 __all__ = ["Common", "device_options", "run_action", "read_xml_arg", "setup_logging"]
@@ -136,18 +136,13 @@ def _prompt(username: str) -> str:
     return click.prompt("Password for %s" % (username or "the devices"), hide_input=True, err=True)
 
 
-def _host_keys(kw: Dict[str, Any]) -> HostKeyPolicy:
+def _host_keys(kw: Dict[str, Any]) -> HostKeySettings:
     if kw["no_host_key_check"]:
         if kw["accept_new"] or kw["known_hosts"]:
             raise click.UsageError("--no-host-key-check cannot go with --accept-new or --known-hosts")
-        return HostKeyPolicy(check=False)
-    if (kw["accept_new"] or kw["known_hosts"]) and not host_key_api():
-        raise click.UsageError(
-            "--accept-new and --known-hosts need the host-key support of ncclient_twisted "
-            "(connect(known_hosts=..., accept_new=...)), which this version lacks"
-        )
+        return HostKeySettings(check=False)
     known_hosts = os.path.expanduser(kw["known_hosts"]) if kw["known_hosts"] else None
-    return HostKeyPolicy(known_hosts=known_hosts, accept_new=kw["accept_new"])
+    return HostKeySettings(known_hosts=known_hosts, accept_new=kw["accept_new"])
 
 
 def common_from(kw: Dict[str, Any], suffix: str = ".xml") -> Common:

@@ -28,7 +28,7 @@ from ._credentials import Credentials
 from ._errors import describe
 from ._output import Outcome, Output
 from ._progress import make_progress
-from ._runner import HostKeyPolicy, Settings, Stop, Timer, run_devices, run_reactor
+from ._runner import HostKeySettings, Settings, Stop, Timer, run_devices, run_reactor
 from ._targets import Target
 
 __all__ = ["register", "report", "device_script"]
@@ -145,7 +145,7 @@ async def demo_main(reactor: Any, stop: Stop, devices: int, quiet: bool) -> int:
         creds = Credentials(password=PASSWORD)
         # The servers share one host key: pin it.
         settings = Settings(
-            timeout=TIMEOUT, concurrency=devices, host_keys=HostKeyPolicy(
+            timeout=TIMEOUT, concurrency=devices, host_keys=HostKeySettings(
                 pinned_b64=servers[0]["hostkey_b64"]
             )
         )

@@ -16,6 +16,8 @@ from ncclient.transport.errors import (
 from twisted.internet.defer import CancelledError
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 
+from ncclient_twisted.transport.hostkeys import HostKeyChangedError
+
 from ._credentials import CredentialError
 
 __all__ = ["describe", "is_expected"]
@@ -34,17 +36,10 @@ def _rpc_error(e: RPCError) -> str:
     return "rpc-error: " + "; ".join(parts)
 
 
-def _host_key_changed_type() -> Optional[type]:
-    import ncclient_twisted
-
-    return getattr(ncclient_twisted, "HostKeyChangedError", None)
-
-
 def describe(exc: BaseException, timeout: Optional[float] = None) -> str:
     """A one-line description of *exc* that names no secret."""
     after = " after %g s" % timeout if timeout else ""
-    changed = _host_key_changed_type()
-    if changed is not None and isinstance(exc, changed):
+    if isinstance(exc, HostKeyChangedError):
         text = _first_line(exc)
         if text.lower().startswith("host key changed") and ": " in text:
             text = text.split(": ", 1)[1]  # the label already names the device
@@ -52,8 +47,6 @@ def describe(exc: BaseException, timeout: Optional[float] = None) -> str:
     if isinstance(exc, SSHUnknownHostError):
         fingerprint = getattr(exc, "fingerprint", None)
         text = "host key not trusted%s: " % (" (MD5 %s)" % fingerprint if fingerprint else "")
-        if changed is None:  # without HostKeyChangedError, ncclient says the same for both
-            return text + "not in known_hosts, or different from the key stored there"
         return text + "not in known_hosts (--accept-new trusts a new host on first use)"
     if isinstance(exc, AuthenticationError):
         return "authentication failed"

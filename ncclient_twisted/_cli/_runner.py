@@ -29,20 +29,13 @@ from ._output import Outcome, Output
 from ._progress import Progress
 from ._targets import Target
 
-__all__ = ["HostKeyPolicy", "Settings", "Timer", "Stop", "run_devices", "connect_target", "host_key_api"]
+__all__ = ["HostKeySettings", "Settings", "Timer", "Stop", "run_devices", "connect_target"]
 
 log = logging.getLogger("ncclient_twisted.cli")
 
 
-def host_key_api() -> bool:
-    """Whether ``connect`` takes ``known_hosts=`` and ``accept_new=``."""
-    import ncclient_twisted
-
-    return hasattr(ncclient_twisted, "HostKeyChangedError")
-
-
 @dataclass(frozen=True)
-class HostKeyPolicy:
+class HostKeySettings:
     """How host keys are checked: known_hosts (default), trust on first use, a pinned key, or not."""
 
     check: bool = True
@@ -67,7 +60,7 @@ class HostKeyPolicy:
 class Settings:
     timeout: float = 30.0
     concurrency: int = 50
-    host_keys: HostKeyPolicy = field(default_factory=HostKeyPolicy)
+    host_keys: HostKeySettings = field(default_factory=HostKeySettings)
 
 
 class Timer:

@@ -130,13 +130,11 @@ def _describe(
         str
     ]
 ) -> str:
-    from ._runner import host_key_api
-
     first = records[0]
     secret = "password %s" % password if password is not None else "its password from the environment"
     lines = ["NETCONF server on %s:%d" % (r["host"], r["port"]) for r in records]
     lines.append("user %s, %s; host key %s" % (first["username"], secret, first["fingerprint_sha256"]))
-    keys = "--known-hosts %s" % known_hosts if known_hosts and host_key_api() else "--no-host-key-check"
+    keys = "--known-hosts %s" % known_hosts if known_hosts else "--no-host-key-check"
     env = "%s=%s " % (DEFAULT_PASSWORD_ENV, password) if password is not None else ""
     if inventory:
         lines.append("Try:  %sncclient-twisted get-config --inventory %s %s" % (env, inventory, keys))

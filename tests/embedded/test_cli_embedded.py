@@ -24,11 +24,6 @@ from tests.support.cli import Result, assert_no_traceback, cli_env, run_cli
 
 PASSWORD = "s3cret-pw"
 SYSTEM_NS = "urn:example:system"
-HOST_KEY_API = hasattr(__import__("ncclient_twisted"), "HostKeyChangedError")
-has_host_key_api = pytest.mark.skipif(
-    not HOST_KEY_API,
-    reason="needs connect(known_hosts=, accept_new=) and HostKeyChangedError (branch conn)",
-)
 
 
 def reactor() -> Any:
@@ -162,7 +157,7 @@ async def test_changed_host_key_is_refused(tmp_path: Path, server: Any) -> None:
     r = await run_cli(reactor(), ["get-config"] + target(server), cli_env(home=str(home), NC_PW=PASSWORD))
     assert r.code == 1, r
     assert_no_traceback(r)
-    expected = "host key changed" if HOST_KEY_API else "host key not trusted"
+    expected = "host key changed"
     assert "FAILED %s:%d: %s" % (server.host, server.port, expected) in r.err, r
     assert len(server.sessions) == 0
 
@@ -306,7 +301,6 @@ async def test_inventory_of_50_devices(tmp_path: Path) -> None:
         await defer.gatherResults([s.stop() for s in servers])
 
 
-@has_host_key_api
 @pytest_twisted.ensureDeferred
 async def test_accept_new_stores_the_key_then_uses_it(tmp_path: Path, server: Any) -> None:
     known = tmp_path / "kh"
@@ -323,7 +317,6 @@ async def test_accept_new_stores_the_key_then_uses_it(tmp_path: Path, server: An
     assert r.code == 0, r
 
 
-@has_host_key_api
 @pytest_twisted.ensureDeferred
 async def test_accept_new_refuses_a_changed_key(tmp_path: Path, server: Any) -> None:
     known = tmp_path / "kh"

@@ -29,12 +29,6 @@ from ncclient import manager as nc_manager
 from tests.support.cli import Result, assert_no_traceback, cli_env, run_cli_sync
 from tests.support.netconfd import TEST_NS, NetconfdServer
 
-HOST_KEY_API = hasattr(__import__("ncclient_twisted"), "HostKeyChangedError")
-has_host_key_api = pytest.mark.skipif(
-    not HOST_KEY_API,
-    reason="needs connect(known_hosts=, accept_new=) and HostKeyChangedError (branch conn)",
-)
-
 
 class Device:
     """How a user reaches the netconfd fixture from the command line."""
@@ -192,11 +186,10 @@ def test_changed_host_key_is_refused(device: Device, tmp_path: Path) -> None:
     r = device.run("get-config", home=home)
     assert r.code == 1, r
     assert_no_traceback(r)
-    expected = "host key changed" if HOST_KEY_API else "host key not trusted"
+    expected = "host key changed"
     assert "FAILED %s:%d: %s" % (s.host, s.port, expected) in r.err, r
 
 
-@has_host_key_api
 def test_accept_new_against_netconfd(device: Device, tmp_path: Path) -> None:
     known = tmp_path / "kh"
     r = device.run("get-config", "--known-hosts", str(known), "--accept-new")
