@@ -26,9 +26,10 @@ log), and closes the session when stopped.
 
 from __future__ import annotations
 
+import enum
 import inspect
 import logging
-from typing import Any, Awaitable, Callable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from ncclient.operations import RPCError
 from twisted.application.internet import backoffPolicy
@@ -42,12 +43,14 @@ from twisted.internet.defer import (
     maybeDeferred,
     succeed,
 )
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
 from ncclient_twisted import manager as _manager
+from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.runtime import resolve_reactor
 
-__all__ = ["ManagerService", "resubscribe", "PrepareConnection", "RetryPolicy"]
+__all__ = ["ManagerService", "State", "resubscribe", "PrepareConnection", "RetryPolicy"]
 
 log = logging.getLogger("ncclient_twisted.service")
 
@@ -98,8 +101,8 @@ class ManagerService(Service):
         *,
         prepare_connection: Optional[PrepareConnection] = None,
         retry_policy: Optional[RetryPolicy] = None,
-        clock: Any = None,
-        reactor: Any = None,
+        clock: Optional[IReactorTime] = None,
+        reactor: Optional[INetconfReactor] = None,
         connect: Optional[Callable[..., "Deferred[Any]"]] = None,
         name: Optional[str] = None,
     ) -> None:
@@ -121,37 +124,79 @@ class ManagerService(Service):
         self.last_error: Optional[BaseException] = None
         #: ``eventTime`` of the last notification received by an earlier session.
         self.last_event_time: Optional[str] = None
-        self._attempt: "Optional[Deferred[Any]]" = None
-        self._delayed: Any = None  # an IDelayedCall
-        self._waiters: List[Tuple["Deferred[Any]", Optional[int]]] = []
+        self._state = State.STOPPED
+        #: Set by stopService (until the next start): waits for a session fail at once.
         self._stopped = False
+        self._attempt: "Optional[Deferred[Any]]" = None
+        self._delayed: Optional[IDelayedCall] = None
+        self._waiters: List[Tuple["Deferred[Any]", Optional[int]]] = []
 
     def __repr__(self) -> str:
         kw = self._connect_kwargs
-        state = "connected" if self.manager is not None else "not connected"
-        return "<%s %s port %s %s>" % (type(self).__name__, kw.get("host"), kw.get("port", 830), state)
+        return "<%s %s port %s %s>" % (
+            type(self).__name__, kw.get("host"), kw.get("port", 830), self._state.value
+        )
 
     @property
-    def clock(self) -> Any:
+    def state(self) -> "State":
+        """Where the service is: ``STOPPED``, ``CONNECTING``, ``CONNECTED`` or ``WAITING``."""
+        return self._state
+
+    @property
+    def clock(self) -> IReactorTime:
         if self._clock is None:
             self._clock = resolve_reactor(self._reactor)
         return self._clock
 
+    # -- the state machine -------------------------------------------------------------
+    # Every event goes through _handle: the table says what each event does in each
+    # state; an event a state does not list is ignored (a late outcome of an attempt
+    # that was cancelled, a retry timer that fired while stopping, ...).
+
+    def _handle(self, event: str, *args: Any) -> Any:
+        action = _TRANSITIONS.get((self._state, event))
+        if action is None:
+            log.debug("%r: %s ignored in state %s", self, event, self._state.value)
+            return None
+        return action(self, *args)
+
+    def _enter(self, state: "State") -> None:
+        log.debug("%r: %s -> %s", self, self._state.value, state.value)
+        self._state = state
+
     # -- Service ---------------------------------------------------------------------
 
     def startService(self) -> None:
-        super().startService()
-        self._stopped = False
-        self.failures = 0
-        self._attempt_now()
+        """Start connecting. A second call while running is ignored, with a warning (as
+        Twisted's ``ClientService``)."""
+        if self._state is not State.STOPPED:
+            log.warning("Duplicate ManagerService.startService %r call ignored.", self)
+            return
+        self._handle("start")
 
     def stopService(self) -> "Deferred[None]":
         """Stop retrying, cancel a connect in progress, close the session (a Deferred)."""
+        if self._state is State.STOPPED:
+            super().stopService()
+            self._stopped = True
+            return succeed(None)
+        result: "Deferred[None]" = self._handle("stop")
+        return result
+
+    def _start(self) -> None:
+        super().startService()
+        self._stopped = False
+        self.failures = 0
+        self._enter(State.CONNECTING)
+        self._attempt_now()
+
+    def _stop(self) -> "Deferred[None]":
         super().stopService()
         self._stopped = True
-        if self._delayed is not None and self._delayed.active():
-            self._delayed.cancel()
-        self._delayed = None
+        self._enter(State.STOPPED)
+        delayed, self._delayed = self._delayed, None
+        if delayed is not None and delayed.active():
+            delayed.cancel()
         waits: List["Deferred[Any]"] = []
         attempt, self._attempt = self._attempt, None
         if attempt is not None:
@@ -194,13 +239,30 @@ class ManagerService(Service):
     # -- the attempt cycle -------------------------------------------------------------
 
     def _attempt_now(self) -> None:
-        self._delayed = None
-        if not self.running:
-            return
         d = maybeDeferred(self._connect, **self._connect_kwargs)
         d.addCallback(self._prepare_session)
         self._attempt = d
-        d.addCallbacks(self._connected, self._failed, callbackArgs=(d,), errbackArgs=(d,))
+        d.addCallbacks(
+            lambda m: self._outcome("connected", m, d),
+            lambda f: self._outcome("connect_failed", f, d),
+        )
+
+    def _outcome(self, event: str, result: Any, attempt: "Deferred[Any]") -> None:
+        if self._attempt is not attempt:
+            # An attempt stopService cancelled: a manager that came up anyway is closed.
+            if event == "connected":
+                result.close_session(timeout=0).addErrback(lambda _: None)
+            return
+        self._attempt = None
+        self._handle(event, result)
+
+    def _retry_due(self) -> None:
+        self._delayed = None
+        self._handle("retry_due")
+
+    def _retry(self) -> None:
+        self._enter(State.CONNECTING)
+        self._attempt_now()
 
     def _prepare_session(self, m: Any) -> "Deferred[Any]":
         if self._prepare is None:
@@ -214,37 +276,33 @@ class ManagerService(Service):
 
         return d.addCallbacks(lambda _: m, failed)
 
-    def _connected(self, m: Any, attempt: "Deferred[Any]") -> None:
-        if self._attempt is not attempt or not self.running:
-            m.close_session(timeout=0).addErrback(lambda _: None)
-            return
-        self._attempt = None
+    def _connected(self, m: Any) -> None:
+        self._enter(State.CONNECTED)
         self.manager = m
         self.failures = 0
         log.info("%r: connected (session-id %s)", self, getattr(m, "session_id", None))
-        m.when_closed().addCallback(self._session_ended, m)
+        m.when_closed().addCallback(self._ended, m)
         waiters, self._waiters = self._waiters, []
         for d, _ in waiters:
             d.callback(m)
 
-    def _failed(self, f: Failure, attempt: "Deferred[Any]") -> None:
-        if self._attempt is not attempt or not self.running:
-            return  # cancelled by stopService
-        self._attempt = None
+    def _connect_failed(self, f: Failure) -> None:
         self._retry_later(f.value, "connecting failed")
 
-    def _session_ended(self, reason: Optional[BaseException], m: Any) -> None:
+    def _ended(self, reason: Optional[BaseException], m: Any) -> None:
         if self.manager is not m:
-            return
-        self.manager = None
+            return  # an earlier session, already replaced or given up by stopService
+        self._handle("session_ended", reason)
+
+    def _session_ended(self, reason: Optional[BaseException]) -> None:
+        m, self.manager = self.manager, None
         last = getattr(m, "last_event_time", None)
         if last is not None:
             self.last_event_time = last
-        if not self.running:
-            return
         self._retry_later(reason, "the session ended")
 
     def _retry_later(self, error: Optional[BaseException], what: str) -> None:
+        self._enter(State.WAITING)
         self.failures += 1
         if error is not None:
             self.last_error = error
@@ -261,7 +319,33 @@ class ManagerService(Service):
         self._waiters = keep
         for d in failed:
             d.errback(Failure(error))
-        self._delayed = self.clock.callLater(delay, self._attempt_now)
+        self._delayed = self.clock.callLater(delay, self._retry_due)
+
+
+class State(enum.Enum):
+    """The states of a :class:`ManagerService`."""
+
+    #: Not started, or stopped.
+    STOPPED = "stopped"
+    #: An attempt (connect, then ``prepare_connection``) is under way.
+    CONNECTING = "connecting"
+    #: A session is up (:attr:`ManagerService.manager`).
+    CONNECTED = "connected"
+    #: After a failed attempt or a session's end: the retry timer runs.
+    WAITING = "waiting"
+
+
+#: (state, event) -> what the service does. Anything else is ignored (see ``_handle``).
+_TRANSITIONS: Dict[Tuple[State, str], Callable[..., Any]] = {
+    (State.STOPPED, "start"): ManagerService._start,
+    (State.CONNECTING, "stop"): ManagerService._stop,
+    (State.CONNECTED, "stop"): ManagerService._stop,
+    (State.WAITING, "stop"): ManagerService._stop,
+    (State.CONNECTING, "connected"): ManagerService._connected,
+    (State.CONNECTING, "connect_failed"): ManagerService._connect_failed,
+    (State.CONNECTED, "session_ended"): ManagerService._session_ended,
+    (State.WAITING, "retry_due"): ManagerService._retry,
+}
 
 
 def resubscribe(
