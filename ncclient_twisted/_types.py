@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from twisted.internet.interfaces import IReactorCore, IReactorFromThreads, IReactorThreads, IReactorTime
+from twisted.internet.interfaces import (
+    IReactorCore,
+    IReactorFromThreads,
+    IReactorProcess,
+    IReactorTCP,
+    IReactorThreads,
+    IReactorTime,
+)
 
-__all__ = ["INetconfReactor", "IReactorTime", "IReactorFromThreads"]
+__all__ = ["INetconfReactor", "ICommandReactor", "IReactorTime", "IReactorFromThreads"]
 
 
 class INetconfReactor(IReactorCore, IReactorTime, IReactorThreads):
@@ -15,3 +22,8 @@ class INetconfReactor(IReactorCore, IReactorTime, IReactorThreads):
     Every reactor Twisted ships provides it; a ``task.Clock`` is enough wherever a
     signature asks for ``IReactorTime`` only.
     """
+
+
+class ICommandReactor(INetconfReactor, IReactorTCP, IReactorProcess):
+    """What the ``ncclient-twisted`` command needs of its reactor: a client's, plus
+    listening (the embedded servers of ``serve`` and ``demo``) and child processes."""

@@ -13,6 +13,8 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 import click
 
+from ncclient_twisted._types import ICommandReactor
+
 from ._credentials import CredentialError, CredentialOptions, Credentials, resolver
 from ._errors import describe
 from ._output import Output
@@ -192,7 +194,7 @@ def run_action(
 
     setup_logging(common.verbose)
 
-    async def main(reactor: Any, stop: Stop) -> int:
+    async def main(reactor: ICommandReactor, stop: Stop) -> int:
         progress = make_progress(len(common.targets), quiet=common.quiet, description=description)
         start = time.perf_counter()
         try:

@@ -23,6 +23,8 @@ from twisted.internet.defer import Deferred
 from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
 
+from ncclient_twisted._types import ICommandReactor
+
 from ._common import setup_logging
 from ._credentials import Credentials
 from ._errors import describe
@@ -70,7 +72,7 @@ class _Servers(ProcessProtocol):
         self.ended.callback(None)
 
 
-def start_servers(reactor: Any, count: int) -> "Tuple[_Servers, Any]":
+def start_servers(reactor: ICommandReactor, count: int) -> "Tuple[_Servers, Any]":
     proto = _Servers()
     env = dict(os.environ, **{PASSWORD_ENV: PASSWORD})
     args = [sys.executable, "-m", "ncclient_twisted", "serve", "--devices", str(count), "--json",
@@ -127,7 +129,7 @@ def report(
     out.flush()
 
 
-async def demo_main(reactor: Any, stop: Stop, devices: int, quiet: bool) -> int:
+async def demo_main(reactor: ICommandReactor, stop: Stop, devices: int, quiet: bool) -> int:
     proto, transport = start_servers(reactor, devices)
     try:
         try:
@@ -183,7 +185,7 @@ Example:
         commit, unlock, subscribe, the config-change notification, close; then a summary."""
         setup_logging(verbose)
 
-        async def main(reactor: Any, stop: Stop) -> int:
+        async def main(reactor: ICommandReactor, stop: Stop) -> int:
             return await demo_main(reactor, stop, devices, quiet)
 
         run_reactor(main)

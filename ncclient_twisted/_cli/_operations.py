@@ -7,6 +7,7 @@ from typing import Any, Callable, Optional, Sequence, Tuple
 import click
 from lxml import etree
 
+from ncclient_twisted._types import ICommandReactor
 from ncclient_twisted.bridge.runtime import runtime_for
 
 from ._common import Common, pass_common, read_xml_arg, run_action
@@ -33,7 +34,7 @@ def reply_text(reply: Any, data: bool) -> str:
 def reply_action(call: Call, data: bool = False) -> Callable[[Any], Action]:
     """An action that sends one RPC and prints its reply (the ``<data>`` for *data*)."""
 
-    def make(reactor: Any) -> Action:
+    def make(reactor: ICommandReactor) -> Action:
         async def action(m: Any, timer: Timer, target: Target) -> Optional[str]:
             reply = await timer(call(m))
             return str(await runtime_for(reactor).run(pretty_xml, reply_text(reply, data)))
@@ -184,7 +185,7 @@ Example:
             run_action(common, reply_action(edit))
             return
 
-        def make(reactor: Any) -> Action:
+        def make(reactor: ICommandReactor) -> Action:
             async def action(m: Any, timer: Timer, t: Target) -> Optional[str]:
                 await timer(m.lock(target))
                 try:
@@ -302,7 +303,7 @@ Example:
     def capabilities(common: Common) -> None:
         """The device's capabilities (from its hello), one a line."""
 
-        def make(reactor: Any) -> Action:
+        def make(reactor: ICommandReactor) -> Action:
             async def action(m: Any, timer: Timer, target: Target) -> Optional[str]:
                 return "".join("%s\n" % c for c in m.server_capabilities)
 

@@ -21,6 +21,7 @@ from twisted.internet import defer
 from twisted.internet.defer import CancelledError, Deferred
 
 from ncclient_twisted import manager
+from ncclient_twisted._types import ICommandReactor
 from ncclient_twisted.bridge.runtime import runtime_for
 
 from ._credentials import CredentialError, Credentials
@@ -123,7 +124,7 @@ Action = Callable[[Any, Timer, Target], Awaitable[Optional[str]]]
 
 
 def connect_target(
-    reactor: Any, target: Target, credentials: Credentials, settings: Settings
+    reactor: ICommandReactor, target: Target, credentials: Credentials, settings: Settings
 ) -> "Deferred[Any]":
     """Connect to *target*; the connect is bounded by ``settings.timeout`` as a whole."""
     kw: Dict[str, Any] = dict(
@@ -149,7 +150,7 @@ async def _close(m: Any, timeout: float) -> None:
 
 
 async def run_devices(
-    reactor: Any,
+    reactor: ICommandReactor,
     targets: Sequence[Target],
     credentials: Mapping[Target, Union[Credentials, CredentialError]],
     action: Action,
@@ -230,7 +231,7 @@ def run_reactor(main: Callable[[Any, Stop], Coroutine[Any, Any, int]]) -> None:
     """
     from twisted.internet import task
 
-    async def top(reactor: Any) -> None:
+    async def top(reactor: ICommandReactor) -> None:
         # Begin once the reactor runs, its SIGINT/SIGTERM handlers installed: what main()
         # prints (serve's addresses) may be what makes a parent send the signal.
         await task.deferLater(reactor, 0, lambda: None)

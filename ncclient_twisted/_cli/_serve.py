@@ -13,6 +13,8 @@ from twisted.internet import defer
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 
+from ncclient_twisted._types import ICommandReactor
+
 from ._common import setup_logging
 from ._credentials import DEFAULT_PASSWORD_ENV
 from ._runner import Stop, run_reactor
@@ -65,7 +67,7 @@ def _inventory(records: List[Dict[str, Any]], credentials: Optional[str]) -> str
 
 
 async def serve_forever(
-    reactor: Any,
+    reactor: ICommandReactor,
     stop: Stop,
     *,
     devices: int,
@@ -194,7 +196,7 @@ Examples:
         else:
             password, shown, ref = DEFAULT_PASSWORD, DEFAULT_PASSWORD, None
 
-        async def main(reactor: Any, stop: Stop) -> int:
+        async def main(reactor: ICommandReactor, stop: Stop) -> int:
             return await serve_forever(
                 reactor,
                 stop,

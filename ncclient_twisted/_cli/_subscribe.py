@@ -10,6 +10,7 @@ from typing import Any, Dict, Optional, Sequence
 import click
 from lxml import etree
 
+from ncclient_twisted._types import ICommandReactor
 from ncclient_twisted.bridge.runtime import runtime_for
 
 from ._common import Common, pass_common, read_xml_arg, run_action
@@ -81,7 +82,7 @@ Examples:
         output = common.output
         counts: Dict[Target, int] = {}
 
-        def make(reactor: Any) -> Action:
+        def make(reactor: ICommandReactor) -> Action:
             runtime = runtime_for(reactor)
 
             async def action(m: Any, timer: Timer, target: Target) -> Optional[str]:
