@@ -31,10 +31,10 @@ from ncclient.transport.errors import SessionCloseError, SessionError, SSHError,
 from ncclient.transport.session import NetconfBase, NotificationHandler, Session
 from ncclient.transport.ssh import SSHSession
 
-from ncclient_twisted.transport.framing import EOM, FrameDecoder, MalformedReplyError, frame_11
+from ncclient_twisted.transport.dispatch import MessageDispatch
+from ncclient_twisted.transport.framing import EOM, FrameDecoder, frame_11
 from ncclient_twisted.transport.hooks import SessionHooks
 from ncclient_twisted.transport.hostkeys import KnownHostsMixin
-from ncclient_twisted.transport.rootscan import scan_root
 
 if TYPE_CHECKING:
     from ncclient_twisted.transport.keepalive import DeadPeerDetector
@@ -186,7 +186,7 @@ def hello_settle_time(capabilities: Any) -> float:
     return YUMA_HELLO_SETTLE if any("netconfcentral.org" in str(u) for u in uris) else 0.0
 
 
-class WakeOnSendSession(Session):
+class WakeOnSendSession(MessageDispatch, Session):
     """The transport-independent part of our sessions: ncclient's ``Session``; put it
     before one of ncclient's session classes.
 
@@ -447,55 +447,6 @@ class WakeOnSendSession(Session):
         except nc_parser.SAXFilterXMLNotFoundError:
             parser = self.parser = nc_parser.DefaultXMLParser(self)
             parser.parse(data)
-
-    def _dispatch_message(self, raw: str) -> None:
-        try:
-            root = scan_root(raw)
-        except MalformedReplyError as e:
-            if e.dtd:  # never handed to a parser that could expand or fetch it
-                self._reject(e)
-                return
-            handled = self._device_handler.handle_raw_dispatch(raw)
-            if isinstance(handled, str):
-                try:
-                    root = scan_root(handled)
-                except MalformedReplyError as again:
-                    self._reject(again)
-                    return
-            elif isinstance(handled, Exception):
-                self._dispatch_error(handled)
-                return
-            else:
-                self._reject(e)
-                return
-        with self._lock:
-            listeners = list(self._listeners)
-        gate = self._gate if len(raw) <= self._gate_max else None
-        for listener in listeners:
-            try:
-                if gate is not None and getattr(listener, "gated", False):
-                    with gate:
-                        listener.callback(root, raw)
-                else:
-                    listener.callback(root, raw)
-            except Exception as e:
-                # ncclient lets this end the session ("fail loudly"): a notification that
-                # its parser refuses (too deep, not well-formed) would kill a long-lived
-                # session. The message is dropped instead.
-                log.error("%s dropped a message: %r", type(listener).__name__, e)
-
-    def _reject(self, error: MalformedReplyError) -> None:
-        """A message that cannot be parsed safely: its request (if known) fails with *error*."""
-        with self._lock:
-            listeners = list(self._listeners)
-        rejected = False
-        for listener in listeners:
-            reject = getattr(listener, "reject", None)
-            if reject is not None:
-                reject(error)
-                rejected = True
-        if not rejected:
-            log.error("dropping a message: %s", error)
 
     # -- the loop ------------------------------------------------------------------
 

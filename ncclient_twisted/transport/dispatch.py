@@ -1,0 +1,79 @@
+"""Handing each complete message to the session's listeners (shared by every session kind)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, ContextManager, Optional
+
+from ncclient_twisted.transport.framing import MalformedReplyError
+from ncclient_twisted.transport.rootscan import scan_root
+
+__all__ = ["MessageDispatch"]
+
+log = logging.getLogger("ncclient_twisted.session")
+
+
+class MessageDispatch:
+    """``_dispatch_message`` and ``_reject`` for a subclass of ncclient's ``Session``.
+
+    The root is read by :func:`scan_root` (never by a parser that could expand a DTD);
+    listeners whose ``gated`` is true get small messages under the session's gate.
+    """
+
+    _gate: Optional[ContextManager[Any]] = None
+    _gate_max: int = 0
+    # ncclient's Session's (declared for the type checker).
+    _device_handler: Any
+    _lock: Any
+    _listeners: Any
+
+    _dispatch_error: Callable[[Exception], None]
+
+    def _dispatch_message(self, raw: str) -> None:
+        try:
+            root = scan_root(raw)
+        except MalformedReplyError as e:
+            if e.dtd:  # never handed to a parser that could expand or fetch it
+                self._reject(e)
+                return
+            handled = self._device_handler.handle_raw_dispatch(raw)
+            if isinstance(handled, str):
+                try:
+                    root = scan_root(handled)
+                except MalformedReplyError as again:
+                    self._reject(again)
+                    return
+            elif isinstance(handled, Exception):
+                self._dispatch_error(handled)
+                return
+            else:
+                self._reject(e)
+                return
+        with self._lock:
+            listeners = list(self._listeners)
+        gate = self._gate if len(raw) <= self._gate_max else None
+        for listener in listeners:
+            try:
+                if gate is not None and getattr(listener, "gated", False):
+                    with gate:
+                        listener.callback(root, raw)
+                else:
+                    listener.callback(root, raw)
+            except Exception as e:
+                # ncclient lets this end the session ("fail loudly"): a notification that
+                # its parser refuses (too deep, not well-formed) would kill a long-lived
+                # session. The message is dropped instead.
+                log.error("%s dropped a message: %r", type(listener).__name__, e)
+
+    def _reject(self, error: MalformedReplyError) -> None:
+        """A message that cannot be parsed safely: its request (if known) fails with *error*."""
+        with self._lock:
+            listeners = list(self._listeners)
+        rejected = False
+        for listener in listeners:
+            reject = getattr(listener, "reject", None)
+            if reject is not None:
+                reject(error)
+                rejected = True
+        if not rejected:
+            log.error("dropping a message: %s", error)
