@@ -32,6 +32,9 @@ _MANAGER_KEYS = frozenset({"timeout", "notification_buffer"})
 _ERRORS_KEYS = frozenset({"ignore_errors", "raise_mode"})
 #: Our SSH keywords (``keepalive`` and ``unknown_host_cb`` are ncclient's names).
 _OUR_SSH_KEYS = frozenset({"known_hosts", "accept_new", "keepalive_count_max"})
+_IO = ("threads", "reactor")
+#: ncclient's SSH keywords the reactor transport does not take (yet).
+_REACTOR_IO_UNSUPPORTED = frozenset({"sock", "sock_fd", "ssh_config", "bind_addr", "environment"})
 
 
 def key_passphrase_for_old_ncclient(
@@ -80,6 +83,9 @@ class ConnectOptions:
     transport: str
     args: Tuple[Any, ...]
     session_kwds: Dict[str, Any]
+    #: ``"threads"`` (ncclient's session thread per session) or ``"reactor"`` (the
+    #: session is a Twisted protocol on the reactor thread).
+    io: str = "threads"
     device_params: Any = None
     manager_params: Dict[str, Any] = field(default_factory=dict)
     nc_params: Dict[str, Any] = field(default_factory=dict)
@@ -113,6 +119,9 @@ class ConnectOptions:
     ) -> "ConnectOptions":
         """Read *args* and *kwds* of a ``connect_<transport>`` call for *session_class*."""
         kwds = dict(kwds)
+        io = kwds.pop("io", None) or "threads"
+        if io not in _IO:
+            raise ValueError("io must be %s, not %r" % (" or ".join(repr(i) for i in _IO), io))
         device_params = kwds.pop("device_params", None)
         if device_params is not None and not isinstance(device_params, dict):
             raise TypeError("device_params must be a dict, not %s" % type(device_params).__name__)
@@ -139,6 +148,7 @@ class ConnectOptions:
             transport=transport,
             args=tuple(args),
             session_kwds=kwds,
+            io=io,
             device_params=device_params,
             manager_params=manager_params,
             nc_params=nc_params,
@@ -149,7 +159,21 @@ class ConnectOptions:
         if transport == "ssh":
             options._take_ssh_keywords()
         options._check_session_keywords(session_class)
+        if io == "reactor":
+            options._check_reactor_io()
         return options
+
+    def _check_reactor_io(self) -> None:
+        """What the reactor transport does not do yet: refused by name, at the call."""
+        if self.transport != "ssh":
+            raise NotImplementedError("io='reactor' runs SSH sessions only so far; use io='threads' for %s"
+                                      % self.transport)  # fmt: skip
+        given = {k for k, v in self.session_kwds.items() if v is not None}
+        unsupported = sorted((given & _REACTOR_IO_UNSUPPORTED) | ({"keepalive"} if self.keepalive else set()))
+        if unsupported:
+            raise NotImplementedError(
+                "io='reactor' does not support %s yet; use io='threads'" % ", ".join(unsupported)
+            )
 
     def _take_ssh_keywords(self) -> None:
         kwds = self.session_kwds

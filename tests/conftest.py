@@ -18,6 +18,9 @@ def pytest_configure(config):
         "markers",
         "netconfd: needs a real yuma123 netconfd behind a private sshd "
         "(added automatically to tests that use the netconfd fixtures)")
+    config.addinivalue_line(
+        "markers",
+        "threads_only(reason): runs on io='threads' only (what io='reactor' does not do yet)")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -86,3 +89,48 @@ async def server():
     s = await testing.serve(reactor, users={"admin": "admin"})
     yield s
     await s.stop()
+
+
+# -- both transports -------------------------------------------------------------------
+# A test module runs on both transports (io="threads" and io="reactor") by overriding
+# its server fixture with ``on_both_transports``:
+#
+#     @pytest.fixture
+#     def server(server, io):
+#         return on_both_transports(server, io)
+#
+# ``@pytest.mark.threads_only("why")`` skips a test on the reactor transport (something
+# it does not do yet, named in the reason).
+
+IO_MODES = ("threads", "reactor")
+
+
+@pytest.fixture(params=IO_MODES)
+def io(request):
+    """The transport a test's sessions use (``manager.connect(io=...)``)."""
+    marker = request.node.get_closest_marker("threads_only")
+    if marker is not None and request.param != "threads":
+        pytest.skip("io=%r: %s" % (request.param, marker.args[0] if marker.args else "threads only"))
+    return request.param
+
+
+class _OnTransport:
+    """A server (embedded or netconfd) whose ``connect_kwargs()`` also names ``io``; the
+    rest is the server's own (the server is not changed: netconfd's is shared)."""
+
+    def __init__(self, server, io):
+        self._server = server
+        self.io = io
+
+    def connect_kwargs(self, *args, **kw):
+        kwargs = dict(self._server.connect_kwargs(*args, **kw))
+        kwargs.setdefault("io", self.io)
+        return kwargs
+
+    def __getattr__(self, name):
+        return getattr(self._server, name)
+
+
+def on_both_transports(server, io):
+    """*server* for a test that runs on both transports (see above)."""
+    return _OnTransport(server, io)

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 from twisted.internet.interfaces import IReactorFromThreads
 
-__all__ = ["Handoff", "batch"]
+__all__ = ["Handoff", "ImmediateHandoff", "batch"]
 
 _local = threading.local()
 
@@ -74,3 +74,14 @@ class Handoff:
             self._scheduled = False
         for fn, arg in items:
             fn(arg)
+
+
+class ImmediateHandoff(Handoff):
+    """For sessions on the reactor thread (``io="reactor"``): each call runs at once,
+    which is already in wire order."""
+
+    def __init__(self) -> None:  # no reactor, no lock: nothing crosses a thread
+        pass
+
+    def call(self, fn: Callable[[Any], None], arg: Any) -> None:
+        fn(arg)

@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 import paramiko
 from ncclient.transport.errors import SSHError, SSHUnknownHostError
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.python.failure import Failure
 
@@ -269,6 +269,36 @@ class HostKeyPolicy:
         if accepted and self.accept_new:
             store_host_key(self.path, host, self.port, key)
         return accepted
+
+    def check_key(self, host: str, key: paramiko.PKey, pinned_b64: Optional[str] = None) -> "Deferred[bool]":
+        """The same decisions for a session on the reactor thread (``io="reactor"``):
+        ncclient's check against the stored (or *pinned_b64*) key, then
+        :meth:`unknown_host`'s, with ``user_cb``'s answer awaited as a Deferred. Fails
+        with :class:`HostKeyChangedError` or ncclient's ``SSHUnknownHostError``."""
+        name = known_hosts_name(host, self.port)
+        if pinned_b64 is not None:
+            if key.get_base64() == pinned_b64:
+                return succeed(True)
+            return fail(HostKeyChangedError(host, self.port, key, None))
+        keys = self.load(None)
+        if keys.check(name, key):
+            return succeed(True)
+        if keys.lookup(name):
+            return fail(HostKeyChangedError(host, self.port, key, self.path))
+        fingerprint = _fingerprint_md5(key)
+        if self.user_cb is not None:
+            answer: "Deferred[Any]" = maybeDeferred(self.user_cb, host, fingerprint)
+        else:
+            answer = succeed(self.accept_new)
+
+        def decided(accepted: Any) -> bool:
+            if not accepted:
+                raise SSHUnknownHostError(name, fingerprint)
+            if self.accept_new:
+                store_host_key(self.path, host, self.port, key)
+            return True
+
+        return answer.addCallback(decided)
 
     def _ask(self, host: str, fingerprint: str) -> bool:
         """Call ``user_cb`` on the reactor thread and wait (bounded) for its answer."""

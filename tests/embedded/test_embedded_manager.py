@@ -18,12 +18,18 @@ from twisted.internet.defer import CancelledError
 
 from ncclient_twisted import manager, testing
 from ncclient_twisted.testing import Fault
+from tests.conftest import on_both_transports
 from tests.support.helpers import WAIT, bounded, child_server, reactor
 
 CONFIG = (
     '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
     '<system xmlns="urn:example:system"><hostname>%s</hostname></system></config>'
 )
+
+
+@pytest.fixture
+def server(server: Any, io: str) -> Any:
+    return on_both_transports(server, io)
 
 
 async def connect(server: testing.NetconfServer, **kw: Any) -> manager.Manager:
@@ -211,6 +217,7 @@ def test_demo_runs_green() -> None:
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.threads_only("no keepalive= on the reactor transport yet")
 @pytest_twisted.ensureDeferred
 async def test_quiet_socket_keeps_keepalives_and_closes_promptly(server: Any) -> None:
     import threading
@@ -235,6 +242,7 @@ async def test_quiet_socket_keeps_keepalives_and_closes_promptly(server: Any) ->
     await bounded(m2.close_session())
 
 
+@pytest.mark.threads_only("replies are parsed on the reactor thread there")
 @pytest_twisted.ensureDeferred
 async def test_replies_are_parsed_on_the_session_thread(server: Any) -> None:
     import threading

@@ -30,16 +30,22 @@ from ncclient_twisted import manager, testing
 from ncclient_twisted.testing import Fault
 from ncclient_twisted.transport.framing import MalformedReplyError
 from ncclient_twisted.transport.session import HostResolutionError
+from tests.conftest import on_both_transports
 from tests.support.helpers import Resources, bounded, child_server, pause, reactor
+
+
+@pytest.fixture
+def server(server: Any, io: str) -> Any:
+    return on_both_transports(server, io)
 
 #: The request timeout of the tests that wait for one.
 SHORT = 0.5
 
 
 @pytest_twisted.async_yield_fixture
-async def server10() -> AsyncIterator[testing.NetconfServer]:
+async def server10(io: str) -> AsyncIterator[Any]:
     s = await testing.serve(reactor(), users={"admin": "admin"}, base_versions=("1.0",))
-    yield s
+    yield on_both_transports(s, io)
     await s.stop()
 
 

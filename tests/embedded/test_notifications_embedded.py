@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from typing import Any, List
 
+import pytest
 import pytest_twisted
 from ncclient.operations import RPCError
 from ncclient.transport.errors import SessionCloseError, TransportError
 from twisted.internet import defer
 
 from ncclient_twisted import InterleaveError, Notification, SubscriptionTerminatedError, manager, testing
+from tests.conftest import on_both_transports
+
+
+@pytest.fixture
+def server(server: Any, io: str) -> Any:
+    return on_both_transports(server, io)
 
 WAIT = 30
 EV = "urn:example:events"

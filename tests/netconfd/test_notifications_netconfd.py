@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Any, List
 
+import pytest
 import pytest_twisted
 from twisted.internet import defer
 
 from ncclient_twisted import Notification, manager
+from tests.conftest import on_both_transports
 from tests.support.netconfd import TEST_NS
+
+
+@pytest.fixture
+def netconfd(netconfd: Any, io: str) -> Any:
+    return on_both_transports(netconfd, io)
 
 BASE = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NC_NOTIFICATIONS = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
@@ -41,7 +48,10 @@ async def test_config_change_notification_after_an_edit(netconfd: Any) -> None:
                 changed.callback(n)
 
         handle = listener.add_notification_callback(got)
-        await bounded(editor.edit_config(target="candidate", config=config("<name>notified</name>")))
+        # each transport's run edits a value of its own: an edit that changes nothing
+        # sends no netconf-config-change
+        change = config("<name>notified-%s</name>" % netconfd.io)
+        await bounded(editor.edit_config(target="candidate", config=change))
         await bounded(editor.commit())
         n = await bounded(changed)
         assert n.event_time and listener.last_event_time == n.event_time
@@ -49,7 +59,7 @@ async def test_config_change_notification_after_an_edit(netconfd: Any) -> None:
         # the session takes other RPCs meanwhile when the server interleaves
         if ":interleave" in listener.server_capabilities:
             reply = await bounded(listener.get_config(source="running"))
-            assert "notified" in reply.data_xml
+            assert "notified-%s" % netconfd.io in reply.data_xml
         handle.remove()
     finally:
         await bounded(editor.close_session())
@@ -63,7 +73,8 @@ async def test_take_notification_and_async_iterator_on_netconfd(netconfd: Any) -
     try:
         await bounded(m.create_subscription())
         assert await bounded(m.take_notification(timeout=0.2)) is None
-        await bounded(editor.edit_config(target="candidate", config=config("<name>iterated</name>")))
+        change = config("<name>iterated-%s</name>" % netconfd.io)
+        await bounded(editor.edit_config(target="candidate", config=change))
         await bounded(editor.commit())
 
         async def first_change() -> Notification:

@@ -1,0 +1,406 @@
+"""NETCONF over SSH on the reactor thread (``io="reactor"``): Twisted Conch, no thread.
+
+The SSH side is Conch's client: :class:`ClientTransport` (key exchange, host key through
+the caller's :data:`HostKeyCheck`), :class:`UserAuth` (public keys, password,
+keyboard-interactive answered with the password), an ``SSHConnection`` and one
+:class:`NetconfChannel` on the ``netconf`` subsystem. The NETCONF side is
+:class:`ReactorSession`, an ncclient ``Session`` that is never started as a thread: the
+channel feeds it bytes in ``dataReceived``, it decodes the framing and hands each message
+to its listeners (ncclient's, and ours), and ``send`` writes to the channel. ncclient's
+operation classes, device handlers, capabilities and hello handling work on it unchanged.
+
+Everything here runs on the reactor thread; :meth:`ReactorSession.close` may be called
+from any thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, List, Optional
+
+from ncclient.capabilities import Capabilities
+from ncclient.transport.errors import (
+    AuthenticationError,
+    SessionCloseError,
+    SessionError,
+    SSHError,
+    TransportError,
+)
+from ncclient.transport.session import HelloHandler, NetconfBase, NotificationHandler, Session
+from twisted.conch.ssh import keys
+from twisted.conch.ssh.channel import SSHChannel
+from twisted.conch.ssh.common import NS
+from twisted.conch.ssh.connection import SSHConnection
+from twisted.conch.ssh.transport import SSHClientTransport
+from twisted.conch.ssh.userauth import SSHUserAuthClient
+from twisted.internet import threads
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IReactorFromThreads
+from twisted.python.failure import Failure
+
+from ncclient_twisted.transport.dispatch import MessageDispatch
+from ncclient_twisted.transport.framing import EOM, FrameDecoder, frame_11
+from ncclient_twisted.transport.hooks import SessionHooks
+
+__all__ = ["ReactorSession", "NetconfChannel", "UserAuth", "ClientTransport", "HostKeyCheck"]
+
+log = logging.getLogger("ncclient_twisted.session")
+
+#: ``check(key_blob) -> Deferred[bool]``: whether the server's host key is accepted (it
+#: may fail with the error to report instead, e.g. ``HostKeyChangedError``).
+HostKeyCheck = Callable[[bytes], "Deferred[bool]"]
+
+
+class ReactorSession(MessageDispatch, Session):
+    """An ncclient ``Session`` on the reactor thread: bytes in from the channel, messages
+    out to the listeners; never started as a thread.
+
+    *hello* fires with the session once the hello exchange is done (or fails).
+    """
+
+    def __init__(
+        self, device_handler: Any, reactor: IReactorFromThreads, hooks: Optional[SessionHooks] = None
+    ) -> None:
+        Session.__init__(self, Capabilities(device_handler.get_capabilities()))
+        self._device_handler = device_handler
+        self._reactor = reactor
+        hooks = hooks if hooks is not None else SessionHooks()
+        self._notifications = hooks.notifications
+        self._channel: Optional[NetconfChannel] = None
+        self._decoder = FrameDecoder(
+            self._dispatch_message, lambda: self._base == NetconfBase.BASE_11, invalid=self._reject
+        )
+        self._on_end: List[Callable[[Optional[Exception]], None]] = []
+        self._closing_on_purpose = False
+        self._closed_waiters: List["Deferred[None]"] = []
+        self.end_reason: Optional[Exception] = None
+        self.ended = False
+        self.host: Optional[str] = None
+        self.hello: "Deferred[ReactorSession]" = Deferred()
+
+    # -- what the bridge asks of a session -------------------------------------------
+
+    def add_end_callback(self, fn: Callable[[Optional[Exception]], None]) -> None:
+        """Call *fn(reason)* when the session ends (``None``: a close we asked for)."""
+        self._on_end.append(fn)
+
+    def add_listener(self, listener: Any) -> None:
+        if type(listener) is NotificationHandler and self._notifications is not None:
+            listener = self._notifications  # see WakeOnSendSession.add_listener
+        Session.add_listener(self, listener)
+
+    def mark_closing(self) -> None:
+        """Say that the session is being closed on purpose (its end is then no error)."""
+        self._closing_on_purpose = True
+
+    def send(self, message: str) -> None:
+        """Write *message*, framed, to the channel (on the reactor thread)."""
+        channel = self._channel
+        if not self._connected or channel is None:
+            raise TransportError("Not connected to NETCONF server")
+        data = message.encode("utf-8")
+        channel.write(frame_11(data) if self._base == NetconfBase.BASE_11 else data + EOM)
+
+    def close(self) -> None:
+        """Close the channel and the SSH connection; from any thread (blocking, bounded by
+        the connection's end, when called from another thread)."""
+        if self._reactor_thread():
+            self._close_now()
+        else:
+            close_now: Callable[[], Any] = self._close_now
+            threads.blockingCallFromThread(self._reactor, close_now)
+
+    def _reactor_thread(self) -> bool:
+        from twisted.python import threadable
+
+        return bool(threadable.isInIOThread())
+
+    def _close_now(self) -> "Deferred[None]":
+        self._closing_on_purpose = True
+        if self.ended:
+            return succeed(None)
+        d: "Deferred[None]" = Deferred()
+        self._closed_waiters.append(d)
+        channel = self._channel
+        if channel is not None:
+            channel.drop_connection()
+        else:
+            self.connection_lost(None)
+        return d
+
+    # -- from the channel ------------------------------------------------------------
+
+    def channel_opened(self, channel: "NetconfChannel") -> None:
+        """The channel is open: from now on the server's hello may come (a server may
+        send it before it answers the subsystem request)."""
+        self._channel = channel
+        self.add_listener(NotificationHandler(self._notification_q))
+        hello = HelloHandler(self._hello_ok, self._hello_failed)
+        self._hello_listener = hello
+        self.add_listener(hello)
+
+    def channel_ready(self) -> None:
+        """The ``netconf`` subsystem is up: send our hello (end-of-message framed, always:
+        the server's hello may have switched ``_base`` to 1.1 already)."""
+        self._connected = True
+        hello = HelloHandler.build(self._client_capabilities, self._device_handler)
+        assert self._channel is not None
+        self._channel.write(hello.encode("utf-8") + EOM)
+
+    def _hello_ok(self, session_id: Any, capabilities: Any) -> None:
+        self.remove_listener(self._hello_listener)
+        self._id = session_id
+        self._server_capabilities = capabilities
+        caps = [str(c) for c in capabilities or ()]
+        if not any(c.split("?")[0].endswith((":base:1.0", ":base:1.1")) for c in caps):
+            self._hello_failed(SessionError("server hello announces neither base:1.0 nor base:1.1"))
+            return
+        base11 = "urn:ietf:params:netconf:base:1.1"
+        if base11 in capabilities and base11 in self._client_capabilities:
+            self._base = NetconfBase.BASE_11
+        if not self.hello.called:
+            self.hello.callback(self)
+
+    def _hello_failed(self, error: Exception) -> None:
+        if not self.hello.called:
+            self.hello.errback(Failure(error))
+        channel = self._channel
+        if channel is not None:
+            channel.drop_connection()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._decoder.feed(data)
+        except Exception as e:
+            # A framing error (or a listener's failure ncclient would let end the loop):
+            # the session ends with it, as on the threads transport.
+            log.debug("session ended by %r", e)
+            channel = self._channel
+            self.connection_lost(e)
+            if channel is not None:
+                channel.drop_connection()
+
+    def connection_lost(self, reason: Optional[Exception]) -> None:
+        """The channel or the connection went away (*reason*: why, ``None``: no error)."""
+        if self.ended:
+            return
+        self.ended = True
+        self._connected = False
+        self._channel = None
+        if self._closing_on_purpose:
+            reason = None
+        elif reason is None:
+            reason = SessionCloseError(b"")
+        self.end_reason = reason
+        if not self.hello.called:
+            self.hello.errback(Failure(reason or SessionCloseError(b"")))
+        for fn in self._on_end:
+            try:
+                fn(reason)
+            except Exception:
+                log.exception("end-of-session callback failed")
+        waiters, self._closed_waiters = self._closed_waiters, []
+        for d in waiters:
+            d.callback(None)
+
+
+class NetconfChannel(SSHChannel):
+    """The ``session`` channel running the ``netconf`` subsystem for a :class:`ReactorSession`.
+
+    (Its receive side keeps no buffer of its own: ``SSHChannel.buf`` is Conch's outgoing
+    buffer, see the reactor transport notes.)
+    """
+
+    name = b"session"
+
+    def __init__(self, session: ReactorSession, opened: "Deferred[None]", **kw: Any) -> None:
+        SSHChannel.__init__(self, **kw)
+        self.session = session
+        self._opened = opened
+
+    def drop_connection(self) -> None:
+        """Close the SSH connection this channel runs on."""
+        conn = self.conn
+        if conn is not None and conn.transport is not None:
+            conn.transport.loseConnection()
+
+    def channelOpen(self, specificData: bytes) -> None:
+        self.session.channel_opened(self)
+        assert self.conn is not None
+        d = self.conn.sendRequest(self, b"subsystem", NS(b"netconf"), wantReply=True)
+        assert d is not None  # wantReply=True
+        d.addCallbacks(self._subsystem_started, self._subsystem_refused)
+
+    def openFailed(self, reason: Any) -> None:
+        if not self._opened.called:
+            self._opened.errback(SSHError("the server refused the channel: %s" % (reason,)))
+
+    def _subsystem_started(self, _: Any) -> None:
+        self.session.channel_ready()
+        if not self._opened.called:
+            self._opened.callback(None)
+
+    def _subsystem_refused(self, reason: Failure) -> None:
+        if not self._opened.called:
+            self._opened.errback(SSHError("the server refused the netconf subsystem"))
+        self.drop_connection()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.session.data_received(data)
+
+    def closed(self) -> None:
+        self.session.connection_lost(None)
+        self.drop_connection()
+
+
+class NetconfConnection(SSHConnection):
+    """Opens the NETCONF channel once the connection service runs."""
+
+    def __init__(self, channel: Callable[["NetconfConnection"], NetconfChannel]) -> None:
+        SSHConnection.__init__(self)
+        self._channel = channel
+
+    def serviceStarted(self) -> None:
+        SSHConnection.serviceStarted(self)
+        self.openChannel(self._channel(self))
+
+    def ssh_GLOBAL_REQUEST(self, packet: bytes) -> Any:
+        # OpenSSH announces its host keys (hostkeys-00@openssh.com) after authentication:
+        # refusing it is what Conch does anyway, without logging it as unhandled.
+        return SSHConnection.ssh_GLOBAL_REQUEST(self, packet)
+
+
+class UserAuth(SSHUserAuthClient):
+    """ncclient's authentication order: public keys, then the password, then
+    keyboard-interactive answered with the password."""
+
+    preferredOrder = [b"publickey", b"password", b"keyboard-interactive"]
+
+    def __init__(
+        self,
+        username: str,
+        connection: SSHConnection,
+        password: Optional[str],
+        private_keys: List[keys.Key],
+    ) -> None:
+        SSHUserAuthClient.__init__(self, username.encode("utf-8"), connection)
+        self._password = password
+        self._keys = list(private_keys)
+        self._key: Optional[keys.Key] = None
+        self._password_tried = False
+
+    def getPublicKey(self) -> Optional[keys.Key]:
+        if not self._keys:
+            return None
+        self._key = self._keys.pop(0)
+        return self._key.public()
+
+    def getPrivateKey(self) -> "Deferred[keys.Key]":
+        assert self._key is not None
+        return succeed(self._key)
+
+    def getPassword(self, prompt: Any = None) -> Optional["Deferred[bytes]"]:
+        if self._password is None or self._password_tried:
+            return None
+        self._password_tried = True
+        return succeed(self._password.encode("utf-8"))
+
+    def getGenericAnswers(self, name: bytes, instruction: bytes, prompts: Any) -> "Deferred[List[str]]":
+        if self._password is None:
+            return fail(AuthenticationError("keyboard-interactive needs a password"))
+        return succeed([self._password for _ in prompts])
+
+
+class ClientTransport(SSHClientTransport):
+    """The SSH client transport of one session: its host key checked by *check_host_key*,
+    then :class:`UserAuth`. *ready* fires once the NETCONF channel runs, or fails with
+    ncclient's exception for the stage that failed."""
+
+    def __init__(
+        self,
+        session: ReactorSession,
+        username: str,
+        password: Optional[str],
+        private_keys: List[keys.Key],
+        check_host_key: HostKeyCheck,
+        ready: "Deferred[None]",
+    ) -> None:
+        self.session = session
+        self._username = username
+        self._password = password
+        self._private_keys = private_keys
+        self._check_host_key = check_host_key
+        self.ready = ready
+        self._stage = "key exchange"
+        self._host_key_error: Optional[Failure] = None
+
+    def connectionMade(self) -> None:
+        set_no_delay = getattr(self.transport, "setTcpNoDelay", None)
+        if set_no_delay is not None:
+            set_no_delay(True)  # small requests must not wait on Nagle
+        SSHClientTransport.connectionMade(self)
+
+    def verifyHostKey(self, hostKey: bytes, fingerprint: bytes) -> "Deferred[bool]":
+        self._stage = "host key"
+
+        def refused(f: Failure) -> Failure:
+            self._host_key_error = f
+            return f
+
+        return self._check_host_key(hostKey).addErrback(refused)
+
+    def connectionSecure(self) -> None:
+        self._stage = "authentication"
+
+        def channel(conn: NetconfConnection) -> NetconfChannel:
+            self._stage = "subsystem"
+            return NetconfChannel(self.session, self.ready, conn=conn)
+
+        self.requestService(
+            UserAuth(self._username, NetconfConnection(channel), self._password, self._private_keys)
+        )
+
+    def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
+        SSHClientTransport.connectionLost(self, reason)
+        if not self.ready.called:
+            if self._host_key_error is not None:
+                error: Failure = self._host_key_error
+            elif self._stage == "authentication":
+                error = Failure(AuthenticationError("authentication failed"))
+            else:
+                error = Failure(
+                    SSHError("SSH connection lost during the %s: %s" % (self._stage, reason.value))
+                )
+            self.ready.errback(error)
+        self.session.connection_lost(SessionCloseError(b"") if reason is not None else None)
+
+
+#: The keys ncclient's ``look_for_keys`` tries, in its order (those that exist).
+DEFAULT_KEY_FILES = ("~/.ssh/id_rsa", "~/.ssh/id_ecdsa", "~/.ssh/id_ed25519")
+
+
+def load_private_keys(key_filename: Any, password: Optional[str], look_for_keys: bool) -> List[keys.Key]:
+    """The private keys to offer, as ncclient would (blocking: decrypting a key may take
+    long, so call it off the reactor). *password* is the passphrase of encrypted keys, as
+    in ncclient. A *key_filename* that cannot be read fails with ``SSHError`` naming the
+    file (never the passphrase); ``~/.ssh`` keys that cannot be used are skipped."""
+    import os
+
+    named = [key_filename] if isinstance(key_filename, (str, os.PathLike)) else list(key_filename or [])
+    passphrase = password.encode("utf-8") if password else None
+    found: List[keys.Key] = []
+    for path in named:
+        try:
+            found.append(keys.Key.fromFile(os.path.expanduser(os.fspath(path)), passphrase=passphrase))
+        except (OSError, keys.BadKeyError, keys.EncryptedKeyError, ValueError) as e:
+            raise SSHError("could not load the key file %s (%s)" % (path, type(e).__name__)) from None
+    if look_for_keys:
+        for path in DEFAULT_KEY_FILES:
+            full = os.path.expanduser(path)
+            if not os.path.exists(full):
+                continue
+            try:
+                found.append(keys.Key.fromFile(full, passphrase=passphrase))
+            except (OSError, keys.BadKeyError, keys.EncryptedKeyError, ValueError):
+                log.debug("skipping %s: it cannot be loaded", path)
+    return found

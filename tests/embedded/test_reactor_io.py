@@ -1,0 +1,145 @@
+"""What only the reactor transport (``io="reactor"``) has or does differently: no thread
+per session, each handshake stage failing with ncclient's exception, host keys decided
+without a thread, and what it does not do yet refused by name at the call."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, List
+
+import pytest
+import pytest_twisted
+from cryptography.hazmat.primitives import serialization
+from ncclient.transport.errors import AuthenticationError, SSHError, SSHUnknownHostError
+from twisted.internet import defer
+
+from ncclient_twisted import HostKeyChangedError, manager, testing
+from tests.support.helpers import bounded, reactor
+
+
+async def connect(server: Any, **kw: Any) -> manager.Manager:
+    return await bounded(manager.connect(**server.connect_kwargs(io="reactor", **kw)))
+
+
+async def fails(d: "defer.Deferred[Any]", kind: type) -> BaseException:
+    with pytest.raises(kind) as e:
+        await bounded(d)
+    return e.value
+
+
+@pytest_twisted.ensureDeferred
+async def test_sessions_start_no_thread(server: Any) -> None:
+    managers = [await connect(server)]  # the first connect may start the key-loading pool
+    before = threading.active_count()
+    managers += [await connect(server) for _ in range(10)]
+    results = await bounded(defer.gatherResults([m.get_config(source="running") for m in managers]))
+    assert all(r.ok for r in results)
+    assert threading.active_count() == before
+    assert {type(m._session).__name__ for m in managers} == {"ReactorSession"}
+    for m in managers:
+        await bounded(m.close_session())
+    assert not any(m.connected for m in managers)
+
+
+@pytest_twisted.ensureDeferred
+async def test_tcp_refused_is_an_ssh_error(server: Any) -> None:
+    kw = server.connect_kwargs(io="reactor")
+    await server.stop()
+    error = await fails(manager.connect(**kw), SSHError)
+    assert "Could not open socket" in str(error)
+
+
+@pytest_twisted.ensureDeferred
+async def test_wrong_password_is_an_authentication_error(server: Any) -> None:
+    error = await fails(
+        manager.connect(**server.connect_kwargs(password="wrong", io="reactor")), AuthenticationError
+    )
+    assert "wrong" not in str(error)
+
+
+@pytest_twisted.ensureDeferred
+async def test_public_key_authentication(tmp_path: Any) -> None:
+    key = testing.generate_key("ed25519")
+    path = os.path.join(str(tmp_path), "id_ed25519")
+    with open(path, "wb") as f:
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+            )
+        )
+    server = await testing.serve(
+        reactor(), users={"admin": "not-this"}, authorized_keys={"admin": [key.public_key()]}
+    )
+    try:
+        kw = server.connect_kwargs(key_filename=path, io="reactor")
+        kw.pop("password", None)
+        m = await bounded(manager.connect(**kw))
+        assert (await bounded(m.get_config(source="running"))).ok
+        await bounded(m.close_session())
+        # A key file that cannot be read says which file, and nothing else.
+        kw["key_filename"] = os.path.join(str(tmp_path), "missing")
+        error = await fails(manager.connect(**kw), SSHError)
+        assert "missing" in str(error)
+    finally:
+        await server.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_host_keys_unknown_accept_new_then_changed(server: Any, tmp_path: Any) -> None:
+    known_hosts = os.path.join(str(tmp_path), "known_hosts")
+    strict = dict(hostkey_verify=True, known_hosts=known_hosts)
+    await fails(manager.connect(**server.connect_kwargs(io="reactor", **strict)), SSHUnknownHostError)
+    m = await connect(server, accept_new=True, **strict)
+    await bounded(m.close_session())
+    assert server.hostkey_b64 in open(known_hosts).read()
+    m = await connect(server, **strict)  # now known
+    await bounded(m.close_session())
+    other = await testing.serve(reactor(), users={"admin": "admin"}, host_key=testing.generate_key())
+    try:
+        with open(known_hosts, "w") as f:  # the first server's key, filed under the other's port
+            f.write("[%s]:%d ssh-ed25519 %s\n" % (other.host, other.port, server.hostkey_b64))
+        error = await fails(
+            manager.connect(**other.connect_kwargs(io="reactor", **strict)), HostKeyChangedError
+        )
+        assert error.known_hosts == known_hosts
+    finally:
+        await other.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_pinned_key_and_unknown_host_cb_with_a_deferred(server: Any, tmp_path: Any) -> None:
+    m = await connect(server, hostkey_verify=True, hostkey_b64=server.hostkey_b64)
+    await bounded(m.close_session())
+    asked: List[str] = []
+
+    def ask(host: str, fingerprint: str) -> "defer.Deferred[bool]":
+        asked.append(fingerprint)
+        return defer.succeed(True)
+
+    known_hosts = os.path.join(str(tmp_path), "empty")
+    m = await connect(server, hostkey_verify=True, known_hosts=known_hosts, unknown_host_cb=ask)
+    await bounded(m.close_session())
+    assert len(asked) == 1 and asked[0].count(":") == 15  # ncclient's MD5 form
+
+
+@pytest.mark.parametrize(
+    "kw, words",
+    [
+        ({"keepalive": 5}, "keepalive"),
+        ({"ssh_config": "/dev/null"}, "ssh_config"),
+        ({"io": "fibres"}, "io must be"),
+    ],
+)
+@pytest_twisted.ensureDeferred
+async def test_what_it_does_not_do_yet_is_refused_at_the_call(server: Any, kw: Any, words: str) -> None:
+    args = server.connect_kwargs(io="reactor")
+    args.update(kw)
+    with pytest.raises((NotImplementedError, ValueError), match=words):
+        await bounded(manager.connect(**args))
+
+
+@pytest_twisted.ensureDeferred
+async def test_tls_is_not_on_the_reactor_yet() -> None:
+    with pytest.raises(NotImplementedError, match="SSH sessions only"):
+        await bounded(manager.connect_tls(host="127.0.0.1", port=1, io="reactor"))
