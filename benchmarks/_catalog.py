@@ -101,6 +101,13 @@ CLIENTS: Tuple[Client, ...] = (
         reactor=True,
     ),
     Client(
+        "ours-reactor",
+        "ncclient_twisted io=reactor",
+        "reactor",
+        ("sequential", "inflight", "fanout", "idle", "connect", "burst"),
+        reactor=True,
+    ),
+    Client(
         "ncclient",
         "ncclient sync",
         "blocking",

@@ -60,12 +60,12 @@ class HandleClient(BlockingClient, Protocol):
 
 
 class OursClient:
-    def __init__(self, reactor: Any, kwargs: ConnectKwargs, timeout: float) -> None:
+    def __init__(self, reactor: Any, kwargs: ConnectKwargs, timeout: float, io: str = "threads") -> None:
         from ncclient_twisted import manager
 
         self._manager = manager
         self._reactor = reactor
-        self._kwargs = dict(kwargs, timeout=timeout)
+        self._kwargs = dict(kwargs, timeout=timeout, io=io)
 
     def connect(self) -> Any:
         return self._manager.connect(reactor=self._reactor, **self._kwargs)
@@ -125,6 +125,8 @@ def make_deferred_client(
 ) -> DeferredClient:
     if name == "ours":
         return OursClient(reactor, kwargs, timeout)
+    if name == "ours-reactor":
+        return OursClient(reactor, kwargs, timeout, io="reactor")
     if name == "d2t-default":
         return DeferToThreadClient(reactor, kwargs, timeout, None)
     if name == "d2t-100":

@@ -37,7 +37,13 @@ from ncclient_twisted.manager import Manager
 from ncclient_twisted.notifications import NotificationQueue
 from ncclient_twisted.options import ConnectOptions
 from ncclient_twisted.subscriptions import NotificationRouter
-from ncclient_twisted.transport.conch import ClientTransport, HostKeyCheck, ReactorSession, load_private_keys
+from ncclient_twisted.transport.conch import (
+    ClientTransport,
+    HostKeyCheck,
+    ReactorSession,
+    default_key_files,
+    load_private_keys,
+)
 from ncclient_twisted.transport.hooks import SessionHooks
 from ncclient_twisted.transport.hostkeys import HostKeyPolicy
 from ncclient_twisted.transport.keepalive import CountingSocket, DeadPeerDetector, send_keepalive
@@ -326,9 +332,13 @@ class ReactorSSHConnector:
                 **o.manager_params,
             )
 
-        loading = runtime_for(reactor).run(
-            load_private_keys, kwds.get("key_filename"), password, bool(kwds.get("look_for_keys", True))
-        )
+        key_filename = kwds.get("key_filename")
+        look_for_keys = bool(kwds.get("look_for_keys", True))
+        if key_filename or (look_for_keys and default_key_files()):
+            # Reading (and decrypting) key files may take long: on the pool.
+            loading = runtime_for(reactor).run(load_private_keys, key_filename, password, look_for_keys)
+        else:
+            loading = succeed([])
         connecting.append(loading)
         d = loading.addCallback(keys_loaded).addCallback(handshake_done).addCallback(hello_done)
         d.addCallback(settle).addCallback(connected)
@@ -475,7 +485,10 @@ def connect_ssh(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: A
       (this needs the socket connect opens itself: with ``sock``, ``sock_fd`` or
       ``ssh_config``, ``keepalive`` is paramiko's, as in ncclient);
     - in ``manager_params``, ``notification_buffer`` (how many notifications are kept
-      before the oldest is dropped).
+      before the oldest is dropped);
+    - ``io``: ``"threads"`` (default: ncclient's session thread and paramiko's) or
+      ``"reactor"`` (experimental: the session is a Conch protocol on the reactor thread;
+      see :class:`ReactorSSHConnector` for what it does not do yet).
 
     Every keyword is checked at the call (:class:`~ncclient_twisted.options.ConnectOptions`):
     one that nobody takes, or a value of the wrong kind, is a failed Deferred.

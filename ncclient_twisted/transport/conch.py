@@ -379,6 +379,13 @@ class ClientTransport(SSHClientTransport):
 DEFAULT_KEY_FILES = ("~/.ssh/id_rsa", "~/.ssh/id_ecdsa", "~/.ssh/id_ed25519")
 
 
+def default_key_files() -> List[str]:
+    """Those of ncclient's ``look_for_keys`` files that exist."""
+    import os
+
+    return [p for p in (os.path.expanduser(f) for f in DEFAULT_KEY_FILES) if os.path.exists(p)]
+
+
 def load_private_keys(key_filename: Any, password: Optional[str], look_for_keys: bool) -> List[keys.Key]:
     """The private keys to offer, as ncclient would (blocking: decrypting a key may take
     long, so call it off the reactor). *password* is the passphrase of encrypted keys, as
@@ -395,10 +402,8 @@ def load_private_keys(key_filename: Any, password: Optional[str], look_for_keys:
         except (OSError, keys.BadKeyError, keys.EncryptedKeyError, ValueError) as e:
             raise SSHError("could not load the key file %s (%s)" % (path, type(e).__name__)) from None
     if look_for_keys:
-        for path in DEFAULT_KEY_FILES:
-            full = os.path.expanduser(path)
-            if not os.path.exists(full):
-                continue
+        for full in default_key_files():
+            path = full
             try:
                 found.append(keys.Key.fromFile(full, passphrase=passphrase))
             except (OSError, keys.BadKeyError, keys.EncryptedKeyError, ValueError):
