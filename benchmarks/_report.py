@@ -23,6 +23,7 @@ OURS = "ours"
 PEERS: Tuple[str, ...] = tuple(c.name for c in CLIENTS if c.name != OURS)
 SHORT_LABELS: Dict[str, str] = {
     "ours": "**ours**",
+    "ours-reactor": "ours io=reactor",
     "ncclient": "ncclient sync",
     "ncclient-async": "ncclient async_mode",
     "d2t-default": "deferToThread default pool",
