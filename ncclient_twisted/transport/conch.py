@@ -15,8 +15,10 @@ from any thread.
 
 from __future__ import annotations
 
+import collections
 import logging
-from typing import Any, Callable, List, Optional
+import time
+from typing import Any, Callable, Deque, List, Optional
 
 from ncclient.capabilities import Capabilities
 from ncclient.transport.errors import (
@@ -35,7 +37,6 @@ from twisted.conch.ssh.transport import SSHClientTransport
 from twisted.conch.ssh.userauth import SSHUserAuthClient
 from twisted.internet import threads
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.interfaces import IReactorFromThreads
 from twisted.python.failure import Failure
 
 from ncclient_twisted.transport.dispatch import MessageDispatch
@@ -49,6 +50,8 @@ log = logging.getLogger("ncclient_twisted.session")
 #: ``check(key_blob) -> Deferred[bool]``: whether the server's host key is accepted (it
 #: may fail with the error to report instead, e.g. ``HostKeyChangedError``).
 HostKeyCheck = Callable[[bytes], "Deferred[bool]"]
+#: The longest a session works on a burst in one reactor turn (seconds).
+WORK_SLICE = 0.002
 
 
 class ReactorSession(MessageDispatch, Session):
@@ -58,17 +61,21 @@ class ReactorSession(MessageDispatch, Session):
     *hello* fires with the session once the hello exchange is done (or fails).
     """
 
-    def __init__(
-        self, device_handler: Any, reactor: IReactorFromThreads, hooks: Optional[SessionHooks] = None
-    ) -> None:
+    def __init__(self, device_handler: Any, reactor: Any, hooks: Optional[SessionHooks] = None) -> None:
         Session.__init__(self, Capabilities(device_handler.get_capabilities()))
         self._device_handler = device_handler
+        #: An ``IReactorTime`` and ``IReactorFromThreads`` provider.
         self._reactor = reactor
+        # Work done a slice per reactor turn (see _work): requests to build, messages to
+        # hand to the listeners.
+        self._jobs: Deque[Any] = collections.deque()
+        self._messages: Deque[str] = collections.deque()
+        self._work_scheduled = False
         hooks = hooks if hooks is not None else SessionHooks()
         self._notifications = hooks.notifications
         self._channel: Optional[NetconfChannel] = None
         self._decoder = FrameDecoder(
-            self._dispatch_message, lambda: self._base == NetconfBase.BASE_11, invalid=self._reject
+            self._messages.append, lambda: self._base == NetconfBase.BASE_11, invalid=self._reject
         )
         self._on_end: List[Callable[[Optional[Exception]], None]] = []
         self._closing_on_purpose = False
@@ -172,18 +179,75 @@ class ReactorSession(MessageDispatch, Session):
         try:
             self._decoder.feed(data)
         except Exception as e:
-            # A framing error (or a listener's failure ncclient would let end the loop):
-            # the session ends with it, as on the threads transport.
-            log.debug("session ended by %r", e)
-            channel = self._channel
-            self.connection_lost(e)
-            if channel is not None:
-                channel.drop_connection()
+            self._fail(e)
+            return
+        self._work()
+
+    def _fail(self, error: Exception) -> None:
+        """A framing error (or a failure ncclient would let end the loop): the session
+        ends with it, as on the threads transport."""
+        log.debug("session ended by %r", error)
+        channel = self._channel
+        self.connection_lost(error)
+        if channel is not None:
+            channel.drop_connection()
+
+    # -- work a slice at a time ------------------------------------------------------
+    # A burst (a thousand replies in one read, a thousand requests made in one turn) is
+    # handled WORK_SLICE seconds at a time; the rest waits for the next reactor turn, so
+    # timers and other connections are served in between.
+
+    def submit(self, job: Any) -> None:
+        """Run ``job.run()`` (build and send a request) in a coming reactor turn, in the
+        order submitted; ``job.fail(reason)`` instead once the session has ended."""
+        if self.ended:
+            job.fail(self.end_reason or SessionCloseError(b""))
+            return
+        self._jobs.append(job)
+        self._schedule_work()
+
+    @property
+    def jobs_outstanding(self) -> bool:
+        """Whether a submitted job has not run yet (a later request must not overtake it)."""
+        return bool(self._jobs)
+
+    def _schedule_work(self) -> None:
+        if not self._work_scheduled:
+            self._work_scheduled = True
+            self._reactor.callLater(0, self._work_later)
+
+    def _work_later(self) -> None:
+        self._work_scheduled = False
+        self._work()
+
+    def _work(self) -> None:
+        deadline = time.perf_counter() + WORK_SLICE
+        messages, jobs = self._messages, self._jobs
+        while messages or jobs:
+            if messages:
+                try:
+                    self._dispatch_message(messages.popleft())
+                except Exception as e:
+                    self._fail(e)
+                    return
+            elif not self.ended:
+                jobs.popleft().run()
+            if time.perf_counter() >= deadline:
+                if messages or jobs:
+                    self._schedule_work()
+                return
 
     def connection_lost(self, reason: Optional[Exception]) -> None:
         """The channel or the connection went away (*reason*: why, ``None``: no error)."""
         if self.ended:
             return
+        # What arrived before the end is handled first (the reply to close-session...).
+        messages = self._messages
+        while messages:
+            try:
+                self._dispatch_message(messages.popleft())
+            except Exception:
+                log.exception("dropping a message at the end of the session")
         self.ended = True
         self._connected = False
         self._channel = None
@@ -192,6 +256,9 @@ class ReactorSession(MessageDispatch, Session):
         elif reason is None:
             reason = SessionCloseError(b"")
         self.end_reason = reason
+        jobs, self._jobs = self._jobs, collections.deque()
+        for job in jobs:
+            job.fail(reason or SessionCloseError(b""))
         if not self.hello.called:
             self.hello.errback(Failure(reason or SessionCloseError(b"")))
         for fn in self._on_end:

@@ -1,0 +1,108 @@
+"""The reactor transport's session (``transport.conch.ReactorSession``) on a task.Clock:
+a burst is worked through a slice per reactor turn, requests in submission order, and
+what arrived before the end is handled before the end."""
+
+from __future__ import annotations
+
+from typing import Any, List
+
+import pytest
+from ncclient.devices.default import DefaultDeviceHandler
+from ncclient.transport.errors import SessionCloseError
+from ncclient.transport.session import SessionListener
+from twisted.internet import task
+
+from ncclient_twisted.transport import conch
+from ncclient_twisted.transport.framing import EOM
+
+NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
+
+
+class Recorder(SessionListener):
+    def __init__(self) -> None:
+        self.ids: List[str] = []
+
+    def callback(self, root: Any, raw: str) -> None:
+        self.ids.append(root[1].get("message-id"))
+
+    def errback(self, ex: Exception) -> None:
+        pass
+
+
+class Job:
+    def __init__(self, log: List[str], name: str) -> None:
+        self.log, self.name = log, name
+
+    def run(self) -> None:
+        self.log.append("ran " + self.name)
+
+    def fail(self, reason: Exception) -> None:
+        self.log.append("failed %s: %s" % (self.name, type(reason).__name__))
+
+
+def reply(n: int) -> bytes:
+    return ('<rpc-reply xmlns="%s" message-id="%d"><ok/></rpc-reply>' % (NS, n)).encode() + EOM
+
+
+@pytest.fixture
+def session(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setattr(conch, "WORK_SLICE", 0.0)  # one item a turn
+    clock = task.Clock()
+    s = conch.ReactorSession(DefaultDeviceHandler(), clock)
+    s.clock = clock
+    s.recorder = Recorder()
+    s.add_listener(s.recorder)
+    s.hello.addErrback(lambda f: None)  # no hello in these tests
+    return s
+
+
+def next_turn(clock: task.Clock) -> None:
+    """Run what is due now, but not what that schedules (Clock.advance would)."""
+    due = [c for c in clock.getDelayedCalls() if c.getTime() <= clock.seconds()]
+    for call in due:
+        clock.calls.remove(call)
+        call.func(*call.args, **call.kw)
+
+
+def test_a_burst_of_replies_takes_one_slice_a_turn(session: Any) -> None:
+    session.data_received(b"".join(reply(n) for n in range(5)))
+    assert session.recorder.ids == ["0"]
+    for turn in range(1, 5):
+        assert len(session.clock.getDelayedCalls()) == 1  # the rest: next turn
+        next_turn(session.clock)
+        assert session.recorder.ids == [str(n) for n in range(turn + 1)]
+    assert not session.clock.getDelayedCalls()
+
+
+def test_jobs_run_in_order_after_the_messages_before_them(session: Any) -> None:
+    log: List[str] = []
+    session.data_received(reply(1) + reply(2))
+    session.submit(Job(log, "a"))
+    session.submit(Job(log, "b"))
+    assert session.jobs_outstanding
+    while session.clock.getDelayedCalls():
+        session.clock.advance(0)
+    assert session.recorder.ids == ["1", "2"] and log == ["ran a", "ran b"]
+    assert not session.jobs_outstanding
+
+
+def test_the_end_handles_what_arrived_first_and_fails_the_jobs_left(session: Any) -> None:
+    log: List[str] = []
+    ends: List[Any] = []
+    session.add_end_callback(ends.append)
+    session.data_received(reply(1) + reply(2) + reply(3))
+    session.submit(Job(log, "a"))
+    session.connection_lost(None)
+    assert session.recorder.ids == ["1", "2", "3"]
+    assert log == ["failed a: SessionCloseError"]
+    assert len(ends) == 1 and isinstance(ends[0], SessionCloseError)
+    session.submit(Job(log, "late"))
+    assert log[-1] == "failed late: SessionCloseError"
+
+
+def test_a_close_we_asked_for_ends_with_no_error(session: Any) -> None:
+    ends: List[Any] = []
+    session.add_end_callback(ends.append)
+    session.mark_closing()
+    session.connection_lost(None)
+    assert ends == [None] and not session.connected
