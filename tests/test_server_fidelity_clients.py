@@ -235,3 +235,21 @@ async def test_client_matrix(client: str, tmp_path: Path) -> None:
         left = [s.when_closed() for s in server.sessions.values()]
         await gatherResults(left).addTimeout(10, reactor)
         assert server.sessions == {}
+
+
+@pytest_twisted.ensureDeferred
+async def test_netconf_console2_file_with_config_wrapper_is_refused(tmp_path: Path) -> None:
+    """netconf-console2 wraps the file in <config>: one that has the wrapper already nests it."""
+    _require("netconf-console2")
+    async with running() as server:
+        args = _args("netconf-console2", server, "wrapped", tmp_path)
+        args = args[: args.index("--db")] + ["--edit-config", str(tmp_path / "edit.xml")]
+        (tmp_path / "edit.xml").write_text(
+            '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">%s</config>'
+            % ('<top xmlns="%s"><owner>wrapped</owner></top>' % EX)
+        )
+        code, out, err = await run_child(args, tmp_path)
+        assert "unknown-element" in out + err, (code, out, err)
+        assert [e.text for e in server.get_config("running").iter("{%s}owner" % EX)] == ["nobody"]
+        left = [s.when_closed() for s in server.sessions.values()]
+        await gatherResults(left).addTimeout(10, reactor)
