@@ -500,7 +500,9 @@ async def test_get_schema_and_netconf_state(tmp_path: Path) -> None:
             netconf = next(c for c in caps if "module=ietf-netconf&" in c)
             assert "features=writable-running,candidate,confirmed-commit" in netconf
             assert "urn:example:fidelity?module=example-fidelity&revision=2024-01-01" in caps
-            assert not any("module=ietf-yang-types" in c for c in caps)  # import-only: not advertised
+            # The modules they import are advertised too (yangcli loads them all).
+            assert any("module=ietf-yang-types&" in c for c in caps)
+            assert any("module=ietf-network-instance&" in c for c in caps)
 
             for name in IMPLEMENTED + ["ietf-yang-types", "ietf-inet-types", "ietf-netconf-acm"]:
                 reply = await bounded(m.get_schema(name))

@@ -122,7 +122,12 @@ class Schemas:
                 schema = _with_features(schema, SN_FEATURES)
             self.advertised.append(schema)
         needed = _imports_closure([s.identifier for s in self.advertised], shipped)
-        self.all = list(self.advertised) + [shipped[n] for n in needed if n not in dict(implemented)]
+        imported = [shipped[n] for n in needed if n not in dict(implemented)]
+        self.all = list(self.advertised) + imported
+        # The modules they import are advertised too, as netconfd does: clients such
+        # as yangcli load every module of the hello (with get-schema) and fail on an
+        # import they cannot find.
+        self.advertised += imported
         for key, source in (extra or {}).items():
             self.add(key, _read(source))
 

@@ -595,7 +595,7 @@ _SERVE_DOC = """
     - ``unix_socket``: a path to serve NETCONF on a Unix socket too (as
       ncclient's ``connect_uds`` speaks it: NETCONF framing, no SSH).
     - ``schemas``: more YANG modules, ``{name: YANG text or path of a .yang
-      file}``: advertised in the hello (modules; not submodules), listed in
+      file}``: advertised in the hello (modules, not submodules), listed in
       ``/netconf-state/schemas`` and served by ``<get-schema>``, besides the
       modules of what the server implements (ietf-netconf,
       ietf-netconf-monitoring, notifications, nc-notifications,
