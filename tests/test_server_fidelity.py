@@ -179,6 +179,12 @@ async def raw(server: testing.NetconfServer, base: str = "1.1") -> AsyncIterator
         await in_thread(client.close)
 
 
+def xpath_filter(select: str, **prefixes: str) -> str:
+    """An XPath ``<filter>`` with namespace prefixes (as ncclient 0.6.17 takes it too)."""
+    declarations = "".join(' xmlns:%s="%s"' % item for item in prefixes.items())
+    return '<filter type="xpath"%s select="%s"/>' % (declarations, select)
+
+
 def error_tags(reply: etree._Element) -> List[str]:
     return [e.text or "" for e in reply.iter("{%s}error-tag" % BASE_NS)]
 
@@ -440,7 +446,7 @@ async def test_unprefixed_xpath_names(lenient: bool) -> None:
             assert ("<hostname>r1</hostname>" in reply.data_xml) is lenient
             assert "mtu" not in reply.data_xml
             prefixed = await plain.call(
-                "get_config", source="running", filter=("xpath", ({"ex": EX}, "/ex:top/ex:mtu"))
+                "get_config", source="running", filter=xpath_filter("/ex:top/ex:mtu", ex=EX)
             )
             assert "<mtu>1500</mtu>" in prefixed.data_xml
             # An attribute or a function name is not an element name test.
@@ -548,9 +554,7 @@ async def test_get_schema_and_netconf_state(tmp_path: Path) -> None:
             assert root.find(".//{%s}statistics/{%s}in-sessions" % (NCM_NS, NCM_NS)) is not None
 
             # XPath, as yangcli asks; and an unfiltered <get> has it too, get-config not.
-            reply = await bounded(
-                m.get(filter=("xpath", ({"ncm": NCM_NS}, "/ncm:netconf-state/ncm:datastores")))
-            )
+            reply = await bounded(m.get(filter=xpath_filter("/ncm:netconf-state/ncm:datastores", ncm=NCM_NS)))
             assert "<name>candidate</name>" in reply.data_xml and "schemas" not in reply.data_xml
             assert "netconf-state" in (await bounded(m.get())).data_xml
             assert "netconf-state" not in (await bounded(m.get_config(source="running"))).data_xml
