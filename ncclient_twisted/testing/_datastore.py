@@ -108,7 +108,46 @@ class Datastore:
 def _clean_copy(element: etree._Element) -> etree._Element:
     copied = copy_in_scope(element)
     strip_attribute(copied, OPERATION_ATTRIBUTE)
+    drop_base_declarations(copied)
     return copied
+
+
+def drop_base_declarations(element: etree._Element) -> None:
+    """
+    Remove the declarations of the NETCONF base namespace (``xmlns:nc``) that
+    only served ``nc:operation`` attributes from *element* and its subtree;
+    every other declaration stays (prefixes may be used in text, such as
+    identityref values).
+    """
+    keep = set()
+    found = False
+    for node in element.iter(etree.Element):
+        for prefix, uri in node.nsmap.items():
+            if uri == BASE_NS:
+                found = True
+            elif prefix is not None:
+                keep.add(prefix)
+    if found:
+        etree.cleanup_namespaces(element, keep_ns_prefixes=sorted(keep))
+
+
+def check_config_content(config: etree._Element) -> None:
+    """
+    Refuse top-level content of a ``<config>`` that is not data: an element in
+    the NETCONF base namespace (or an un-namespaced ``config``/``data``), as a
+    ``<config>`` wrapped in another ``<config>`` gives.
+    """
+    for child in children(config):
+        tag = child.tag
+        name = localname(tag)
+        if tag.startswith("{%s}" % BASE_NS) or (tag[:1] != "{" and name in ("config", "data")):
+            raise NetconfError(
+                "unknown-element",
+                "<%s> in the NETCONF base namespace is not configuration data "
+                "(a <config> inside <config>?)" % name,
+                error_type="application",
+                info=[("bad-element", name)],
+            )
 
 
 def _path(parent_path: str, element: etree._Element) -> str:

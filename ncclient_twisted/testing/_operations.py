@@ -33,10 +33,12 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from ._datastore import Datastore, edit, merge_into, new_root, root_from_xml
+from ._datastore import Datastore, check_config_content, edit, merge_into, new_root, root_from_xml
 from ._errors import NetconfError, NetconfErrors, errors_body
+from ._monitoring import Counters, Statistics, netconf_state
 from ._notifications import ChangedBy, NotificationHub, config_change, confirmed_commit_event
-from ._subscribed import SN_CAPABILITY, SN_NS
+from ._schemas import NCM_NS, SchemaInput, Schemas
+from ._subscribed import SN_NS
 from ._subtree import subtree_filter, xpath_filter
 from ._xml import (
     BASE_1_0,
@@ -46,6 +48,7 @@ from ._xml import (
     XmlInput,
     children,
     copy_in_scope,
+    escape_text,
     first_child,
     localname,
     namespace_of,
@@ -80,6 +83,9 @@ class SessionInfo(Protocol):
     session_id: int
     username: str
     source_host: Optional[str]
+    transport: str
+    login_time: float
+    counters: Counters
 
     def send_notification(self, xml: bytes) -> None:
         ...
@@ -118,6 +124,8 @@ class Options:
         startup: bool = True,
         extra_capabilities: Iterable[str] = (),
         interleave: bool = True,
+        schemas: Optional[Mapping[str, SchemaInput]] = None,
+        xpath_local_names: bool = True,
     ) -> None:
         versions = tuple(base_versions)
         if not versions or any(v not in ("1.0", "1.1") for v in versions):
@@ -128,6 +136,23 @@ class Options:
         self.startup = startup
         self.extra_capabilities = tuple(extra_capabilities)
         self.interleave = interleave
+        self.xpath_local_names = xpath_local_names
+        self.schemas = Schemas(
+            ietf_netconf_features=self._ietf_netconf_features(), interleave=interleave, extra=schemas
+        )
+
+    def _ietf_netconf_features(self) -> List[str]:
+        """The features of the ietf-netconf module this server implements."""
+        features: List[str] = []
+        if self.writable_running:
+            features.append("writable-running")
+        if self.candidate:
+            features += ["candidate", "confirmed-commit"]
+        features += ["rollback-on-error", "validate"]
+        if self.startup:
+            features.append("startup")
+        features.append("xpath")
+        return features
 
     def capabilities(self) -> List[str]:
         """The capability URIs advertised in the server ``<hello>``."""
@@ -149,7 +174,7 @@ class Options:
         caps.append(CAPABILITY + "notification:1.0")
         if self.interleave:
             caps.append(CAPABILITY + "interleave:1.0")
-            caps.append(SN_CAPABILITY)
+        caps.extend(self.schemas.capabilities())
         for cap in self.extra_capabilities:
             if cap not in caps:
                 caps.append(cap)
@@ -262,7 +287,12 @@ class Engine:
             qn(SN_NS, "modify-subscription"): self._modify_subscription,
             qn(SN_NS, "delete-subscription"): self._delete_subscription,
             qn(SN_NS, "kill-subscription"): self._kill_subscription,
+            qn(NCM_NS, "get-schema"): self._get_schema,
         }
+        self.capabilities = options.capabilities()
+        self.statistics = Statistics(clock.seconds())
+        #: When each datastore's lock was taken (epoch seconds).
+        self.lock_times: Dict[str, float] = {}
 
     # -- public helpers used by the server object ------------------------------
 
@@ -398,16 +428,32 @@ class Engine:
         self._check_lock(session, ds)
         return ds
 
-    def _data(self, root: etree._Element, op: etree._Element, cached: Optional[bytes] = None) -> bytes:
+    def _data(
+        self,
+        root: etree._Element,
+        op: etree._Element,
+        cached: Optional[bytes] = None,
+        extra: bytes = b"",
+    ) -> bytes:
+        """``<data>`` of *root* (and of the *extra* top-level element), filtered as *op* asks."""
         filter_element = _param(op, "filter")
         if filter_element is None:
             if cached is None:
                 cached = b"".join(serialize(c) for c in children(root))
-            return b"<data>" + cached + b"</data>"
+            return b"<data>" + cached + extra + b"</data>"
+        out = self._filtered(root, filter_element)
+        body = b"".join(serialize(c) for c in children(out))
+        if extra:
+            holder = etree.Element("data")
+            holder.append(etree.fromstring(extra))
+            body += b"".join(serialize(c) for c in children(self._filtered(holder, filter_element)))
+        return b"<data>" + body + b"</data>"
+
+    def _filtered(self, root: etree._Element, filter_element: etree._Element) -> etree._Element:
         kind = filter_element.get("type", "subtree")
         if kind == "subtree":
-            out = subtree_filter(root, filter_element)
-        elif kind == "xpath":
+            return subtree_filter(root, filter_element)
+        if kind == "xpath":
             select = filter_element.get("select")
             if select is None:
                 raise NetconfError(
@@ -417,15 +463,24 @@ class Engine:
                     info=[("bad-attribute", "select"), ("bad-element", "filter")],
                 )
             namespaces = {p: u for p, u in filter_element.nsmap.items() if p is not None}
-            out = xpath_filter(root, select, namespaces)
-        else:
-            raise NetconfError(
-                "bad-attribute",
-                "unsupported filter type %r" % kind,
-                error_type="protocol",
-                info=[("bad-attribute", "type"), ("bad-element", "filter")],
-            )
-        return b"<data>" + b"".join(serialize(c) for c in children(out)) + b"</data>"
+            return xpath_filter(root, select, namespaces, local_names=self.options.xpath_local_names)
+        raise NetconfError(
+            "bad-attribute",
+            "unsupported filter type %r" % kind,
+            error_type="protocol",
+            info=[("bad-attribute", "type"), ("bad-element", "filter")],
+        )
+
+    def netconf_state(self) -> bytes:
+        """The ``/netconf-state`` of ietf-netconf-monitoring, serialised."""
+        return netconf_state(
+            capabilities=self.capabilities,
+            datastores=self.datastores.values(),
+            schemas=self.options.schemas.all,
+            sessions=sorted(self.sessions.values(), key=lambda s: s.session_id),
+            statistics=self.statistics,
+            lock_times=self.lock_times,
+        )
 
     def _changed_by(self, session: Optional[SessionInfo]) -> ChangedBy:
         if session is None:
@@ -468,8 +523,9 @@ class Engine:
 
     def _get(self, session: SessionInfo, op: etree._Element) -> Outcome:
         running = self.running
+        monitoring = self.netconf_state()
         if self.state is None:
-            return Outcome(self._data(running.root, op, running.serialized_children()))
+            return Outcome(self._data(running.root, op, running.serialized_children(), monitoring))
         cache = self._get_cache
         if cache is None or cache[0] != running.version or cache[1] != self._state_version:
             merged = running.copy()
@@ -480,7 +536,30 @@ class Engine:
                 merged,
                 b"".join(serialize(c) for c in children(merged)),
             )
-        return Outcome(self._data(cache[2], op, cache[3]))
+        return Outcome(self._data(cache[2], op, cache[3], monitoring))
+
+    def _get_schema(self, session: SessionInfo, op: etree._Element) -> Outcome:
+        params = {localname(c.tag): c for c in children(op)}
+        identifier = params.get("identifier")
+        if identifier is None or not text_of(identifier):
+            raise _missing("identifier")
+        version = params.get("version")
+        fmt = params.get("format")
+        if fmt is not None:
+            value = text_of(fmt)
+            prefix, _, name = value.rpartition(":")
+            if name != "yang" or (prefix and fmt.nsmap.get(prefix) != NCM_NS):
+                raise NetconfError(
+                    "invalid-value",
+                    "schema format %r is not supported (only yang)" % value,
+                    error_type="protocol",
+                    info=[("bad-element", "format")],
+                )
+        wanted = text_of(version) if version is not None else None
+        schema = self.options.schemas.find(text_of(identifier), wanted)
+        return Outcome(
+            ('<data xmlns="%s">' % NCM_NS).encode() + escape_text(schema.text).encode("utf-8") + b"</data>"
+        )
 
     def _get_config(self, session: SessionInfo, op: etree._Element) -> Outcome:
         ds = self.datastores[self._datastore_name(op, "source")]
@@ -505,6 +584,7 @@ class Engine:
                     info=[("bad-element", "url")],
                 )
             raise _missing("config")
+        check_config_content(config)
         ds = self._writable(session, name)
 
         if default_operation == "replace":
@@ -560,6 +640,7 @@ class Engine:
             assert holder is not None
             config = first_child(holder)
             assert config is not None
+            check_config_content(config)
             root = new_root()
             for child in children(config):
                 root.append(copy_in_scope(child))
@@ -617,6 +698,7 @@ class Engine:
                 info=[("session-id", str(self.pending.owner))],
             )
         ds.lock_owner = sid
+        self.lock_times[ds.name] = self.clock.seconds()
         return Outcome(OK)
 
     def _unlock(self, session: SessionInfo, op: etree._Element) -> Outcome:

@@ -6,9 +6,11 @@ The server object and :func:`serve`.
 
 from __future__ import annotations
 
+import inspect
 import itertools
+import sys
 from types import MappingProxyType
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, cast
 
 from lxml import etree
 from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, succeed
@@ -22,6 +24,7 @@ from ._faults import Faults
 from ._framing import DEFAULT_MAX_CHUNK
 from ._notifications import ChangedBy, EventTime, NotificationHub, config_change
 from ._operations import Engine, Options, RpcHandler
+from ._schemas import SchemaInput
 from ._session import Session
 from ._ssh import (
     AuthorizedKeyInput,
@@ -36,6 +39,13 @@ from ._ssh import (
 from ._stream import NetconfStreamFactory, tls_factory
 from ._xml import BASE_NS, XmlInput, escape_text, make_parser
 
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 10):
+        from typing import ParamSpec
+    else:
+        from typing_extensions import ParamSpec
+    _P = ParamSpec("_P")
+
 #: Seconds :meth:`NetconfServer.stop` waits for a clean SSH disconnect
 #: before aborting a connection.
 STOP_GRACE = 2.0
@@ -43,6 +53,17 @@ STOP_GRACE = 2.0
 CALL_HOME_TIMEOUT = 10.0
 #: The transports a server can call home with.
 CALL_HOME_TRANSPORTS = ("ssh", "tls")
+
+
+def _transport_of(channel: Any) -> str:
+    """The ietf-netconf-monitoring transport identity of a session's channel."""
+    if isinstance(channel, ChannelAdapter):
+        return "ncm:netconf-ssh"
+    if getattr(channel, "tls", False):
+        return "ncm:netconf-tls"
+    # A Unix socket: RFC 6022 has no identity for it; it carries what the SSH
+    # subsystem does (ncclient's connect_uds), so it is shown as that.
+    return "ncm:netconf-ssh"
 
 
 class _Core:
@@ -76,7 +97,7 @@ class _Core:
             config=config,
             state=state,
         )
-        self.capabilities = options.capabilities()
+        self.capabilities = self.engine.capabilities
         caps = "".join("<capability>%s</capability>" % escape_text(c) for c in self.capabilities)
         self._hello_prefix = (
             '<hello xmlns="%s"><capabilities>%s</capabilities><session-id>' % (BASE_NS, caps)
@@ -86,8 +107,8 @@ class _Core:
     def hello_bytes(self, session_id: int) -> bytes:
         return self._hello_prefix + str(session_id).encode() + b"</session-id></hello>"
 
-    def open_session(self, channel: ChannelAdapter, username: str, source_host: Optional[str]) -> Session:
-        session = Session(self, channel, next(self._ids), username, source_host)
+    def open_session(self, channel: Any, username: str, source_host: Optional[str]) -> Session:
+        session = Session(self, channel, next(self._ids), username, source_host, _transport_of(channel))
         self.sessions[session.session_id] = session
         return session
 
@@ -113,6 +134,10 @@ class NetconfServer:
     :ivar clock: the clock used for confirmed-commit timeouts, fault delays
         and notification times.
     :ivar capabilities: the capability URIs of the server ``<hello>``.
+
+    ``NetconfServer(reactor, **options)`` takes the keyword arguments of
+    :func:`serve` (which documents them) and does not listen until
+    :meth:`start`.
     """
 
     def __init__(
@@ -139,7 +164,11 @@ class NetconfServer:
         tls: Optional[Certificates] = None,
         tls_port: Optional[int] = 0,
         unix_socket: Optional[str] = None,
+        schemas: Optional[Mapping[str, SchemaInput]] = None,
+        xpath_local_names: bool = True,
     ) -> None:
+        # The one definition of the server's options: serve() takes the same
+        # keywords (it forwards them here) and documents them.
         if max_chunk_size < 1:
             raise ValueError("max_chunk_size must be positive")
         self._reactor = reactor
@@ -159,6 +188,8 @@ class NetconfServer:
                 startup=startup,
                 extra_capabilities=extra_capabilities,
                 interleave=interleave,
+                schemas=schemas,
+                xpath_local_names=xpath_local_names,
             ),
             max_chunk_size=max_chunk_size,
             faults=self.faults,
@@ -508,31 +539,20 @@ class NetconfServer:
         self._core.hub.dynamic.terminate(ident, reason)
 
 
-def serve(
-    reactor: IReactorTCP,
-    *,
-    users: Optional[Mapping[str, str]] = None,
-    authorized_keys: Optional[Mapping[str, Iterable[AuthorizedKeyInput]]] = None,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    host_key: Optional[HostKeyInput] = None,
-    config: Optional[XmlInput] = None,
-    state: Optional[XmlInput] = None,
-    base_versions: Sequence[str] = ("1.0", "1.1"),
-    writable_running: bool = True,
-    candidate: bool = True,
-    startup: bool = True,
-    extra_capabilities: Iterable[str] = (),
-    max_chunk_size: int = DEFAULT_MAX_CHUNK,
-    clock: Optional[IReactorTime] = None,
-    handlers: Optional[Mapping[str, RpcHandler]] = None,
-    replay_log_size: int = 1000,
-    interleave: bool = True,
-    tls: Optional[Certificates] = None,
-    tls_port: int = 0,
-    unix_socket: Optional[str] = None,
-) -> "Deferred[NetconfServer]":
-    """
+def _starter(cls: "Callable[_P, NetconfServer]") -> "Callable[_P, Deferred[NetconfServer]]":
+    """``serve`` from the server class: the same parameters, one definition of them."""
+
+    def serve(*args: "_P.args", **kwargs: "_P.kwargs") -> "Deferred[NetconfServer]":
+        return cls(*args, **kwargs).start()
+
+    serve.__doc__ = _SERVE_DOC
+    # help() and Sphinx show NetconfServer's parameters, and what serve returns.
+    signature = inspect.signature(cls).replace(return_annotation="Deferred[NetconfServer]")
+    serve.__signature__ = signature  # type: ignore[attr-defined]
+    return serve
+
+
+_SERVE_DOC = """
     Start a NETCONF test server; returns a Deferred firing with the
     :class:`NetconfServer` once it listens.  *reactor* must provide
     ``IReactorTCP`` and ``IReactorTime``.
@@ -564,7 +584,9 @@ def serve(
       :class:`NetconfError`.
     - ``replay_log_size``: how many events the replay log keeps.
     - ``interleave``: advertise ``:interleave`` and RFC 8639 subscribed notifications
-      (default True; False makes a server that only offers RFC 5277).
+      (default True; False makes a server that only offers RFC 5277, and, as
+      such a device does, answers a session with a subscription in force with
+      an ``<rpc-error>`` to anything but ``<close-session>``).
     - ``tls``: :class:`Certificates` (see :func:`generate_certificates`) to
       serve NETCONF over TLS (RFC 7589) on ``tls_port`` too (default 0: the
       OS picks; ``server.tls_port``).  Clients must present a certificate
@@ -572,27 +594,17 @@ def serve(
       (``twisted[tls]``).
     - ``unix_socket``: a path to serve NETCONF on a Unix socket too (as
       ncclient's ``connect_uds`` speaks it: NETCONF framing, no SSH).
+    - ``schemas``: more YANG modules, ``{name: YANG text or path of a .yang
+      file}``: advertised in the hello (modules, not submodules), listed in
+      ``/netconf-state/schemas`` and served by ``<get-schema>``, besides the
+      modules of what the server implements (ietf-netconf,
+      ietf-netconf-monitoring, notifications, nc-notifications,
+      ietf-subscribed-notifications, ietf-netconf-notifications) and those
+      they import, whose text ships with the package.
+    - ``xpath_local_names``: in XPath filters, an unprefixed name (``/top``)
+      matches an element of that local name in any namespace, as netconfd
+      does (default True; False: only elements in no namespace, as XPath 1.0
+      has it).
     """
-    return NetconfServer(
-        reactor,
-        users=users,
-        authorized_keys=authorized_keys,
-        host=host,
-        port=port,
-        host_key=host_key,
-        config=config,
-        state=state,
-        base_versions=base_versions,
-        writable_running=writable_running,
-        candidate=candidate,
-        startup=startup,
-        extra_capabilities=extra_capabilities,
-        max_chunk_size=max_chunk_size,
-        clock=clock,
-        handlers=handlers,
-        replay_log_size=replay_log_size,
-        interleave=interleave,
-        tls=tls,
-        tls_port=tls_port,
-        unix_socket=unix_socket,
-    ).start()
+
+serve = _starter(NetconfServer)

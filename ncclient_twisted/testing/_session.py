@@ -20,6 +20,7 @@ from . import _faults as F
 from ._errors import NetconfError
 from ._faults import Fault, Faults
 from ._framing import END_OF_CHUNKS, EOM, Decoder, FramingError, encode_chunked
+from ._monitoring import Counters
 from ._operations import Outcome
 from ._xml import BASE_1_0, BASE_1_1, BASE_NS, attributes, escape_attr, first_child, localname, nc, text_of
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 _log = Logger()
 
 _RPC = nc("rpc")
+_CLOSE_SESSION = nc("close-session")
 _HELLO = nc("hello")
 _REPLY_START = b'<rpc-reply xmlns="' + BASE_NS.encode() + b'"'
 _REPLY_END = b"</rpc-reply>"
@@ -37,7 +39,11 @@ _FILLER_ITEM = b"<item>" + b"x" * 1000 + b"</item>"
 _FILLER_START = b'<filler xmlns="urn:ncclient-twisted:testing:filler">'
 _FAULT_NS = b"urn:ncclient-twisted:testing:fault"
 _MESSAGE_ID = re.compile(rb' message-id="[^"]*"')
-_BASE_CAPABILITY = re.compile(rb"<capability>urn:ietf:params:netconf:base:1\.[01]</capability>")
+# The base capabilities, and the ietf-netconf module's (its namespace ends in
+# ":base:1.0", which some clients take for the base capability).
+_BASE_CAPABILITY = re.compile(
+    rb"<capability>urn:ietf:params:(?:netconf:base:1\.[01]|xml:ns:netconf:base:1\.0\?[^<]*)</capability>"
+)
 _unknown_ids = itertools.count(1)
 
 
@@ -110,6 +116,13 @@ def reply_open_tag(rpc: Optional[etree._Element], message_id: Optional[str] = No
     return _REPLY_START + "".join(parts).encode("utf-8") + b">"
 
 
+def _has_dtd(element: etree._Element) -> bool:
+    """True if the document of *element* has a document type declaration."""
+    docinfo = element.getroottree().docinfo
+    doctype: str = getattr(docinfo, "doctype", "")  # not in lxml-stubs
+    return bool(doctype) or docinfo.internalDTD is not None or docinfo.system_url is not None
+
+
 def _pad(body: bytes, size: int, text: bool = False) -> bytes:
     if size <= 0:
         return body
@@ -163,10 +176,17 @@ class Session:
         session_id: int,
         username: str,
         source_host: Optional[str] = None,
+        transport: str = "ncm:netconf-ssh",
     ) -> None:
         self.session_id = session_id
         self.username = username
         self.source_host = source_host
+        #: The ietf-netconf-monitoring transport identity (``ncm:netconf-ssh``...).
+        self.transport = transport
+        #: When the session started (epoch seconds, per the server clock).
+        self.login_time = host.clock.seconds()
+        #: The RFC 6022 counters of this session (``/netconf-state/sessions``).
+        self.counters = Counters()
         self.faults = Faults()
         self.base_version: Optional[str] = None
         self.client_capabilities: Tuple[str, ...] = ()
@@ -209,6 +229,7 @@ class Session:
 
     def disconnect(self) -> None:
         """Drop this session's SSH connection at once (as a crashing device would)."""
+        self._dropped()
         self._terminate()
         self._channel.abort()
 
@@ -226,12 +247,18 @@ class Session:
     def send_notification(self, xml: bytes) -> None:
         """Send a serialised ``<notification>``."""
         if not self.closed and not self._closing and self._hello_sent:
+            self._count_notifications(1)
             self._write(xml)
 
     def send_notifications(self, xmls: Sequence[bytes]) -> None:
         """Send serialised ``<notification>``s in one channel write."""
         if not self.closed and not self._closing and self._hello_sent:
+            self._count_notifications(len(xmls))
             self._channel.write(b"".join(self._framed(x) for x in xmls))
+
+    def _count_notifications(self, count: int) -> None:
+        self.counters.out_notifications += count
+        self._host.engine.statistics.out_notifications += count
 
     # -- interface to the channel ---------------------------------------------------
 
@@ -271,7 +298,13 @@ class Session:
 
     def connection_lost(self) -> None:
         """The channel (or the whole connection) is gone."""
+        self._dropped()
         self._terminate()
+
+    def _dropped(self) -> None:
+        """Count a session that ends without ``<close-session>`` (RFC 6022 dropped-sessions)."""
+        if not self.closed and self._hello_received:
+            self._host.engine.statistics.dropped_sessions += 1
 
     # -- internals -----------------------------------------------------------------------
 
@@ -321,10 +354,16 @@ class Session:
         self._pump()
 
     def _client_hello(self, message: bytes) -> None:
+        stats = self._host.engine.statistics
+        stats.in_bad_hellos += 1  # until it turns out good
         try:
             hello = etree.fromstring(message, self._host.parser)
         except etree.XMLSyntaxError:
             _log.info("session {sid}: client hello is not XML; closing", sid=self.session_id)
+            self.close_gracefully()
+            return
+        if _has_dtd(hello):
+            _log.info("session {sid}: client hello has a DTD; closing", sid=self.session_id)
             self.close_gracefully()
             return
         if hello.tag not in (_HELLO, "hello"):
@@ -351,13 +390,17 @@ class Session:
             self.close_gracefully()
             return
         self._hello_received = True
+        stats.in_bad_hellos -= 1
+        stats.in_sessions += 1
         self._chunked = self._decoder.chunked = self.base_version == "1.1"
 
     def _framing_error(self, exc: FramingError) -> None:
         _log.info("session {sid}: framing error {exc}; closing", sid=self.session_id, exc=exc)
         if self._hello_sent and self._hello_received:
             error = NetconfError("malformed-message", str(exc), error_type="rpc")
+            self._count_bad_rpc()
             self._write(reply_open_tag(None) + error.to_xml() + _REPLY_END)
+        self._dropped()
         self.close_gracefully()
 
     def _pump(self) -> None:
@@ -365,16 +408,33 @@ class Session:
         while queue and not self._busy and self._hello_sent and not self._closing and not self.closed:
             self._process(queue.popleft())
 
+    def _count_bad_rpc(self) -> None:
+        stats = self._host.engine.statistics
+        for counters in (self.counters, stats):
+            counters.in_bad_rpcs += 1
+            counters.out_rpc_errors += 1
+
     def _error_reply(self, rpc: Optional[etree._Element], error: NetconfError) -> None:
+        self._count_bad_rpc()
         self._write(reply_open_tag(rpc) + error.to_xml() + _REPLY_END)
+
+    def _malformed(self, message: str) -> NetconfError:
+        # malformed-message is new in base:1.1: a base:1.0 client gets operation-failed.
+        tag = "malformed-message" if self.base_version == "1.1" else "operation-failed"
+        return NetconfError(tag, message, error_type="rpc")
 
     def _process(self, message: bytes) -> None:
         try:
             rpc = etree.fromstring(message, self._host.parser)
         except etree.XMLSyntaxError as exc:
-            tag = "malformed-message" if self.base_version == "1.1" else "operation-failed"
+            self._error_reply(None, self._malformed("message is not well-formed XML: %s" % exc))
+            return
+        if _has_dtd(rpc):
+            # RFC 6241 3: a NETCONF message must not contain a DTD.  Nothing of it is
+            # run (its entities would otherwise end up stored, unexpanded).
             self._error_reply(
-                None, NetconfError(tag, "message is not well-formed XML: %s" % exc, error_type="rpc")
+                rpc if rpc.get("message-id") is not None else None,
+                self._malformed("a NETCONF message must not contain a document type declaration"),
             )
             return
         if rpc.tag != _RPC:
@@ -413,6 +473,24 @@ class Session:
             return
         name = localname(op.tag)
         host = self._host
+        for counters in (self.counters, host.engine.statistics):
+            counters.in_rpcs += 1
+        if not host.engine.options.interleave and op.tag != _CLOSE_SESSION and self.subscribed:
+            # RFC 5277 3.1: without :interleave, a session with a subscription in
+            # force serves the notifications only.
+            self._emit(
+                rpc,
+                NetconfError(
+                    "operation-failed",
+                    "this session has a notification subscription in force and the server "
+                    "does not support :interleave; only <close-session> is accepted",
+                    error_type="protocol",
+                    info=[("bad-element", name)],
+                ).to_xml(),
+                None,
+                None,
+            )
+            return
         delay = self.faults._take(name, True) or host.faults._take(name, True)
         fault = self.faults._take(name, False) or host.faults._take(name, False)
         if fault is not None and fault.kind == F.RPC_ERROR and fault.error is not None:
@@ -470,6 +548,9 @@ class Session:
         if self.closed:
             return
         kind = fault.kind if fault is not None else None
+        if b"<rpc-error>" in body:
+            self.counters.out_rpc_errors += 1
+            self._host.engine.statistics.out_rpc_errors += 1
         if kind is None or kind == F.RPC_ERROR:
             self._write(reply_open_tag(rpc) + body + _REPLY_END)
         elif kind == F.NO_REPLY:

@@ -240,6 +240,7 @@ class NetconfChannel(channel.SSHChannel):
         # one bytes object and appends with +=, which is quadratic when a
         # fast client pipelines thousands of requests; we keep a queue.
         self._backlog: Deque[bytes] = deque()
+        self._exit_status_sent = False
 
     # -- flow control ----------------------------------------------------------
 
@@ -278,7 +279,19 @@ class NetconfChannel(channel.SSHChannel):
         self.closing = 1
         conn = self.conn
         if conn is not None and not self._backlog and not self.buf and not self.extBuf:
+            self._send_exit_status(conn)
             conn.sendClose(self)
+
+    def _send_exit_status(self, conn: Any) -> None:
+        """
+        ``exit-status 0`` before the server closes the channel of a NETCONF
+        session, as sshd does when its subsystem exits (OpenSSH's ``ssh -s``
+        exits 255 without it).
+        """
+        if self.session is None or self._exit_status_sent or self.localClosed or self.remoteClosed:
+            return
+        self._exit_status_sent = True
+        conn.sendRequest(self, b"exit-status", struct.pack(">L", 0))
 
     # -- requests and data -------------------------------------------------------
 
@@ -299,6 +312,15 @@ class NetconfChannel(channel.SSHChannel):
 
     def request_env(self, data: bytes) -> int:
         return 1  # accepted and ignored
+
+    def request_pty_req(self, data: bytes) -> int:
+        # Granted and ignored, as the SSH servers of devices do: NETCONF does
+        # not use the terminal (OpenSSH's ``ssh -tt`` and scrapli's "system"
+        # transport ask for one and give up when it is refused).
+        return 1
+
+    def request_window_change(self, data: bytes) -> int:
+        return 1  # the pty's size: ignored
 
     def dataReceived(self, data: bytes) -> None:
         if self.session is not None:

@@ -45,6 +45,10 @@ class StreamChannel:
         if transport is not None and not self._protocol.lost:
             transport.write(data)
 
+    @property
+    def tls(self) -> bool:
+        return bool(self._protocol.factory.tls)
+
     def close(self) -> None:
         self._protocol.loseConnection()
 

@@ -25,8 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SN_NS = "urn:ietf:params:xml:ns:yang:ietf-subscribed-notifications"
 YANG_PUSH_NS = "urn:ietf:params:xml:ns:yang:ietf-yang-push"
-#: The capability a server supporting RFC 8639 over NETCONF advertises (YANG module).
-SN_CAPABILITY = SN_NS + "?module=ietf-subscribed-notifications&revision=2019-09-09"
 
 _ID_PARENTS = ("{%s}" % YANG_PUSH_NS,)
 

@@ -10,7 +10,9 @@ document order.
 
 from __future__ import annotations
 
+import re
 from copy import deepcopy
+from functools import lru_cache
 from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from lxml import etree
@@ -199,16 +201,88 @@ def compile_xpath(select: str, namespaces: Dict[str, str]) -> etree.XPath:
         ) from None
 
 
-def xpath_filter(root: etree._Element, select: str, namespaces: Dict[str, str]) -> etree._Element:
+_XPATH_TOKEN = re.compile(
+    r"""(?P<space>\s+)"""
+    r"""|(?P<literal>"[^"]*"|'[^']*')"""
+    r"""|(?P<number>\d+(?:\.\d*)?|\.\d+)"""
+    r"""|(?P<variable>\$[^\W\d][\w.\-]*(?::[^\W\d][\w.\-]*)?)"""
+    r"""|(?P<qname>[^\W\d][\w.\-]*:(?:\*|[^\W\d][\w.\-]*))"""
+    r"""|(?P<name>[^\W\d][\w.\-]*)"""
+    r"""|(?P<punct>//|::|\.\.|!=|<=|>=|[/().\[\]@,|+\-=<>*])"""
+)
+# After these (or nothing) a name is a name test, and "*" a wildcard (XPath 1.0 3.7).
+_BEFORE_OPERAND = frozenset(
+    {"@", "::", "(", "[", ",", "/", "//", "|", "+", "-", "=", "!=", "<", "<=", ">", ">="}
+    | {"and", "or", "mod", "div", "*op"}
+)
+
+
+@lru_cache(maxsize=256)
+def local_name_xpath(select: str) -> str:
+    """
+    Rewrite the unprefixed element name tests of an XPath 1.0 expression
+    (``/top/name``) so that they match by local name in any namespace
+    (``/*[local-name()='top']/*[local-name()='name']``), as netconfd does.
+    Prefixed names, attributes, functions, axes, literals are left alone.
+    """
+    tokens: List[Tuple[str, str]] = []
+    position = 0
+    while position < len(select):
+        match = _XPATH_TOKEN.match(select, position)
+        if match is None:
+            return select  # not XPath as we know it: let lxml report it
+        kind = match.lastgroup or ""
+        tokens.append((kind, match.group()))
+        position = match.end()
+    out: List[str] = []
+    previous: Optional[str] = None  # the previous token's role, as _BEFORE_OPERAND spells it
+    attribute_axis = False
+    for index, (kind, text) in enumerate(tokens):
+        if kind == "space":
+            out.append(text)
+            continue
+        following = next((t for k, t in tokens[index + 1 :] if k != "space"), None)
+        operand_expected = previous is None or previous in _BEFORE_OPERAND
+        if kind == "name":
+            if not operand_expected:
+                role = text  # an operator name: and, or, mod, div
+            elif following == "(":
+                role = "function"
+            elif following == "::":
+                attribute_axis = text in ("attribute", "namespace")
+                role = "axis"
+            else:
+                if previous != "@" and not (previous == "::" and attribute_axis):
+                    text = "*[local-name()='%s']" % text
+                role = "step"
+            out.append(text)
+            previous = role
+            continue
+        if text == "*" and kind == "punct":
+            previous = "step" if operand_expected else "*op"
+        elif kind == "punct":
+            previous = text
+        else:
+            previous = "step"
+        out.append(text)
+    return "".join(out)
+
+
+def xpath_filter(
+    root: etree._Element, select: str, namespaces: Dict[str, str], *, local_names: bool = False
+) -> etree._Element:
     """
     Apply an XPath filter to the children of *root*.
+
+    With *local_names*, unprefixed element names match in any namespace
+    (see :func:`local_name_xpath`).
 
     Each top-level child is evaluated as its own document, so absolute paths
     such as ``/if:interfaces/if:interface`` work as they do on a device.
     Selected nodes are returned with their ancestors and their subtrees.
     """
     out = etree.Element(root.tag)
-    xpath = compile_xpath(select, namespaces)
+    xpath = compile_xpath(local_name_xpath(select) if local_names else select, namespaces)
     for child in children(root):
         copy = copy_in_scope(child)
         doc = etree.ElementTree(copy)
