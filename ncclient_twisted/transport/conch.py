@@ -40,7 +40,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 
 from ncclient_twisted.transport.dispatch import MessageDispatch
-from ncclient_twisted.transport.framing import EOM, FrameDecoder, frame_11
+from ncclient_twisted.transport.framing import EOM, FrameDecoder, announces_base, frame_11
 from ncclient_twisted.transport.hooks import SessionHooks
 
 __all__ = ["ReactorSession", "NetconfChannel", "UserAuth", "ClientTransport", "HostKeyCheck"]
@@ -159,7 +159,7 @@ class ReactorSession(MessageDispatch, Session):
         self._id = session_id
         self._server_capabilities = capabilities
         caps = [str(c) for c in capabilities or ()]
-        if not any(c.split("?")[0].endswith((":base:1.0", ":base:1.1")) for c in caps):
+        if not announces_base(caps):
             self._hello_failed(SessionError("server hello announces neither base:1.0 nor base:1.1"))
             return
         base11 = "urn:ietf:params:netconf:base:1.1"

@@ -15,13 +15,15 @@ entities, never sees one.
 from __future__ import annotations
 
 import re
-from typing import Callable, Dict, List, Optional, Tuple, cast
+from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
 from lxml import etree
 from ncclient.transport.errors import NetconfFramingError
 from ncclient.xml_ import XMLError
 
 __all__ = [
+    "BASE_CAPABILITIES",
+    "announces_base",
     "FrameDecoder",
     "frame_10",
     "frame_11",
@@ -247,3 +249,13 @@ def reply_parse_error(error: Exception, message_id: Optional[str], huge_tree: bo
     e = MalformedReplyError("reply is not usable XML: %s%s" % (error, hint), message_id)
     e.__cause__ = error
     return e
+
+
+#: The base capabilities (RFC 6241 section 8.1); one of them is the framing both sides use.
+BASE_CAPABILITIES = ("urn:ietf:params:netconf:base:1.0", "urn:ietf:params:netconf:base:1.1")
+
+
+def announces_base(capabilities: Any) -> bool:
+    """Whether a hello's *capabilities* name base:1.0 or base:1.1 (the capability, not
+    the ``urn:ietf:params:xml:ns:netconf:base:1.0`` namespace of a module capability)."""
+    return any(str(c).split("?")[0].strip() in BASE_CAPABILITIES for c in capabilities or ())

@@ -32,7 +32,7 @@ from ncclient.transport.session import NetconfBase, NotificationHandler, Session
 from ncclient.transport.ssh import SSHSession
 
 from ncclient_twisted.transport.dispatch import MessageDispatch
-from ncclient_twisted.transport.framing import EOM, FrameDecoder, frame_11
+from ncclient_twisted.transport.framing import EOM, FrameDecoder, announces_base, frame_11
 from ncclient_twisted.transport.hooks import SessionHooks
 from ncclient_twisted.transport.hostkeys import KnownHostsMixin
 
@@ -526,7 +526,7 @@ class WakeOnSendSession(MessageDispatch, Session):
         # ncclient leaves this check commented out; without a base capability there is
         # no framing both sides agree on (RFC 6241 section 8.1).
         caps = [str(c) for c in (getattr(self, "_server_capabilities", None) or ())]
-        if not any(c.split("?")[0].endswith((":base:1.0", ":base:1.1")) for c in caps):
+        if not announces_base(caps):
             raise SessionError("server hello announces neither base:1.0 nor base:1.1")
         settle = hello_settle_time(getattr(self, "_server_capabilities", None))
         if settle:

@@ -118,3 +118,4 @@ def test_a_run_of_replies_agrees_with_lxml(ns, ids) -> None:
             quoteattr(value, {"\n": "\n", "\t": "\t"}),
         )
         assert _normal(scan_root(raw)) == _normal(parse_root(raw))
+
