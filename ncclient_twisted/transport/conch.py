@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import logging
 import time
+import weakref
 from typing import Any, Callable, Deque, List, Optional
 
 from ncclient.capabilities import Capabilities
@@ -70,7 +71,9 @@ class ReactorSession(MessageDispatch, Session):
         # hand to the listeners.
         self._jobs: Deque[Any] = collections.deque()
         self._messages: Deque[str] = collections.deque()
-        self._work_scheduled = False
+        self._scheduler = scheduler_for(reactor)
+        #: Whether the scheduler holds this session in its queue.
+        self.queued = False
         hooks = hooks if hooks is not None else SessionHooks()
         self._notifications = hooks.notifications
         self._channel: Optional[NetconfChannel] = None
@@ -193,9 +196,10 @@ class ReactorSession(MessageDispatch, Session):
             channel.drop_connection()
 
     # -- work a slice at a time ------------------------------------------------------
-    # A burst (a thousand replies in one read, a thousand requests made in one turn) is
-    # handled WORK_SLICE seconds at a time; the rest waits for the next reactor turn, so
-    # timers and other connections are served in between.
+    # A burst (a thousand replies in one read, a thousand requests made in one turn, on
+    # one session or a hundred) is worked through WORK_SLICE seconds per reactor turn,
+    # for all the reactor's sessions together (WorkScheduler); the rest waits for the
+    # next turn, so timers and other connections are served in between.
 
     def submit(self, job: Any) -> None:
         """Run ``job.run()`` (build and send a request) in a coming reactor turn, in the
@@ -204,24 +208,19 @@ class ReactorSession(MessageDispatch, Session):
             job.fail(self.end_reason or SessionCloseError(b""))
             return
         self._jobs.append(job)
-        self._schedule_work()
+        self._scheduler.request(self)
 
     @property
     def jobs_outstanding(self) -> bool:
         """Whether a submitted job has not run yet (a later request must not overtake it)."""
         return bool(self._jobs)
 
-    def _schedule_work(self) -> None:
-        if not self._work_scheduled:
-            self._work_scheduled = True
-            self._reactor.callLater(0, self._work_later)
-
-    def _work_later(self) -> None:
-        self._work_scheduled = False
-        self._work()
-
     def _work(self) -> None:
-        deadline = time.perf_counter() + WORK_SLICE
+        self._scheduler.request(self)
+
+    def work_until(self, deadline: float) -> bool:
+        """Hand messages to the listeners, then build requests, until *deadline*
+        (``time.perf_counter()``); whether nothing is left."""
         messages, jobs = self._messages, self._jobs
         while messages or jobs:
             if messages:
@@ -229,13 +228,14 @@ class ReactorSession(MessageDispatch, Session):
                     self._dispatch_message(messages.popleft())
                 except Exception as e:
                     self._fail(e)
-                    return
+                    return True
             elif not self.ended:
                 jobs.popleft().run()
+            else:
+                jobs.clear()
             if time.perf_counter() >= deadline:
-                if messages or jobs:
-                    self._schedule_work()
-                return
+                return not (messages or jobs)
+        return True
 
     def connection_lost(self, reason: Optional[Exception]) -> None:
         """The channel or the connection went away (*reason*: why, ``None``: no error)."""
@@ -269,6 +269,65 @@ class ReactorSession(MessageDispatch, Session):
         waiters, self._closed_waiters = self._closed_waiters, []
         for d in waiters:
             d.callback(None)
+
+
+class WorkScheduler:
+    """The reactor's sessions' burst work, WORK_SLICE seconds per reactor turn in all.
+
+    A session with work asks :meth:`request`: in a turn with budget left (and nobody
+    queued before it) it works at once; otherwise it is queued, and the next turn works
+    through the queue, round robin, until the budget is used.
+    """
+
+    def __init__(self, reactor: Any) -> None:
+        self._reactor = reactor
+        self._queue: Deque[ReactorSession] = collections.deque()
+        self._deadline = 0.0
+        self._scheduled = False
+
+    def request(self, session: ReactorSession) -> None:
+        if session.queued:
+            return  # its turn comes, in order
+        now = time.perf_counter()
+        if now >= self._deadline + WORK_SLICE:
+            self._deadline = now + WORK_SLICE  # quiet since the last window: a new one
+        if not self._queue and now < self._deadline and session.work_until(self._deadline):
+            return
+        session.queued = True
+        self._queue.append(session)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            self._reactor.callLater(0, self._turn)
+
+    def _turn(self) -> None:
+        self._scheduled = False
+        deadline = self._deadline = time.perf_counter() + WORK_SLICE
+        queue = self._queue
+        while queue:  # at least one item a turn, however short the slice
+            session = queue.popleft()
+            if session.work_until(deadline):
+                session.queued = False
+            else:
+                queue.append(session)
+            if time.perf_counter() >= deadline:
+                break
+        if queue:
+            self._schedule()
+
+
+_schedulers: "weakref.WeakKeyDictionary[Any, WorkScheduler]" = weakref.WeakKeyDictionary()
+
+
+def scheduler_for(reactor: Any) -> WorkScheduler:
+    """The :class:`WorkScheduler` of *reactor* (made on first use)."""
+    try:
+        return _schedulers[reactor]
+    except KeyError:
+        scheduler = _schedulers[reactor] = WorkScheduler(reactor)
+        return scheduler
 
 
 class NetconfChannel(SSHChannel):

@@ -66,12 +66,24 @@ def next_turn(clock: task.Clock) -> None:
 
 def test_a_burst_of_replies_takes_one_slice_a_turn(session: Any) -> None:
     session.data_received(b"".join(reply(n) for n in range(5)))
-    assert session.recorder.ids == ["0"]
-    for turn in range(1, 5):
+    for turn in range(5):
         assert len(session.clock.getDelayedCalls()) == 1  # the rest: next turn
         next_turn(session.clock)
         assert session.recorder.ids == [str(n) for n in range(turn + 1)]
     assert not session.clock.getDelayedCalls()
+
+
+def test_sessions_of_a_reactor_share_the_slice_round_robin(session: Any) -> None:
+    other = conch.ReactorSession(DefaultDeviceHandler(), session.clock)
+    other.hello.addErrback(lambda f: None)
+    other.add_listener(session.recorder)
+    session.data_received(reply(1) + reply(2))
+    other.data_received(reply(10) + reply(20))
+    next_turn(session.clock)
+    assert session.recorder.ids == ["1"]  # one item a turn for all sessions together
+    while session.clock.getDelayedCalls():
+        next_turn(session.clock)
+    assert session.recorder.ids == ["1", "10", "2", "20"]
 
 
 def test_jobs_run_in_order_after_the_messages_before_them(session: Any) -> None:
