@@ -363,10 +363,11 @@ class Faults:
     def __repr__(self) -> str:
         return "Faults(%r)" % (self._faults,)
 
-    def _take(self, operation: str, timing: bool) -> Optional[Fault]:
+    def take(self, operation: str, timing: bool) -> Optional[Fault]:
         """
         Fire the first fault of the requested class (timing or reply) that
-        matches *operation*: count it and drop it if it is used up.
+        matches *operation*: count it and drop it if it is used up.  (The
+        server's sessions call it for each request.)
         """
         for fault in self._faults:
             if (fault.kind in _TIMING) != timing or fault.kind in _HELLO:
@@ -375,7 +376,7 @@ class Faults:
                 return self._fire(fault)
         return None
 
-    def _take_hello(self) -> Optional[Fault]:
+    def take_hello(self) -> Optional[Fault]:
         """Fire the first hello fault, if any."""
         for fault in self._faults:
             if fault.kind in _HELLO:

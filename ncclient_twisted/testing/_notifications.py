@@ -240,8 +240,8 @@ class NotificationHub:
                 info=[("bad-element", "stream")],
             )
         now = self.clock.seconds()
-        start = self._time(start_text, "startTime")
-        stop = self._time(stop_text, "stopTime")
+        start = self.time_argument(start_text, "startTime")
+        stop = self.time_argument(stop_text, "stopTime")
         if stop is not None and start is None:
             raise NetconfError(
                 "missing-element",
@@ -279,7 +279,8 @@ class NotificationHub:
         self.subscriptions[session.session_id] = sub
         return lambda: self._activate(sub)
 
-    def _time(self, text: Optional[str], name: str) -> Optional[float]:
+    def time_argument(self, text: Optional[str], name: str) -> Optional[float]:
+        """*text*, an RPC argument named *name*, as seconds (``bad-element`` if no date-time)."""
         if text is None:
             return None
         try:

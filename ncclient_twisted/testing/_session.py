@@ -264,7 +264,7 @@ class Session:
 
     def start(self) -> None:
         """The channel is open: send the hello (unless a hello fault says otherwise)."""
-        fault = self._host.faults._take_hello()
+        fault = self._host.faults.take_hello()
         if fault is None:
             self._send_hello()
         elif fault.kind == F.DELAY_HELLO:
@@ -491,8 +491,8 @@ class Session:
                 None,
             )
             return
-        delay = self.faults._take(name, True) or host.faults._take(name, True)
-        fault = self.faults._take(name, False) or host.faults._take(name, False)
+        delay = self.faults.take(name, True) or host.faults.take(name, True)
+        fault = self.faults.take(name, False) or host.faults.take(name, False)
         if fault is not None and fault.kind == F.RPC_ERROR and fault.error is not None:
             outcome = Outcome(fault.error.to_xml())
         else:

@@ -81,9 +81,9 @@ class DynamicSubscriptions:
             elif name in ("stream-xpath-filter", "stream-subtree-filter", "stream-filter-name"):
                 matches = self._filter(child)
             elif name == "replay-start-time":
-                replay_start = self.hub._time(text_of(child), "replay-start-time")
+                replay_start = self.hub.time_argument(text_of(child), "replay-start-time")
             elif name == "stop-time":
-                stop = self.hub._time(text_of(child), "stop-time")
+                stop = self.hub.time_argument(text_of(child), "stop-time")
             elif name in ("encoding", "dscp", "weighting", "dependency"):
                 if name == "encoding" and "xml" not in text_of(child):
                     raise _error(
@@ -121,7 +121,7 @@ class DynamicSubscriptions:
             if name in ("stream-xpath-filter", "stream-subtree-filter", "stream-filter-name"):
                 sub.matches = self._filter(child)
             elif name == "stop-time":
-                sub.stop = self.hub._time(text_of(child), "stop-time")
+                sub.stop = self.hub.time_argument(text_of(child), "stop-time")
         self._state(sub, "subscription-modified")
 
     def delete(self, session: "Subscriber", op: etree._Element) -> None:
