@@ -15,7 +15,7 @@ from __future__ import annotations
 import getpass
 import importlib
 import logging
-from typing import Any, Callable, List, Optional, Tuple, Type
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Type
 
 from ncclient.manager import make_device_handler
 from ncclient.transport.errors import SessionError, SSHError
@@ -37,13 +37,6 @@ from ncclient_twisted.manager import Manager
 from ncclient_twisted.notifications import NotificationQueue
 from ncclient_twisted.options import ConnectOptions
 from ncclient_twisted.subscriptions import NotificationRouter
-from ncclient_twisted.transport.conch import (
-    ClientTransport,
-    HostKeyCheck,
-    ReactorSession,
-    default_key_files,
-    load_private_keys,
-)
 from ncclient_twisted.transport.hooks import SessionHooks
 from ncclient_twisted.transport.hostkeys import HostKeyPolicy
 from ncclient_twisted.transport.keepalive import CountingSocket, DeadPeerDetector, send_keepalive
@@ -57,6 +50,9 @@ from ncclient_twisted.transport.session import (
     hello_settle_time,
     open_socket,
 )
+
+if TYPE_CHECKING:
+    from ncclient_twisted.transport.conch import ClientTransport, HostKeyCheck
 
 __all__ = [
     "SSHConnector",
@@ -227,7 +223,7 @@ class ReactorSSHConnector:
             return TCP6ClientEndpoint(r, host, port, timeout=t)
         return HostnameEndpoint(r, host, port, timeout=t)
 
-    def _host_key_check(self, host: str, port: int) -> HostKeyCheck:
+    def _host_key_check(self, host: str, port: int) -> "HostKeyCheck":
         o = self.options
         kwds = o.session_kwds
         if not kwds.get("hostkey_verify", True):
@@ -253,6 +249,15 @@ class ReactorSSHConnector:
 
     def connect(self) -> "Deferred[Manager]":
         """A Deferred of the connected :class:`Manager`; cancelling it drops the connection."""
+        # Imported here: Conch's SSH client is only loaded by those who use it (old Twisted
+        # releases warn on import with a newer cryptography).
+        from ncclient_twisted.transport.conch import (
+            ClientTransport,
+            ReactorSession,
+            default_key_files,
+            load_private_keys,
+        )
+
         reactor = self.reactor
         o = self.options
         kwds = o.session_kwds
@@ -281,7 +286,7 @@ class ReactorSSHConnector:
         timeout = kwds.get("timeout")
         ready: "Deferred[None]" = Deferred()
         connecting: List["Deferred[Any]"] = []
-        transports: List[ClientTransport] = []
+        transports: List["ClientTransport"] = []
 
         def cancel(_: Any) -> None:
             for d in connecting:
@@ -294,7 +299,7 @@ class ReactorSSHConnector:
         result: "Deferred[Manager]" = Deferred(cancel)
 
         def keys_loaded(private_keys: List[Any]) -> "Deferred[Any]":
-            def build() -> ClientTransport:
+            def build() -> "ClientTransport":
                 t = ClientTransport(session, username, password, private_keys, check, ready)
                 transports.append(t)
                 return t
@@ -361,10 +366,10 @@ class ReactorSSHConnector:
 
 
 class _Factory(protocol.Factory):
-    def __init__(self, build: Callable[[], ClientTransport]) -> None:
+    def __init__(self, build: Callable[[], "ClientTransport"]) -> None:
         self._build = build
 
-    def buildProtocol(self, addr: Any) -> ClientTransport:
+    def buildProtocol(self, addr: Any) -> "ClientTransport":
         return self._build()
 
 
