@@ -300,7 +300,7 @@ class ReactorSSHConnector:
 
         def keys_loaded(private_keys: List[Any]) -> "Deferred[Any]":
             def build() -> "ClientTransport":
-                t = ClientTransport(session, username, password, private_keys, check, ready)
+                t = ClientTransport(session, username, password, private_keys, check, ready, reactor.seconds)
                 transports.append(t)
                 return t
 
@@ -327,6 +327,18 @@ class ReactorSSHConnector:
             return deferLater(reactor, hello_settle_time(session.server_capabilities), lambda: None)
 
         def connected(_: Any) -> Manager:
+            if o.keepalive:
+                t = transports[-1]
+                session.start_keepalive(
+                    DeadPeerDetector(
+                        o.keepalive,
+                        lambda: t.last_received,
+                        t.send_keepalive,
+                        o.keepalive_count_max,
+                        now=reactor.seconds,
+                        peer="%s port %s" % (host, port),
+                    )
+                )
             return Manager(
                 session,
                 device_handler,

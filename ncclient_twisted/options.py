@@ -169,7 +169,7 @@ class ConnectOptions:
             raise NotImplementedError("io='reactor' runs SSH sessions only so far; use io='threads' for %s"
                                       % self.transport)  # fmt: skip
         given = {k for k, v in self.session_kwds.items() if v is not None}
-        unsupported = sorted((given & _REACTOR_IO_UNSUPPORTED) | ({"keepalive"} if self.keepalive else set()))
+        unsupported = sorted(given & _REACTOR_IO_UNSUPPORTED)
         if unsupported:
             raise NotImplementedError(
                 "io='reactor' does not support %s yet; use io='threads'" % ", ".join(unsupported)

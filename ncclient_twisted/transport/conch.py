@@ -43,6 +43,7 @@ from twisted.python.failure import Failure
 from ncclient_twisted.transport.dispatch import MessageDispatch
 from ncclient_twisted.transport.framing import EOM, FrameDecoder, announces_base, frame_11
 from ncclient_twisted.transport.hooks import SessionHooks
+from ncclient_twisted.transport.keepalive import KEEPALIVE_REQUEST, DeadPeerDetector, KeepaliveTimeoutError
 
 __all__ = ["ReactorSession", "NetconfChannel", "UserAuth", "ClientTransport", "HostKeyCheck"]
 
@@ -87,6 +88,8 @@ class ReactorSession(MessageDispatch, Session):
         self.ended = False
         self.host: Optional[str] = None
         self.hello: "Deferred[ReactorSession]" = Deferred()
+        self._keepalive: Optional[DeadPeerDetector] = None
+        self._keepalive_call: Any = None
 
     # -- what the bridge asks of a session -------------------------------------------
 
@@ -102,6 +105,29 @@ class ReactorSession(MessageDispatch, Session):
     def mark_closing(self) -> None:
         """Say that the session is being closed on purpose (its end is then no error)."""
         self._closing_on_purpose = True
+
+    def start_keepalive(self, detector: DeadPeerDetector) -> None:
+        """Drive *detector* on the reactor's clock: probe a silent peer, and end the
+        session with ``KeepaliveTimeoutError`` when it stops answering."""
+        self._keepalive = detector
+        self._keepalive_call = self._reactor.callLater(detector.timeout(None), self._keepalive_tick)
+
+    @property
+    def keepalive(self) -> Optional[DeadPeerDetector]:
+        """The dead-peer detector, if any."""
+        return self._keepalive
+
+    def _keepalive_tick(self) -> None:
+        self._keepalive_call = None
+        detector = self._keepalive
+        if detector is None or self.ended:
+            return
+        try:
+            detector.check()
+        except KeepaliveTimeoutError as e:
+            self._fail(e)
+            return
+        self._keepalive_call = self._reactor.callLater(detector.timeout(None), self._keepalive_tick)
 
     def send(self, message: str) -> None:
         """Write *message*, framed, to the channel (on the reactor thread)."""
@@ -251,6 +277,9 @@ class ReactorSession(MessageDispatch, Session):
         self.ended = True
         self._connected = False
         self._channel = None
+        call, self._keepalive_call = self._keepalive_call, None
+        if call is not None and call.active():
+            call.cancel()
         if self._closing_on_purpose:
             reason = None
         elif reason is None:
@@ -450,8 +479,13 @@ class ClientTransport(SSHClientTransport):
         private_keys: List[keys.Key],
         check_host_key: HostKeyCheck,
         ready: "Deferred[None]",
+        now: Callable[[], float] = time.monotonic,
     ) -> None:
         self.session = session
+        self._now = now
+        #: When data last came from the server (on *now*'s clock): what keepalives watch.
+        self.last_received = now()
+        self.connection: Optional[NetconfConnection] = None
         self._username = username
         self._password = password
         self._private_keys = private_keys
@@ -465,6 +499,20 @@ class ClientTransport(SSHClientTransport):
         if set_no_delay is not None:
             set_no_delay(True)  # small requests must not wait on Nagle
         SSHClientTransport.connectionMade(self)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.last_received = self._now()
+        SSHClientTransport.dataReceived(self, data)
+
+    def send_keepalive(self) -> None:
+        """``keepalive@openssh.com`` with want-reply: any answer, a refusal included,
+        is data from the server."""
+        connection = self.connection
+        if connection is None:
+            return
+        d = connection.sendGlobalRequest(KEEPALIVE_REQUEST.encode("ascii"), b"", wantReply=True)
+        if d is not None:
+            d.addErrback(lambda f: None)
 
     def verifyHostKey(self, hostKey: bytes, fingerprint: bytes) -> "Deferred[bool]":
         self._stage = "host key"
@@ -482,9 +530,8 @@ class ClientTransport(SSHClientTransport):
             self._stage = "subsystem"
             return NetconfChannel(self.session, self.ready, conn=conn)
 
-        self.requestService(
-            UserAuth(self._username, NetconfConnection(channel), self._password, self._private_keys)
-        )
+        self.connection = NetconfConnection(channel)
+        self.requestService(UserAuth(self._username, self.connection, self._password, self._private_keys))
 
     def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
         SSHClientTransport.connectionLost(self, reason)

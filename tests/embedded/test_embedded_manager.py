@@ -217,7 +217,7 @@ def test_demo_runs_green() -> None:
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.threads_only("no keepalive= on the reactor transport yet")
+@pytest.mark.threads_only("about paramiko's socket and transport thread")
 @pytest_twisted.ensureDeferred
 async def test_quiet_socket_keeps_keepalives_and_closes_promptly(server: Any) -> None:
     import threading
