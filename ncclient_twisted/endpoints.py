@@ -206,7 +206,11 @@ class SocketConnector(_Connector):
 
 class ReactorSSHConnector:
     """NETCONF over SSH on the reactor thread (``io="reactor"``): Twisted Conch, one
-    socket, no thread per session (see :mod:`ncclient_twisted.transport.conch`)."""
+    socket, no thread per session (see :mod:`ncclient_twisted.transport.conch`).
+
+    Not yet (refused by :class:`ConnectOptions` at the call): ``sock``, ``sock_fd``,
+    ``ssh_config``, ``bind_addr``, ``environment``; ``allow_agent`` is ignored.
+    """
 
     transport = "ssh"
 

@@ -44,6 +44,9 @@ TARGET_OPTIONS = [
          help="Devices in progress at once."),
     _opt("--timeout", type=click.FloatRange(0.1, None), default=30.0, show_default=True,
          help="Seconds for connecting and for each RPC."),
+    _opt("--io", type=click.Choice(["threads", "reactor"]), default="threads", show_default=True,
+         help="threads: ncclient's session threads; reactor: sessions on the reactor thread "
+             "(experimental, SSH only)."),
 ]
 CREDENTIAL_OPTIONS = [
     _opt("--password-env", metavar="VAR",
@@ -72,7 +75,7 @@ OUTPUT_OPTIONS = [
     _opt("--verbose", "-v", count=True, help="Log ncclient's and ncclient_twisted's messages (-vv: debug)."),
 ]
 COMMON_KEYS = [
-    "host", "port", "username", "device_params", "inventory", "concurrency", "timeout",
+    "host", "port", "username", "device_params", "inventory", "concurrency", "timeout", "io",
     "password_env", "password_file", "key_file", "ask_password",
     "known_hosts", "accept_new", "no_host_key_check",
     "out_dir", "fmt", "quiet", "verbose",
@@ -151,7 +154,9 @@ def common_from(kw: Dict[str, Any], suffix: str = ".xml") -> Common:
     """Pop the shared options out of *kw* and check them (before the reactor runs)."""
     opts = {k: kw.pop(k) for k in COMMON_KEYS}
     targets = _targets(opts)
-    settings = Settings(timeout=opts["timeout"], concurrency=opts["concurrency"], host_keys=_host_keys(opts))
+    settings = Settings(
+        timeout=opts["timeout"], concurrency=opts["concurrency"], host_keys=_host_keys(opts), io=opts["io"]
+    )
     cred_options = CredentialOptions(
         password_env=opts["password_env"],
         password_file=opts["password_file"],

@@ -62,6 +62,8 @@ class Settings:
     timeout: float = 30.0
     concurrency: int = 50
     host_keys: HostKeySettings = field(default_factory=HostKeySettings)
+    #: ``manager.connect``'s ``io``: ``"threads"`` or ``"reactor"``.
+    io: str = "threads"
 
 
 class Timer:
@@ -132,6 +134,7 @@ def connect_target(
         port=target.port,
         timeout=settings.timeout,
         manager_params={"timeout": settings.timeout},
+        io=settings.io,
     )
     if target.username:
         kw["username"] = target.username

@@ -80,6 +80,13 @@ async def test_get_config_of_one_device_prints_the_reply(tmp_path: Path, server:
 
 
 @pytest_twisted.ensureDeferred
+async def test_io_reactor_from_the_command_line(tmp_path: Path, server: Any) -> None:
+    r = await cli(tmp_path, server, "get-config", "--io", "reactor")
+    assert r.code == 0, r
+    assert "<hostname>r1</hostname>" in r.out and r.err == "", r
+
+
+@pytest_twisted.ensureDeferred
 async def test_edit_config_commit_with_the_password_from_a_file(tmp_path: Path, server: Any) -> None:
     (tmp_path / "pw").write_text(PASSWORD + "\n")
     (tmp_path / "change.xml").write_text(
