@@ -12,24 +12,16 @@ is the path they share: the session is built and connected on the reactor's pool
 
 from __future__ import annotations
 
-import getpass
 import importlib
 import logging
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, Type
+from typing import Any, List, Optional, Tuple, Type
 
 from ncclient.manager import make_device_handler
-from ncclient.transport.errors import SessionError, SSHError
-from twisted.internet import defer, protocol
-from twisted.internet.abstract import isIPAddress, isIPv6Address
-from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
-from twisted.internet.error import ConnectError, DNSLookupError, TimeoutError
-from twisted.internet.interfaces import IStreamClientEndpoint, ITCPTransport
-from twisted.internet.task import deferLater
+from twisted.internet.defer import Deferred, fail
 from twisted.python.failure import Failure
 
 from ncclient_twisted._types import INetconfReactor
-from ncclient_twisted.bridge.handoff import Handoff, ImmediateHandoff
+from ncclient_twisted.bridge.handoff import Handoff
 from ncclient_twisted.bridge.hooks import BridgeHooks
 from ncclient_twisted.bridge.listener import DeferredReplyListener
 from ncclient_twisted.bridge.runtime import resolve_reactor, runtime_for
@@ -37,26 +29,18 @@ from ncclient_twisted.manager import Manager
 from ncclient_twisted.notifications import NotificationQueue
 from ncclient_twisted.options import ConnectOptions
 from ncclient_twisted.subscriptions import NotificationRouter
-from ncclient_twisted.transport.hooks import SessionHooks
 from ncclient_twisted.transport.hostkeys import HostKeyPolicy
 from ncclient_twisted.transport.keepalive import CountingSocket, DeadPeerDetector, send_keepalive
 from ncclient_twisted.transport.session import (
-    DEFAULT_HELLO_TIMEOUT,
     IDLE_SOCKET_TIMEOUT,
-    HostResolutionError,
     QuietSocket,
     TwistedSSHSession,
     WakeOnSendSession,
-    hello_settle_time,
     open_socket,
 )
 
-if TYPE_CHECKING:
-    from ncclient_twisted.transport.conch import ClientTransport, HostKeyCheck
-
 __all__ = [
     "SSHConnector",
-    "ReactorSSHConnector",
     "SocketConnector",
     "open_manager",
     "connect",
@@ -204,215 +188,6 @@ class SocketConnector(_Connector):
         return _socket_session_class(self._CLASSES[self.transport])
 
 
-class ReactorSSHConnector:
-    """NETCONF over SSH on the reactor thread (``io="reactor"``): Twisted Conch, one
-    socket, no thread per session (see :mod:`ncclient_twisted.transport.conch`).
-
-    Not yet (refused by :class:`ConnectOptions` at the call): ``sock``, ``sock_fd``,
-    ``ssh_config``, ``bind_addr``, ``environment``; ``allow_agent`` is ignored.
-    """
-
-    transport = "ssh"
-
-    def __init__(self, options: ConnectOptions, reactor: Optional[INetconfReactor] = None) -> None:
-        self.options = options
-        self.reactor = resolve_reactor(reactor)
-
-    def _endpoint(self, host: str, port: int, timeout: Optional[float]) -> IStreamClientEndpoint:
-        t = 30.0 if timeout is None else timeout
-        r: Any = self.reactor
-        if isIPAddress(host):
-            return TCP4ClientEndpoint(r, host, port, timeout=t)
-        if isIPv6Address(host):
-            return TCP6ClientEndpoint(r, host, port, timeout=t)
-        return HostnameEndpoint(r, host, port, timeout=t)
-
-    def _host_key_check(self, host: str, port: int) -> "HostKeyCheck":
-        o = self.options
-        kwds = o.session_kwds
-        if not kwds.get("hostkey_verify", True):
-            return lambda blob: succeed(True)
-        policy = HostKeyPolicy(
-            self.reactor,
-            port,
-            known_hosts=o.known_hosts,
-            accept_new=o.accept_new,
-            user_cb=o.unknown_host_cb,
-            pinned=bool(kwds.get("hostkey_b64")),
-        )
-        pinned = kwds.get("hostkey_b64")
-
-        def check(blob: bytes) -> "Deferred[bool]":
-            try:
-                key = paramiko_key(blob)
-            except Exception as e:
-                return fail(SSHError("the server's host key cannot be read: %s" % type(e).__name__))
-            return policy.check_key(host, key, pinned)
-
-        return check
-
-    def connect(self) -> "Deferred[Manager]":
-        """A Deferred of the connected :class:`Manager`; cancelling it drops the connection."""
-        # Imported here: Conch's SSH client is only loaded by those who use it (old Twisted
-        # releases warn on import with a newer cryptography).
-        from ncclient_twisted.transport.conch import (
-            ClientTransport,
-            ReactorSession,
-            default_key_files,
-            load_private_keys,
-        )
-
-        reactor = self.reactor
-        o = self.options
-        kwds = o.session_kwds
-        try:
-            host = o.host
-            if not host:
-                raise SSHError("no host given")
-            port = int(o.port)
-            device_handler = make_device_handler(o.device_params, o.ignore_errors)
-            if hasattr(device_handler, "add_additional_netconf_params"):
-                device_handler.add_additional_netconf_params(o.nc_params)
-            handoff = ImmediateHandoff()
-            notifications = NotificationRouter(
-                reactor, NotificationQueue(reactor, o.notification_buffer), o.notification_buffer, handoff
-            )
-            hooks = SessionHooks()
-            hooks.notifications = notifications
-            session = ReactorSession(device_handler, reactor, hooks)
-            session.host = host
-            listener = DeferredReplyListener.install(session, device_handler, reactor, handoff)
-            check = self._host_key_check(host, port)
-            username = kwds.get("username") or getpass.getuser()
-            password = kwds.get("password")
-        except Exception:
-            return fail()
-        timeout = kwds.get("timeout")
-        ready: "Deferred[None]" = Deferred()
-        connecting: List["Deferred[Any]"] = []
-        transports: List["ClientTransport"] = []
-
-        def cancel(_: Any) -> None:
-            for d in connecting:
-                d.cancel()
-            for t in transports:
-                tcp = ITCPTransport(t.transport, None)
-                if tcp is not None:
-                    tcp.abortConnection()
-
-        result: "Deferred[Manager]" = Deferred(cancel)
-
-        def keys_loaded(private_keys: List[Any]) -> "Deferred[Any]":
-            def build() -> "ClientTransport":
-                t = ClientTransport(session, username, password, private_keys, check, ready, reactor.seconds)
-                transports.append(t)
-                return t
-
-            d = self._endpoint(host, port, timeout).connect(_Factory(build))
-            connecting.append(d)
-            return d.addErrback(_connect_error, host, port)
-
-        # ncclient's bounds: the connect's timeout for the SSH handshake and for the
-        # hello exchange (60 s when none is given: ncclient's hello default).
-        bound = DEFAULT_HELLO_TIMEOUT if timeout is None else timeout
-
-        def handshake_done(_: Any) -> "Deferred[Any]":
-            return ready.addTimeout(bound, reactor).addErrback(
-                _timed_out, SSHError, "SSH handshake with %s:%s timed out" % (host, port)
-            )
-
-        def hello_done(_: Any) -> "Deferred[Any]":
-            return session.hello.addTimeout(bound, reactor).addErrback(
-                _timed_out, SessionError, "Capability exchange timed out"
-            )
-
-        def settle(_: Any) -> "Deferred[Any]":
-            # yuma123's netconfd may hold a request read together with the hello.
-            return deferLater(reactor, hello_settle_time(session.server_capabilities), lambda: None)
-
-        def connected(_: Any) -> Manager:
-            if o.keepalive:
-                t = transports[-1]
-                session.start_keepalive(
-                    DeadPeerDetector(
-                        o.keepalive,
-                        lambda: t.last_received,
-                        t.send_keepalive,
-                        o.keepalive_count_max,
-                        now=reactor.seconds,
-                        peer="%s port %s" % (host, port),
-                    )
-                )
-            return Manager(
-                session,
-                device_handler,
-                reactor=reactor,
-                listener=listener,
-                notifications=notifications,
-                raise_mode=o.raise_mode,
-                **o.manager_params,
-            )
-
-        key_filename = kwds.get("key_filename")
-        look_for_keys = bool(kwds.get("look_for_keys", True))
-        if key_filename or (look_for_keys and default_key_files()):
-            # Reading (and decrypting) key files may take long: on the pool.
-            loading = runtime_for(reactor).run(load_private_keys, key_filename, password, look_for_keys)
-        else:
-            loading = succeed([])
-        connecting.append(loading)
-        d = loading.addCallback(keys_loaded).addCallback(handshake_done).addCallback(hello_done)
-        d.addCallback(settle).addCallback(connected)
-
-        def deliver(r: Any) -> None:
-            if isinstance(r, Failure):
-                session.hello.addErrback(lambda f: None)  # if it failed too: reported here
-                cancel(None)  # the connection, whatever stage it reached
-                session.connection_lost(None)
-                if not result.called:
-                    result.errback(r)
-                return
-            if result.called:  # cancelled meanwhile
-                r.close_session(timeout=0).addErrback(lambda f: log.debug("closing: %s", f.value))
-                return
-            result.callback(r)
-
-        d.addBoth(deliver)
-        return result
-
-
-class _Factory(protocol.Factory):
-    def __init__(self, build: Callable[[], "ClientTransport"]) -> None:
-        self._build = build
-
-    def buildProtocol(self, addr: Any) -> "ClientTransport":
-        return self._build()
-
-
-def _timed_out(f: Failure, error: Callable[[str], Exception], message: str) -> Failure:
-    """ncclient's exception for a stage of the connect that timed out."""
-    f.trap(defer.TimeoutError)
-    return Failure(error(message))
-
-
-def _connect_error(f: Failure, host: str, port: int) -> Failure:
-    """ncclient's exceptions for a TCP connect that failed."""
-    if f.check(DNSLookupError):
-        return Failure(HostResolutionError(None, "Could not resolve %s: %s" % (host, f.value)))
-    if f.check(ConnectError, TimeoutError):
-        return Failure(SSHError("Could not open socket to %s:%s (%s)" % (host, port, f.value)))
-    return f
-
-
-def paramiko_key(blob: bytes) -> Any:
-    """The paramiko key of an SSH public key *blob* (what the host-key policy compares)."""
-    import paramiko
-    from twisted.conch.ssh.common import getNS
-
-    key_type, _ = getNS(blob)
-    return paramiko.PKey.from_type_string(key_type.decode("ascii"), blob)
-
-
 def open_manager(connector: _Connector) -> "Deferred[Manager]":
     """The connect path shared by every transport.
 
@@ -509,7 +284,7 @@ def connect_ssh(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: A
       before the oldest is dropped);
     - ``io``: ``"threads"`` (default: ncclient's session thread and paramiko's) or
       ``"reactor"`` (experimental: the session is a Conch protocol on the reactor thread;
-      see :class:`ReactorSSHConnector` for what it does not do yet).
+      see :mod:`ncclient_twisted.reactor_endpoints` for what it does not do yet).
 
     Every keyword is checked at the call (:class:`~ncclient_twisted.options.ConnectOptions`):
     one that nobody takes, or a value of the wrong kind, is a failed Deferred.
@@ -519,6 +294,8 @@ def connect_ssh(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: A
     except Exception:
         return fail()
     if options.io == "reactor":
+        from ncclient_twisted.reactor_endpoints import ReactorSSHConnector
+
         return ReactorSSHConnector(options, reactor).connect()
     return SSHConnector(options, reactor).connect()
 
@@ -530,6 +307,11 @@ def _connect_socket(
         connector = SocketConnector.from_call(transport, args, kwds, reactor)
     except Exception:
         return fail()
+    if connector.options.io == "reactor":
+        from ncclient_twisted.reactor_endpoints import ReactorTLSConnector, ReactorUnixConnector
+
+        cls = ReactorTLSConnector if transport == "tls" else ReactorUnixConnector
+        return cls(connector.options, reactor).connect()
     return connector.connect()
 
 

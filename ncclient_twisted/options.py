@@ -34,7 +34,11 @@ _ERRORS_KEYS = frozenset({"ignore_errors", "raise_mode"})
 _OUR_SSH_KEYS = frozenset({"known_hosts", "accept_new", "keepalive_count_max"})
 _IO = ("threads", "reactor")
 #: ncclient's SSH keywords the reactor transport does not take (yet).
-_REACTOR_IO_UNSUPPORTED = frozenset({"sock", "sock_fd", "ssh_config", "bind_addr", "environment"})
+_REACTOR_IO_UNSUPPORTED = {
+    "ssh": frozenset({"sock", "sock_fd", "ssh_config", "bind_addr", "environment"}),
+    "tls": frozenset({"sock", "bind_addr", "protocol"}),
+    "uds": frozenset(),
+}
 
 
 def key_passphrase_for_old_ncclient(
@@ -165,11 +169,8 @@ class ConnectOptions:
 
     def _check_reactor_io(self) -> None:
         """What the reactor transport does not do yet: refused by name, at the call."""
-        if self.transport != "ssh":
-            raise NotImplementedError("io='reactor' runs SSH sessions only so far; use io='threads' for %s"
-                                      % self.transport)  # fmt: skip
         given = {k for k, v in self.session_kwds.items() if v is not None}
-        unsupported = sorted(given & _REACTOR_IO_UNSUPPORTED)
+        unsupported = sorted(given & _REACTOR_IO_UNSUPPORTED[self.transport])
         if unsupported:
             raise NotImplementedError(
                 "io='reactor' does not support %s yet; use io='threads'" % ", ".join(unsupported)

@@ -123,7 +123,16 @@ class _OnTransport:
         self.io = io
 
     def connect_kwargs(self, *args, **kw):
-        kwargs = dict(self._server.connect_kwargs(*args, **kw))
+        return self._with_io(self._server.connect_kwargs(*args, **kw))
+
+    def tls_connect_kwargs(self, *args, **kw):
+        return self._with_io(self._server.tls_connect_kwargs(*args, **kw))
+
+    def uds_connect_kwargs(self, *args, **kw):
+        return self._with_io(self._server.uds_connect_kwargs(*args, **kw))
+
+    def _with_io(self, kwargs):
+        kwargs = dict(kwargs)
         kwargs.setdefault("io", self.io)
         return kwargs
 

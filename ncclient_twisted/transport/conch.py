@@ -19,7 +19,7 @@ import collections
 import logging
 import time
 import weakref
-from typing import Any, Callable, Deque, List, Optional
+from typing import Any, Callable, Deque, List, Optional, Protocol
 
 from ncclient.capabilities import Capabilities
 from ncclient.transport.errors import (
@@ -36,8 +36,10 @@ from twisted.conch.ssh.common import NS
 from twisted.conch.ssh.connection import SSHConnection
 from twisted.conch.ssh.transport import SSHClientTransport
 from twisted.conch.ssh.userauth import SSHUserAuthClient
-from twisted.internet import threads
+from twisted.internet import protocol, threads
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import ISSLTransport, ITCPTransport
+from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
 from ncclient_twisted.transport.dispatch import MessageDispatch
@@ -54,6 +56,15 @@ log = logging.getLogger("ncclient_twisted.session")
 HostKeyCheck = Callable[[bytes], "Deferred[bool]"]
 #: The longest a session works on a burst in one reactor turn (seconds).
 WORK_SLICE = 0.002
+
+
+class Link(Protocol):
+    """What a :class:`ReactorSession` runs over: an SSH channel, or a stream (TLS, a
+    Unix socket)."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def drop_connection(self) -> None: ...
 
 
 class ReactorSession(MessageDispatch, Session):
@@ -77,7 +88,7 @@ class ReactorSession(MessageDispatch, Session):
         self.queued = False
         hooks = hooks if hooks is not None else SessionHooks()
         self._notifications = hooks.notifications
-        self._channel: Optional[NetconfChannel] = None
+        self._channel: Optional[Link] = None
         self._decoder = FrameDecoder(
             self._messages.append, lambda: self._base == NetconfBase.BASE_11, invalid=self._reject
         )
@@ -166,7 +177,7 @@ class ReactorSession(MessageDispatch, Session):
 
     # -- from the channel ------------------------------------------------------------
 
-    def channel_opened(self, channel: "NetconfChannel") -> None:
+    def channel_opened(self, channel: "Link") -> None:
         """The channel is open: from now on the server's hello may come (a server may
         send it before it answers the subsystem request)."""
         self._channel = channel
@@ -582,3 +593,55 @@ def load_private_keys(key_filename: Any, password: Optional[str], look_for_keys:
             except (OSError, keys.BadKeyError, keys.EncryptedKeyError, ValueError):
                 log.debug("skipping %s: it cannot be loaded", path)
     return found
+
+
+class NetconfStreamProtocol(protocol.Protocol):
+    """NETCONF straight over a stream (TLS, RFC 7589; a Unix socket) for a
+    :class:`ReactorSession`. *ready* fires once the stream is up, or fails with
+    *error(message)* (ncclient's ``TLSError``, ``UnixSocketError``)."""
+
+    def __init__(
+        self, session: ReactorSession, ready: "Deferred[None]", error: Callable[[str], Exception]
+    ) -> None:
+        self.session = session
+        self.ready = ready
+        self._error = error
+        self._tls = False
+
+    def connectionMade(self) -> None:
+        tcp = ITCPTransport(self.transport, None)
+        if tcp is not None:
+            tcp.setTcpNoDelay(True)
+        self._tls = ISSLTransport(self.transport, None) is not None
+        self.session.channel_opened(self)
+        self.session.channel_ready()
+        if not self._tls and not self.ready.called:
+            self.ready.callback(None)
+
+    def dataReceived(self, data: bytes) -> None:
+        if not self.ready.called:
+            self.ready.callback(None)  # TLS: the handshake is done once data comes
+        self.session.data_received(data)
+
+    def write(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+    def drop_connection(self) -> None:
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if not self.ready.called:
+            what = "Unsuccessful TLS handshake" if self._tls else "Connection lost"
+            cause = reason.value if reason.value is not None else "closed"
+            self.ready.errback(Failure(self._error("%s: %s" % (what, _describe(cause)))))
+        self.session.connection_lost(None)
+
+
+def _describe(error: Any) -> str:
+    """An OpenSSL error's reasons in words ("certificate verify failed", an alert...)."""
+    args = getattr(error, "args", ())
+    if args and isinstance(args[0], list):  # OpenSSL.SSL.Error: [(lib, func, reason), ...]
+        return "; ".join(str(e[-1]) for e in args[0] if isinstance(e, tuple)) or repr(error)
+    return str(error) or type(error).__name__

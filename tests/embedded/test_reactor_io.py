@@ -137,9 +137,3 @@ async def test_what_it_does_not_do_yet_is_refused_at_the_call(server: Any, kw: A
     args.update(kw)
     with pytest.raises((NotImplementedError, ValueError), match=words):
         await bounded(manager.connect(**args))
-
-
-@pytest_twisted.ensureDeferred
-async def test_tls_is_not_on_the_reactor_yet() -> None:
-    with pytest.raises(NotImplementedError, match="SSH sessions only"):
-        await bounded(manager.connect_tls(host="127.0.0.1", port=1, io="reactor"))

@@ -15,6 +15,7 @@ from ncclient.transport.errors import TLSError, UnixSocketError
 from twisted.internet import defer
 
 from ncclient_twisted import manager, testing
+from tests.conftest import on_both_transports
 from tests.support.helpers import bounded as _bounded
 from tests.support.helpers import reactor, session_threads
 
@@ -27,10 +28,10 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> testing.Certificates:
 
 
 @pytest_twisted.async_yield_fixture
-async def server(certs: testing.Certificates, tmp_path: Path) -> AsyncIterator[testing.NetconfServer]:
+async def server(certs: testing.Certificates, tmp_path: Path, io: str) -> AsyncIterator[Any]:
     s = await testing.serve(reactor(), tls=certs, unix_socket=str(tmp_path / "netconf.sock"))
     before = session_threads()
-    yield s
+    yield on_both_transports(s, io)
     await s.stop()
     assert not (tmp_path / "netconf.sock").exists()
     # Every session the test opened is gone, thread included.
@@ -118,10 +119,10 @@ async def test_tls_client_certificate_from_another_ca_is_refused(
 
 @pytest_twisted.ensureDeferred
 async def test_tls_server_certificate_for_another_name_is_refused(
-    certs: testing.Certificates, tmp_path: Path
+    certs: testing.Certificates, tmp_path: Path, io: str
 ) -> None:
     other = testing.generate_certificates(tmp_path, server_names=("netconf.example",))
-    s = await testing.serve(reactor(), tls=other)
+    s = on_both_transports(await testing.serve(reactor(), tls=other), io)
     try:
         error = await failure_of(manager.connect_tls(**s.tls_connect_kwargs()))
         assert isinstance(error, TLSError), repr(error)

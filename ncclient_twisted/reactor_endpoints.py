@@ -1,0 +1,394 @@
+"""The connectors of the reactor transport (``io="reactor"``): sessions that are Twisted
+protocols on the reactor thread, one socket each and no thread.
+
+- :class:`ReactorSSHConnector`: NETCONF over SSH with Twisted Conch;
+- :class:`ReactorTLSConnector`: NETCONF over TLS (RFC 7589, mutual X.509) with Twisted's
+  TLS (``twisted[tls]``, that is pyOpenSSL);
+- :class:`ReactorUnixConnector`: NETCONF over a Unix socket.
+
+Each ``connect()`` is a Deferred of the same :class:`~ncclient_twisted.manager.Manager`
+the threads transport gives, failing with ncclient's exception for the stage that failed.
+Conch and pyOpenSSL are imported only when a connector of theirs is used.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+from typing import TYPE_CHECKING, Any, Callable, List, Optional
+
+from ncclient.manager import make_device_handler
+from ncclient.transport.errors import SessionError, SSHError, TLSError, UnixSocketError
+from twisted.internet import defer, protocol
+from twisted.internet.abstract import isIPAddress, isIPv6Address
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.endpoints import (
+    HostnameEndpoint,
+    TCP4ClientEndpoint,
+    TCP6ClientEndpoint,
+    UNIXClientEndpoint,
+)
+from twisted.internet.error import ConnectError, DNSLookupError, TimeoutError
+from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.internet.task import deferLater
+from twisted.python.failure import Failure
+
+from ncclient_twisted._types import INetconfReactor
+from ncclient_twisted.bridge.handoff import ImmediateHandoff
+from ncclient_twisted.bridge.listener import DeferredReplyListener
+from ncclient_twisted.bridge.runtime import resolve_reactor, runtime_for
+from ncclient_twisted.manager import Manager
+from ncclient_twisted.notifications import NotificationQueue
+from ncclient_twisted.options import ConnectOptions
+from ncclient_twisted.subscriptions import NotificationRouter
+from ncclient_twisted.transport.hooks import SessionHooks
+from ncclient_twisted.transport.hostkeys import HostKeyPolicy
+from ncclient_twisted.transport.keepalive import DeadPeerDetector
+from ncclient_twisted.transport.session import DEFAULT_HELLO_TIMEOUT, HostResolutionError, hello_settle_time
+
+if TYPE_CHECKING:
+    from ncclient_twisted.transport.conch import ClientTransport, HostKeyCheck, ReactorSession
+
+__all__ = ["ReactorSSHConnector", "ReactorTLSConnector", "ReactorUnixConnector"]
+
+log = logging.getLogger("ncclient_twisted.manager")
+
+
+def _tcp_endpoint(reactor: Any, host: str, port: int, timeout: float) -> IStreamClientEndpoint:
+    """An IP address is connected to as it is; a name is resolved (HostnameEndpoint)."""
+    if isIPAddress(host):
+        return TCP4ClientEndpoint(reactor, host, port, timeout=timeout)
+    if isIPv6Address(host):
+        return TCP6ClientEndpoint(reactor, host, port, timeout=timeout)
+    return HostnameEndpoint(reactor, host, port, timeout=timeout)
+
+
+def _timed_out(f: Failure, error: Callable[[str], Exception], message: str) -> Failure:
+    """ncclient's exception for a stage of the connect that timed out."""
+    f.trap(defer.TimeoutError)
+    return Failure(error(message))
+
+
+class _ReactorConnector:
+    """The connect path the reactor connectors share: the session and its listeners, the
+    connection (:meth:`_open`, the transport's), the handshake and hello bounded by the
+    connect's timeout, then the :class:`Manager`."""
+
+    #: ncclient's exception for this transport's failures.
+    error: Callable[[str], Exception] = SSHError
+    #: What :meth:`_open`'s protocols are: their ``transport`` is aborted on failure.
+    _protocols: List[Any]
+
+    def __init__(self, options: ConnectOptions, reactor: Optional[INetconfReactor] = None) -> None:
+        self.options = options
+        self.reactor = resolve_reactor(reactor)
+
+    @property
+    def _timeout(self) -> float:
+        timeout = self.options.session_kwds.get("timeout")
+        return DEFAULT_HELLO_TIMEOUT if timeout is None else float(timeout)
+
+    def _describe(self) -> str:
+        return "the server"
+
+    def _open(self, session: "ReactorSession", ready: "Deferred[None]") -> "Deferred[Any]":
+        """Connect and start the stream or channel *session* runs on; *ready* fires once it
+        can carry NETCONF (the TLS or SSH handshake done)."""
+        raise NotImplementedError
+
+    def _started(self, session: "ReactorSession") -> None:
+        """After the hello: what the transport starts then (keepalives)."""
+
+    def connect(self) -> "Deferred[Manager]":
+        """A Deferred of the connected :class:`Manager`; cancelling it drops the connection."""
+        from ncclient_twisted.transport.conch import ReactorSession
+
+        reactor = self.reactor
+        o = self.options
+        self._protocols = []
+        connecting: List["Deferred[Any]"] = []
+        try:
+            device_handler = make_device_handler(o.device_params, o.ignore_errors)
+            if hasattr(device_handler, "add_additional_netconf_params"):
+                device_handler.add_additional_netconf_params(o.nc_params)
+            handoff = ImmediateHandoff()
+            notifications = NotificationRouter(
+                reactor, NotificationQueue(reactor, o.notification_buffer), o.notification_buffer, handoff
+            )
+            hooks = SessionHooks()
+            hooks.notifications = notifications
+            session = ReactorSession(device_handler, reactor, hooks)
+            session.host = o.host
+            listener = DeferredReplyListener.install(session, device_handler, reactor, handoff)
+        except Exception:
+            return fail()
+
+        def abort(_: Any = None) -> None:
+            for d in connecting:
+                d.cancel()
+            for p in self._protocols:
+                abort_connection = getattr(p.transport, "abortConnection", None)
+                if abort_connection is not None:
+                    abort_connection()
+                elif p.transport is not None:
+                    p.transport.loseConnection()
+
+        result: "Deferred[Manager]" = Deferred(abort)
+        ready: "Deferred[None]" = Deferred()
+        bound = self._timeout
+
+        def handshake_done(_: Any) -> "Deferred[Any]":
+            return ready.addTimeout(bound, reactor).addErrback(
+                _timed_out, self.error, "Handshake with %s timed out" % self._describe()
+            )
+
+        def hello_done(_: Any) -> "Deferred[Any]":
+            return session.hello.addTimeout(bound, reactor).addErrback(
+                _timed_out, SessionError, "Capability exchange timed out"
+            )
+
+        def settle(_: Any) -> "Deferred[Any]":
+            # yuma123's netconfd may hold a request read together with the hello.
+            return deferLater(reactor, hello_settle_time(session.server_capabilities), lambda: None)
+
+        def connected(_: Any) -> Manager:
+            self._started(session)
+            return Manager(
+                session,
+                device_handler,
+                reactor=reactor,
+                listener=listener,
+                notifications=notifications,
+                raise_mode=o.raise_mode,
+                **o.manager_params,
+            )
+
+        opening = self._open(session, ready)
+        connecting.append(opening)
+        d = opening.addCallback(handshake_done).addCallback(hello_done)
+        d.addCallback(settle).addCallback(connected)
+
+        def deliver(r: Any) -> None:
+            if isinstance(r, Failure):
+                session.hello.addErrback(lambda f: None)  # if it failed too: reported here
+                abort()  # the connection, whatever stage it reached
+                session.connection_lost(None)
+                if not result.called:
+                    result.errback(r)
+                return
+            if result.called:  # cancelled meanwhile
+                r.close_session(timeout=0).addErrback(lambda f: log.debug("closing: %s", f.value))
+                return
+            result.callback(r)
+
+        d.addBoth(deliver)
+        return result
+
+
+class _Factory(protocol.Factory):
+    def __init__(self, build: Callable[[], protocol.Protocol], made: List[Any]) -> None:
+        self._build = build
+        self._made = made
+
+    def buildProtocol(self, addr: Any) -> protocol.Protocol:
+        p = self._build()
+        self._made.append(p)
+        return p
+
+
+class ReactorSSHConnector(_ReactorConnector):
+    """NETCONF over SSH: Twisted Conch (see :mod:`ncclient_twisted.transport.conch`).
+
+    Not yet (refused by :class:`ConnectOptions` at the call): ``sock``, ``sock_fd``,
+    ``ssh_config``, ``bind_addr``, ``environment``; ``allow_agent`` is ignored.
+    """
+
+    transport = "ssh"
+    error = SSHError
+
+    def _describe(self) -> str:
+        return "%s:%s" % (self.options.host, self.options.port)
+
+    def _host_key_check(self, host: str, port: int) -> "HostKeyCheck":
+        o = self.options
+        kwds = o.session_kwds
+        if not kwds.get("hostkey_verify", True):
+            return lambda blob: succeed(True)
+        policy = HostKeyPolicy(
+            self.reactor,
+            port,
+            known_hosts=o.known_hosts,
+            accept_new=o.accept_new,
+            user_cb=o.unknown_host_cb,
+            pinned=bool(kwds.get("hostkey_b64")),
+        )
+        pinned = kwds.get("hostkey_b64")
+
+        def check(blob: bytes) -> "Deferred[bool]":
+            try:
+                key = paramiko_key(blob)
+            except Exception as e:
+                return fail(SSHError("the server's host key cannot be read: %s" % type(e).__name__))
+            return policy.check_key(host, key, pinned)
+
+        return check
+
+    def _open(self, session: "ReactorSession", ready: "Deferred[None]") -> "Deferred[Any]":
+        from ncclient_twisted.transport.conch import ClientTransport, default_key_files, load_private_keys
+
+        o = self.options
+        kwds = o.session_kwds
+        host = o.host
+        if not host:
+            return fail(SSHError("no host given"))
+        port = int(o.port)
+        check = self._host_key_check(host, port)
+        username = kwds.get("username") or getpass.getuser()
+        password = kwds.get("password")
+        reactor: Any = self.reactor
+
+        def keys_loaded(private_keys: List[Any]) -> "Deferred[Any]":
+            def build() -> "ClientTransport":
+                return ClientTransport(
+                    session, username, password, private_keys, check, ready, reactor.seconds
+                )
+
+            endpoint = _tcp_endpoint(reactor, host, port, self._timeout)
+            return endpoint.connect(_Factory(build, self._protocols)).addErrback(_connect_error, host, port)
+
+        key_filename = kwds.get("key_filename")
+        look_for_keys = bool(kwds.get("look_for_keys", True))
+        if key_filename or (look_for_keys and default_key_files()):
+            # Reading (and decrypting) key files may take long: on the pool.
+            loading = runtime_for(self.reactor).run(load_private_keys, key_filename, password, look_for_keys)
+        else:
+            loading = succeed([])
+        return loading.addCallback(keys_loaded)
+
+    def _started(self, session: "ReactorSession") -> None:
+        o = self.options
+        if not o.keepalive:
+            return
+        t: "ClientTransport" = self._protocols[-1]
+        session.start_keepalive(
+            DeadPeerDetector(
+                o.keepalive,
+                lambda: t.last_received,
+                t.send_keepalive,
+                o.keepalive_count_max,
+                now=self.reactor.seconds,
+                peer="%s port %s" % (o.host, o.port),
+            )
+        )
+
+
+class ReactorTLSConnector(_ReactorConnector):
+    """NETCONF over TLS (RFC 7589): ncclient's ``connect_tls`` arguments (``host``,
+    ``port``, ``certfile``, ``keyfile``, ``ca_certs``, ``check_hostname``,
+    ``server_hostname``, ``timeout``) with Twisted's TLS, which needs ``twisted[tls]``."""
+
+    transport = "tls"
+    error = TLSError
+
+    def _describe(self) -> str:
+        return "%s:%s" % (self.options.host, self.options.session_kwds.get("port", 6513))
+
+    def _tls_options(self) -> Any:
+        kwds = self.options.session_kwds
+        try:
+            from twisted.internet import ssl
+        except ImportError as e:  # pragma: no cover - twisted[tls] is in the test extra
+            raise NotImplementedError("io='reactor' over TLS needs twisted[tls] (pyOpenSSL): %s" % e) from e
+        certfile, keyfile, ca_certs = kwds.get("certfile"), kwds.get("keyfile"), kwds.get("ca_certs")
+        if not certfile:
+            raise TLSError("Missing client certificate file")
+        try:
+            cert_pem = open(certfile, "rb").read()
+            key_pem = open(keyfile, "rb").read() if keyfile else cert_pem
+            client = ssl.PrivateCertificate.loadPEM(cert_pem + b"\n" + key_pem)
+        except OSError:
+            raise TLSError("Private key / certificate pair not found") from None
+        except Exception:
+            raise TLSError("Bad client private key / certificate pair") from None
+        if ca_certs:
+            try:
+                pems = open(ca_certs, "rb").read()
+            except OSError:
+                raise TLSError("CA certificate file not found") from None
+            try:
+                trust = ssl.trustRootFromCertificates(
+                    [ssl.Certificate.loadPEM(b"-----BEGIN CERTIFICATE-----" + part)
+                     for part in pems.split(b"-----BEGIN CERTIFICATE-----")[1:]]
+                )  # fmt: skip
+            except Exception:
+                raise TLSError("Bad Certification Authority file") from None
+        else:
+            trust = ssl.platformTrust()
+        if kwds.get("check_hostname", True):
+            name = kwds.get("server_hostname") or self.options.host
+            return ssl.optionsForClientTLS(name, trustRoot=trust, clientCertificate=client)
+        return ssl.CertificateOptions(
+            privateKey=client.privateKey.original, certificate=client.original, trustRoot=trust
+        )
+
+    def _open(self, session: "ReactorSession", ready: "Deferred[None]") -> "Deferred[Any]":
+        from twisted.internet.endpoints import wrapClientTLS
+
+        from ncclient_twisted.transport.conch import NetconfStreamProtocol
+
+        o = self.options
+        host = o.host
+        if not host:
+            return fail(TLSError("Missing host"))
+        port = int(o.session_kwds.get("port") or 6513)
+        try:
+            options = self._tls_options()
+        except Exception:
+            return fail()
+        endpoint = wrapClientTLS(options, _tcp_endpoint(self.reactor, host, port, self._timeout))
+        factory = _Factory(lambda: NetconfStreamProtocol(session, ready, TLSError), self._protocols)
+        return endpoint.connect(factory).addErrback(_connect_error, host, port, TLSError)
+
+
+class ReactorUnixConnector(_ReactorConnector):
+    """NETCONF over a Unix socket: ncclient's ``connect_uds`` arguments (``path``,
+    ``timeout``)."""
+
+    transport = "uds"
+    error = UnixSocketError
+
+    def _describe(self) -> str:
+        return repr(self.options.session_kwds.get("path"))
+
+    def _open(self, session: "ReactorSession", ready: "Deferred[None]") -> "Deferred[Any]":
+        from ncclient_twisted.transport.conch import NetconfStreamProtocol
+
+        path = self.options.session_kwds.get("path") or (self.options.args[0] if self.options.args else None)
+        if not path:
+            return fail(UnixSocketError("Missing socket path"))
+        endpoint = UNIXClientEndpoint(self.reactor, path, timeout=self._timeout)
+        factory = _Factory(lambda: NetconfStreamProtocol(session, ready, UnixSocketError), self._protocols)
+
+        def refused(f: Failure) -> Failure:
+            f.trap(ConnectError)
+            return Failure(UnixSocketError("Could not connect to %r: %s" % (path, f.value)))
+
+        return endpoint.connect(factory).addErrback(refused)
+
+
+def _connect_error(f: Failure, host: str, port: int, error: Callable[[str], Exception] = SSHError) -> Failure:
+    """ncclient's exceptions for a TCP connect that failed."""
+    if f.check(DNSLookupError):
+        return Failure(HostResolutionError(None, "Could not resolve %s: %s" % (host, f.value)))
+    if f.check(ConnectError, TimeoutError):
+        return Failure(error("Could not open socket to %s:%s (%s)" % (host, port, f.value)))
+    return f
+
+
+def paramiko_key(blob: bytes) -> Any:
+    """The paramiko key of an SSH public key *blob* (what the host-key policy compares)."""
+    import paramiko
+    from twisted.conch.ssh.common import getNS
+
+    key_type, _ = getNS(blob)
+    return paramiko.PKey.from_type_string(key_type.decode("ascii"), blob)
