@@ -31,6 +31,7 @@ from ncclient_twisted.options import ConnectOptions
 from ncclient_twisted.subscriptions import NotificationRouter
 from ncclient_twisted.transport.hostkeys import HostKeyPolicy
 from ncclient_twisted.transport.keepalive import CountingSocket, DeadPeerDetector, send_keepalive
+from ncclient_twisted.transport.limits import limit_error_in
 from ncclient_twisted.transport.session import (
     IDLE_SOCKET_TIMEOUT,
     QuietSocket,
@@ -220,13 +221,19 @@ def open_manager(connector: _Connector) -> "Deferred[Manager]":
         # Built here, not on the reactor: creating a session (a thread, its locks and
         # conditions, a socket pair) costs the reactor milliseconds under load.
         hooks = BridgeHooks(runtime, notifications)
-        session = session_class(device_handler, hooks)
+        try:
+            session = session_class(device_handler, hooks)
+        except Exception as e:
+            raise (limit_error_in(e) or e) from e
         listener = DeferredReplyListener.install(session, device_handler, reactor, handoff)
         hooks.attach(listener)
         try:
             connector.connect_session(session)
-        except BaseException:
+        except BaseException as e:
             session.close()
+            limit = limit_error_in(e)
+            if limit is not None:
+                raise limit from e
             raise
         if cancelled:
             session.close()

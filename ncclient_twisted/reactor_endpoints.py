@@ -44,6 +44,7 @@ from ncclient_twisted.subscriptions import NotificationRouter
 from ncclient_twisted.transport.hooks import SessionHooks
 from ncclient_twisted.transport.hostkeys import HostKeyPolicy
 from ncclient_twisted.transport.keepalive import DeadPeerDetector
+from ncclient_twisted.transport.limits import descriptor_limit_error
 from ncclient_twisted.transport.session import DEFAULT_HELLO_TIMEOUT, HostResolutionError, hello_settle_time
 
 if TYPE_CHECKING:
@@ -378,6 +379,9 @@ class ReactorUnixConnector(_ReactorConnector):
 
 def _connect_error(f: Failure, host: str, port: int, error: Callable[[str], Exception] = SSHError) -> Failure:
     """ncclient's exceptions for a TCP connect that failed."""
+    limit = descriptor_limit_error(getattr(f.value, "osError", None) or f.value, "reactor")
+    if limit is not None:
+        return Failure(limit)
     if f.check(DNSLookupError):
         return Failure(HostResolutionError(None, "Could not resolve %s: %s" % (host, f.value)))
     if f.check(ConnectError, TimeoutError):

@@ -35,6 +35,7 @@ from ncclient_twisted.transport.dispatch import MessageDispatch
 from ncclient_twisted.transport.framing import EOM, FrameDecoder, announces_base, frame_11
 from ncclient_twisted.transport.hooks import SessionHooks
 from ncclient_twisted.transport.hostkeys import KnownHostsMixin
+from ncclient_twisted.transport.limits import descriptor_limit_error
 
 if TYPE_CHECKING:
     from ncclient_twisted.transport.keepalive import DeadPeerDetector
@@ -152,7 +153,13 @@ def open_socket(
     except socket.gaierror as e:
         raise HostResolutionError(e.errno, "Could not resolve %s: %s" % (host, e.strerror)) from e
     for af, socktype, proto, _, sa in addresses:
-        sock = cls(af, socktype, proto)
+        try:
+            sock = cls(af, socktype, proto)
+        except OSError as e:
+            limit = descriptor_limit_error(e)
+            if limit is not None:
+                raise limit from e
+            raise
         try:
             socket.socket.settimeout(sock, timeout)
             if bind_addr:
@@ -215,7 +222,10 @@ class WakeOnSendSession(MessageDispatch, Session):
         self._notifications = hooks.notifications
         self._keepalive: Optional[DeadPeerDetector] = None
         self.name = "ncclient_twisted-session"
-        self._wake_r, self._wake_w = socket.socketpair()
+        try:
+            self._wake_r, self._wake_w = socket.socketpair()
+        except OSError as e:
+            raise (descriptor_limit_error(e) or e) from e
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._on_end: List[Callable[[Optional[Exception]], None]] = []
