@@ -19,6 +19,7 @@ from ncclient_twisted.subscriptions import InterleaveError, Subscription, Subscr
 from ncclient_twisted.transport.framing import MalformedReplyError
 from ncclient_twisted.transport.hostkeys import HostKeyChangedError
 from ncclient_twisted.transport.keepalive import KeepaliveTimeoutError
+from ncclient_twisted.transport.limits import DescriptorLimitError
 from ncclient_twisted.transport.session import HostResolutionError
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "resubscribe",
     "HostKeyChangedError",
     "KeepaliveTimeoutError",
+    "DescriptorLimitError",
     "set_pool_size",
     "DEFAULT_POOL_SIZE",
     "MalformedReplyError",
