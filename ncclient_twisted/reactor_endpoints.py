@@ -35,13 +35,13 @@ from twisted.python.failure import Failure
 
 from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.handoff import ImmediateHandoff
+from ncclient_twisted.bridge.hooks import ReactorHooks
 from ncclient_twisted.bridge.listener import DeferredReplyListener
 from ncclient_twisted.bridge.runtime import resolve_reactor, runtime_for
 from ncclient_twisted.manager import Manager
 from ncclient_twisted.notifications import NotificationQueue
 from ncclient_twisted.options import ConnectOptions
 from ncclient_twisted.subscriptions import NotificationRouter
-from ncclient_twisted.transport.hooks import SessionHooks
 from ncclient_twisted.transport.hostkeys import HostKeyPolicy
 from ncclient_twisted.transport.keepalive import DeadPeerDetector
 from ncclient_twisted.transport.limits import descriptor_limit_error
@@ -112,12 +112,11 @@ class _ReactorConnector:
             device_handler = make_device_handler(o.device_params, o.ignore_errors)
             if hasattr(device_handler, "add_additional_netconf_params"):
                 device_handler.add_additional_netconf_params(o.nc_params)
-            handoff = ImmediateHandoff()
+            handoff = ImmediateHandoff(reactor)
             notifications = NotificationRouter(
                 reactor, NotificationQueue(reactor, o.notification_buffer), o.notification_buffer, handoff
             )
-            hooks = SessionHooks()
-            hooks.notifications = notifications
+            hooks = ReactorHooks(runtime_for(reactor), notifications)
             session = ReactorSession(device_handler, reactor, hooks)
             session.host = o.host
             listener = DeferredReplyListener.install(session, device_handler, reactor, handoff)

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 from twisted.internet.interfaces import IReactorFromThreads
+from twisted.python.threadable import isInIOThread
 
 __all__ = ["Handoff", "ImmediateHandoff", "batch"]
 
@@ -77,11 +78,15 @@ class Handoff:
 
 
 class ImmediateHandoff(Handoff):
-    """For sessions on the reactor thread (``io="reactor"``): each call runs at once,
-    which is already in wire order."""
+    """For sessions on the reactor thread (``io="reactor"``): a call made there runs at
+    once, which is already in wire order; one made on another thread (a large message
+    parsed on the pool, while the session waits for it) goes through ``callFromThread``."""
 
-    def __init__(self) -> None:  # no reactor, no lock: nothing crosses a thread
-        pass
+    def __init__(self, reactor: IReactorFromThreads) -> None:
+        self._reactor = reactor
 
     def call(self, fn: Callable[[Any], None], arg: Any) -> None:
-        fn(arg)
+        if isInIOThread():
+            fn(arg)
+        else:
+            self._reactor.callFromThread(fn, arg)

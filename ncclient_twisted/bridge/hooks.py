@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, ContextManager, Optional
+from typing import Any, Callable, ContextManager, Optional
+
+from twisted.internet.defer import Deferred
 
 from ncclient_twisted.bridge.gate import GATED_MESSAGE_MAX
 from ncclient_twisted.bridge.handoff import batch
@@ -10,7 +12,7 @@ from ncclient_twisted.bridge.listener import DeferredReplyListener
 from ncclient_twisted.bridge.runtime import Runtime
 from ncclient_twisted.transport.hooks import SessionHooks
 
-__all__ = ["BridgeHooks"]
+__all__ = ["BridgeHooks", "ReactorHooks"]
 
 
 class BridgeHooks(SessionHooks):
@@ -44,3 +46,15 @@ class BridgeHooks(SessionHooks):
 
     def batch(self) -> ContextManager[Any]:
         return batch()
+
+
+class ReactorHooks(SessionHooks):
+    """For a session on the reactor thread (``io="reactor"``): its notification router,
+    and the runtime's pool for what would hold the reactor too long (a large message)."""
+
+    def __init__(self, runtime: Runtime, notifications: Any) -> None:
+        self._runtime = runtime
+        self.notifications = notifications
+
+    def run_elsewhere(self, fn: Callable[[], Any]) -> "Deferred[Any]":
+        return self._runtime.run(fn)

@@ -56,6 +56,8 @@ log = logging.getLogger("ncclient_twisted.session")
 HostKeyCheck = Callable[[bytes], "Deferred[bool]"]
 #: The longest a session works on a burst in one reactor turn (seconds).
 WORK_SLICE = 0.002
+#: Messages longer than this (characters) are parsed on the pool, not the reactor.
+LARGE_MESSAGE = 256 * 1024
 
 
 class Link(Protocol):
@@ -88,6 +90,9 @@ class ReactorSession(MessageDispatch, Session):
         self.queued = False
         hooks = hooks if hooks is not None else SessionHooks()
         self._notifications = hooks.notifications
+        self._run_elsewhere = hooks.run_elsewhere
+        #: A large message is being handled off the reactor: the rest waits for it.
+        self._waiting_for_elsewhere = False
         self._channel: Optional[Link] = None
         self._decoder = FrameDecoder(
             self._messages.append, lambda: self._base == NetconfBase.BASE_11, invalid=self._reject
@@ -255,14 +260,37 @@ class ReactorSession(MessageDispatch, Session):
     def _work(self) -> None:
         self._scheduler.request(self)
 
+    def _elsewhere(self, raw: str) -> bool:
+        """Hand a large message to the hooks' pool (its parse would hold the reactor);
+        the session's other work waits for it, so the order of messages is kept."""
+        done = self._run_elsewhere(lambda: self._dispatch_message(raw))
+        if done is None:
+            return False
+        self._waiting_for_elsewhere = True
+
+        def resume(result: Any) -> None:
+            self._waiting_for_elsewhere = False
+            if isinstance(result, Failure):
+                self._fail(result.value)  # type: ignore[arg-type]
+                return
+            self._work()
+
+        done.addBoth(resume)
+        return True
+
     def work_until(self, deadline: float) -> bool:
         """Hand messages to the listeners, then build requests, until *deadline*
         (``time.perf_counter()``); whether nothing is left."""
         messages, jobs = self._messages, self._jobs
         while messages or jobs:
+            if self._waiting_for_elsewhere:
+                return True  # resumed when the large message is done
             if messages:
+                raw = messages.popleft()
+                if len(raw) > LARGE_MESSAGE and self._elsewhere(raw):
+                    return True
                 try:
-                    self._dispatch_message(messages.popleft())
+                    self._dispatch_message(raw)
                 except Exception as e:
                     self._fail(e)
                     return True

@@ -11,7 +11,10 @@ of a session on its own.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, ContextManager, Optional
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Optional
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
 
 __all__ = ["SessionHooks"]
 
@@ -41,3 +44,8 @@ class SessionHooks:
     def batch(self) -> ContextManager[Any]:
         """A block around the processing of one read from the transport."""
         return contextlib.nullcontext()
+
+    def run_elsewhere(self, fn: Callable[[], Any]) -> "Optional[Deferred[Any]]":
+        """Run *fn* off the caller's thread (a session on the reactor thread hands a large
+        message's parse to a pool), a Deferred of its end; None: run it inline."""
+        return None

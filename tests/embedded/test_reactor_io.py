@@ -137,3 +137,32 @@ async def test_what_it_does_not_do_yet_is_refused_at_the_call(server: Any, kw: A
     args.update(kw)
     with pytest.raises((NotImplementedError, ValueError), match=words):
         await bounded(manager.connect(**args))
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_large_reply_is_parsed_off_the_reactor_a_small_one_on_it(server: Any) -> None:
+    from ncclient.operations.retrieve import GetReply
+    from twisted.python.threadable import isInIOThread
+
+    from ncclient_twisted.testing import Fault
+
+    on_reactor: List[bool] = []
+    original = GetReply.parse
+
+    def spy(self: Any) -> None:
+        if not self._parsed:
+            on_reactor.append(bool(isInIOThread()))
+        original(self)
+
+    server.faults.add(Fault.large_reply("get", 2 * 1024 * 1024, count=1))
+    m = await connect(server)
+    GetReply.parse = spy  # type: ignore[method-assign]
+    try:
+        big = m.get()
+        small = m.get_config(source="running")  # behind the big one: waits for it
+        replies = await bounded(defer.gatherResults([big, small]))
+    finally:
+        GetReply.parse = original  # type: ignore[method-assign]
+    assert all(r.ok for r in replies) and len(replies[0].data_xml) > 2 * 1024 * 1024
+    assert on_reactor == [False, True]
+    await bounded(m.close_session())
