@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import socket
 from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
 from ncclient.manager import make_device_handler
@@ -199,8 +200,9 @@ class _Factory(protocol.Factory):
 class ReactorSSHConnector(_ReactorConnector):
     """NETCONF over SSH: Twisted Conch (see :mod:`ncclient_twisted.transport.conch`).
 
-    Not yet (refused by :class:`ConnectOptions` at the call): ``sock``, ``sock_fd``,
-    ``ssh_config``, ``bind_addr``, ``environment``; ``allow_agent`` is ignored.
+    ``sock`` (a connected socket: call home) is adopted by the reactor. Not yet (refused
+    by :class:`ConnectOptions` at the call): ``sock_fd``, ``ssh_config``, ``bind_addr``,
+    ``environment``; ``allow_agent`` is ignored.
     """
 
     transport = "ssh"
@@ -253,8 +255,11 @@ class ReactorSSHConnector(_ReactorConnector):
                     session, username, password, private_keys, check, ready, reactor.seconds
                 )
 
+            factory = _Factory(build, self._protocols)
+            if kwds.get("sock") is not None:  # call home: the connection the listener accepted
+                return _adopt(reactor, kwds["sock"], factory)
             endpoint = _tcp_endpoint(reactor, host, port, self._timeout)
-            return endpoint.connect(_Factory(build, self._protocols)).addErrback(_connect_error, host, port)
+            return endpoint.connect(factory).addErrback(_connect_error, host, port)
 
         key_filename = kwds.get("key_filename")
         look_for_keys = bool(kwds.get("look_for_keys", True))
@@ -345,8 +350,13 @@ class ReactorTLSConnector(_ReactorConnector):
             options = self._tls_options()
         except Exception:
             return fail()
-        endpoint = wrapClientTLS(options, _tcp_endpoint(self.reactor, host, port, self._timeout))
         factory = _Factory(lambda: NetconfStreamProtocol(session, ready, TLSError), self._protocols)
+        if o.session_kwds.get("sock") is not None:  # call home: the connection accepted
+            from twisted.protocols.tls import TLSMemoryBIOFactory
+
+            tls = TLSMemoryBIOFactory(options, True, factory)
+            return _adopt(self.reactor, o.session_kwds["sock"], tls)
+        endpoint = wrapClientTLS(options, _tcp_endpoint(self.reactor, host, port, self._timeout))
         return endpoint.connect(factory).addErrback(_connect_error, host, port, TLSError)
 
 
@@ -374,6 +384,18 @@ class ReactorUnixConnector(_ReactorConnector):
             return Failure(UnixSocketError("Could not connect to %r: %s" % (path, f.value)))
 
         return endpoint.connect(factory).addErrback(refused)
+
+
+def _adopt(reactor: Any, sock: socket.socket, factory: Any) -> "Deferred[None]":
+    """Run *factory*'s protocol on the connected *sock* (the reactor takes a duplicate of
+    its descriptor; ours is closed, without the shutdown a ``QuietSocket`` would do)."""
+    try:
+        reactor.adoptStreamConnection(sock.fileno(), sock.family, factory)
+    except Exception:
+        return fail()
+    finally:
+        socket.socket.close(sock)
+    return succeed(None)
 
 
 def _connect_error(f: Failure, host: str, port: int, error: Callable[[str], Exception] = SSHError) -> Failure:

@@ -62,13 +62,13 @@ async def stop_all(servers: List[testing.NetconfServer]) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_twenty_devices_call_home_one_bad_device_does_not_disturb_them() -> None:
+async def test_twenty_devices_call_home_one_bad_device_does_not_disturb_them(io: str) -> None:
     good = await serve_all(20, config='<system xmlns="urn:example:system"><hostname>dev</hostname></system>')
     (bad,) = await serve_all(1, users={"admin": "something else"})
     fds, threads = open_fds(), session_threads()
     connected, errors = Collect(), Collect()
     listener = callhome.listen(0, interface="127.0.0.1", on_connection=connected,
-                               on_error=errors, **CREDENTIALS)
+                               on_error=errors, io=io, **CREDENTIALS)
     managers: List[manager.Manager] = []
     try:
         assert listener.port and listener.listening
@@ -96,11 +96,11 @@ async def test_twenty_devices_call_home_one_bad_device_does_not_disturb_them() -
 
 
 @pytest_twisted.ensureDeferred
-async def test_tls_call_home_with_expect(tmp_path: Path) -> None:
+async def test_tls_call_home_with_expect(tmp_path: Path, io: str) -> None:
     certs = testing.generate_certificates(tmp_path)
     servers = await serve_all(3, tls=certs)
     kwargs: Dict[str, Any] = dict(certs.client_kwargs())
-    listener = callhome.listen(0, transport="tls", interface="127.0.0.1", **kwargs)
+    listener = callhome.listen(0, transport="tls", interface="127.0.0.1", io=io, **kwargs)
     try:
         expected = [listener.expect("127.0.0.1") for _ in servers]
         other = listener.expect("192.0.2.1")  # nobody calls from there
@@ -108,6 +108,9 @@ async def test_tls_call_home_with_expect(tmp_path: Path) -> None:
             await bounded(s.call_home("127.0.0.1", listener.port, transport="tls"))
         managers = await bounded(defer.gatherResults(expected))
         assert len(set(map(id, managers))) == 3
+        assert {type(m._session).__name__ for m in managers} == (
+            {"ReactorSession"} if io == "reactor" else {"TwistedTLSSession"}
+        )
         assert [len(s.sessions) for s in servers] == [1, 1, 1]
         assert all(sess.username == "admin" for s in servers for sess in s.sessions.values())
         for m in managers:
