@@ -284,6 +284,8 @@ def listen(
       ``ca_certs``, ...) take, except ``host`` (the device's address) and ``sock``. For
       host-key checks the device's address is the host and ``port`` (default 830) picks
       the known_hosts entry.
+      ``io="reactor"`` runs each device's session on the reactor thread (the accepted
+      connection is adopted; no thread per device).
 
     Raises ``CannotListenError`` if the port cannot be bound, ``ValueError`` for a bad
     transport or keyword.
