@@ -126,7 +126,10 @@ class _ReactorConnector:
 
         def abort(_: Any = None) -> None:
             for d in connecting:
-                d.cancel()
+                try:
+                    d.cancel()
+                except Exception:  # an older Twisted's connector that is no longer connecting
+                    log.debug("cancelling a connect", exc_info=True)
             for p in self._protocols:
                 abort_connection = getattr(p.transport, "abortConnection", None)
                 if abort_connection is not None:

@@ -639,7 +639,10 @@ class NetconfStreamProtocol(protocol.Protocol):
     def connectionMade(self) -> None:
         tcp = ITCPTransport(self.transport, None)
         if tcp is not None:
-            tcp.setTcpNoDelay(True)
+            try:
+                tcp.setTcpNoDelay(True)
+            except OSError:
+                pass  # a Unix socket (older Twisted says it is a TCP transport too)
         self._tls = ISSLTransport(self.transport, None) is not None
         self.session.channel_opened(self)
         self.session.channel_ready()
