@@ -189,6 +189,32 @@ class SocketConnector(_Connector):
         return _socket_session_class(self._CLASSES[self.transport])
 
 
+def new_router(reactor: INetconfReactor, options: ConnectOptions, handoff: Handoff) -> NotificationRouter:
+    """A session's notification router, with the buffer size *options* ask for."""
+    size = options.notification_buffer
+    return NotificationRouter(reactor, NotificationQueue(reactor, size), size, handoff)
+
+
+def new_manager(
+    session: Any,
+    device_handler: Any,
+    reactor: INetconfReactor,
+    listener: DeferredReplyListener,
+    notifications: NotificationRouter,
+    options: ConnectOptions,
+) -> Manager:
+    """The :class:`Manager` of a connected session (any transport)."""
+    return Manager(
+        session,
+        device_handler,
+        reactor=reactor,
+        listener=listener,
+        notifications=notifications,
+        raise_mode=options.raise_mode,
+        **options.manager_params,
+    )
+
+
 def open_manager(connector: _Connector) -> "Deferred[Manager]":
     """The connect path shared by every transport.
 
@@ -206,12 +232,7 @@ def open_manager(connector: _Connector) -> "Deferred[Manager]":
         if hasattr(device_handler, "add_additional_netconf_params"):
             device_handler.add_additional_netconf_params(options.nc_params)
         handoff = Handoff(reactor)  # replies and notifications, in wire order
-        notifications = NotificationRouter(
-            reactor,
-            NotificationQueue(reactor, options.notification_buffer),
-            options.notification_buffer,
-            handoff,
-        )
+        notifications = new_router(reactor, options, handoff)
     except Exception:
         return fail()
 
@@ -241,15 +262,7 @@ def open_manager(connector: _Connector) -> "Deferred[Manager]":
 
     def connected(built: Tuple[WakeOnSendSession, DeferredReplyListener]) -> Manager:
         session, listener = built
-        return Manager(
-            session,
-            device_handler,
-            reactor=reactor,
-            listener=listener,
-            notifications=notifications,
-            raise_mode=options.raise_mode,
-            **options.manager_params,
-        )
+        return new_manager(session, device_handler, reactor, listener, notifications, options)
 
     result: "Deferred[Manager]" = Deferred(lambda _: cancelled.append(True))
     inner: "Deferred[Manager]" = runtime.run(blocking_connect).addCallback(connected)

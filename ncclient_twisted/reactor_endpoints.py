@@ -39,10 +39,9 @@ from ncclient_twisted.bridge.handoff import ImmediateHandoff
 from ncclient_twisted.bridge.hooks import ReactorHooks
 from ncclient_twisted.bridge.listener import DeferredReplyListener
 from ncclient_twisted.bridge.runtime import resolve_reactor, runtime_for
+from ncclient_twisted.endpoints import new_manager, new_router
 from ncclient_twisted.manager import Manager
-from ncclient_twisted.notifications import NotificationQueue
 from ncclient_twisted.options import ConnectOptions
-from ncclient_twisted.subscriptions import NotificationRouter
 from ncclient_twisted.transport.hostkeys import HostKeyPolicy
 from ncclient_twisted.transport.keepalive import DeadPeerDetector
 from ncclient_twisted.transport.limits import descriptor_limit_error
@@ -114,9 +113,7 @@ class _ReactorConnector:
             if hasattr(device_handler, "add_additional_netconf_params"):
                 device_handler.add_additional_netconf_params(o.nc_params)
             handoff = ImmediateHandoff(reactor)
-            notifications = NotificationRouter(
-                reactor, NotificationQueue(reactor, o.notification_buffer), o.notification_buffer, handoff
-            )
+            notifications = new_router(reactor, o, handoff)
             hooks = ReactorHooks(runtime_for(reactor), notifications)
             session = ReactorSession(device_handler, reactor, hooks)
             session.host = o.host
@@ -157,15 +154,7 @@ class _ReactorConnector:
 
         def connected(_: Any) -> Manager:
             self._started(session)
-            return Manager(
-                session,
-                device_handler,
-                reactor=reactor,
-                listener=listener,
-                notifications=notifications,
-                raise_mode=o.raise_mode,
-                **o.manager_params,
-            )
+            return new_manager(session, device_handler, reactor, listener, notifications, o)
 
         opening = self._open(session, ready)
         connecting.append(opening)

@@ -317,9 +317,10 @@ class ManagerService(Service):
             else:
                 keep.append((d, limit))
         self._waiters = keep
+        # The timer first: a waiter's errback may stop the service, which cancels it.
+        self._delayed = self.clock.callLater(delay, self._retry_due)
         for d in failed:
             d.errback(Failure(error))
-        self._delayed = self.clock.callLater(delay, self._retry_due)
 
 
 class State(enum.Enum):

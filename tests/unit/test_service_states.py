@@ -93,3 +93,13 @@ def test_events_a_state_does_not_take_are_ignored() -> None:
     result_of(svc.stopService())
     svc._handle("connected", object())
     assert svc.state is State.STOPPED and svc.manager is None
+
+
+def test_a_waiter_that_stops_the_service_leaves_no_retry_timer() -> None:
+    svc, connect, clock = make()
+    svc.startService()
+    waiting = svc.when_connected(fail_after_failures=1)
+    waiting.addErrback(lambda f: svc.stopService())
+    connect.fail(AuthenticationError("no"))
+    assert svc.state is State.STOPPED
+    assert not clock.getDelayedCalls()
