@@ -58,6 +58,8 @@ HostKeyCheck = Callable[[bytes], "Deferred[bool]"]
 WORK_SLICE = 0.002
 #: Messages longer than this (characters) are parsed on the pool, not the reactor.
 LARGE_MESSAGE = 256 * 1024
+#: How long a close may wait for the connection to end before it is aborted (seconds).
+CLOSE_ABORT_AFTER = 5.0
 
 
 class Link(Protocol):
@@ -66,7 +68,7 @@ class Link(Protocol):
 
     def write(self, data: bytes) -> None: ...
 
-    def drop_connection(self) -> None: ...
+    def drop_connection(self, abort: bool = False) -> None: ...
 
 
 class ReactorSession(MessageDispatch, Session):
@@ -106,6 +108,7 @@ class ReactorSession(MessageDispatch, Session):
         self.hello: "Deferred[ReactorSession]" = Deferred()
         self._keepalive: Optional[DeadPeerDetector] = None
         self._keepalive_call: Any = None
+        self._abort_call: Any = None
 
     # -- what the bridge asks of a session -------------------------------------------
 
@@ -176,9 +179,18 @@ class ReactorSession(MessageDispatch, Session):
         channel = self._channel
         if channel is not None:
             channel.drop_connection()
+            # A peer that takes nothing more would keep a graceful close waiting for
+            # ever (its buffers full): after a bound, the connection is aborted.
+            self._abort_call = self._reactor.callLater(CLOSE_ABORT_AFTER, self._abort, channel)
         else:
             self.connection_lost(None)
         return d
+
+    def _abort(self, channel: Link) -> None:
+        self._abort_call = None
+        if not self.ended:
+            log.debug("the close did not finish in %s s: aborting the connection", CLOSE_ABORT_AFTER)
+            channel.drop_connection(abort=True)
 
     # -- from the channel ------------------------------------------------------------
 
@@ -316,9 +328,10 @@ class ReactorSession(MessageDispatch, Session):
         self.ended = True
         self._connected = False
         self._channel = None
-        call, self._keepalive_call = self._keepalive_call, None
-        if call is not None and call.active():
-            call.cancel()
+        for call in (self._keepalive_call, self._abort_call):
+            if call is not None and call.active():
+                call.cancel()
+        self._keepalive_call = self._abort_call = None
         if self._closing_on_purpose:
             reason = None
         elif reason is None:
@@ -412,10 +425,15 @@ class NetconfChannel(SSHChannel):
         self.session = session
         self._opened = opened
 
-    def drop_connection(self) -> None:
-        """Close the SSH connection this channel runs on."""
+    def drop_connection(self, abort: bool = False) -> None:
+        """Close the SSH connection this channel runs on (*abort*: at once, without
+        waiting for what is still to be written)."""
         conn = self.conn
-        if conn is not None and conn.transport is not None:
+        if conn is None or conn.transport is None:
+            return
+        if abort:
+            _abort(conn.transport.transport)
+        else:
             conn.transport.loseConnection()
 
     def channelOpen(self, specificData: bytes) -> None:
@@ -658,8 +676,12 @@ class NetconfStreamProtocol(protocol.Protocol):
         assert self.transport is not None
         self.transport.write(data)
 
-    def drop_connection(self) -> None:
-        if self.transport is not None:
+    def drop_connection(self, abort: bool = False) -> None:
+        if self.transport is None:
+            return
+        if abort:
+            _abort(self.transport)
+        else:
             self.transport.loseConnection()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
@@ -676,3 +698,12 @@ def _describe(error: Any) -> str:
     if args and isinstance(args[0], list):  # OpenSSL.SSL.Error: [(lib, func, reason), ...]
         return "; ".join(str(e[-1]) for e in args[0] if isinstance(e, tuple)) or repr(error)
     return str(error) or type(error).__name__
+
+
+def _abort(transport: Any) -> None:
+    """Abort a TCP, TLS or Unix transport (lose it, where it cannot be aborted)."""
+    abort_connection = getattr(transport, "abortConnection", None)
+    if abort_connection is not None:
+        abort_connection()
+    elif transport is not None:
+        transport.loseConnection()

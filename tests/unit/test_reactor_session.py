@@ -118,3 +118,38 @@ def test_a_close_we_asked_for_ends_with_no_error(session: Any) -> None:
     session.mark_closing()
     session.connection_lost(None)
     assert ends == [None] and not session.connected
+
+
+class FakeLink:
+    def __init__(self) -> None:
+        self.drops: List[bool] = []
+        self.written: List[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def drop_connection(self, abort: bool = False) -> None:
+        self.drops.append(abort)
+
+
+def test_a_close_the_peer_never_completes_is_aborted_after_a_bound(session: Any) -> None:
+    link = FakeLink()
+    session.channel_opened(link)
+    session.channel_ready()
+    closed = session._close_now()
+    assert link.drops == [False] and not closed.called
+    session.clock.advance(conch.CLOSE_ABORT_AFTER)
+    assert link.drops == [False, True]
+    session.connection_lost(None)  # what the abort brings
+    assert closed.called and session.ended
+
+
+def test_a_close_that_completes_is_not_aborted(session: Any) -> None:
+    link = FakeLink()
+    session.channel_opened(link)
+    session.channel_ready()
+    closed = session._close_now()
+    session.connection_lost(None)
+    session.clock.advance(conch.CLOSE_ABORT_AFTER)
+    assert link.drops == [False] and closed.called
+    assert not session.clock.getDelayedCalls()
