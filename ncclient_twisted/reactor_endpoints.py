@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
 import socket
 from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
@@ -192,9 +193,10 @@ class _Factory(protocol.Factory):
 class ReactorSSHConnector(_ReactorConnector):
     """NETCONF over SSH: Twisted Conch (see :mod:`ncclient_twisted.transport.conch`).
 
-    ``sock`` (a connected socket: call home) is adopted by the reactor. Not yet (refused
-    by :class:`ConnectOptions` at the call): ``sock_fd``, ``ssh_config``, ``bind_addr``,
-    ``environment``; ``allow_agent`` is ignored.
+    ``sock`` (a connected socket: call home) is adopted by the reactor; ``allow_agent``
+    (default true, as in ncclient) offers the keys of the agent at ``$SSH_AUTH_SOCK``.
+    Not yet (refused by :class:`ConnectOptions` at the call): ``sock_fd``,
+    ``ssh_config``, ``bind_addr``, ``environment``.
     """
 
     transport = "ssh"
@@ -228,7 +230,12 @@ class ReactorSSHConnector(_ReactorConnector):
         return check
 
     def _open(self, session: "ReactorSession", ready: "Deferred[None]") -> "Deferred[Any]":
-        from ncclient_twisted.transport.conch import ClientTransport, default_key_files, load_private_keys
+        from ncclient_twisted.transport.conch import (
+            ClientTransport,
+            connect_agent,
+            default_key_files,
+            load_private_keys,
+        )
 
         o = self.options
         kwds = o.session_kwds
@@ -241,10 +248,13 @@ class ReactorSSHConnector(_ReactorConnector):
         password = kwds.get("password")
         reactor: Any = self.reactor
 
+        agent_path = os.environ.get("SSH_AUTH_SOCK") if kwds.get("allow_agent", True) else None
+        agent: List[Any] = [None]
+
         def keys_loaded(private_keys: List[Any]) -> "Deferred[Any]":
             def build() -> "ClientTransport":
                 return ClientTransport(
-                    session, username, password, private_keys, check, ready, reactor.seconds
+                    session, username, password, private_keys, check, ready, reactor.seconds, agent[0]
                 )
 
             factory = _Factory(build, self._protocols)
@@ -260,6 +270,17 @@ class ReactorSSHConnector(_ReactorConnector):
             loading = runtime_for(self.reactor).run(load_private_keys, key_filename, password, look_for_keys)
         else:
             loading = succeed([])
+        if agent_path:
+            path = agent_path
+
+            def with_agent(keys: List[Any]) -> "Deferred[List[Any]]":
+                def found(connected: Any) -> List[Any]:
+                    agent[0] = connected
+                    return keys
+
+                return connect_agent(reactor, path).addCallback(found)
+
+            loading.addCallback(with_agent)
         return loading.addCallback(keys_loaded)
 
     def _started(self, session: "ReactorSession") -> None:

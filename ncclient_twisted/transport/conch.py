@@ -483,8 +483,8 @@ class NetconfConnection(SSHConnection):
 
 
 class UserAuth(SSHUserAuthClient):
-    """ncclient's authentication order: public keys, then the password, then
-    keyboard-interactive answered with the password."""
+    """ncclient's authentication order: public keys (key files, then the SSH agent's),
+    then the password, then keyboard-interactive answered with the password."""
 
     preferredOrder = [b"publickey", b"password", b"keyboard-interactive"]
 
@@ -494,22 +494,36 @@ class UserAuth(SSHUserAuthClient):
         connection: SSHConnection,
         password: Optional[str],
         private_keys: List[keys.Key],
+        agent: Optional[AgentKeys] = None,
     ) -> None:
         SSHUserAuthClient.__init__(self, username.encode("utf-8"), connection)
         self._password = password
-        self._keys = list(private_keys)
-        self._key: Optional[keys.Key] = None
+        self._keys: List[Any] = list(private_keys) + (list(agent.keys) if agent is not None else [])
+        self._agent = agent
+        self._key: Optional[Any] = None
         self._password_tried = False
 
     def getPublicKey(self) -> Optional[keys.Key]:
         if not self._keys:
             return None
         self._key = self._keys.pop(0)
+        if isinstance(self._key, bytes):  # the agent's: a public key blob
+            return keys.Key.fromString(self._key)
         return self._key.public()
 
     def getPrivateKey(self) -> "Deferred[keys.Key]":
-        assert self._key is not None
+        assert isinstance(self._key, keys.Key)
         return succeed(self._key)
+
+    def signData(self, publicKey: keys.Key, signData: bytes) -> "Optional[Deferred[bytes]]":
+        if isinstance(self._key, bytes) and self._agent is not None:
+            return self._agent.sign(self._key, signData)
+        return SSHUserAuthClient.signData(self, publicKey, signData)
+
+    def ssh_USERAUTH_SUCCESS(self, packet: bytes) -> None:
+        if self._agent is not None:
+            self._agent.close()
+        SSHUserAuthClient.ssh_USERAUTH_SUCCESS(self, packet)
 
     def getPassword(self, prompt: Any = None) -> Optional["Deferred[bytes]"]:
         if self._password is None or self._password_tried:
@@ -521,6 +535,49 @@ class UserAuth(SSHUserAuthClient):
         if self._password is None:
             return fail(AuthenticationError("keyboard-interactive needs a password"))
         return succeed([self._password for _ in prompts])
+
+
+class AgentKeys:
+    """The keys of a connected SSH agent (``allow_agent``): their public blobs, and
+    signing through the agent (the private keys never leave it)."""
+
+    def __init__(self, client: Any, blobs: List[bytes]) -> None:
+        self._client = client
+        self.keys = blobs
+
+    def sign(self, blob: bytes, data: bytes) -> "Deferred[bytes]":
+        d: "Deferred[bytes]" = self._client.signData(blob, data)
+        return d
+
+    def close(self) -> None:
+        if self._client.transport is not None:
+            self._client.transport.loseConnection()
+
+
+def connect_agent(reactor: Any, path: str) -> "Deferred[Optional[AgentKeys]]":
+    """The SSH agent listening on *path* (``$SSH_AUTH_SOCK``) and its keys; ``None`` when
+    it cannot be reached or lists no key (authentication goes on without it)."""
+    from twisted.conch.ssh.agent import SSHAgentClient
+    from twisted.internet.endpoints import UNIXClientEndpoint, connectProtocol
+
+    client = SSHAgentClient()
+
+    def listed(identities: List[Any]) -> Optional[AgentKeys]:
+        blobs = [blob for blob, _comment in identities]
+        if not blobs:
+            _abort(client.transport)
+            return None
+        return AgentKeys(client, blobs)
+
+    def unreachable(f: Failure) -> None:
+        log.debug("the SSH agent at %s cannot be used: %s", path, f.value)
+        if client.transport is not None:
+            client.transport.loseConnection()
+        return None
+
+    d = connectProtocol(UNIXClientEndpoint(reactor, path, timeout=5), client)
+    d.addCallback(lambda _: client.requestIdentities()).addCallback(listed)
+    return d.addErrback(unreachable)
 
 
 class ClientTransport(SSHClientTransport):
@@ -537,8 +594,10 @@ class ClientTransport(SSHClientTransport):
         check_host_key: HostKeyCheck,
         ready: "Deferred[None]",
         now: Callable[[], float] = time.monotonic,
+        agent: Optional[AgentKeys] = None,
     ) -> None:
         self.session = session
+        self._agent = agent
         self._now = now
         #: When data last came from the server (on *now*'s clock): what keepalives watch.
         self.last_received = now()
@@ -588,10 +647,14 @@ class ClientTransport(SSHClientTransport):
             return NetconfChannel(self.session, self.ready, conn=conn)
 
         self.connection = NetconfConnection(channel)
-        self.requestService(UserAuth(self._username, self.connection, self._password, self._private_keys))
+        self.requestService(
+            UserAuth(self._username, self.connection, self._password, self._private_keys, self._agent)
+        )
 
     def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
         SSHClientTransport.connectionLost(self, reason)
+        if self._agent is not None:
+            self._agent.close()
         if not self.ready.called:
             if self._host_key_error is not None:
                 error: Failure = self._host_key_error

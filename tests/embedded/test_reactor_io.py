@@ -5,6 +5,7 @@ without a thread, and what it does not do yet refused by name at the call."""
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from typing import Any, List
 
@@ -166,3 +167,56 @@ async def test_a_large_reply_is_parsed_off_the_reactor_a_small_one_on_it(server:
     assert all(r.ok for r in replies) and len(replies[0].data_xml) > 2 * 1024 * 1024
     assert on_reactor == [False, True]
     await bounded(m.close_session())
+
+
+@pytest.fixture
+def ssh_agent(tmp_path: Any) -> Any:
+    """An ssh-agent of the test's own, holding one ed25519 key: (socket path, public key)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("ssh-agent") is None or shutil.which("ssh-add") is None:
+        pytest.skip("no ssh-agent here (openssh-client)")
+    key = testing.generate_key("ed25519")
+    path = os.path.join(str(tmp_path), "id_agent")
+    with open(path, "wb") as f:
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+            )
+        )
+    os.chmod(path, 0o600)
+    sock = os.path.join(str(tmp_path), "agent.sock")
+    # Without -D the agent forks once its socket listens and prints its pid: no waiting.
+    started = subprocess.run(["ssh-agent", "-s", "-a", sock], capture_output=True, text=True, timeout=30)
+    assert started.returncode == 0, started
+    pid = int(started.stdout.split("SSH_AGENT_PID=")[1].split(";")[0])
+    try:
+        env = {"SSH_AUTH_SOCK": sock}
+        added = subprocess.run(["ssh-add", path], env=env, capture_output=True, timeout=30)
+        assert added.returncode == 0, added
+        yield sock, key.public_key()
+    finally:
+        os.kill(pid, signal.SIGTERM)
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_ssh_agent_keys_authenticate(ssh_agent: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    sock, public = ssh_agent
+    server = await testing.serve(reactor(), users={"admin": "not-this"}, authorized_keys={"admin": [public]})
+    try:
+        monkeypatch.setenv("SSH_AUTH_SOCK", sock)
+        kw = server.connect_kwargs(io="reactor", allow_agent=True)
+        kw.pop("password", None)
+        m = await bounded(manager.connect(**kw))
+        assert (await bounded(m.get_config(source="running"))).ok
+        await bounded(m.close_session())
+        # Without the agent (allow_agent=False) nothing else authenticates.
+        kw["allow_agent"] = False
+        await fails(manager.connect(**kw), AuthenticationError)
+        # An agent that cannot be reached is passed over: the password still works.
+        monkeypatch.setenv("SSH_AUTH_SOCK", sock + ".missing")
+        m = await connect(server, allow_agent=True, password="not-this")
+        await bounded(m.close_session())
+    finally:
+        await server.stop()
