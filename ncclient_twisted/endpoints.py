@@ -99,19 +99,9 @@ class SSHConnector(_Connector):
         device_handler.add_additional_ssh_connect_params(self.options.session_kwds)
 
     def _policy(self, session: Any) -> Optional[HostKeyPolicy]:
-        o = self.options
-        if not o.session_kwds.get("hostkey_verify", True):
-            return None
-        policy = HostKeyPolicy(
-            self.reactor,
-            o.port,
-            known_hosts=o.known_hosts,
-            accept_new=o.accept_new,
-            user_cb=o.unknown_host_cb,
-            pinned=bool(o.session_kwds.get("hostkey_b64")),
-            shutting_down=runtime_for(self.reactor).shutting_down,
-        )
-        session.use_hostkey_policy(policy)
+        policy = host_key_policy(self.reactor, self.options, self.options.port)
+        if policy is not None:
+            session.use_hostkey_policy(policy)
         return policy
 
     def connect_session(self, session: Any) -> None:
@@ -152,6 +142,22 @@ class SSHConnector(_Connector):
             raise
         if sock is not None:
             sock.freeze_timeout(IDLE_SOCKET_TIMEOUT)
+
+
+def host_key_policy(reactor: INetconfReactor, options: ConnectOptions, port: Any) -> Optional[HostKeyPolicy]:
+    """The host-key policy of an SSH connect (either transport); None when
+    ``hostkey_verify`` is false."""
+    if not options.session_kwds.get("hostkey_verify", True):
+        return None
+    return HostKeyPolicy(
+        reactor,
+        port,
+        known_hosts=options.known_hosts,
+        accept_new=options.accept_new,
+        user_cb=options.unknown_host_cb,
+        pinned=bool(options.session_kwds.get("hostkey_b64")),
+        shutting_down=runtime_for(reactor).shutting_down,
+    )
 
 
 def _socket_session_class(name: str) -> Type[WakeOnSendSession]:

@@ -40,10 +40,9 @@ from ncclient_twisted.bridge.handoff import ImmediateHandoff
 from ncclient_twisted.bridge.hooks import ReactorHooks
 from ncclient_twisted.bridge.listener import DeferredReplyListener
 from ncclient_twisted.bridge.runtime import resolve_reactor, runtime_for
-from ncclient_twisted.endpoints import new_manager, new_router
+from ncclient_twisted.endpoints import host_key_policy, new_manager, new_router
 from ncclient_twisted.manager import Manager
 from ncclient_twisted.options import ConnectOptions
-from ncclient_twisted.transport.hostkeys import HostKeyPolicy
 from ncclient_twisted.transport.keepalive import DeadPeerDetector
 from ncclient_twisted.transport.limits import descriptor_limit_error
 from ncclient_twisted.transport.session import DEFAULT_HELLO_TIMEOUT, HostResolutionError, hello_settle_time
@@ -103,7 +102,7 @@ class _ReactorConnector:
 
     def connect(self) -> "Deferred[Manager]":
         """A Deferred of the connected :class:`Manager`; cancelling it drops the connection."""
-        from ncclient_twisted.transport.conch import ReactorSession
+        from ncclient_twisted.transport.conch import ReactorSession, abort_transport
 
         reactor = self.reactor
         o = self.options
@@ -129,11 +128,7 @@ class _ReactorConnector:
                 except Exception:  # an older Twisted's connector that is no longer connecting
                     log.debug("cancelling a connect", exc_info=True)
             for p in self._protocols:
-                abort_connection = getattr(p.transport, "abortConnection", None)
-                if abort_connection is not None:
-                    abort_connection()
-                elif p.transport is not None:
-                    p.transport.loseConnection()
+                abort_transport(p.transport)
 
         result: "Deferred[Manager]" = Deferred(abort)
         ready: "Deferred[None]" = Deferred()
@@ -208,16 +203,9 @@ class ReactorSSHConnector(_ReactorConnector):
     def _host_key_check(self, host: str, port: int) -> "HostKeyCheck":
         o = self.options
         kwds = o.session_kwds
-        if not kwds.get("hostkey_verify", True):
+        policy = host_key_policy(self.reactor, o, port)
+        if policy is None:
             return lambda blob: succeed(True)
-        policy = HostKeyPolicy(
-            self.reactor,
-            port,
-            known_hosts=o.known_hosts,
-            accept_new=o.accept_new,
-            user_cb=o.unknown_host_cb,
-            pinned=bool(kwds.get("hostkey_b64")),
-        )
         pinned = kwds.get("hostkey_b64")
 
         def check(blob: bytes) -> "Deferred[bool]":

@@ -116,11 +116,6 @@ class ReactorSession(MessageDispatch, Session):
         """Call *fn(reason)* when the session ends (``None``: a close we asked for)."""
         self._on_end.append(fn)
 
-    def add_listener(self, listener: Any) -> None:
-        if type(listener) is NotificationHandler and self._notifications is not None:
-            listener = self._notifications  # see WakeOnSendSession.add_listener
-        Session.add_listener(self, listener)
-
     def mark_closing(self) -> None:
         """Say that the session is being closed on purpose (its end is then no error)."""
         self._closing_on_purpose = True
@@ -432,7 +427,7 @@ class NetconfChannel(SSHChannel):
         if conn is None or conn.transport is None:
             return
         if abort:
-            _abort(conn.transport.transport)
+            abort_transport(conn.transport.transport)
         else:
             conn.transport.loseConnection()
 
@@ -565,7 +560,7 @@ def connect_agent(reactor: Any, path: str) -> "Deferred[Optional[AgentKeys]]":
     def listed(identities: List[Any]) -> Optional[AgentKeys]:
         blobs = [blob for blob, _comment in identities]
         if not blobs:
-            _abort(client.transport)
+            abort_transport(client.transport)
             return None
         return AgentKeys(client, blobs)
 
@@ -743,7 +738,7 @@ class NetconfStreamProtocol(protocol.Protocol):
         if self.transport is None:
             return
         if abort:
-            _abort(self.transport)
+            abort_transport(self.transport)
         else:
             self.transport.loseConnection()
 
@@ -763,7 +758,7 @@ def _describe(error: Any) -> str:
     return str(error) or type(error).__name__
 
 
-def _abort(transport: Any) -> None:
+def abort_transport(transport: Any) -> None:
     """Abort a TCP, TLS or Unix transport (lose it, where it cannot be aborted)."""
     abort_connection = getattr(transport, "abortConnection", None)
     if abort_connection is not None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, ContextManager, Optional
+from typing import Any, Callable, ContextManager, Optional, cast
+
+from ncclient.transport.session import NotificationHandler
 
 from ncclient_twisted.transport.framing import MalformedReplyError
 from ncclient_twisted.transport.rootscan import scan_root
@@ -22,12 +24,23 @@ class MessageDispatch:
 
     _gate: Optional[ContextManager[Any]] = None
     _gate_max: int = 0
+    #: The hooks' notification listener (our router), or None: ncclient's handler.
+    _notifications: Any = None
     # ncclient's Session's (declared for the type checker).
     _device_handler: Any
     _lock: Any
     _listeners: Any
 
     _dispatch_error: Callable[[Exception], None]
+
+    def add_listener(self, listener: Any) -> None:
+        """ncclient's, except that the hooks' notification listener (our router) takes the
+        place of ncclient's ``NotificationHandler`` when ``_post_connect`` (or the reactor
+        session's hello) adds it: it parses each ``<notification>`` once, straight into
+        our ``Notification``."""
+        if type(listener) is NotificationHandler and self._notifications is not None:
+            listener = self._notifications
+        cast(Any, super()).add_listener(listener)
 
     def _dispatch_message(self, raw: str) -> None:
         try:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional, Protocol
 
 import ncclient.transport.parser as nc_parser
 from ncclient.transport.errors import SessionCloseError, SessionError, SSHError, TransportError
-from ncclient.transport.session import NetconfBase, NotificationHandler, Session
+from ncclient.transport.session import NetconfBase, Session
 from ncclient.transport.ssh import SSHSession
 
 from ncclient_twisted.transport.dispatch import MessageDispatch
@@ -542,14 +542,6 @@ class WakeOnSendSession(MessageDispatch, Session):
         if settle:
             # On the connect (pool) thread, never the reactor: see hello_settle_time.
             time.sleep(settle)
-
-    def add_listener(self, listener: Any) -> None:
-        """ncclient's, except that the hooks' notification listener (our router) takes the
-        place of ncclient's ``NotificationHandler`` when ``_post_connect`` adds it: it
-        parses each ``<notification>`` once, straight into our ``Notification``."""
-        if type(listener) is NotificationHandler and self._notifications is not None:
-            listener = self._notifications
-        cast(Any, super()).add_listener(listener)
 
     def mark_closing(self) -> None:
         """Say that the session is being closed on purpose (its end is then no error)."""
