@@ -27,13 +27,13 @@ from cryptography.hazmat.primitives import serialization
 from lxml import etree
 from ncclient import manager as nc_manager
 from ncclient.operations import RPCError
-from twisted.internet import protocol
 from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 
 from ncclient_twisted import manager, testing
 from ncclient_twisted.testing import _schemas
+from tests.support.helpers import ProcessOutput
 
 reactor: Any = _reactor
 T = TypeVar("T")
@@ -192,23 +192,6 @@ def error_tags(reply: etree._Element) -> List[str]:
 # -- 1 and 5: OpenSSH's ssh -tt -s netconf: pty granted, exit-status 0 ----------------------
 
 
-class _Collect(protocol.ProcessProtocol):
-    def __init__(self) -> None:
-        self.out = b""
-        self.err = b""
-        self.ended: "Deferred[int]" = Deferred()
-
-    def outReceived(self, data: bytes) -> None:
-        self.out += data
-
-    def errReceived(self, data: bytes) -> None:
-        self.err += data
-
-    def processEnded(self, reason: Any) -> None:
-        code = getattr(reason.value, "exitCode", None)
-        self.ended.callback(-1 if code is None else int(code))
-
-
 def _ssh_files(tmp_path: Path, server: testing.NetconfServer, key: Any) -> Tuple[str, str]:
     key_file = tmp_path / "id_ed25519"
     key_file.write_bytes(
@@ -245,7 +228,7 @@ async def test_openssh_pty_and_exit_status(tmp_path: Path, tty: str) -> None:
         ):
             args += ["-o", option]
         args += ["admin@127.0.0.1", "-s", "netconf"]
-        proc = _Collect()
+        proc = ProcessOutput()
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "TERM": "dumb"}
         transport = reactor.spawnProcess(proc, ssh, args, env=env)
         try:

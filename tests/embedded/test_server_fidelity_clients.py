@@ -22,11 +22,11 @@ from typing import Any, AsyncIterator, Dict, List, Tuple
 
 import pytest
 import pytest_twisted
-from twisted.internet import protocol
 from twisted.internet import reactor as _reactor
-from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.defer import gatherResults
 
 from ncclient_twisted import testing
+from tests.support.helpers import ProcessOutput
 
 reactor: Any = _reactor
 
@@ -134,26 +134,9 @@ MODULES = {
 }
 
 
-class _Collect(protocol.ProcessProtocol):
-    def __init__(self) -> None:
-        self.out = b""
-        self.err = b""
-        self.ended: "Deferred[int]" = Deferred()
-
-    def outReceived(self, data: bytes) -> None:
-        self.out += data
-
-    def errReceived(self, data: bytes) -> None:
-        self.err += data
-
-    def processEnded(self, reason: Any) -> None:
-        code = getattr(reason.value, "exitCode", None)
-        self.ended.callback(-1 if code is None else int(code))
-
-
 async def run_child(args: List[str], home: Path) -> Tuple[int, str, str]:
     """Run a child process to its end (killed after CLIENT_TIMEOUT); (code, stdout, stderr)."""
-    proc = _Collect()
+    proc = ProcessOutput()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),

@@ -10,7 +10,7 @@ import sys
 import threading
 from typing import Any, AsyncIterator, Callable, Dict, List, Tuple
 
-from twisted.internet import defer, task, threads
+from twisted.internet import defer, protocol, task, threads
 
 #: Bound on any single wait in the tests, unless a test says otherwise.
 WAIT = 15
@@ -93,7 +93,7 @@ class Resources:
 
 _CHILD_SERVER = """
 import json, sys
-from twisted.internet import defer, task, threads
+from twisted.internet import defer, protocol, task, threads
 from ncclient_twisted import testing
 from ncclient_twisted.testing import Fault
 
@@ -135,3 +135,23 @@ async def child_server(setup: str = "") -> AsyncIterator[Dict[str, Any]]:
                 proc.kill()
             if proc.stdout is not None:
                 proc.stdout.close()
+
+
+class ProcessOutput(protocol.ProcessProtocol):
+    """Collects a child process's output; ``ended`` fires with its exit code (-1 when a
+    signal ended it)."""
+
+    def __init__(self) -> None:
+        self.out = b""
+        self.err = b""
+        self.ended: "defer.Deferred[int]" = defer.Deferred()
+
+    def outReceived(self, data: bytes) -> None:
+        self.out += data
+
+    def errReceived(self, data: bytes) -> None:
+        self.err += data
+
+    def processEnded(self, reason: Any) -> None:
+        code = getattr(reason.value, "exitCode", None)
+        self.ended.callback(-1 if code is None else int(code))
