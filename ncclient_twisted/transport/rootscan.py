@@ -13,7 +13,7 @@ in ``benchmarks/``.
 from __future__ import annotations
 
 import re
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ncclient_twisted.transport.framing import message_root
 
@@ -55,11 +55,14 @@ _CACHE_SIZE = 256
 _last_hit: Optional[Tuple[str, str]] = None
 
 
-#: A reply's start tag differs from the last one's by its message-id only: such start
-#: tags are kept with the value cut out (a value that needs no unescaping), mapped to
-#: the root's tag.
-_MESSAGE_ID = re.compile(r"""\smessage-id\s*=\s*(?:"([^"'<&\t\n\r]*)"|'([^"'<&\t\n\r]*)')""")
-_BY_TEMPLATE: Dict[str, str] = {}
+#: A reply's start tag differs from the last one's by its attribute values (message-id,
+#: a server's ``last-modified``...): start tags are kept with their values cut out (see
+#: :func:`_template_entry`).
+_VALUE = re.compile(r"""=\s*("[^"<&\t\n\r]*"|'[^'<&\t\n\r]*')""")  # quotes included
+_NAME_BEFORE = re.compile(r"(?:(" + _NAME + r"):)?(" + _NAME + r")\s*$")
+#: template -> (root's tag, each value's attribute name or None, each None's value)
+Template = Tuple[str, Tuple[Optional[str], ...], Tuple[str, ...]]
+_BY_TEMPLATE: Dict[str, Template] = {}
 
 
 def _scan(raw: str) -> Optional[Root]:
@@ -75,29 +78,60 @@ def _scan(raw: str) -> Optional[Root]:
     if hit is not None:
         _last_hit = (start_tag, hit[0])
         return hit[0], {}
-    msgid = _MESSAGE_ID.search(start_tag)
-    template = None
-    if msgid is not None:
-        group = 1 if msgid.group(1) is not None else 2
-        value = msgid.group(group)
-        template = start_tag[: msgid.start(group)] + start_tag[msgid.end(group) :]
-        tag = _BY_TEMPLATE.get(template)
-        if tag is not None:
-            return tag, {"message-id": value}
+    parts = _VALUE.split(start_tag)
+    template = "".join(parts[0::2]) if len(parts) > 1 else None
+    if template is not None:
+        entry = _BY_TEMPLATE.get(template)
+        if entry is not None:
+            tag, names, kept = entry
+            attrs: Dict[str, str] = {}
+            for name, value, same in zip(names, parts[1::2], kept):
+                if name is not None:
+                    attrs[name] = value[1:-1]
+                elif value != same:
+                    break  # another namespace: not this template
+            else:
+                return tag, attrs
     found = _parse_start(*match.groups())
     if found is None:
         return None
     if not found[1]:
         if len(_CACHE) < _CACHE_SIZE:
             _CACHE[start_tag] = found
-    elif (
-        template is not None
-        and found[1] == {"message-id": value}
-        and start_tag.count("message-id") == 1  # not inside another attribute's value
-        and len(_BY_TEMPLATE) < _CACHE_SIZE
-    ):
-        _BY_TEMPLATE[template] = found[0]
+    elif template is not None and template not in _BY_TEMPLATE and len(_BY_TEMPLATE) < _CACHE_SIZE:
+        entry = _template_entry(parts, found)
+        if entry is not None:
+            _BY_TEMPLATE[template] = entry
     return found
+
+
+def _template_entry(parts: List[str], found: Root) -> Optional[Template]:
+    """What a start tag split by :data:`_VALUE` (text, value, text, ...) keeps as its
+    template: the values of unprefixed attributes vary, the others (namespace
+    declarations, the XML declaration's, prefixed attributes) must be as they are now.
+    None when the varying values are not exactly *found*'s attributes (a value the
+    expression cannot cut out, one that needs unescaping)."""
+    tag, attrs = found
+    names: List[Optional[str]] = []
+    kept: List[str] = []
+    in_declaration = parts[0].lstrip().startswith("<?xml")
+    for text, value in zip(parts[0::2], parts[1::2]):
+        if in_declaration and "?>" in text:
+            in_declaration = False
+        before = _NAME_BEFORE.search(text)
+        if before is None:
+            return None
+        prefix, name = before.groups()
+        if in_declaration or prefix is not None or name == "xmlns":
+            names.append(None)
+            kept.append(value)
+        else:
+            names.append(name)
+            kept.append("")
+    varying = [(n, v[1:-1]) for n, v in zip(names, parts[1::2]) if n is not None]
+    if dict(varying) != attrs or len(varying) != len(attrs):
+        return None
+    return tag, tuple(names), tuple(kept)
 
 
 def _parse_start(prefix: Optional[str], local: str, rest: str) -> Optional[Root]:

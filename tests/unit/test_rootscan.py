@@ -119,3 +119,48 @@ def test_a_run_of_replies_agrees_with_lxml(ns, ids) -> None:
         )
         assert _normal(scan_root(raw)) == _normal(parse_root(raw))
 
+
+
+def test_replies_with_more_varying_attributes_agree_with_parse_root() -> None:
+    # netconfd's replies carry last-modified beside message-id: both vary, the template
+    # keeps the namespaces (a reply in another namespace is not taken for the kept one).
+    head = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<rpc-reply xmlns:nc="%s"\n  message-id=%s\n'
+        '  last-modified="%s"\n  xmlns="%s">\n  <data/>\n</rpc-reply>'
+    )
+    base = "urn:ietf:params:xml:ns:netconf:base:1.0"
+    cases = [
+        (base, '"urn:uuid:1"', "2026-12-04T06:30:31Z", base),
+        (base, '"urn:uuid:2"', "2026-12-04T06:30:32Z", base),
+        (base, "'3'", "x", base),
+        (base, '"4"', "y", "urn:other"),  # same template, another default namespace
+        (base, '"a&amp;b"', "z", base),  # a value to unescape: the slow path
+        (base, '"5"', "a\tb", base),
+        ("urn:other", '"6"', "w", base),
+    ]
+    for nc, msgid, modified, ns in cases:
+        raw = head % (nc, msgid, modified, ns)
+        assert _normal(scan_root(raw)) == _normal(parse_root(raw)), raw
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ns=st.sampled_from(["urn:a", "urn:b"]),
+    prefixed_ns=st.sampled_from(["urn:p", "urn:q"]),
+    ids=st.lists(st.tuples(_values, _values, _values), min_size=2, max_size=4),
+)
+def test_a_run_of_replies_with_several_attributes_agrees_with_lxml(ns, prefixed_ns, ids) -> None:
+    from xml.sax.saxutils import quoteattr
+
+    def q(value: str) -> str:
+        return quoteattr(value, {"\n": "\n", "\t": "\t"})
+
+    for msgid, other, prefixed in ids:
+        raw = '<?xml version="1.0"?><rpc-reply xmlns="%s" xmlns:p="%s" message-id=%s b=%s p:c=%s/>' % (
+            ns,
+            prefixed_ns,
+            q(msgid),
+            q(other),
+            q(prefixed),
+        )
+        assert _normal(scan_root(raw)) == _normal(parse_root(raw))
