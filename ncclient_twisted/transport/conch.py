@@ -19,7 +19,7 @@ import collections
 import logging
 import time
 import weakref
-from typing import Any, Callable, Deque, List, Optional, Protocol
+from typing import Any, Callable, Deque, List, Optional, Protocol, Set
 
 from ncclient.capabilities import Capabilities
 from ncclient.transport.errors import (
@@ -38,7 +38,7 @@ from twisted.conch.ssh.transport import SSHClientTransport
 from twisted.conch.ssh.userauth import SSHUserAuthClient
 from twisted.internet import protocol, threads
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.interfaces import ISSLTransport, ITCPTransport
+from twisted.internet.interfaces import ISSLTransport, ITCPTransport, IWriteDescriptor
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
@@ -68,6 +68,8 @@ class Link(Protocol):
 
     def write(self, data: bytes) -> None: ...
 
+    def flush(self) -> None: ...
+
     def drop_connection(self, abort: bool = False) -> None: ...
 
 
@@ -78,7 +80,13 @@ class ReactorSession(MessageDispatch, Session):
     *hello* fires with the session once the hello exchange is done (or fails).
     """
 
-    def __init__(self, device_handler: Any, reactor: Any, hooks: Optional[SessionHooks] = None) -> None:
+    def __init__(
+        self,
+        device_handler: Any,
+        reactor: Any,
+        hooks: Optional[SessionHooks] = None,
+        scheduler: Optional["WorkScheduler"] = None,
+    ) -> None:
         Session.__init__(self, Capabilities(device_handler.get_capabilities()))
         self._device_handler = device_handler
         #: An ``IReactorTime`` and ``IReactorFromThreads`` provider.
@@ -87,7 +95,7 @@ class ReactorSession(MessageDispatch, Session):
         # hand to the listeners.
         self._jobs: Deque[Any] = collections.deque()
         self._messages: Deque[str] = collections.deque()
-        self._scheduler = scheduler_for(reactor)
+        self._scheduler = scheduler if scheduler is not None else scheduler_for(reactor)
         #: Whether the scheduler holds this session in its queue.
         self.queued = False
         hooks = hooks if hooks is not None else SessionHooks()
@@ -150,6 +158,12 @@ class ReactorSession(MessageDispatch, Session):
             raise TransportError("Not connected to NETCONF server")
         data = message.encode("utf-8")
         channel.write(frame_11(data) if self._base == NetconfBase.BASE_11 else data + EOM)
+        self._scheduler.wrote(self)
+
+    def flush(self) -> None:
+        """Put what this session wrote on the wire now (see :func:`flush_now`)."""
+        if self._channel is not None:
+            self._channel.flush()
 
     def close(self) -> None:
         """Close the channel and the SSH connection; from any thread (blocking, bounded by
@@ -233,7 +247,7 @@ class ReactorSession(MessageDispatch, Session):
         except Exception as e:
             self._fail(e)
             return
-        self._work()
+        self._scheduler.request(self, flush=True)
 
     def _fail(self, error: Exception) -> None:
         """A framing error (or a failure ncclient would let end the loop): the session
@@ -287,7 +301,7 @@ class ReactorSession(MessageDispatch, Session):
 
     def work_until(self, deadline: float) -> bool:
         """Hand messages to the listeners, then build requests, until *deadline*
-        (``time.perf_counter()``); whether nothing is left."""
+        (the scheduler's ``now()``); whether nothing is left."""
         messages, jobs = self._messages, self._jobs
         while messages or jobs:
             if self._waiting_for_elsewhere:
@@ -305,7 +319,7 @@ class ReactorSession(MessageDispatch, Session):
                 jobs.popleft().run()
             else:
                 jobs.clear()
-            if time.perf_counter() >= deadline:
+            if self._scheduler.now() >= deadline:
                 return not (messages or jobs)
         return True
 
@@ -350,28 +364,81 @@ class ReactorSession(MessageDispatch, Session):
 class WorkScheduler:
     """The reactor's sessions' burst work, WORK_SLICE seconds per reactor turn in all.
 
-    A session with work asks :meth:`request`: in a turn with budget left (and nobody
-    queued before it) it works at once; otherwise it is queued, and the next turn works
-    through the queue, round robin, until the budget is used.
+    A session with work asks :meth:`request`: while the budget is not used (and nobody
+    is queued before it) it works at once; otherwise it is queued, and the next turn
+    works through the queue, round robin, until the budget is used. The budget is
+    WORK_SLICE seconds of work in a window of twice that: work that comes in short
+    pieces (a reply, then the next request) never waits for a turn, a burst yields to
+    timers and other connections every WORK_SLICE.
+
+    What the sessions write while replies are handled (the requests a reply's callback
+    makes) and in a turn goes on the wire without waiting for the reactor's next poll:
+    a session's first write at once (the answer to a reply is on its way while the rest
+    of the work is done), its later ones when the work ends (a burst of requests is
+    still one more write per session).
     """
 
-    def __init__(self, reactor: Any) -> None:
+    def __init__(self, reactor: Any, now: Callable[[], float] = time.perf_counter) -> None:
         self._reactor = reactor
+        #: The clock the work is timed by (seconds).
+        self.now = now
         self._queue: Deque[ReactorSession] = collections.deque()
         self._deadline = 0.0
+        #: The current window's end, and the work done in it (seconds).
+        self._window_end = 0.0
+        self._used = 0.0
         self._scheduled = False
+        #: How deep in work (replies, requests) the reactor thread is.
+        self._depth = 0
+        #: Whether what is written in that work is flushed (replies in hand, or a turn).
+        self._eager = False
+        #: The sessions that wrote in that work: flushed once, and to flush at its end.
+        self._flushed: Set[ReactorSession] = set()
+        self._wrote: List[ReactorSession] = []
 
-    def request(self, session: ReactorSession) -> None:
+    def request(self, session: ReactorSession, flush: bool = False) -> None:
+        """Work *session*'s messages and jobs (now, or queued for a coming turn); with
+        *flush*, put what was written meanwhile on the wire when done (replies in hand)."""
         if session.queued:
             return  # its turn comes, in order
-        now = time.perf_counter()
-        if now >= self._deadline + WORK_SLICE:
-            self._deadline = now + WORK_SLICE  # quiet since the last window: a new one
-        if not self._queue and now < self._deadline and session.work_until(self._deadline):
-            return
+        now = self.now()
+        outermost = not self._depth
+        if outermost:  # else: within work, whose deadline holds
+            if now >= self._window_end:
+                self._window_end, self._used = now + 2 * WORK_SLICE, 0.0
+            self._deadline = now + WORK_SLICE - self._used
+            self._eager = flush
+        if not self._queue and now < self._deadline:
+            self._depth += 1
+            try:
+                done = session.work_until(self._deadline)
+            finally:
+                self._depth -= 1
+                if outermost:
+                    self._used += self.now() - now
+                    self._flush()
+            if done:
+                return
         session.queued = True
         self._queue.append(session)
         self._schedule()
+
+    def wrote(self, session: ReactorSession) -> None:
+        """*session* has written. (Requests made outside a reply's handling, a caller's
+        burst, are left to the reactor's next poll: more may follow in this turn.)"""
+        if not (self._depth and self._eager):
+            return
+        if session not in self._flushed:
+            self._flushed.add(session)
+            session.flush()
+        elif not self._wrote or self._wrote[-1] is not session:
+            self._wrote.append(session)
+
+    def _flush(self) -> None:
+        wrote, self._wrote = self._wrote, []
+        self._flushed.clear()
+        for session in dict.fromkeys(wrote):
+            session.flush()
 
     def _schedule(self) -> None:
         if not self._scheduled:
@@ -380,16 +447,26 @@ class WorkScheduler:
 
     def _turn(self) -> None:
         self._scheduled = False
-        deadline = self._deadline = time.perf_counter() + WORK_SLICE
+        start = self.now()
+        deadline = self._deadline = start + WORK_SLICE
         queue = self._queue
-        while queue:  # at least one item a turn, however short the slice
-            session = queue.popleft()
-            if session.work_until(deadline):
-                session.queued = False
-            else:
-                queue.append(session)
-            if time.perf_counter() >= deadline:
-                break
+        self._depth += 1
+        self._eager = True
+        try:
+            while queue:  # at least one item a turn, however short the slice
+                session = queue.popleft()
+                if session.work_until(deadline):
+                    session.queued = False
+                else:
+                    queue.append(session)
+                if self.now() >= deadline:
+                    break
+        finally:
+            self._depth -= 1
+            if not self._depth:
+                end = self.now()
+                self._window_end, self._used = start + 2 * WORK_SLICE, end - start
+                self._flush()
         if queue:
             self._schedule()
 
@@ -454,6 +531,11 @@ class NetconfChannel(SSHChannel):
 
     def dataReceived(self, data: bytes) -> None:
         self.session.data_received(data)
+
+    def flush(self) -> None:
+        conn = self.conn
+        if conn is not None and conn.transport is not None:
+            flush_now(conn.transport.transport)
 
     def closed(self) -> None:
         self.session.connection_lost(None)
@@ -734,6 +816,9 @@ class NetconfStreamProtocol(protocol.Protocol):
         assert self.transport is not None
         self.transport.write(data)
 
+    def flush(self) -> None:
+        flush_now(self.transport)
+
     def drop_connection(self, abort: bool = False) -> None:
         if self.transport is None:
             return
@@ -756,6 +841,22 @@ def _describe(error: Any) -> str:
     if args and isinstance(args[0], list):  # OpenSSL.SSL.Error: [(lib, func, reason), ...]
         return "; ".join(str(e[-1]) for e in args[0] if isinstance(e, tuple)) or repr(error)
     return str(error) or type(error).__name__
+
+
+def flush_now(transport: Any) -> None:
+    """Send what the socket under *transport* (TCP or Unix; under TLS) holds now, rather
+    than when the reactor's next poll finds it writable: its ``doWrite``, as the reactor
+    would call it. A closing connection is left to the reactor, and so is a write error
+    (the reactor meets it again on that poll, and ends the connection)."""
+    socket_transport: Any = transport
+    for _ in range(3):  # the socket's transport, or TLS's, or none
+        if IWriteDescriptor.providedBy(socket_transport):
+            break
+        socket_transport = getattr(socket_transport, "transport", None)
+    else:
+        return
+    if getattr(socket_transport, "connected", False) and not getattr(socket_transport, "disconnecting", True):
+        socket_transport.doWrite()
 
 
 def abort_transport(transport: Any) -> None:

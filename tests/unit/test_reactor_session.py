@@ -124,9 +124,13 @@ class FakeLink:
     def __init__(self) -> None:
         self.drops: List[bool] = []
         self.written: List[bytes] = []
+        self.flushes = 0
 
     def write(self, data: bytes) -> None:
         self.written.append(data)
+
+    def flush(self) -> None:
+        self.flushes += 1
 
     def drop_connection(self, abort: bool = False) -> None:
         self.drops.append(abort)
@@ -153,3 +157,116 @@ def test_a_close_that_completes_is_not_aborted(session: Any) -> None:
     session.clock.advance(conch.CLOSE_ABORT_AFTER)
     assert link.drops == [False] and closed.called
     assert not session.clock.getDelayedCalls()
+
+
+class FakeTime:
+    """The scheduler's clock (seconds), moved by the tests."""
+
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Costly(SessionListener):
+    """A listener each message costs *cost* seconds of the fake clock."""
+
+    def __init__(self, now: FakeTime, cost: float) -> None:
+        self.now, self.cost = now, cost
+        self.ids: List[str] = []
+
+    def callback(self, root: Any, raw: str) -> None:
+        self.now.t += self.cost
+        self.ids.append(root[1].get("message-id"))
+
+    def errback(self, ex: Exception) -> None:
+        pass
+
+
+@pytest.fixture
+def timed() -> Any:
+    """(clock, fake time, make_session): sessions sharing one scheduler on the fake time."""
+    clock, now = task.Clock(), FakeTime()
+    scheduler = conch.WorkScheduler(clock, now)
+
+    def make() -> conch.ReactorSession:
+        s = conch.ReactorSession(DefaultDeviceHandler(), clock, scheduler=scheduler)
+        s.hello.addErrback(lambda f: None)
+        return s
+
+    return clock, now, make
+
+
+def test_work_in_short_pieces_never_waits_for_a_turn(timed: Any) -> None:
+    clock, now, make = timed
+    s = make()
+    costly = Costly(now, 0.0001)
+    s.add_listener(costly)
+    for n in range(200):  # 0.1 ms of work every 0.4 ms, as sequential requests bring
+        s.data_received(reply(n))
+        assert not clock.getDelayedCalls(), n
+        now.t += 0.0003
+    assert len(costly.ids) == 200
+
+
+def test_a_burst_yields_to_the_reactor_after_the_slice(timed: Any) -> None:
+    clock, now, make = timed
+    s = make()
+    costly = Costly(now, conch.WORK_SLICE / 4)
+    s.add_listener(costly)
+    for n in range(8):  # back to back: two slices of work
+        s.data_received(reply(n))
+    assert len(costly.ids) == 4 and len(clock.getDelayedCalls()) == 1
+    next_turn(clock)
+    assert costly.ids == [str(n) for n in range(8)] and not clock.getDelayedCalls()
+
+
+class Answer(SessionListener):
+    """Sends *count* requests for each message, noting the link's flushes after each."""
+
+    def __init__(self, session: conch.ReactorSession, link: FakeLink, count: int) -> None:
+        self.session, self.link, self.count = session, link, count
+        self.flushes: List[int] = []
+
+    def callback(self, root: Any, raw: str) -> None:
+        for _ in range(self.count):
+            self.session.send("<rpc/>")
+            self.flushes.append(self.link.flushes)
+
+    def errback(self, ex: Exception) -> None:
+        pass
+
+
+def test_an_answer_to_a_reply_is_flushed_at_once_and_the_rest_when_the_work_ends(timed: Any) -> None:
+    clock, now, make = timed
+    s, link = make(), FakeLink()
+    s.channel_opened(link)
+    s.channel_ready()
+    answer = Answer(s, link, 3)
+    s.add_listener(answer)
+    s.data_received(reply(1))
+    assert answer.flushes == [1, 1, 1]  # the first at once
+    assert link.flushes == 2  # the two others together, when the reply's work ended
+    assert not clock.getDelayedCalls()
+
+
+class SendJob:
+    def __init__(self, session: conch.ReactorSession) -> None:
+        self.session = session
+
+    def run(self) -> None:
+        self.session.send("<rpc/>")
+
+    def fail(self, reason: Exception) -> None:
+        raise AssertionError(reason)
+
+
+def test_a_callers_burst_of_requests_is_left_to_the_reactors_next_poll(timed: Any) -> None:
+    clock, now, make = timed
+    s, link = make(), FakeLink()
+    s.channel_opened(link)
+    s.channel_ready()
+    for _ in range(3):
+        s.submit(SendJob(s))
+    assert len(link.written) == 4 and link.flushes == 0  # the hello and three requests
