@@ -131,6 +131,9 @@ class Manager(SubscriptionOperations, nc_manager.Manager):
         self._waker = self._runtime.waker
         #: Our sessions build requests on their thread (see _build_elsewhere).
         self._can_submit = hasattr(session, "submit")
+        #: A session on the reactor runs every request as a job, within the reactor's
+        #: work budget: a caller's burst costs the reactor a queued job per request.
+        self._submit_always = bool(getattr(session, "submit_always", False))
         self._end_reason: Any = _NOT_ENDED
         self._closed_waiters: List["Deferred[Optional[Exception]]"] = []
         self._closing: Optional["Deferred[Any]"] = None
@@ -237,6 +240,8 @@ class Manager(SubscriptionOperations, nc_manager.Manager):
             return True
         if issubclass(cls, operations.CloseSession):
             return False
+        if self._submit_always:
+            return True
         # In a burst (a request to each of many sessions in one turn) only the turn's
         # first is written by the reactor: the others gain nothing from being built here.
         return self._listener.waiting() or self._waker.in_burst()

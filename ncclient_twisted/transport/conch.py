@@ -55,7 +55,7 @@ log = logging.getLogger("ncclient_twisted.session")
 #: may fail with the error to report instead, e.g. ``HostKeyChangedError``).
 HostKeyCheck = Callable[[bytes], "Deferred[bool]"]
 #: The longest a session works on a burst in one reactor turn (seconds).
-WORK_SLICE = 0.002
+WORK_SLICE = 0.001
 #: Messages longer than this (characters) are parsed on the pool, not the reactor.
 LARGE_MESSAGE = 256 * 1024
 #: How long a close may wait for the connection to end before it is aborted (seconds).
@@ -79,6 +79,10 @@ class ReactorSession(MessageDispatch, Session):
 
     *hello* fires with the session once the hello exchange is done (or fails).
     """
+
+    #: The manager hands every request to :meth:`submit` (built now while the reactor's
+    #: work budget lasts, queued for a coming turn after), never builds one itself.
+    submit_always = True
 
     def __init__(
         self,

@@ -213,9 +213,9 @@ def test_work_in_short_pieces_never_waits_for_a_turn(timed: Any) -> None:
 def test_a_burst_yields_to_the_reactor_after_the_slice(timed: Any) -> None:
     clock, now, make = timed
     s = make()
-    costly = Costly(now, conch.WORK_SLICE / 4)
+    costly = Costly(now, conch.WORK_SLICE * 0.26)
     s.add_listener(costly)
-    for n in range(8):  # back to back: two slices of work
+    for n in range(8):  # back to back: two slices of work, a slice used after four
         s.data_received(reply(n))
     assert len(costly.ids) == 4 and len(clock.getDelayedCalls()) == 1
     next_turn(clock)
