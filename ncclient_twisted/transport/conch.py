@@ -19,7 +19,7 @@ import collections
 import logging
 import time
 import weakref
-from typing import Any, Callable, Deque, List, Optional, Protocol, Set
+from typing import Any, Callable, Deque, List, Optional, Protocol
 
 from ncclient.capabilities import Capabilities
 from ncclient.transport.errors import (
@@ -55,7 +55,7 @@ log = logging.getLogger("ncclient_twisted.session")
 #: may fail with the error to report instead, e.g. ``HostKeyChangedError``).
 HostKeyCheck = Callable[[bytes], "Deferred[bool]"]
 #: The longest a session works on a burst in one reactor turn (seconds).
-WORK_SLICE = 0.001
+WORK_SLICE = 0.0005
 #: Messages longer than this (characters) are parsed on the pool, not the reactor.
 LARGE_MESSAGE = 256 * 1024
 #: How long a close may wait for the connection to end before it is aborted (seconds).
@@ -69,6 +69,8 @@ class Link(Protocol):
     def write(self, data: bytes) -> None: ...
 
     def flush(self) -> None: ...
+
+    def pause_reading(self, paused: bool) -> None: ...
 
     def drop_connection(self, abort: bool = False) -> None: ...
 
@@ -108,6 +110,8 @@ class ReactorSession(MessageDispatch, Session):
         #: A large message is being handled off the reactor: the rest waits for it.
         self._waiting_for_elsewhere = False
         self._channel: Optional[Link] = None
+        #: Frames sent while held (see hold), or None.
+        self._held: Optional[List[bytes]] = None
         self._decoder = FrameDecoder(
             self._messages.append, lambda: self._base == NetconfBase.BASE_11, invalid=self._reject
         )
@@ -161,13 +165,36 @@ class ReactorSession(MessageDispatch, Session):
         if not self._connected or channel is None:
             raise TransportError("Not connected to NETCONF server")
         data = message.encode("utf-8")
-        channel.write(frame_11(data) if self._base == NetconfBase.BASE_11 else data + EOM)
+        frame = frame_11(data) if self._base == NetconfBase.BASE_11 else data + EOM
+        if self._held is not None:
+            self._held.append(frame)  # written with the others when the work ends
+            return
+        channel.write(frame)
         self._scheduler.wrote(self)
 
-    def flush(self) -> None:
-        """Put what this session wrote on the wire now (see :func:`flush_now`)."""
+    def pause_reading(self, paused: bool) -> None:
+        """Stop (or resume) reading the socket while this session's work waits for a
+        turn: what is not read yet costs the reactor nothing (its decryption included)
+        until the session has caught up."""
         if self._channel is not None:
-            self._channel.flush()
+            self._channel.pause_reading(paused)
+
+    def hold(self) -> None:
+        """Keep what is sent from now on until :meth:`release` (the scheduler's work under
+        way): a burst of requests is one write, one SSH packet per 32 KiB, not one each."""
+        if self._held is None:
+            self._held = []
+
+    def release(self, flush: bool) -> None:
+        """Write what was held; with *flush*, put it on the wire now (:func:`flush_now`)."""
+        held, self._held = self._held, None
+        channel = self._channel
+        if channel is None:
+            return
+        if held:
+            channel.write(b"".join(held))
+        if flush:
+            channel.flush()
 
     def close(self) -> None:
         """Close the channel and the SSH connection; from any thread (blocking, bounded by
@@ -396,8 +423,7 @@ class WorkScheduler:
         self._depth = 0
         #: Whether what is written in that work is flushed (replies in hand, or a turn).
         self._eager = False
-        #: The sessions that wrote in that work: flushed once, and to flush at its end.
-        self._flushed: Set[ReactorSession] = set()
+        #: The sessions that wrote in that work (what they send next is held till its end).
         self._wrote: List[ReactorSession] = []
 
     def request(self, session: ReactorSession, flush: bool = False) -> None:
@@ -419,30 +445,31 @@ class WorkScheduler:
             finally:
                 self._depth -= 1
                 if outermost:
+                    self._flush()  # its writing is work too
                     self._used += self.now() - now
-                    self._flush()
             if done:
                 return
         session.queued = True
+        session.pause_reading(True)
         self._queue.append(session)
         self._schedule()
 
     def wrote(self, session: ReactorSession) -> None:
-        """*session* has written. (Requests made outside a reply's handling, a caller's
-        burst, are left to the reactor's next poll: more may follow in this turn.)"""
-        if not (self._depth and self._eager):
+        """*session* has written to its channel: in work, what it sends next is held
+        and written at the work's end, and (eager) this first write goes on the wire
+        now. (Out of a reply's handling, in a caller's burst, what is written is left to
+        the reactor's next poll: more may follow in this turn.)"""
+        if not self._depth:
             return
-        if session not in self._flushed:
-            self._flushed.add(session)
-            session.flush()
-        elif not self._wrote or self._wrote[-1] is not session:
-            self._wrote.append(session)
+        if self._eager:
+            session.release(True)
+        session.hold()
+        self._wrote.append(session)
 
     def _flush(self) -> None:
         wrote, self._wrote = self._wrote, []
-        self._flushed.clear()
-        for session in dict.fromkeys(wrote):
-            session.flush()
+        for session in wrote:
+            session.release(self._eager)
 
     def _schedule(self) -> None:
         if not self._scheduled:
@@ -461,6 +488,7 @@ class WorkScheduler:
                 session = queue.popleft()
                 if session.work_until(deadline):
                     session.queued = False
+                    session.pause_reading(False)
                 else:
                     queue.append(session)
                 if self.now() >= deadline:
@@ -468,9 +496,8 @@ class WorkScheduler:
         finally:
             self._depth -= 1
             if not self._depth:
-                end = self.now()
-                self._window_end, self._used = start + 2 * WORK_SLICE, end - start
                 self._flush()
+                self._window_end, self._used = start + 2 * WORK_SLICE, self.now() - start
         if queue:
             self._schedule()
 
@@ -540,6 +567,11 @@ class NetconfChannel(SSHChannel):
         conn = self.conn
         if conn is not None and conn.transport is not None:
             flush_now(conn.transport.transport)
+
+    def pause_reading(self, paused: bool) -> None:
+        conn = self.conn
+        if conn is not None and conn.transport is not None:
+            pause_reading(conn.transport.transport, paused)
 
     def closed(self) -> None:
         self.session.connection_lost(None)
@@ -823,6 +855,9 @@ class NetconfStreamProtocol(protocol.Protocol):
     def flush(self) -> None:
         flush_now(self.transport)
 
+    def pause_reading(self, paused: bool) -> None:
+        pause_reading(self.transport, paused)
+
     def drop_connection(self, abort: bool = False) -> None:
         if self.transport is None:
             return
@@ -861,6 +896,16 @@ def flush_now(transport: Any) -> None:
         return
     if getattr(socket_transport, "connected", False) and not getattr(socket_transport, "disconnecting", True):
         socket_transport.doWrite()
+
+
+def pause_reading(transport: Any, paused: bool) -> None:
+    """Pause (or resume) reading from *transport* (``IProducer``; TLS passes it on)."""
+    if transport is None or getattr(transport, "disconnecting", False):
+        return
+    if paused:
+        transport.pauseProducing()
+    else:
+        transport.resumeProducing()
 
 
 def abort_transport(transport: Any) -> None:

@@ -125,12 +125,16 @@ class FakeLink:
         self.drops: List[bool] = []
         self.written: List[bytes] = []
         self.flushes = 0
+        self.paused: List[bool] = []
 
     def write(self, data: bytes) -> None:
         self.written.append(data)
 
     def flush(self) -> None:
         self.flushes += 1
+
+    def pause_reading(self, paused: bool) -> None:
+        self.paused.append(paused)
 
     def drop_connection(self, abort: bool = False) -> None:
         self.drops.append(abort)
@@ -270,3 +274,16 @@ def test_a_callers_burst_of_requests_is_left_to_the_reactors_next_poll(timed: An
     for _ in range(3):
         s.submit(SendJob(s))
     assert len(link.written) == 4 and link.flushes == 0  # the hello and three requests
+
+
+def test_a_session_waiting_for_a_turn_reads_nothing_more_until_it_has_caught_up(timed: Any) -> None:
+    clock, now, make = timed
+    s, link = make(), FakeLink()
+    s.channel_opened(link)
+    s.channel_ready()
+    costly = Costly(now, conch.WORK_SLICE * 0.6)
+    s.add_listener(costly)
+    s.data_received(reply(1) + reply(2) + reply(3))
+    assert costly.ids == ["1", "2"] and link.paused == [True]
+    next_turn(clock)
+    assert costly.ids == ["1", "2", "3"] and link.paused == [True, False]
