@@ -21,6 +21,9 @@ class Params:
     sequential_slow: int = 30
     warmup: int = 5
     inflight: int = 500
+    #: Bursts of ``inflight`` requests measured, after one burst of warm-up (one burst
+    #: is over in ~50 ms: a single one varied by 2x from run to run).
+    inflight_rounds: int = 3
     fanout_sessions: int = 100
     fanout_per_session: int = 10
     idle_sizes: Tuple[int, ...] = (50, 200)
@@ -60,6 +63,7 @@ QUICK = replace(
     sequential_slow=10,
     warmup=2,
     inflight=100,
+    inflight_rounds=1,
     fanout_sessions=20,
     fanout_per_session=5,
     idle_sizes=(10, 20),

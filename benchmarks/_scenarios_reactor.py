@@ -115,12 +115,14 @@ async def inflight(reactor: Any, client: DeferredClient, p: Params, n: int,
     try:
         for _ in range(p.warmup):
             await client.get_config(s)
+        await _gather([client.get_config(s) for _ in range(n)])  # warm-up burst
         window = Window(pids)
-        await _gather([client.get_config(s) for _ in range(n)])
+        for _ in range(p.inflight_rounds):
+            await _gather([client.get_config(s) for _ in range(n)])
         window.close()
     finally:
         await _close(client, [s])
-    return rate_metrics(n, window)
+    return rate_metrics(n * p.inflight_rounds, window)
 
 
 async def fanout(reactor: Any, client: DeferredClient, p: Params, n: int,

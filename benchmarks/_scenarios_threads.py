@@ -156,13 +156,15 @@ def blocking_inflight(client: BlockingClient, p: Params, n: int, pids: Sequence[
     try:
         for _ in range(p.warmup):
             client.get_config(s)
-        threads = _Released([lambda: client.get_config(s)] * n)
+        _Released([lambda: client.get_config(s)] * n).go(p.op_timeout)  # warm-up burst
+        bursts = [_Released([lambda: client.get_config(s)] * n) for _ in range(p.inflight_rounds)]
         window = Window(pids)
-        threads.go(p.op_timeout)
+        for threads in bursts:
+            threads.go(p.op_timeout)
         window.close()
     finally:
         client.close(s)
-    return rate_metrics(n, window)
+    return rate_metrics(n * p.inflight_rounds, window)
 
 
 def blocking_fanout(client: BlockingClient, p: Params, n: int, pids: Sequence[int],
@@ -196,12 +198,14 @@ def handle_inflight(client: HandleClient, p: Params, n: int, pids: Sequence[int]
     try:
         for _ in range(p.warmup):
             client.get_config(s)
+        _submit_all(client, [s], n, p.op_timeout)  # warm-up burst
         window = Window(pids)
-        _submit_all(client, [s], n, p.op_timeout)
+        for _ in range(p.inflight_rounds):
+            _submit_all(client, [s], n, p.op_timeout)
         window.close()
     finally:
         client.close(s)
-    return rate_metrics(n, window)
+    return rate_metrics(n * p.inflight_rounds, window)
 
 
 def handle_fanout(client: HandleClient, p: Params, n: int, pids: Sequence[int],
