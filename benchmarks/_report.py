@@ -7,6 +7,7 @@ shown is the median over a (job, client)'s successful runs.
 
 from __future__ import annotations
 
+import functools
 import operator
 import statistics
 from dataclasses import dataclass
@@ -199,6 +200,8 @@ class Target:
     #: Which peer is "best": "min" or "max" of their figures.
     pick: str = "min"
     unit: str = ""
+    #: The client judged.
+    client: str = OURS
 
 
 def targets(p: Params) -> List[Target]:
@@ -235,8 +238,36 @@ def targets(p: Params) -> List[Target]:
     return out
 
 
+REACTOR = "ours-reactor"
+
+
+def reactor_targets(p: Params) -> List[Target]:
+    """The targets of the reactor transport (``io="reactor"``, issue #15)."""
+    nc = ("netconf_client", "netconf_client-futures")
+    futures = ("netconf_client-futures",)
+    t = functools.partial(Target, client=REACTOR)
+    return [
+        t("R1. sequential latency ≤ 0.8× netconf_client's (best of its two APIs)",
+          "sequential", "median_ms", "<=", 0.8, nc, "min", " ms"),
+        t("R2. %d in flight ≥ 2× netconf_client's futures" % p.inflight, "inflight",
+          "rpc_per_s", ">=", 2.0, futures, "max", " RPC/s"),
+        t("R3. fan-out ≥ 1.5× netconf_client's futures", "fanout", "rpc_per_s", ">=", 1.5,
+          futures, "max", " RPC/s"),
+        t("R3. fan-out ≥ 1.5× io=threads", "fanout", "rpc_per_s", ">=", 1.5, (OURS,), "max",
+          " RPC/s"),
+        t("R3. reactor lateness p99 ≤ 2 ms during fan-out", "fanout", "lateness_p99_ms", "<=",
+          2.0, unit=" ms"),
+        t("R3. reactor lateness max ≤ 10 ms during fan-out", "fanout", "lateness_max_ms", "<=",
+          10.0, unit=" ms"),
+        t("R4. %d concurrent connects ≥ 2× as fast as netconf_client" % p.connect_sessions,
+          "connect", "seconds", "<=", 0.5, nc, "min", " s"),
+        t("R4. reactor lateness max ≤ 15 ms during %d connects" % p.connect_sessions,
+          "connect", "lateness_max_ms", "<=", 15.0, unit=" ms"),
+    ]
+
+
 def _judge(fig: Figures, t: Target, clients: Sequence[str]) -> List[str]:
-    ours = fig.median(t.job, OURS, t.metric)
+    ours = fig.median(t.job, t.client, t.metric)
     if ours is None:
         return [t.title, "not measured", "", "", "%s %g" % (t.op, t.threshold), "–"]
     shown = _fmt(ours, 3) + t.unit
@@ -266,7 +297,11 @@ def _met(ok: bool) -> str:
 
 def targets_table(fig: Figures, p: Params, clients: Sequence[str]) -> str:
     headers = ["Target", "ours", "reference", "ratio", "threshold", "result"]
-    return _table(headers, [_judge(fig, t, clients) for t in targets(p)])
+    table = _table(headers, [_judge(fig, t, clients) for t in targets(p)])
+    if REACTOR in clients:
+        headers[1] = "ours io=reactor"
+        table += "\n\n" + _table(headers, [_judge(fig, t, clients) for t in reactor_targets(p)])
+    return table
 
 
 # -- details ------------------------------------------------------------------------------
