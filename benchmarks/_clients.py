@@ -66,6 +66,11 @@ class OursClient:
         self._manager = manager
         self._reactor = reactor
         self._kwargs = dict(kwargs, timeout=timeout, io=io)
+        if io == "reactor":
+            # Its transport's modules (Conch: ~25 ms) are imported at its first connect;
+            # the threads transport's (paramiko) with the manager. Both before a window.
+            import ncclient_twisted.reactor_endpoints  # noqa: F401
+            import ncclient_twisted.transport.conch  # noqa: F401
 
     def connect(self) -> Any:
         return self._manager.connect(reactor=self._reactor, **self._kwargs)

@@ -101,27 +101,66 @@ class _ReactorConnector:
         """After the hello: what the transport starts then (keepalives)."""
 
     def connect(self) -> "Deferred[Manager]":
-        """A Deferred of the connected :class:`Manager`; cancelling it drops the connection."""
+        """A Deferred of the connected :class:`Manager`; cancelling it drops the connection.
+
+        At most the pool's size of connects are in progress at once (see
+        :class:`~ncclient_twisted.bridge.slots.ConnectSlots`), and each one's setup (its
+        session, its socket) is reactor work like any other, done within the work budget
+        (``WorkScheduler.call``): a caller's burst of a thousand connects costs the
+        reactor little at the call. Neither wait counts in the connect's timeout.
+        """
+        from ncclient_twisted.transport.conch import scheduler_for
+
+        aborts: List[Callable[[], None]] = []
+        slot = runtime_for(self.reactor).connect_slots.acquire()
+
+        def cancel(_: Any) -> None:
+            if not slot.called:
+                slot.cancel()  # still waiting for a slot: its place is given up
+            for abort in aborts:
+                abort()
+
+        result: "Deferred[Manager]" = Deferred(cancel)
+
+        def granted(release: Callable[[], None]) -> None:
+            def begin() -> None:
+                if result.called:  # cancelled meanwhile
+                    release()
+                    return
+                try:
+                    self._begin(result, release, aborts)
+                except Exception:
+                    release()
+                    if not result.called:
+                        result.errback(Failure())
+
+            scheduler_for(self.reactor).call(begin)
+
+        slot.addCallbacks(granted, lambda f: None)  # failed: cancelled while waiting
+        return result
+
+    def _begin(
+        self, result: "Deferred[Manager]", release: Callable[[], None], aborts: List[Callable[[], None]]
+    ) -> None:
+        """Make the session and open its connection; *result* fires with the manager, or
+        fails with ncclient's exception for the stage that failed."""
         from ncclient_twisted.transport.conch import ReactorSession, abort_transport
 
         reactor = self.reactor
         o = self.options
         self._protocols = []
         connecting: List["Deferred[Any]"] = []
-        try:
-            device_handler = make_device_handler(o.device_params, o.ignore_errors)
-            if hasattr(device_handler, "add_additional_netconf_params"):
-                device_handler.add_additional_netconf_params(o.nc_params)
-            handoff = ImmediateHandoff(reactor)
-            notifications = new_router(reactor, o, handoff)
-            hooks = ReactorHooks(runtime_for(reactor), notifications)
-            session = ReactorSession(device_handler, reactor, hooks)
-            session.host = o.host
-            listener = DeferredReplyListener.install(session, device_handler, reactor, handoff)
-        except Exception:
-            return fail()
+        device_handler = make_device_handler(o.device_params, o.ignore_errors)
+        if hasattr(device_handler, "add_additional_netconf_params"):
+            device_handler.add_additional_netconf_params(o.nc_params)
+        handoff = ImmediateHandoff(reactor)
+        notifications = new_router(reactor, o, handoff)
+        hooks = ReactorHooks(runtime_for(reactor), notifications)
+        session = ReactorSession(device_handler, reactor, hooks)
+        session.host = o.host
+        listener = DeferredReplyListener.install(session, device_handler, reactor, handoff)
 
-        def abort(_: Any = None) -> None:
+        def abort() -> None:
             for d in connecting:
                 try:
                     d.cancel()
@@ -130,7 +169,7 @@ class _ReactorConnector:
             for p in self._protocols:
                 abort_transport(p.transport)
 
-        result: "Deferred[Manager]" = Deferred(abort)
+        aborts.append(abort)
         ready: "Deferred[None]" = Deferred()
         bound = self._timeout
 
@@ -158,6 +197,7 @@ class _ReactorConnector:
         d.addCallback(settle).addCallback(connected)
 
         def deliver(r: Any) -> None:
+            release()
             if isinstance(r, Failure):
                 session.hello.addErrback(lambda f: None)  # if it failed too: reported here
                 abort()  # the connection, whatever stage it reached
@@ -171,7 +211,6 @@ class _ReactorConnector:
             result.callback(r)
 
         d.addBoth(deliver)
-        return result
 
 
 class _Factory(protocol.Factory):

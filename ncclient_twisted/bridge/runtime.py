@@ -19,6 +19,7 @@ from twisted.python.threadpool import ThreadPool
 
 from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.gate import new_gate
+from ncclient_twisted.bridge.slots import ConnectSlots
 from ncclient_twisted.bridge.wakeups import Waker
 
 __all__ = [
@@ -63,6 +64,9 @@ class Runtime:
         self.waker = Waker(reactor)
         #: Taken by its session threads around the Python work of each message.
         self.gate = new_gate()
+        #: Bounds the reactor transport's connects in progress as the pool bounds the
+        #: threads transport's (no thread is held).
+        self.connect_slots = ConnectSlots(lambda: self.pool_size)
 
     def _start(self) -> ThreadPool:
         if self._pool is None:
@@ -151,6 +155,8 @@ def set_pool_size(size: int, reactor: Optional[INetconfReactor] = None) -> None:
     Each connect (DNS, TCP, SSH handshake, authentication, hello) and each close holds
     one of them while it runs, so *size* bounds how many handshakes run at once: a burst
     of 200 connects with the default size runs 32 at a time, the rest wait their turn
-    without holding a thread. The reactor's own thread pool is never used.
+    without holding a thread. The reactor's own thread pool is never used. The reactor
+    transport's connects (``io="reactor"``) hold no thread, but *size* bounds how many
+    are in progress at once too.
     """
     runtime_for(resolve_reactor(reactor)).set_pool_size(size)

@@ -102,6 +102,8 @@ class ReactorSession(MessageDispatch, Session):
         self._jobs: Deque[Any] = collections.deque()
         self._messages: Deque[str] = collections.deque()
         self._scheduler = scheduler if scheduler is not None else scheduler_for(reactor)
+        #: The reactor's :class:`WorkScheduler` (its transport's reads share it).
+        self.scheduler = self._scheduler
         #: Whether the scheduler holds this session in its queue.
         self.queued = False
         hooks = hooks if hooks is not None else SessionHooks()
@@ -392,6 +394,16 @@ class ReactorSession(MessageDispatch, Session):
             d.callback(None)
 
 
+class Worker(Protocol):
+    """What a :class:`WorkScheduler` works: a session, or an SSH transport's reads."""
+
+    queued: bool
+
+    def work_until(self, deadline: float) -> bool: ...
+
+    def pause_reading(self, paused: bool) -> None: ...
+
+
 class WorkScheduler:
     """The reactor's sessions' burst work, WORK_SLICE seconds per reactor turn in all.
 
@@ -413,7 +425,7 @@ class WorkScheduler:
         self._reactor = reactor
         #: The clock the work is timed by (seconds).
         self.now = now
-        self._queue: Deque[ReactorSession] = collections.deque()
+        self._queue: Deque[Worker] = collections.deque()
         self._deadline = 0.0
         #: The current window's end, and the work done in it (seconds).
         self._window_end = 0.0
@@ -426,7 +438,7 @@ class WorkScheduler:
         #: The sessions that wrote in that work (what they send next is held till its end).
         self._wrote: List[ReactorSession] = []
 
-    def request(self, session: ReactorSession, flush: bool = False) -> None:
+    def request(self, session: Worker, flush: bool = False) -> None:
         """Work *session*'s messages and jobs (now, or queued for a coming turn); with
         *flush*, put what was written meanwhile on the wire when done (replies in hand)."""
         if session.queued:
@@ -453,6 +465,11 @@ class WorkScheduler:
         session.pause_reading(True)
         self._queue.append(session)
         self._schedule()
+
+    def call(self, fn: Callable[[], None]) -> None:
+        """Run *fn* (reactor work that is not a session's: a connect's setup) within the
+        budget: now while it lasts, else in a coming turn, in order with the rest."""
+        self.request(_Call(fn))
 
     def wrote(self, session: ReactorSession) -> None:
         """*session* has written to its channel: in work, what it sends next is held
@@ -500,6 +517,27 @@ class WorkScheduler:
                 self._window_end, self._used = start + 2 * WORK_SLICE, self.now() - start
         if queue:
             self._schedule()
+
+
+class _Call:
+    """:meth:`WorkScheduler.call`'s work: one call."""
+
+    queued = False
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        self._fn: Optional[Callable[[], None]] = fn
+
+    def work_until(self, deadline: float) -> bool:
+        fn, self._fn = self._fn, None
+        if fn is not None:
+            try:
+                fn()
+            except Exception:
+                log.exception("reactor work failed")
+        return True
+
+    def pause_reading(self, paused: bool) -> None:
+        pass
 
 
 _schedulers: "weakref.WeakKeyDictionary[Any, WorkScheduler]" = weakref.WeakKeyDictionary()
@@ -722,6 +760,11 @@ class ClientTransport(SSHClientTransport):
         self.ready = ready
         self._stage = "key exchange"
         self._host_key_error: Optional[Failure] = None
+        #: What was read and not yet handed to Conch (see dataReceived).
+        self._pending: Deque[bytes] = collections.deque()
+        self._scheduler = session.scheduler
+        #: Whether the scheduler holds this transport in its queue.
+        self.queued = False
 
     def connectionMade(self) -> None:
         set_no_delay = getattr(self.transport, "setTcpNoDelay", None)
@@ -730,8 +773,25 @@ class ClientTransport(SSHClientTransport):
         SSHClientTransport.connectionMade(self)
 
     def dataReceived(self, data: bytes) -> None:
+        """What the socket brought is worked through within the reactor's work budget,
+        as a session's messages are: a burst of handshakes (key exchange, signatures,
+        hello) or of packets to decrypt yields to timers like any other work."""
         self.last_received = self._now()
-        SSHClientTransport.dataReceived(self, data)
+        self._pending.append(data)
+        self._scheduler.request(self, flush=True)
+
+    def work_until(self, deadline: float) -> bool:
+        """Hand what was read to Conch, a read at a time, until *deadline*; whether
+        nothing is left."""
+        pending = self._pending
+        while pending:
+            SSHClientTransport.dataReceived(self, pending.popleft())
+            if self._scheduler.now() >= deadline:
+                break
+        return not pending
+
+    def pause_reading(self, paused: bool) -> None:
+        pause_reading(self.transport, paused)
 
     def send_keepalive(self) -> None:
         """``keepalive@openssh.com`` with want-reply: any answer, a refusal included,
@@ -765,6 +825,13 @@ class ClientTransport(SSHClientTransport):
         )
 
     def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
+        pending = self._pending
+        while pending:  # read before the end: the last replies, the server's close...
+            try:
+                SSHClientTransport.dataReceived(self, pending.popleft())
+            except Exception:
+                log.exception("dropping data read at the end of the connection")
+                pending.clear()
         SSHClientTransport.connectionLost(self, reason)
         if self._agent is not None:
             self._agent.close()

@@ -1,4 +1,5 @@
-"""The connect pool: a burst of 200 connects runs at most set_pool_size() handshakes at once."""
+"""The connect pool: a burst of 200 connects runs at most set_pool_size() handshakes at once
+(io="threads": a pool thread each; io="reactor": a connect slot each, no thread)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def reactor() -> Any:
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_burst_of_200_connects_runs_at_most_pool_size_handshakes() -> None:
+async def test_a_burst_of_200_connects_runs_at_most_pool_size_handshakes(io: str) -> None:
     server = await testing.serve(reactor(), users={"admin": "admin"})
     ncclient_twisted.set_pool_size(POOL)
     in_handshake = [0]
@@ -34,8 +35,8 @@ async def test_a_burst_of_200_connects_runs_at_most_pool_size_handshakes() -> No
     last = [time.monotonic()]
 
     def unknown_host(host: str, fingerprint: str) -> "defer.Deferred[bool]":
-        # Called on the reactor in the middle of each handshake, whose pool thread waits
-        # for the answer: how many run at once is how many pool threads are in use.
+        # Called on the reactor in the middle of each handshake, whose pool thread (or
+        # connect slot) waits for the answer: how many run at once is how many are in use.
         in_handshake[0] += 1
         most[0] = max(most[0], in_handshake[0])
 
@@ -54,7 +55,9 @@ async def test_a_burst_of_200_connects_runs_at_most_pool_size_handshakes() -> No
     ticker.start(0.01)
 
     async def one() -> None:
-        m = await manager.connect(**server.connect_kwargs(hostkey_verify=True, unknown_host_cb=unknown_host))
+        m = await manager.connect(
+            io=io, **server.connect_kwargs(hostkey_verify=True, unknown_host_cb=unknown_host)
+        )
         await m.close_session()
 
     try:
@@ -68,6 +71,8 @@ async def test_a_burst_of_200_connects_runs_at_most_pool_size_handshakes() -> No
     # Never more than the pool's size at once (how close it gets depends on the load).
     assert 0 < most[0] <= POOL, most[0]
     assert in_handshake[0] == 0
+    slots = runtime_for(reactor()).connect_slots
+    assert slots.held == 0 and slots.waiting == 0
     # The reactor kept running throughout (generous: 2 CPUs shared with the server and
     # 2 x POOL session threads).
     assert max(lateness) < 2.0, max(lateness)
@@ -123,3 +128,24 @@ def test_the_reactor_only_queues_work_the_waker_thread_hands_it_to_the_pool() ->
         assert d.result == 42
     finally:
         runtime.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_reactor_connect_cancelled_while_it_waits_for_a_slot_gives_it_up() -> None:
+    server = await testing.serve(reactor(), users={"admin": "admin"})
+    ncclient_twisted.set_pool_size(1)
+    slots = runtime_for(reactor()).connect_slots
+    try:
+        first = manager.connect(io="reactor", **server.connect_kwargs())
+        second = manager.connect(io="reactor", **server.connect_kwargs())
+        assert slots.held == 1 and slots.waiting == 1
+        second.cancel()
+        with pytest.raises(defer.CancelledError):
+            await second
+        assert slots.waiting == 0
+        m = await first.addTimeout(WAIT, reactor())
+        assert slots.held == 0
+        await m.close_session()
+    finally:
+        ncclient_twisted.set_pool_size(DEFAULT_POOL_SIZE)
+        await server.stop()

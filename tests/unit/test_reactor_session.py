@@ -287,3 +287,25 @@ def test_a_session_waiting_for_a_turn_reads_nothing_more_until_it_has_caught_up(
     assert costly.ids == ["1", "2"] and link.paused == [True]
     next_turn(clock)
     assert costly.ids == ["1", "2", "3"] and link.paused == [True, False]
+
+
+def test_calls_run_within_the_budget_in_order_and_a_failing_one_stops_nothing(timed: Any) -> None:
+    clock, now, make = timed
+    scheduler = make().scheduler
+    ran: List[int] = []
+
+    def costly(n: int) -> Any:
+        def call() -> None:
+            now.t += conch.WORK_SLICE * 0.6
+            ran.append(n)
+            if n == 2:
+                raise RuntimeError("a connect's setup that fails")
+
+        return call
+
+    for n in range(5):
+        scheduler.call(costly(n))
+    assert ran == [0, 1]  # the budget is used: the rest wait for a turn
+    while clock.getDelayedCalls():
+        next_turn(clock)
+    assert ran == [0, 1, 2, 3, 4]
