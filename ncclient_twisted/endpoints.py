@@ -308,9 +308,10 @@ def connect_ssh(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: A
       ``ssh_config``, ``keepalive`` is paramiko's, as in ncclient);
     - in ``manager_params``, ``notification_buffer`` (how many notifications are kept
       before the oldest is dropped);
-    - ``io``: ``"threads"`` (default: ncclient's session thread and paramiko's) or
-      ``"reactor"`` (experimental: the session is a Conch protocol on the reactor thread;
-      see :mod:`ncclient_twisted.reactor_endpoints` for what it does not do yet).
+    - ``io``: ``"reactor"`` (the session is a Conch protocol on the reactor thread, one
+      socket and no thread), ``"threads"`` (ncclient's session thread and paramiko's), or
+      ``"auto"`` (the default: ``"reactor"``, unless the call needs ``"threads"``: see
+      :func:`~ncclient_twisted.options.choose_io`).
 
     Every keyword is checked at the call (:class:`~ncclient_twisted.options.ConnectOptions`):
     one that nobody takes, or a value of the wrong kind, is a failed Deferred.

@@ -34,12 +34,33 @@ _ERRORS_KEYS = frozenset({"ignore_errors", "raise_mode"})
 #: Our SSH keywords (``keepalive`` and ``unknown_host_cb`` are ncclient's names).
 _OUR_SSH_KEYS = frozenset({"known_hosts", "accept_new", "keepalive_count_max"})
 _IO = ("threads", "reactor")
+#: ``io``'s default: the reactor transport, unless the call needs the threads transport.
+AUTO_IO = "auto"
 #: ncclient's SSH keywords the reactor transport does not take (yet).
 _REACTOR_IO_UNSUPPORTED = {
     "ssh": frozenset({"sock_fd", "ssh_config", "bind_addr", "environment"}),
     "tls": frozenset({"bind_addr", "protocol"}),
     "uds": frozenset(),
 }
+
+
+def choose_io(transport: str, kwds: Dict[str, Any]) -> str:
+    """``io="auto"`` (the default): ``"reactor"``, unless the call needs the threads
+    transport: a keyword only it takes (see ``_REACTOR_IO_UNSUPPORTED``), ``use_libssh``,
+    or TLS without Twisted's TLS (``twisted[tls]``: pyOpenSSL and service_identity)."""
+    given = {k for k, v in kwds.items() if v is not None and v is not False}
+    if given & (_REACTOR_IO_UNSUPPORTED.get(transport, frozenset()) | {"use_libssh"}):
+        return "threads"
+    if transport == "tls" and not _twisted_tls_available():
+        return "threads"
+    return "reactor"
+
+
+@functools.lru_cache(maxsize=1)
+def _twisted_tls_available() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("OpenSSL", "service_identity"))
 
 
 def key_passphrase_for_old_ncclient(
@@ -91,8 +112,9 @@ class ConnectOptions:
     args: Tuple[Any, ...]
     session_kwds: Dict[str, Any]
     #: ``"threads"`` (ncclient's session thread per session) or ``"reactor"`` (the
-    #: session is a Twisted protocol on the reactor thread).
-    io: str = "threads"
+    #: session is a Twisted protocol on the reactor thread): what ``io`` (default
+    #: ``"auto"``, see :func:`choose_io`) chose.
+    io: str = "reactor"
     device_params: Any = None
     manager_params: Dict[str, Any] = field(default_factory=dict)
     nc_params: Dict[str, Any] = field(default_factory=dict)
@@ -126,9 +148,13 @@ class ConnectOptions:
     ) -> "ConnectOptions":
         """Read *args* and *kwds* of a ``connect_<transport>`` call for *session_class*."""
         kwds = dict(kwds)
-        io = kwds.pop("io", None) or "threads"
-        if io not in _IO:
-            raise ValueError("io must be %s, not %r" % (" or ".join(repr(i) for i in _IO), io))
+        io = kwds.pop("io", None) or AUTO_IO
+        if io not in _IO + (AUTO_IO,):
+            raise ValueError(
+                "io must be %s, not %r" % (" or ".join(repr(i) for i in _IO + (AUTO_IO,)), io)
+            )
+        if io == AUTO_IO:
+            io = choose_io(transport, kwds)
         device_params = kwds.pop("device_params", None)
         if device_params is not None and not isinstance(device_params, dict):
             raise TypeError("device_params must be a dict, not %s" % type(device_params).__name__)

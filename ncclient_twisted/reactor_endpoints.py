@@ -114,7 +114,12 @@ class _ReactorConnector:
         aborts: List[Callable[[], None]] = []
         slot = runtime_for(self.reactor).connect_slots.acquire()
 
+        #: Set while cancelling: what the aborts make fail (ConnectingCancelledError...)
+        #: is not reported, the Deferred fails with CancelledError once they are done.
+        cancelling: List[bool] = []
+
         def cancel(_: Any) -> None:
+            cancelling.append(True)
             if not slot.called:
                 slot.cancel()  # still waiting for a slot: its place is given up
             for abort in aborts:
@@ -128,7 +133,7 @@ class _ReactorConnector:
                     release()
                     return
                 try:
-                    self._begin(result, release, aborts)
+                    self._begin(result, release, aborts, cancelling)
                 except Exception:
                     release()
                     if not result.called:
@@ -140,7 +145,11 @@ class _ReactorConnector:
         return result
 
     def _begin(
-        self, result: "Deferred[Manager]", release: Callable[[], None], aborts: List[Callable[[], None]]
+        self,
+        result: "Deferred[Manager]",
+        release: Callable[[], None],
+        aborts: List[Callable[[], None]],
+        cancelling: List[bool],
     ) -> None:
         """Make the session and open its connection; *result* fires with the manager, or
         fails with ncclient's exception for the stage that failed."""
@@ -202,7 +211,7 @@ class _ReactorConnector:
                 session.hello.addErrback(lambda f: None)  # if it failed too: reported here
                 abort()  # the connection, whatever stage it reached
                 session.connection_lost(None)
-                if not result.called:
+                if not result.called and not cancelling:
                     result.errback(r)
                 return
             if result.called:  # cancelled meanwhile
@@ -445,7 +454,9 @@ def _connect_error(f: Failure, host: str, port: int, error: Callable[[str], Exce
         return Failure(limit)
     if f.check(DNSLookupError):
         return Failure(HostResolutionError(None, "Could not resolve %s: %s" % (host, f.value)))
-    if f.check(ConnectError, TimeoutError):
+    if f.check(TimeoutError):  # the connect's timeout: said as the threads transport says it
+        return Failure(error("Could not open socket to %s:%s (timed out)" % (host, port)))
+    if f.check(ConnectError):
         return Failure(error("Could not open socket to %s:%s (%s)" % (host, port, f.value)))
     return f
 

@@ -44,9 +44,9 @@ TARGET_OPTIONS = [
          help="Devices in progress at once."),
     _opt("--timeout", type=click.FloatRange(0.1, None), default=30.0, show_default=True,
          help="Seconds for connecting and for each RPC."),
-    _opt("--io", type=click.Choice(["threads", "reactor"]), default="threads", show_default=True,
-         help="threads: ncclient's session threads; reactor: sessions on the reactor thread "
-             "(experimental, SSH only)."),
+    _opt("--io", type=click.Choice(["auto", "threads", "reactor"]), default="auto", show_default=True,
+         help="reactor: sessions on the reactor thread; threads: ncclient's session threads; auto: "
+             "reactor unless a device needs threads (e.g. ssh_config)."),
 ]
 CREDENTIAL_OPTIONS = [
     _opt("--password-env", metavar="VAR",

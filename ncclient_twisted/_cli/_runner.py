@@ -62,8 +62,8 @@ class Settings:
     timeout: float = 30.0
     concurrency: int = 50
     host_keys: HostKeySettings = field(default_factory=HostKeySettings)
-    #: ``manager.connect``'s ``io``: ``"threads"`` or ``"reactor"``.
-    io: str = "threads"
+    #: ``manager.connect``'s ``io``: ``"auto"``, ``"threads"`` or ``"reactor"``.
+    io: str = "auto"
 
 
 class Timer:

@@ -25,7 +25,8 @@ CONFIG = (
 
 
 async def connect(server: testing.NetconfServer, **kw: Any) -> Manager:
-    return await bounded(manager.connect(**server.connect_kwargs(**kw)))
+    # The threads transport's own machinery (io="reactor" builds on the reactor thread).
+    return await bounded(manager.connect(io="threads", **server.connect_kwargs(**kw)))
 
 
 def built_where(m: Manager) -> List[str]:

@@ -110,7 +110,8 @@ def test_without_a_gate_nothing_is_taken(session: Any) -> None:
 
 
 async def connect(server: testing.NetconfServer) -> Manager:
-    return await bounded(manager.connect(**server.connect_kwargs()))
+    # The threads transport's gate (io="reactor" sessions have no thread to gate).
+    return await bounded(manager.connect(io="threads", **server.connect_kwargs()))
 
 
 @pytest_twisted.ensureDeferred

@@ -107,7 +107,7 @@ def key_file(tmp_path: Any) -> "tuple[str, Any, List[str]]":
 
 
 @pytest_twisted.ensureDeferred
-async def test_no_secret_in_logs_reprs_or_errors(captured: "Captured", tmp_path: Any) -> None:
+async def test_no_secret_in_logs_reprs_or_errors(captured: "Captured", tmp_path: Any, io: str) -> None:
     path, key, key_fragments = key_file(tmp_path)
     server = await testing.serve(
         reactor(), users={"admin": PASSWORD}, authorized_keys={"keyuser": [key.public_key()]}
@@ -115,36 +115,38 @@ async def test_no_secret_in_logs_reprs_or_errors(captured: "Captured", tmp_path:
     seen: List[str] = []
     try:
         # Password: success, then edit-config and get-config.
-        m = await bounded(manager.connect(**server.connect_kwargs("admin", PASSWORD)))
+        m = await bounded(manager.connect(io=io, **server.connect_kwargs("admin", PASSWORD)))
         await bounded(m.edit_config(target="running", config=CONFIG))
         reply = await bounded(m.get_config(source="running"))
-        seen += [repr(m), repr(m._session), repr(m._session.transport), repr(reply)]
+        seen += [repr(m), repr(m._session), repr(getattr(m._session, "transport", None)), repr(reply)]
         await bounded(m.close_session())
         seen.append(repr(m))
         # Password: authentication failure.
         with pytest.raises(AuthenticationError) as auth:
-            await bounded(manager.connect(**server.connect_kwargs("admin", WRONG_PASSWORD)))
+            await bounded(manager.connect(io=io, **server.connect_kwargs("admin", WRONG_PASSWORD)))
         seen.append(error_text(auth.value))
         # Key with passphrase: success, edit-config.
         kw = server.connect_kwargs("keyuser", PASSPHRASE, key_filename=path)
-        m = await bounded(manager.connect(**kw))
+        m = await bounded(manager.connect(io=io, **kw))
         await bounded(m.edit_config(target="running", config=CONFIG))
         seen += [repr(m), repr(m._session)]
         await bounded(m.close_session())
         # Key with a wrong passphrase.
         kw = server.connect_kwargs("keyuser", WRONG_PASSPHRASE, key_filename=path)
         with pytest.raises((AuthenticationError, SSHError)) as bad_key:
-            await bounded(manager.connect(**kw))
+            await bounded(manager.connect(io=io, **kw))
         seen.append(error_text(bad_key.value))
         # Connection refused, with a password in hand.
         port = server.port
     finally:
         await server.stop()
     with pytest.raises(SSHError) as refused:
-        await bounded(manager.connect(**dict(server.connect_kwargs("admin", PASSWORD), port=port)))
+        await bounded(manager.connect(io=io, **dict(server.connect_kwargs("admin", PASSWORD), port=port)))
     seen.append(error_text(refused.value))
 
     everything = captured.text() + "\n".join(seen)
-    assert "DEBUG" in everything and "Authentication (password) failed" in everything  # it captures
+    assert "DEBUG" in everything  # it captures
+    if io == "threads":
+        assert "Authentication (password) failed" in everything  # paramiko's log
     for secret in [PASSWORD, WRONG_PASSWORD, PASSPHRASE, WRONG_PASSPHRASE] + key_fragments:
         assert secret not in everything, "a secret leaked: %s..." % secret[:12]
