@@ -419,8 +419,8 @@ def render(
             _met(med(results["reactor_aiter"], "rate"), 60_000),
         ),
         "",
-        "Ratio ours (io=threads) / ncclient: **%s×** (target ≥ 5×); ours absolute: **%s/s** (target ≥ 50,000/s)."
-        % (fmt(ratio, "%.1f"), fmt(ours_rate)),
+        "Ratio ours (io=threads) / ncclient: **%s×** (target ≥ 5×); ours absolute: **%s/s**"
+        " (target ≥ 50,000/s)." % (fmt(ratio, "%.1f"), fmt(ours_rate)),
         "",
         "## Paced events (%d, one a millisecond)" % paced,
         "",
