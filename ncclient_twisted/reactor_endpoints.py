@@ -55,13 +55,17 @@ __all__ = ["ReactorSSHConnector", "ReactorTLSConnector", "ReactorUnixConnector"]
 log = logging.getLogger("ncclient_twisted.manager")
 
 
-def _tcp_endpoint(reactor: Any, host: str, port: int, timeout: float) -> IStreamClientEndpoint:
-    """An IP address is connected to as it is; a name is resolved (HostnameEndpoint)."""
+def _tcp_endpoint(
+    reactor: Any, host: str, port: int, timeout: float, bind_addr: Optional[str] = None
+) -> IStreamClientEndpoint:
+    """An IP address is connected to as it is; a name is resolved (HostnameEndpoint).
+    *bind_addr* (ncclient's): the local address the socket is bound to (any port)."""
+    bind = (bind_addr, 0) if bind_addr else None
     if isIPAddress(host):
-        return TCP4ClientEndpoint(reactor, host, port, timeout=timeout)
+        return TCP4ClientEndpoint(reactor, host, port, timeout=timeout, bindAddress=bind)
     if isIPv6Address(host):
-        return TCP6ClientEndpoint(reactor, host, port, timeout=timeout)
-    return HostnameEndpoint(reactor, host, port, timeout=timeout)
+        return TCP6ClientEndpoint(reactor, host, port, timeout=timeout, bindAddress=bind)
+    return HostnameEndpoint(reactor, host, port, timeout=timeout, bindAddress=bind)
 
 
 def _timed_out(f: Failure, error: Callable[[str], Exception], message: str) -> Failure:
@@ -229,8 +233,8 @@ class ReactorSSHConnector(_ReactorConnector):
 
     ``sock`` (a connected socket: call home) is adopted by the reactor; ``allow_agent``
     (default true, as in ncclient) offers the keys of the agent at ``$SSH_AUTH_SOCK``.
-    Not yet (refused by :class:`ConnectOptions` at the call): ``sock_fd``,
-    ``ssh_config``, ``bind_addr``, ``environment``.
+    ``bind_addr`` binds the socket to that local address. Not yet (refused by
+    :class:`ConnectOptions` at the call): ``sock_fd``, ``ssh_config``, ``environment``.
     """
 
     transport = "ssh"
@@ -287,7 +291,7 @@ class ReactorSSHConnector(_ReactorConnector):
             factory = _Factory(build, self._protocols)
             if kwds.get("sock") is not None:  # call home: the connection the listener accepted
                 return _adopt(reactor, kwds["sock"], factory)
-            endpoint = _tcp_endpoint(reactor, host, port, self._timeout)
+            endpoint = _tcp_endpoint(reactor, host, port, self._timeout, kwds.get("bind_addr"))
             return endpoint.connect(factory).addErrback(_connect_error, host, port)
 
         key_filename = kwds.get("key_filename")
@@ -330,7 +334,8 @@ class ReactorSSHConnector(_ReactorConnector):
 class ReactorTLSConnector(_ReactorConnector):
     """NETCONF over TLS (RFC 7589): ncclient's ``connect_tls`` arguments (``host``,
     ``port``, ``certfile``, ``keyfile``, ``ca_certs``, ``check_hostname``,
-    ``server_hostname``, ``timeout``) with Twisted's TLS, which needs ``twisted[tls]``."""
+    ``server_hostname``, ``timeout``; ``bind_addr`` as on the threads transport) with
+    Twisted's TLS, which needs ``twisted[tls]``."""
 
     transport = "tls"
     error = TLSError
@@ -396,7 +401,8 @@ class ReactorTLSConnector(_ReactorConnector):
 
             tls = TLSMemoryBIOFactory(options, True, factory)
             return _adopt(self.reactor, o.session_kwds["sock"], tls)
-        endpoint = wrapClientTLS(options, _tcp_endpoint(self.reactor, host, port, self._timeout))
+        tcp = _tcp_endpoint(self.reactor, host, port, self._timeout, o.session_kwds.get("bind_addr"))
+        endpoint = wrapClientTLS(options, tcp)
         return endpoint.connect(factory).addErrback(_connect_error, host, port, TLSError)
 
 
