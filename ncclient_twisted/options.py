@@ -16,7 +16,7 @@ import functools
 import inspect
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 import ncclient
 from ncclient.operations.rpc import RaiseMode
@@ -36,7 +36,7 @@ _OUR_SSH_KEYS = frozenset({"known_hosts", "accept_new", "keepalive_count_max"})
 _IO = ("threads", "reactor")
 #: ncclient's SSH keywords the reactor transport does not take (yet).
 _REACTOR_IO_UNSUPPORTED = {
-    "ssh": frozenset({"sock_fd", "ssh_config", "environment"}),
+    "ssh": frozenset({"sock_fd", "ssh_config"}),
     "tls": frozenset({"protocol"}),
     "uds": frozenset(),
 }
@@ -77,6 +77,19 @@ def _number(name: str, value: Any, *, positive: bool = False) -> Optional[float]
     if positive and value <= 0:
         raise ValueError("%s must be positive" % name)
     return float(value)
+
+
+def _check_environment(environment: Any) -> None:
+    """ncclient's ``environment``: names and values of text (or bytes), as paramiko
+    sends them (anything else fails there, after authentication)."""
+    if environment is None:
+        return
+    if not isinstance(environment, Mapping):
+        raise TypeError("environment must be a dict, not %s" % type(environment).__name__)
+    for name, value in environment.items():
+        if not isinstance(name, (str, bytes)) or not isinstance(value, (str, bytes)):
+            # The value is not shown: it may be a secret.
+            raise TypeError("environment's names and values must be text (%r)" % (name,))
 
 
 @dataclass
@@ -207,6 +220,7 @@ class ConnectOptions:
         port = self.port
         if port is not None and (isinstance(port, bool) or not isinstance(port, (int, str))):
             raise TypeError("port must be a number, not %s" % type(port).__name__)
+        _check_environment(kwds.get("environment"))
         key_passphrase_for_old_ncclient(self.args, self.session_kwds)
 
     def _check_session_keywords(self, session_class: Any) -> None:

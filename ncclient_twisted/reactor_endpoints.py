@@ -17,7 +17,7 @@ import getpass
 import logging
 import os
 import socket
-from typing import TYPE_CHECKING, Any, Callable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
 
 from ncclient.manager import make_device_handler
 from ncclient.transport.errors import SessionError, SSHError, TLSError, UnixSocketError
@@ -233,8 +233,10 @@ class ReactorSSHConnector(_ReactorConnector):
 
     ``sock`` (a connected socket: call home) is adopted by the reactor; ``allow_agent``
     (default true, as in ncclient) offers the keys of the agent at ``$SSH_AUTH_SOCK``.
-    ``bind_addr`` binds the socket to that local address. Not yet (refused by
-    :class:`ConnectOptions` at the call): ``sock_fd``, ``ssh_config``, ``environment``.
+    ``bind_addr`` binds the socket to that local address; ``environment`` is sent as
+    ``env`` requests before the subsystem request, and a server may refuse them silently
+    (see :class:`~ncclient_twisted.transport.conch.NetconfChannel`). Not yet (refused by
+    :class:`ConnectOptions` at the call): ``sock_fd``, ``ssh_config``.
     """
 
     transport = "ssh"
@@ -282,10 +284,20 @@ class ReactorSSHConnector(_ReactorConnector):
         agent_path = os.environ.get("SSH_AUTH_SOCK") if kwds.get("allow_agent", True) else None
         agent: List[Any] = [None]
 
+        environment = environment_requests(kwds.get("environment"))
+
         def keys_loaded(private_keys: List[Any]) -> "Deferred[Any]":
             def build() -> "ClientTransport":
                 return ClientTransport(
-                    session, username, password, private_keys, check, ready, reactor.seconds, agent[0]
+                    session,
+                    username,
+                    password,
+                    private_keys,
+                    check,
+                    ready,
+                    reactor.seconds,
+                    agent[0],
+                    environment,
                 )
 
             factory = _Factory(build, self._protocols)
@@ -454,6 +466,17 @@ def _connect_error(f: Failure, host: str, port: int, error: Callable[[str], Exce
     if f.check(ConnectError, TimeoutError):
         return Failure(error("Could not open socket to %s:%s (%s)" % (host, port, f.value)))
     return f
+
+
+def environment_requests(environment: Any) -> List[Tuple[bytes, bytes]]:
+    """ncclient's ``environment`` (names and values, text or bytes; checked by
+    :class:`ConnectOptions`) as the (name, value) pairs of SSH ``env`` requests, text
+    encoded as UTF-8 as paramiko does."""
+
+    def encoded(text: Any) -> bytes:
+        return text if isinstance(text, bytes) else str(text).encode("utf-8")
+
+    return [(encoded(k), encoded(v)) for k, v in (environment or {}).items()]
 
 
 def paramiko_key(blob: bytes) -> Any:

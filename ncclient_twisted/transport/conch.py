@@ -19,7 +19,7 @@ import collections
 import logging
 import time
 import weakref
-from typing import Any, Callable, Deque, List, Optional, Protocol
+from typing import Any, Callable, Deque, List, Optional, Protocol, Sequence, Tuple
 
 from ncclient.capabilities import Capabilities
 from ncclient.transport.errors import (
@@ -555,16 +555,28 @@ def scheduler_for(reactor: Any) -> WorkScheduler:
 class NetconfChannel(SSHChannel):
     """The ``session`` channel running the ``netconf`` subsystem for a :class:`ReactorSession`.
 
+    *environment* (name, value pairs) is sent as ``env`` requests before the subsystem
+    request, without asking for a reply, as paramiko's ``update_environment`` does
+    (ncclient's ``environment``): a server refuses what it does not accept (OpenSSH:
+    what ``AcceptEnv`` does not name) silently, and the session goes on.
+
     (Its receive side keeps no buffer of its own: ``SSHChannel.buf`` is Conch's outgoing
     buffer, see the reactor transport notes.)
     """
 
     name = b"session"
 
-    def __init__(self, session: ReactorSession, opened: "Deferred[None]", **kw: Any) -> None:
+    def __init__(
+        self,
+        session: ReactorSession,
+        opened: "Deferred[None]",
+        environment: Sequence[Tuple[bytes, bytes]] = (),
+        **kw: Any,
+    ) -> None:
         SSHChannel.__init__(self, **kw)
         self.session = session
         self._opened = opened
+        self._environment = environment
 
     def drop_connection(self, abort: bool = False) -> None:
         """Close the SSH connection this channel runs on (*abort*: at once, without
@@ -580,6 +592,8 @@ class NetconfChannel(SSHChannel):
     def channelOpen(self, specificData: bytes) -> None:
         self.session.channel_opened(self)
         assert self.conn is not None
+        for name, value in self._environment:
+            self.conn.sendRequest(self, b"env", NS(name) + NS(value), wantReply=False)
         d = self.conn.sendRequest(self, b"subsystem", NS(b"netconf"), wantReply=True)
         assert d is not None  # wantReply=True
         d.addCallbacks(self._subsystem_started, self._subsystem_refused)
@@ -734,7 +748,8 @@ def connect_agent(reactor: Any, path: str) -> "Deferred[Optional[AgentKeys]]":
 class ClientTransport(SSHClientTransport):
     """The SSH client transport of one session: its host key checked by *check_host_key*,
     then :class:`UserAuth`. *ready* fires once the NETCONF channel runs, or fails with
-    ncclient's exception for the stage that failed."""
+    ncclient's exception for the stage that failed. *environment*: see
+    :class:`NetconfChannel`."""
 
     def __init__(
         self,
@@ -746,9 +761,11 @@ class ClientTransport(SSHClientTransport):
         ready: "Deferred[None]",
         now: Callable[[], float] = time.monotonic,
         agent: Optional[AgentKeys] = None,
+        environment: Sequence[Tuple[bytes, bytes]] = (),
     ) -> None:
         self.session = session
         self._agent = agent
+        self._environment = environment
         self._now = now
         #: When data last came from the server (on *now*'s clock): what keepalives watch.
         self.last_received = now()
@@ -817,7 +834,7 @@ class ClientTransport(SSHClientTransport):
 
         def channel(conn: NetconfConnection) -> NetconfChannel:
             self._stage = "subsystem"
-            return NetconfChannel(self.session, self.ready, conn=conn)
+            return NetconfChannel(self.session, self.ready, self._environment, conn=conn)
 
         self.connection = NetconfConnection(channel)
         self.requestService(

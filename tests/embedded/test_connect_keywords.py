@@ -79,3 +79,23 @@ async def test_a_bind_addr_that_is_not_local_cannot_open_the_socket(server: Any)
     assert isinstance(error, SSHError) and "Could not open socket" in str(error), repr(error)
     error = await failure_of(manager.connect_tls(**server.tls_connect_kwargs(bind_addr=not_local)))
     assert isinstance(error, TLSError) and "Could not open socket" in str(error), repr(error)
+
+
+# -- environment -----------------------------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_environment_is_sent_before_the_subsystem(server: Any) -> None:
+    environment = {"LANG": "C.UTF-8", "NETCONF_TEST": "tr\u00e8s"}
+    async with await bounded(manager.connect(**server.connect_kwargs(environment=environment))) as m:
+        assert (await bounded(m.get_config(source="running"))).ok
+        (session,) = server.sessions.values()
+        assert session.environment == environment
+
+
+@pytest_twisted.ensureDeferred
+async def test_environment_of_the_wrong_kind_is_a_type_error_at_the_call(server: Any) -> None:
+    for environment in (["LANG=C"], {"LANG": 1}):
+        error = await failure_of(manager.connect(**server.connect_kwargs(environment=environment)))
+        assert isinstance(error, TypeError) and "environment" in str(error), repr(error)
+    assert server.sessions == {}

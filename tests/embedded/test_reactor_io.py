@@ -127,7 +127,6 @@ async def test_pinned_key_and_unknown_host_cb_with_a_deferred(server: Any, tmp_p
 @pytest.mark.parametrize(
     "kw, words",
     [
-        ({"environment": {"LANG": "C"}}, "environment"),
         ({"ssh_config": "/dev/null"}, "ssh_config"),
         ({"io": "fibres"}, "io must be"),
     ],
