@@ -231,12 +231,14 @@ class _Factory(protocol.Factory):
 class ReactorSSHConnector(_ReactorConnector):
     """NETCONF over SSH: Twisted Conch (see :mod:`ncclient_twisted.transport.conch`).
 
-    ``sock`` (a connected socket: call home) is adopted by the reactor; ``allow_agent``
+    ``sock`` (a connected socket: call home) is adopted by the reactor, and so is a
+    duplicate of ``sock_fd`` (a connected socket's descriptor, which stays the caller's);
+    without a ``host``, the host key is looked up under the peer's address. ``allow_agent``
     (default true, as in ncclient) offers the keys of the agent at ``$SSH_AUTH_SOCK``.
     ``bind_addr`` binds the socket to that local address; ``environment`` is sent as
     ``env`` requests before the subsystem request, and a server may refuse them silently
     (see :class:`~ncclient_twisted.transport.conch.NetconfChannel`). Not yet (refused by
-    :class:`ConnectOptions` at the call): ``sock_fd``, ``ssh_config``.
+    :class:`ConnectOptions` at the call): ``ssh_config``.
     """
 
     transport = "ssh"
@@ -273,10 +275,9 @@ class ReactorSSHConnector(_ReactorConnector):
         o = self.options
         kwds = o.session_kwds
         host = o.host
-        if not host:
-            return fail(SSHError("no host given"))
+        if not (host or kwds.get("sock") is not None or kwds.get("sock_fd") is not None):
+            return fail(SSHError("Missing host, socket or socket fd"))
         port = int(o.port)
-        check = self._host_key_check(host, port)
         username = kwds.get("username") or getpass.getuser()
         password = kwds.get("password")
         reactor: Any = self.reactor
@@ -287,6 +288,16 @@ class ReactorSSHConnector(_ReactorConnector):
         environment = environment_requests(kwds.get("environment"))
 
         def keys_loaded(private_keys: List[Any]) -> "Deferred[Any]":
+            sock: Optional[socket.socket] = kwds.get("sock")  # call home: the connection accepted
+            if sock is None and kwds.get("sock_fd") is not None:
+                try:
+                    sock = _socket_from_fd(kwds["sock_fd"])
+                except Exception:
+                    return fail()
+            # Without a host (a socket given), host keys are filed under the peer's address.
+            peer = _peer_host(sock) if sock is not None and not host else None
+            check = self._host_key_check(host or peer or "", port)
+
             def build() -> "ClientTransport":
                 return ClientTransport(
                     session,
@@ -301,8 +312,8 @@ class ReactorSSHConnector(_ReactorConnector):
                 )
 
             factory = _Factory(build, self._protocols)
-            if kwds.get("sock") is not None:  # call home: the connection the listener accepted
-                return _adopt(reactor, kwds["sock"], factory)
+            if sock is not None:
+                return _adopt(reactor, sock, factory)
             endpoint = _tcp_endpoint(reactor, host, port, self._timeout, kwds.get("bind_addr"))
             return endpoint.connect(factory).addErrback(_connect_error, host, port)
 
@@ -454,6 +465,27 @@ def _adopt(reactor: Any, sock: socket.socket, factory: Any) -> "Deferred[None]":
     finally:
         socket.socket.close(sock)
     return succeed(None)
+
+
+def _socket_from_fd(fd: Any) -> socket.socket:
+    """ncclient's ``sock_fd``: a socket on a duplicate of the connected descriptor *fd*
+    (the caller's stays open, as with ncclient's ``socket.fromfd``), of the family *fd*
+    has (ncclient assumes IPv4)."""
+    duplicate = os.dup(int(fd))
+    try:
+        return socket.socket(fileno=duplicate)
+    except BaseException:
+        os.close(duplicate)
+        raise
+
+
+def _peer_host(sock: socket.socket) -> Optional[str]:
+    """The IP address *sock* is connected to (None for a Unix socket, or unconnected)."""
+    try:
+        peer = sock.getpeername()
+    except OSError:
+        return None
+    return str(peer[0]) if isinstance(peer, tuple) else None
 
 
 def _connect_error(f: Failure, host: str, port: int, error: Callable[[str], Exception] = SSHError) -> Failure:

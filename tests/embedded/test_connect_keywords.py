@@ -99,3 +99,29 @@ async def test_environment_of_the_wrong_kind_is_a_type_error_at_the_call(server:
         error = await failure_of(manager.connect(**server.connect_kwargs(environment=environment)))
         assert isinstance(error, TypeError) and "environment" in str(error), repr(error)
     assert server.sessions == {}
+
+
+# -- sock_fd ---------------------------------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_sock_fd_runs_ssh_over_a_socket_connected_by_the_caller(server: Any) -> None:
+    sock = socket.create_connection((server.host, server.port), timeout=5)
+    try:
+        d = manager.connect(**server.connect_kwargs(host=None, sock_fd=sock.fileno()))
+        m = await bounded(d)
+    finally:
+        sock.close()  # the session runs on a duplicate of the descriptor
+    async with m:
+        assert (await bounded(m.get_config(source="running"))).ok
+        (session,) = server.sessions.values()
+        assert session.source_host == "127.0.0.1"
+    assert not m.connected
+
+
+@pytest_twisted.ensureDeferred
+async def test_sock_fd_that_is_no_socket_fails(server: Any, tmp_path: Any) -> None:
+    with open(tmp_path / "file", "w") as f:
+        error = await failure_of(manager.connect(**server.connect_kwargs(host=None, sock_fd=f.fileno())))
+    assert isinstance(error, OSError), repr(error)
+    assert server.sessions == {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 from typing import Any, List
 
@@ -122,6 +123,23 @@ async def test_pinned_key_and_unknown_host_cb_with_a_deferred(server: Any, tmp_p
     m = await connect(server, hostkey_verify=True, known_hosts=known_hosts, unknown_host_cb=ask)
     await bounded(m.close_session())
     assert len(asked) == 1 and asked[0].count(":") == 15  # ncclient's MD5 form
+
+
+@pytest_twisted.ensureDeferred
+async def test_sock_fd_without_a_host_checks_the_host_key_under_the_peer_address(
+    server: Any, tmp_path: Any
+) -> None:
+    known_hosts = os.path.join(str(tmp_path), "known_hosts")
+    with open(known_hosts, "w") as f:
+        f.write(server.known_hosts_line + "\n")  # [127.0.0.1]:port
+    sock = socket.create_connection((server.host, server.port), timeout=5)
+    try:
+        m = await connect(
+            server, host=None, sock_fd=sock.fileno(), hostkey_verify=True, known_hosts=known_hosts
+        )
+    finally:
+        sock.close()
+    await bounded(m.close_session())
 
 
 @pytest.mark.parametrize(
