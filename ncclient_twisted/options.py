@@ -36,7 +36,7 @@ _OUR_SSH_KEYS = frozenset({"known_hosts", "accept_new", "keepalive_count_max"})
 _IO = ("threads", "reactor")
 #: ncclient's SSH keywords the reactor transport does not take (yet).
 _REACTOR_IO_UNSUPPORTED = {
-    "ssh": frozenset({"ssh_config"}),
+    "ssh": frozenset(),
     "tls": frozenset({"protocol"}),
     "uds": frozenset(),
 }

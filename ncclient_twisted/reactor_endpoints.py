@@ -17,7 +17,7 @@ import getpass
 import logging
 import os
 import socket
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
 
 from ncclient.manager import make_device_handler
 from ncclient.transport.errors import SessionError, SSHError, TLSError, UnixSocketError
@@ -49,6 +49,7 @@ from ncclient_twisted.transport.session import DEFAULT_HELLO_TIMEOUT, HostResolu
 
 if TYPE_CHECKING:
     from ncclient_twisted.transport.conch import ClientTransport, HostKeyCheck, ReactorSession
+    from ncclient_twisted.transport.sshconfig import SSHConfigEntry
 
 __all__ = ["ReactorSSHConnector", "ReactorTLSConnector", "ReactorUnixConnector"]
 
@@ -175,15 +176,15 @@ class _ReactorConnector:
 
         aborts.append(abort)
         ready: "Deferred[None]" = Deferred()
-        bound = self._timeout
 
+        # (The bound is read once the connection is open: ssh_config may set it.)
         def handshake_done(_: Any) -> "Deferred[Any]":
-            return ready.addTimeout(bound, reactor).addErrback(
+            return ready.addTimeout(self._timeout, reactor).addErrback(
                 _timed_out, self.error, "Handshake with %s timed out" % self._describe()
             )
 
         def hello_done(_: Any) -> "Deferred[Any]":
-            return session.hello.addTimeout(bound, reactor).addErrback(
+            return session.hello.addTimeout(self._timeout, reactor).addErrback(
                 _timed_out, SessionError, "Capability exchange timed out"
             )
 
@@ -237,17 +238,28 @@ class ReactorSSHConnector(_ReactorConnector):
     (default true, as in ncclient) offers the keys of the agent at ``$SSH_AUTH_SOCK``.
     ``bind_addr`` binds the socket to that local address; ``environment`` is sent as
     ``env`` requests before the subsystem request, and a server may refuse them silently
-    (see :class:`~ncclient_twisted.transport.conch.NetconfChannel`). Not yet (refused by
-    :class:`ConnectOptions` at the call): ``ssh_config``.
+    (see :class:`~ncclient_twisted.transport.conch.NetconfChannel`). ``ssh_config`` (a
+    path, or ``True``: ``~/.ssh/config``) is read on the pool, and what ncclient takes
+    from the host's entry applies (see :mod:`ncclient_twisted.transport.sshconfig`),
+    except a ``ProxyCommand``: the connect fails with ``NotImplementedError`` (it needs a
+    subprocess as the transport; ``io="threads"`` runs it).
     """
 
     transport = "ssh"
     error = SSHError
+    #: ssh_config's ``ConnectTimeout``, once read (it applies without a ``timeout``).
+    _config_timeout: Optional[int] = None
+
+    @property
+    def _timeout(self) -> float:
+        if self.options.session_kwds.get("timeout") is None and self._config_timeout:
+            return float(self._config_timeout)
+        return super()._timeout
 
     def _describe(self) -> str:
         return "%s:%s" % (self.options.host, self.options.port)
 
-    def _host_key_check(self, host: str, port: int) -> "HostKeyCheck":
+    def _host_key_check(self, host: str, port: int, known_hosts_file: Optional[str] = None) -> "HostKeyCheck":
         o = self.options
         kwds = o.session_kwds
         policy = host_key_policy(self.reactor, o, port)
@@ -260,11 +272,30 @@ class ReactorSSHConnector(_ReactorConnector):
                 key = paramiko_key(blob)
             except Exception as e:
                 return fail(SSHError("the server's host key cannot be read: %s" % type(e).__name__))
-            return policy.check_key(host, key, pinned)
+            return policy.check_key(host, key, pinned, known_hosts_file)
 
         return check
 
     def _open(self, session: "ReactorSession", ready: "Deferred[None]") -> "Deferred[Any]":
+        o = self.options
+        kwds = o.session_kwds
+        if not (o.host or kwds.get("sock") is not None or kwds.get("sock_fd") is not None):
+            return fail(SSHError("Missing host, socket or socket fd"))
+        ssh_config = kwds.get("ssh_config")
+        if ssh_config is None or ssh_config is False:
+            return self._connect(session, ready, None)
+        from ncclient_twisted.transport.sshconfig import read_ssh_config
+
+        # Reading the file blocks (and paramiko's lookup may run a Match exec command or
+        # resolve names to canonicalize one): on the pool, as key files are.
+        reading = runtime_for(self.reactor).run(read_ssh_config, ssh_config, o.host)
+        return reading.addCallback(lambda entry: self._connect(session, ready, entry))
+
+    def _connect(
+        self, session: "ReactorSession", ready: "Deferred[None]", config: "Optional[SSHConfigEntry]"
+    ) -> "Deferred[Any]":
+        """Load the keys, connect (or adopt the socket given) and start SSH, with what
+        *config* (ssh_config's entry for the host, if any) says as ncclient applies it."""
         from ncclient_twisted.transport.conch import (
             ClientTransport,
             connect_agent,
@@ -275,10 +306,28 @@ class ReactorSSHConnector(_ReactorConnector):
         o = self.options
         kwds = o.session_kwds
         host = o.host
-        if not (host or kwds.get("sock") is not None or kwds.get("sock_fd") is not None):
-            return fail(SSHError("Missing host, socket or socket fd"))
+        username = kwds.get("username")
+        key_filename = kwds.get("key_filename")
+        config_key_files: Sequence[str] = ()
+        known_hosts_file: Optional[str] = None
+        compression = False
+        if config is not None:
+            if config.has_proxy_command and kwds.get("sock") is None and kwds.get("sock_fd") is None:
+                return fail(
+                    NotImplementedError(
+                        "the ssh_config entry of %s has a ProxyCommand, which io='reactor' does not "
+                        "run (it needs a subprocess as the connection); use io='threads'" % host
+                    )
+                )
+            host = config.hostname or host
+            username = username or config.user
+            if key_filename is None:
+                config_key_files = config.identity_files
+            self._config_timeout = config.connect_timeout
+            known_hosts_file = config.user_known_hosts_file
+            compression = config.compression
         port = int(o.port)
-        username = kwds.get("username") or getpass.getuser()
+        username = username or getpass.getuser()
         password = kwds.get("password")
         reactor: Any = self.reactor
 
@@ -296,7 +345,7 @@ class ReactorSSHConnector(_ReactorConnector):
                     return fail()
             # Without a host (a socket given), host keys are filed under the peer's address.
             peer = _peer_host(sock) if sock is not None and not host else None
-            check = self._host_key_check(host or peer or "", port)
+            check = self._host_key_check(host or peer or "", port, known_hosts_file)
 
             def build() -> "ClientTransport":
                 return ClientTransport(
@@ -309,6 +358,7 @@ class ReactorSSHConnector(_ReactorConnector):
                     reactor.seconds,
                     agent[0],
                     environment,
+                    compression,
                 )
 
             factory = _Factory(build, self._protocols)
@@ -317,11 +367,12 @@ class ReactorSSHConnector(_ReactorConnector):
             endpoint = _tcp_endpoint(reactor, host, port, self._timeout, kwds.get("bind_addr"))
             return endpoint.connect(factory).addErrback(_connect_error, host, port)
 
-        key_filename = kwds.get("key_filename")
         look_for_keys = bool(kwds.get("look_for_keys", True))
-        if key_filename or (look_for_keys and default_key_files()):
+        if key_filename or config_key_files or (look_for_keys and default_key_files()):
             # Reading (and decrypting) key files may take long: on the pool.
-            loading = runtime_for(self.reactor).run(load_private_keys, key_filename, password, look_for_keys)
+            loading = runtime_for(self.reactor).run(
+                load_private_keys, key_filename, password, look_for_keys, config_key_files
+            )
         else:
             loading = succeed([])
         if agent_path:

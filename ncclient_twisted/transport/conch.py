@@ -749,7 +749,8 @@ class ClientTransport(SSHClientTransport):
     """The SSH client transport of one session: its host key checked by *check_host_key*,
     then :class:`UserAuth`. *ready* fires once the NETCONF channel runs, or fails with
     ncclient's exception for the stage that failed. *environment*: see
-    :class:`NetconfChannel`."""
+    :class:`NetconfChannel`; *compression* asks for zlib, as paramiko's
+    ``use_compression`` (ssh_config's ``Compression yes``)."""
 
     def __init__(
         self,
@@ -762,10 +763,13 @@ class ClientTransport(SSHClientTransport):
         now: Callable[[], float] = time.monotonic,
         agent: Optional[AgentKeys] = None,
         environment: Sequence[Tuple[bytes, bytes]] = (),
+        compression: bool = False,
     ) -> None:
         self.session = session
         self._agent = agent
         self._environment = environment
+        if compression:  # ssh_config's Compression: zlib first (the server may refuse it)
+            self.supportedCompressions = [b"zlib", b"none"]
         self._now = now
         #: When data last came from the server (on *now*'s clock): what keepalives watch.
         self.last_received = now()
@@ -876,11 +880,15 @@ def default_key_files() -> List[str]:
     return [p for p in (os.path.expanduser(f) for f in DEFAULT_KEY_FILES) if os.path.exists(p)]
 
 
-def load_private_keys(key_filename: Any, password: Optional[str], look_for_keys: bool) -> List[keys.Key]:
+def load_private_keys(
+    key_filename: Any, password: Optional[str], look_for_keys: bool, config_key_files: Sequence[str] = ()
+) -> List[keys.Key]:
     """The private keys to offer, as ncclient would (blocking: decrypting a key may take
     long, so call it off the reactor). *password* is the passphrase of encrypted keys, as
     in ncclient. A *key_filename* that cannot be read fails with ``SSHError`` naming the
-    file (never the passphrase); ``~/.ssh`` keys that cannot be used are skipped."""
+    file (never the passphrase); *config_key_files* (ssh_config's ``IdentityFile``, tried
+    next) and ``~/.ssh`` keys that cannot be used are skipped, as ncclient and OpenSSH
+    skip them."""
     import os
 
     named = [key_filename] if isinstance(key_filename, (str, os.PathLike)) else list(key_filename or [])
@@ -891,13 +899,15 @@ def load_private_keys(key_filename: Any, password: Optional[str], look_for_keys:
             found.append(keys.Key.fromFile(os.path.expanduser(os.fspath(path)), passphrase=passphrase))
         except (OSError, keys.BadKeyError, keys.EncryptedKeyError, ValueError) as e:
             raise SSHError("could not load the key file %s (%s)" % (path, type(e).__name__)) from None
+    optional = [os.path.expanduser(p) for p in config_key_files]
     if look_for_keys:
-        for full in default_key_files():
-            path = full
-            try:
-                found.append(keys.Key.fromFile(full, passphrase=passphrase))
-            except (OSError, keys.BadKeyError, keys.EncryptedKeyError, ValueError):
-                log.debug("skipping %s: it cannot be loaded", path)
+        optional += [p for p in default_key_files() if p not in optional]
+    for full in optional:
+        path = full
+        try:
+            found.append(keys.Key.fromFile(full, passphrase=passphrase))
+        except (OSError, keys.BadKeyError, keys.EncryptedKeyError, ValueError):
+            log.debug("skipping %s: it cannot be loaded", path)
     return found
 
 

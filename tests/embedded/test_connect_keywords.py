@@ -5,11 +5,13 @@ against the embedded server."""
 from __future__ import annotations
 
 import socket
-from typing import Any, AsyncIterator
+from pathlib import Path
+from typing import Any, AsyncIterator, Tuple
 
 import pytest
 import pytest_twisted
-from ncclient.transport.errors import SSHError, TLSError
+from cryptography.hazmat.primitives import serialization
+from ncclient.transport.errors import SSHError, SSHUnknownHostError, TLSError
 from twisted.internet import defer
 
 from ncclient_twisted import manager, testing
@@ -22,9 +24,28 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> testing.Certificates:
     return testing.generate_certificates(tmp_path_factory.mktemp("pki"))
 
 
+@pytest.fixture(scope="module")
+def alice_key(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Any, str]:
+    """Alice's key, and its private key file."""
+    key = testing.generate_key("ed25519")
+    path = tmp_path_factory.mktemp("keys") / "alice"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+        )
+    )
+    path.chmod(0o600)
+    return key, str(path)
+
+
 @pytest_twisted.async_yield_fixture
-async def server(certs: testing.Certificates, io: str) -> AsyncIterator[Any]:
-    s = await testing.serve(reactor(), users={"admin": "admin"}, tls=certs)
+async def server(certs: testing.Certificates, alice_key: Tuple[Any, str], io: str) -> AsyncIterator[Any]:
+    s = await testing.serve(
+        reactor(),
+        users={"admin": "admin", "alice": "alice's password"},
+        authorized_keys={"alice": [alice_key[0].public_key()]},
+        tls=certs,
+    )
     yield on_both_transports(s, io)
     await s.stop()
 
@@ -125,3 +146,80 @@ async def test_sock_fd_that_is_no_socket_fails(server: Any, tmp_path: Any) -> No
         error = await failure_of(manager.connect(**server.connect_kwargs(host=None, sock_fd=f.fileno())))
     assert isinstance(error, OSError), repr(error)
     assert server.sessions == {}
+
+
+# -- ssh_config ------------------------------------------------------------------------
+
+
+def ssh_config(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "ssh_config"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest_twisted.ensureDeferred
+async def test_ssh_config_hostname_user_and_compression_apply_not_port(server: Any, tmp_path: Path) -> None:
+    config = ssh_config(
+        tmp_path,
+        "Host nc-alias\n"
+        "    HostName 127.0.0.1\n"
+        "    User alice\n"
+        "    Port 1\n"  # not applied, as in ncclient: the connect's port holds
+        "    Compression yes\n",
+    )
+    kw = server.connect_kwargs(host="nc-alias", password="alice's password", ssh_config=config)
+    del kw["username"]  # the config's User
+    async with await bounded(manager.connect(**kw)) as m:
+        assert (await bounded(m.get_config(source="running"))).ok
+        (session,) = server.sessions.values()
+        assert session.username == "alice"
+
+
+@pytest_twisted.ensureDeferred
+async def test_ssh_config_identity_files_unreadable_ones_skipped(
+    server: Any, alice_key: Tuple[Any, str], tmp_path: Path
+) -> None:
+    config = ssh_config(
+        tmp_path,
+        "Host nc-alias\n"
+        "    HostName 127.0.0.1\n"
+        "    IdentityFile %s\n"
+        "    IdentityFile %s\n" % (tmp_path / "missing", alice_key[1]),
+    )
+    kw = server.connect_kwargs(host="nc-alias", username="alice", ssh_config=config)
+    kw.pop("password")
+    async with await bounded(manager.connect(**kw)) as m:
+        assert (await bounded(m.get_config(source="running"))).ok
+
+
+@pytest_twisted.ensureDeferred
+async def test_ssh_config_user_known_hosts_file(server: Any, tmp_path: Path) -> None:
+    known_hosts = tmp_path / "known_hosts"
+    config = ssh_config(
+        tmp_path, "Host nc-alias\n    HostName 127.0.0.1\n    UserKnownHostsFile %s\n" % known_hosts
+    )
+    kw = server.connect_kwargs(host="nc-alias", ssh_config=config, hostkey_verify=True)
+    known_hosts.write_text("")
+    error = await failure_of(manager.connect(**kw))
+    assert isinstance(error, SSHUnknownHostError), repr(error)
+    known_hosts.write_text(server.known_hosts_line + "\n")  # [127.0.0.1]:port: the HostName's
+    async with await bounded(manager.connect(**kw)) as m:
+        assert m.connected
+
+
+@pytest_twisted.ensureDeferred
+async def test_ssh_config_proxy_command_is_not_used_with_a_socket(server: Any, tmp_path: Path) -> None:
+    config = ssh_config(tmp_path, "Host *\n    ProxyCommand false\n")
+    sock = socket.create_connection((server.host, server.port), timeout=5)
+    try:
+        m = await bounded(manager.connect(**server.connect_kwargs(sock_fd=sock.fileno(), ssh_config=config)))
+    finally:
+        sock.close()
+    async with m:
+        assert (await bounded(m.get_config(source="running"))).ok
+
+
+@pytest_twisted.ensureDeferred
+async def test_ssh_config_file_missing_is_an_os_error(server: Any, tmp_path: Path) -> None:
+    error = await failure_of(manager.connect(**server.connect_kwargs(ssh_config=str(tmp_path / "none"))))
+    assert isinstance(error, FileNotFoundError), repr(error)

@@ -142,10 +142,20 @@ async def test_sock_fd_without_a_host_checks_the_host_key_under_the_peer_address
     await bounded(m.close_session())
 
 
+@pytest_twisted.ensureDeferred
+async def test_an_ssh_config_proxy_command_is_refused_naming_io_threads(server: Any, tmp_path: Any) -> None:
+    config = os.path.join(str(tmp_path), "ssh_config")
+    with open(config, "w") as f:
+        f.write("Host nc-proxied\n    HostName 127.0.0.1\n    ProxyCommand nc %h %p\n")
+    d = manager.connect(**server.connect_kwargs(io="reactor", host="nc-proxied", ssh_config=config))
+    error = await fails(d, NotImplementedError)
+    assert "ProxyCommand" in str(error) and "io='threads'" in str(error)
+    assert server.sessions == {}
+
+
 @pytest.mark.parametrize(
     "kw, words",
     [
-        ({"ssh_config": "/dev/null"}, "ssh_config"),
         ({"io": "fibres"}, "io must be"),
     ],
 )
