@@ -35,9 +35,9 @@ _ERRORS_KEYS = frozenset({"ignore_errors", "raise_mode"})
 _OUR_SSH_KEYS = frozenset({"known_hosts", "accept_new", "keepalive_count_max"})
 _IO = ("threads", "reactor")
 #: ncclient's SSH keywords the reactor transport does not take (yet).
-_REACTOR_IO_UNSUPPORTED = {
+_REACTOR_IO_UNSUPPORTED: Dict[str, FrozenSet[str]] = {
     "ssh": frozenset(),
-    "tls": frozenset({"protocol"}),
+    "tls": frozenset(),
     "uds": frozenset(),
 }
 

@@ -17,7 +17,7 @@ import getpass
 import logging
 import os
 import socket
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ncclient.manager import make_device_handler
 from ncclient.transport.errors import SessionError, SSHError, TLSError, UnixSocketError
@@ -408,8 +408,8 @@ class ReactorSSHConnector(_ReactorConnector):
 class ReactorTLSConnector(_ReactorConnector):
     """NETCONF over TLS (RFC 7589): ncclient's ``connect_tls`` arguments (``host``,
     ``port``, ``certfile``, ``keyfile``, ``ca_certs``, ``check_hostname``,
-    ``server_hostname``, ``timeout``; ``bind_addr`` as on the threads transport) with
-    Twisted's TLS, which needs ``twisted[tls]``."""
+    ``server_hostname``, ``timeout``, ``protocol``: see :func:`tls_versions`; ``bind_addr``
+    as on the threads transport) with Twisted's TLS, which needs ``twisted[tls]``."""
 
     transport = "tls"
     error = TLSError
@@ -448,11 +448,14 @@ class ReactorTLSConnector(_ReactorConnector):
                 raise TLSError("Bad Certification Authority file") from None
         else:
             trust = ssl.platformTrust()
+        versions = tls_versions(kwds.get("protocol"))
         if kwds.get("check_hostname", True):
             name = kwds.get("server_hostname") or self.options.host
-            return ssl.optionsForClientTLS(name, trustRoot=trust, clientCertificate=client)
+            return ssl.optionsForClientTLS(
+                name, trustRoot=trust, clientCertificate=client, extraCertificateOptions=versions
+            )
         return ssl.CertificateOptions(
-            privateKey=client.privateKey.original, certificate=client.original, trustRoot=trust
+            privateKey=client.privateKey.original, certificate=client.original, trustRoot=trust, **versions
         )
 
     def _open(self, session: "ReactorSession", ready: "Deferred[None]") -> "Deferred[Any]":
@@ -549,6 +552,36 @@ def _connect_error(f: Failure, host: str, port: int, error: Callable[[str], Exce
     if f.check(ConnectError, TimeoutError):
         return Failure(error("Could not open socket to %s:%s (%s)" % (host, port, f.value)))
     return f
+
+
+def tls_versions(protocol: Any) -> Dict[str, Any]:
+    """ncclient's TLS ``protocol`` (the ``ssl.PROTOCOL_*`` constant its ``SSLContext`` is
+    made with) as the TLS versions Twisted's ``CertificateOptions`` allow.
+
+    ``PROTOCOL_TLS_CLIENT`` (the threads transport's default), ``PROTOCOL_TLS`` and
+    ``None``: Twisted's defaults, TLS 1.2 and up, as Python's (its context's minimum is
+    TLS 1.2). ``PROTOCOL_TLSv1``, ``PROTOCOL_TLSv1_1``, ``PROTOCOL_TLSv1_2``: that version
+    only (OpenSSL may refuse the older ones, on either transport). ``PROTOCOL_TLS_SERVER``
+    is ``TLSError`` (a client cannot handshake with it: the threads transport's handshake
+    fails), anything else ``ValueError`` (as ``ssl.SSLContext`` raises).
+    """
+    import ssl
+
+    from twisted.internet.ssl import TLSVersion
+
+    if protocol is None or protocol in (ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS):
+        return {}
+    for name, version in (
+        ("PROTOCOL_TLSv1", TLSVersion.TLSv1_0),
+        ("PROTOCOL_TLSv1_1", TLSVersion.TLSv1_1),
+        ("PROTOCOL_TLSv1_2", TLSVersion.TLSv1_2),
+    ):
+        constant = getattr(ssl, name, None)
+        if constant is not None and protocol == constant:
+            return {"insecurelyLowerMinimumTo": version, "lowerMaximumSecurityTo": version}
+    if protocol == ssl.PROTOCOL_TLS_SERVER:
+        raise TLSError("protocol PROTOCOL_TLS_SERVER is for servers; a client uses PROTOCOL_TLS_CLIENT")
+    raise ValueError("protocol must be one of ssl's PROTOCOL_* constants for a client, not %r" % (protocol,))
 
 
 def environment_requests(environment: Any) -> List[Tuple[bytes, bytes]]:

@@ -5,6 +5,7 @@ against the embedded server."""
 from __future__ import annotations
 
 import socket
+import ssl
 from pathlib import Path
 from typing import Any, AsyncIterator, Tuple
 
@@ -223,3 +224,49 @@ async def test_ssh_config_proxy_command_is_not_used_with_a_socket(server: Any, t
 async def test_ssh_config_file_missing_is_an_os_error(server: Any, tmp_path: Path) -> None:
     error = await failure_of(manager.connect(**server.connect_kwargs(ssh_config=str(tmp_path / "none"))))
     assert isinstance(error, FileNotFoundError), repr(error)
+
+
+# -- TLS protocol ----------------------------------------------------------------------
+
+
+@pytest_twisted.async_yield_fixture
+async def tls13_only(certs: testing.Certificates) -> AsyncIterator[int]:
+    """A TLS server that takes TLS 1.3 only (and says nothing after the handshake)."""
+    from twisted.internet import protocol
+    from twisted.internet import ssl as twisted_ssl
+    from twisted.protocols.tls import TLSMemoryBIOFactory
+
+    with open(certs.server_cert_file, "rb") as f, open(certs.server_key_file, "rb") as k:
+        server_cert = twisted_ssl.PrivateCertificate.loadPEM(f.read() + b"\n" + k.read())
+    options = twisted_ssl.CertificateOptions(
+        privateKey=server_cert.privateKey.original,
+        certificate=server_cert.original,
+        raiseMinimumTo=twisted_ssl.TLSVersion.TLSv1_3,
+    )
+    factory = TLSMemoryBIOFactory(options, False, protocol.Factory.forProtocol(protocol.Protocol))
+    port = reactor().listenTCP(0, factory, interface="127.0.0.1")
+    yield port.getHost().port
+    await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_tls_protocol_client_and_tls_1_2_connect(server: Any) -> None:
+    for protocol in (ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLSv1_2):
+        async with await bounded(manager.connect_tls(**server.tls_connect_kwargs(protocol=protocol))) as m:
+            assert (await bounded(m.get_config(source="running"))).ok
+
+
+@pytest_twisted.ensureDeferred
+async def test_tls_protocol_tls_1_2_is_no_more_than_1_2(server: Any, tls13_only: int) -> None:
+    kw = server.tls_connect_kwargs(port=tls13_only, protocol=ssl.PROTOCOL_TLSv1_2, timeout=5)
+    error = await failure_of(manager.connect_tls(**kw))
+    assert isinstance(error, TLSError) and "handshake" in str(error).lower(), repr(error)
+
+
+@pytest_twisted.ensureDeferred
+async def test_tls_protocol_for_servers_or_not_a_protocol_fails(server: Any) -> None:
+    kw = server.tls_connect_kwargs(protocol=ssl.PROTOCOL_TLS_SERVER)
+    assert isinstance(await failure_of(manager.connect_tls(**kw)), TLSError)
+    kw = server.tls_connect_kwargs(protocol=99)
+    assert isinstance(await failure_of(manager.connect_tls(**kw)), ValueError)
+    assert server.sessions == {}
