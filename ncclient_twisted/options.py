@@ -34,12 +34,6 @@ _ERRORS_KEYS = frozenset({"ignore_errors", "raise_mode"})
 #: Our SSH keywords (``keepalive`` and ``unknown_host_cb`` are ncclient's names).
 _OUR_SSH_KEYS = frozenset({"known_hosts", "accept_new", "keepalive_count_max"})
 _IO = ("threads", "reactor")
-#: ncclient's SSH keywords the reactor transport does not take (yet).
-_REACTOR_IO_UNSUPPORTED: Dict[str, FrozenSet[str]] = {
-    "ssh": frozenset(),
-    "tls": frozenset(),
-    "uds": frozenset(),
-}
 
 
 def key_passphrase_for_old_ncclient(
@@ -179,18 +173,7 @@ class ConnectOptions:
         if transport == "ssh":
             options._take_ssh_keywords()
         options._check_session_keywords(session_class)
-        if io == "reactor":
-            options._check_reactor_io()
         return options
-
-    def _check_reactor_io(self) -> None:
-        """What the reactor transport does not do yet: refused by name, at the call."""
-        given = {k for k, v in self.session_kwds.items() if v is not None}
-        unsupported = sorted(given & _REACTOR_IO_UNSUPPORTED[self.transport])
-        if unsupported:
-            raise NotImplementedError(
-                "io='reactor' does not support %s yet; use io='threads'" % ", ".join(unsupported)
-            )
 
     def _take_ssh_keywords(self) -> None:
         kwds = self.session_kwds

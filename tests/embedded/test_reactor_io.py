@@ -1,6 +1,7 @@
 """What only the reactor transport (``io="reactor"``) has or does differently: no thread
 per session, each handshake stage failing with ncclient's exception, host keys decided
-without a thread, and what it does not do yet refused by name at the call."""
+without a thread (under the peer's address for a ``sock_fd`` without a host), and an
+ssh_config ``ProxyCommand`` refused naming ``io="threads"``."""
 
 from __future__ import annotations
 
@@ -153,18 +154,10 @@ async def test_an_ssh_config_proxy_command_is_refused_naming_io_threads(server: 
     assert server.sessions == {}
 
 
-@pytest.mark.parametrize(
-    "kw, words",
-    [
-        ({"io": "fibres"}, "io must be"),
-    ],
-)
 @pytest_twisted.ensureDeferred
-async def test_what_it_does_not_do_yet_is_refused_at_the_call(server: Any, kw: Any, words: str) -> None:
-    args = server.connect_kwargs(io="reactor")
-    args.update(kw)
-    with pytest.raises((NotImplementedError, ValueError), match=words):
-        await bounded(manager.connect(**args))
+async def test_an_unknown_io_is_refused_at_the_call(server: Any) -> None:
+    with pytest.raises(ValueError, match="io must be"):
+        await bounded(manager.connect(**server.connect_kwargs(io="fibres")))
 
 
 @pytest_twisted.ensureDeferred
