@@ -304,13 +304,14 @@ def connect_ssh(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: A
       fingerprint)`` runs on the reactor thread and may return a Deferred;
     - ``keepalive`` (seconds) and ``keepalive_count_max`` (default 3): after that many
       keepalives without an answer the session ends with :class:`KeepaliveTimeoutError`
-      (this needs the socket connect opens itself: with ``sock``, ``sock_fd`` or
-      ``ssh_config``, ``keepalive`` is paramiko's, as in ncclient);
+      (on ``io="threads"`` this needs the socket connect opens itself: with ``sock``,
+      ``sock_fd`` or ``ssh_config``, ``keepalive`` is paramiko's, as in ncclient);
     - in ``manager_params``, ``notification_buffer`` (how many notifications are kept
       before the oldest is dropped);
     - ``io``: ``"threads"`` (default: ncclient's session thread and paramiko's) or
-      ``"reactor"`` (experimental: the session is a Conch protocol on the reactor thread;
-      see :mod:`ncclient_twisted.reactor_endpoints` for what it does not do yet).
+      ``"reactor"`` (experimental: the session is a Conch protocol on the reactor thread,
+      with the same keywords but an ssh_config ``ProxyCommand``; see
+      :mod:`ncclient_twisted.reactor_endpoints`).
 
     Every keyword is checked at the call (:class:`~ncclient_twisted.options.ConnectOptions`):
     one that nobody takes, or a value of the wrong kind, is a failed Deferred.
