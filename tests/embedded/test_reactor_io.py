@@ -155,6 +155,25 @@ async def test_an_ssh_config_proxy_command_is_refused_naming_io_threads(server: 
 
 
 @pytest_twisted.ensureDeferred
+async def test_ssh_config_connect_timeout_bounds_the_handshake_without_a_timeout(
+    server: Any, tmp_path: Any
+) -> None:
+    config = os.path.join(str(tmp_path), "ssh_config")
+    with open(config, "w") as f:
+        f.write("Host *\n    ConnectTimeout 1\n")
+    silent = socket.socket()  # takes the connection (the backlog), never says a word
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    try:
+        port = silent.getsockname()[1]
+        kw = server.connect_kwargs(io="reactor", port=port, ssh_config=config, timeout=None)
+        error = await fails(manager.connect(**kw), SSHError)
+    finally:
+        silent.close()
+    assert "timed out" in str(error)
+
+
+@pytest_twisted.ensureDeferred
 async def test_an_unknown_io_is_refused_at_the_call(server: Any) -> None:
     with pytest.raises(ValueError, match="io must be"):
         await bounded(manager.connect(**server.connect_kwargs(io="fibres")))
