@@ -12,6 +12,7 @@ is the path they share: the session is built and connected on the reactor's pool
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 from typing import Any, List, Optional, Tuple, Type
@@ -304,8 +305,8 @@ def connect_ssh(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: A
       fingerprint)`` runs on the reactor thread and may return a Deferred;
     - ``keepalive`` (seconds) and ``keepalive_count_max`` (default 3): after that many
       keepalives without an answer the session ends with :class:`KeepaliveTimeoutError`
-      (this needs the socket connect opens itself: with ``sock``, ``sock_fd`` or
-      ``ssh_config``, ``keepalive`` is paramiko's, as in ncclient);
+      (on ``io="threads"`` this needs the socket connect opens itself: with ``sock``,
+      ``sock_fd`` or ``ssh_config``, ``keepalive`` is paramiko's, as in ncclient);
     - in ``manager_params``, ``notification_buffer`` (how many notifications are kept
       before the oldest is dropped);
     - ``io``: ``"reactor"`` (the session is a Conch protocol on the reactor thread, one
@@ -323,8 +324,29 @@ def connect_ssh(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: A
     if options.io == "reactor":
         from ncclient_twisted.reactor_endpoints import ReactorSSHConnector
 
+        if options.io_chosen and options.reads_ssh_config:
+            return _after_ssh_config(options, reactor)
         return ReactorSSHConnector(options, reactor).connect()
     return SSHConnector(options, reactor).connect()
+
+
+def _after_ssh_config(options: ConnectOptions, reactor: Optional[INetconfReactor]) -> "Deferred[Manager]":
+    """``io="auto"`` with an ssh_config: its entry for the host is read first (on the
+    pool), and a ``ProxyCommand`` there (which only the threads transport runs) picks
+    ``io="threads"``; otherwise the reactor transport."""
+    from ncclient_twisted.reactor_endpoints import ReactorSSHConnector
+    from ncclient_twisted.transport.sshconfig import read_ssh_config
+
+    resolved = resolve_reactor(reactor)
+
+    def connect(entry: Any) -> "Deferred[Manager]":
+        if entry is not None and entry.has_proxy_command:
+            log.debug("the ssh_config entry of %s has a ProxyCommand: io='threads'", options.host)
+            return SSHConnector(dataclasses.replace(options, io="threads"), resolved).connect()
+        return ReactorSSHConnector(options, resolved).connect()
+
+    d = runtime_for(resolved).run(read_ssh_config, options.session_kwds["ssh_config"], options.host)
+    return d.addCallback(connect)
 
 
 def _connect_socket(

@@ -16,7 +16,7 @@ import functools
 import inspect
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 import ncclient
 from ncclient.operations.rpc import RaiseMode
@@ -36,21 +36,13 @@ _OUR_SSH_KEYS = frozenset({"known_hosts", "accept_new", "keepalive_count_max"})
 _IO = ("threads", "reactor")
 #: ``io``'s default: the reactor transport, unless the call needs the threads transport.
 AUTO_IO = "auto"
-#: ncclient's SSH keywords the reactor transport does not take (yet).
-_REACTOR_IO_UNSUPPORTED = {
-    "ssh": frozenset({"sock_fd", "ssh_config", "bind_addr", "environment"}),
-    "tls": frozenset({"bind_addr", "protocol"}),
-    "uds": frozenset(),
-}
 
 
 def choose_io(transport: str, kwds: Dict[str, Any]) -> str:
     """``io="auto"`` (the default): ``"reactor"``, unless the call needs the threads
-    transport: a keyword only it takes (see ``_REACTOR_IO_UNSUPPORTED``), ``use_libssh``,
-    or TLS without Twisted's TLS (``twisted[tls]``: pyOpenSSL and service_identity)."""
-    given = {k for k, v in kwds.items() if v is not None and v is not False}
-    if given & (_REACTOR_IO_UNSUPPORTED.get(transport, frozenset()) | {"use_libssh"}):
-        return "threads"
+    transport: TLS without Twisted's TLS (``twisted[tls]``: pyOpenSSL and
+    service_identity). (An ssh_config whose entry has a ``ProxyCommand`` needs it too:
+    known once the file is read, see ``endpoints.connect_ssh``.)"""
     if transport == "tls" and not _twisted_tls_available():
         return "threads"
     return "reactor"
@@ -100,6 +92,19 @@ def _number(name: str, value: Any, *, positive: bool = False) -> Optional[float]
     return float(value)
 
 
+def _check_environment(environment: Any) -> None:
+    """ncclient's ``environment``: names and values of text (or bytes), as paramiko
+    sends them (anything else fails there, after authentication)."""
+    if environment is None:
+        return
+    if not isinstance(environment, Mapping):
+        raise TypeError("environment must be a dict, not %s" % type(environment).__name__)
+    for name, value in environment.items():
+        if not isinstance(name, (str, bytes)) or not isinstance(value, (str, bytes)):
+            # The value is not shown: it may be a secret.
+            raise TypeError("environment's names and values must be text (%r)" % (name,))
+
+
 @dataclass
 class ConnectOptions:
     """One connect call's arguments, sorted out and checked.
@@ -115,6 +120,9 @@ class ConnectOptions:
     #: session is a Twisted protocol on the reactor thread): what ``io`` (default
     #: ``"auto"``, see :func:`choose_io`) chose.
     io: str = "reactor"
+    #: Whether ``io`` was chosen (``"auto"``), not given: the connect may still pick
+    #: ``"threads"`` for what it learns later (an ssh_config ``ProxyCommand``).
+    io_chosen: bool = False
     device_params: Any = None
     manager_params: Dict[str, Any] = field(default_factory=dict)
     nc_params: Dict[str, Any] = field(default_factory=dict)
@@ -128,6 +136,17 @@ class ConnectOptions:
     known_hosts: Optional[str] = None
     accept_new: bool = False
     unknown_host_cb: Optional[Callable[[str, str], Any]] = None
+
+    @property
+    def reads_ssh_config(self) -> bool:
+        """Whether the connect reads an ssh_config for its connection (given one, and no
+        socket: ncclient uses neither the config's host nor its ProxyCommand then)."""
+        kwds = self.session_kwds
+        return (
+            kwds.get("ssh_config") not in (None, False)
+            and kwds.get("sock") is None
+            and kwds.get("sock_fd") is None
+        )
 
     def __repr__(self) -> str:
         # Never the password, the key's passphrase or the parameters that may carry them.
@@ -153,7 +172,8 @@ class ConnectOptions:
             raise ValueError(
                 "io must be %s, not %r" % (" or ".join(repr(i) for i in _IO + (AUTO_IO,)), io)
             )
-        if io == AUTO_IO:
+        io_chosen = io == AUTO_IO
+        if io_chosen:
             io = choose_io(transport, kwds)
         device_params = kwds.pop("device_params", None)
         if device_params is not None and not isinstance(device_params, dict):
@@ -182,6 +202,7 @@ class ConnectOptions:
             args=tuple(args),
             session_kwds=kwds,
             io=io,
+            io_chosen=io_chosen,
             device_params=device_params,
             manager_params=manager_params,
             nc_params=nc_params,
@@ -192,18 +213,7 @@ class ConnectOptions:
         if transport == "ssh":
             options._take_ssh_keywords()
         options._check_session_keywords(session_class)
-        if io == "reactor":
-            options._check_reactor_io()
         return options
-
-    def _check_reactor_io(self) -> None:
-        """What the reactor transport does not do yet: refused by name, at the call."""
-        given = {k for k, v in self.session_kwds.items() if v is not None}
-        unsupported = sorted(given & _REACTOR_IO_UNSUPPORTED[self.transport])
-        if unsupported:
-            raise NotImplementedError(
-                "io='reactor' does not support %s yet; use io='threads'" % ", ".join(unsupported)
-            )
 
     def _take_ssh_keywords(self) -> None:
         kwds = self.session_kwds
@@ -233,6 +243,7 @@ class ConnectOptions:
         port = self.port
         if port is not None and (isinstance(port, bool) or not isinstance(port, (int, str))):
             raise TypeError("port must be a number, not %s" % type(port).__name__)
+        _check_environment(kwds.get("environment"))
         key_passphrase_for_old_ncclient(self.args, self.session_kwds)
 
     def _check_session_keywords(self, session_class: Any) -> None:

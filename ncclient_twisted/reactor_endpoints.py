@@ -17,7 +17,7 @@ import getpass
 import logging
 import os
 import socket
-from typing import TYPE_CHECKING, Any, Callable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ncclient.manager import make_device_handler
 from ncclient.transport.errors import SessionError, SSHError, TLSError, UnixSocketError
@@ -49,19 +49,24 @@ from ncclient_twisted.transport.session import DEFAULT_HELLO_TIMEOUT, HostResolu
 
 if TYPE_CHECKING:
     from ncclient_twisted.transport.conch import ClientTransport, HostKeyCheck, ReactorSession
+    from ncclient_twisted.transport.sshconfig import SSHConfigEntry
 
 __all__ = ["ReactorSSHConnector", "ReactorTLSConnector", "ReactorUnixConnector"]
 
 log = logging.getLogger("ncclient_twisted.manager")
 
 
-def _tcp_endpoint(reactor: Any, host: str, port: int, timeout: float) -> IStreamClientEndpoint:
-    """An IP address is connected to as it is; a name is resolved (HostnameEndpoint)."""
+def _tcp_endpoint(
+    reactor: Any, host: str, port: int, timeout: float, bind_addr: Optional[str] = None
+) -> IStreamClientEndpoint:
+    """An IP address is connected to as it is; a name is resolved (HostnameEndpoint).
+    *bind_addr* (ncclient's): the local address the socket is bound to (any port)."""
+    bind = (bind_addr, 0) if bind_addr else None
     if isIPAddress(host):
-        return TCP4ClientEndpoint(reactor, host, port, timeout=timeout)
+        return TCP4ClientEndpoint(reactor, host, port, timeout=timeout, bindAddress=bind)
     if isIPv6Address(host):
-        return TCP6ClientEndpoint(reactor, host, port, timeout=timeout)
-    return HostnameEndpoint(reactor, host, port, timeout=timeout)
+        return TCP6ClientEndpoint(reactor, host, port, timeout=timeout, bindAddress=bind)
+    return HostnameEndpoint(reactor, host, port, timeout=timeout, bindAddress=bind)
 
 
 def _timed_out(f: Failure, error: Callable[[str], Exception], message: str) -> Failure:
@@ -180,15 +185,15 @@ class _ReactorConnector:
 
         aborts.append(abort)
         ready: "Deferred[None]" = Deferred()
-        bound = self._timeout
 
+        # (The bound is read once the connection is open: ssh_config may set it.)
         def handshake_done(_: Any) -> "Deferred[Any]":
-            return ready.addTimeout(bound, reactor).addErrback(
+            return ready.addTimeout(self._timeout, reactor).addErrback(
                 _timed_out, self.error, "Handshake with %s timed out" % self._describe()
             )
 
         def hello_done(_: Any) -> "Deferred[Any]":
-            return session.hello.addTimeout(bound, reactor).addErrback(
+            return session.hello.addTimeout(self._timeout, reactor).addErrback(
                 _timed_out, SessionError, "Capability exchange timed out"
             )
 
@@ -236,19 +241,34 @@ class _Factory(protocol.Factory):
 class ReactorSSHConnector(_ReactorConnector):
     """NETCONF over SSH: Twisted Conch (see :mod:`ncclient_twisted.transport.conch`).
 
-    ``sock`` (a connected socket: call home) is adopted by the reactor; ``allow_agent``
+    ``sock`` (a connected socket: call home) is adopted by the reactor, and so is a
+    duplicate of ``sock_fd`` (a connected socket's descriptor, which stays the caller's);
+    without a ``host``, the host key is looked up under the peer's address. ``allow_agent``
     (default true, as in ncclient) offers the keys of the agent at ``$SSH_AUTH_SOCK``.
-    Not yet (refused by :class:`ConnectOptions` at the call): ``sock_fd``,
-    ``ssh_config``, ``bind_addr``, ``environment``.
+    ``bind_addr`` binds the socket to that local address; ``environment`` is sent as
+    ``env`` requests before the subsystem request, and a server may refuse them silently
+    (see :class:`~ncclient_twisted.transport.conch.NetconfChannel`). ``ssh_config`` (a
+    path, or ``True``: ``~/.ssh/config``) is read on the pool, and what ncclient takes
+    from the host's entry applies (see :mod:`ncclient_twisted.transport.sshconfig`),
+    except a ``ProxyCommand``: the connect fails with ``NotImplementedError`` (it needs a
+    subprocess as the transport; ``io="threads"`` runs it).
     """
 
     transport = "ssh"
     error = SSHError
+    #: ssh_config's ``ConnectTimeout``, once read (it applies without a ``timeout``).
+    _config_timeout: Optional[int] = None
+
+    @property
+    def _timeout(self) -> float:
+        if self.options.session_kwds.get("timeout") is None and self._config_timeout:
+            return float(self._config_timeout)
+        return super()._timeout
 
     def _describe(self) -> str:
         return "%s:%s" % (self.options.host, self.options.port)
 
-    def _host_key_check(self, host: str, port: int) -> "HostKeyCheck":
+    def _host_key_check(self, host: str, port: int, known_hosts_file: Optional[str] = None) -> "HostKeyCheck":
         o = self.options
         kwds = o.session_kwds
         policy = host_key_policy(self.reactor, o, port)
@@ -261,11 +281,30 @@ class ReactorSSHConnector(_ReactorConnector):
                 key = paramiko_key(blob)
             except Exception as e:
                 return fail(SSHError("the server's host key cannot be read: %s" % type(e).__name__))
-            return policy.check_key(host, key, pinned)
+            return policy.check_key(host, key, pinned, known_hosts_file)
 
         return check
 
     def _open(self, session: "ReactorSession", ready: "Deferred[None]") -> "Deferred[Any]":
+        o = self.options
+        kwds = o.session_kwds
+        if not (o.host or kwds.get("sock") is not None or kwds.get("sock_fd") is not None):
+            return fail(SSHError("Missing host, socket or socket fd"))
+        ssh_config = kwds.get("ssh_config")
+        if ssh_config is None or ssh_config is False:
+            return self._connect(session, ready, None)
+        from ncclient_twisted.transport.sshconfig import read_ssh_config
+
+        # Reading the file blocks (and paramiko's lookup may run a Match exec command or
+        # resolve names to canonicalize one): on the pool, as key files are.
+        reading = runtime_for(self.reactor).run(read_ssh_config, ssh_config, o.host)
+        return reading.addCallback(lambda entry: self._connect(session, ready, entry))
+
+    def _connect(
+        self, session: "ReactorSession", ready: "Deferred[None]", config: "Optional[SSHConfigEntry]"
+    ) -> "Deferred[Any]":
+        """Load the keys, connect (or adopt the socket given) and start SSH, with what
+        *config* (ssh_config's entry for the host, if any) says as ncclient applies it."""
         from ncclient_twisted.transport.conch import (
             ClientTransport,
             connect_agent,
@@ -276,34 +315,73 @@ class ReactorSSHConnector(_ReactorConnector):
         o = self.options
         kwds = o.session_kwds
         host = o.host
-        if not host:
-            return fail(SSHError("no host given"))
+        username = kwds.get("username")
+        key_filename = kwds.get("key_filename")
+        config_key_files: Sequence[str] = ()
+        known_hosts_file: Optional[str] = None
+        compression = False
+        if config is not None:
+            if config.has_proxy_command and kwds.get("sock") is None and kwds.get("sock_fd") is None:
+                return fail(
+                    NotImplementedError(
+                        "the ssh_config entry of %s has a ProxyCommand, which io='reactor' does not "
+                        "run (it needs a subprocess as the connection); use io='threads'" % host
+                    )
+                )
+            host = config.hostname or host
+            username = username or config.user
+            if key_filename is None:
+                config_key_files = config.identity_files
+            self._config_timeout = config.connect_timeout
+            known_hosts_file = config.user_known_hosts_file
+            compression = config.compression
         port = int(o.port)
-        check = self._host_key_check(host, port)
-        username = kwds.get("username") or getpass.getuser()
+        username = username or getpass.getuser()
         password = kwds.get("password")
         reactor: Any = self.reactor
 
         agent_path = os.environ.get("SSH_AUTH_SOCK") if kwds.get("allow_agent", True) else None
         agent: List[Any] = [None]
 
+        environment = environment_requests(kwds.get("environment"))
+
         def keys_loaded(private_keys: List[Any]) -> "Deferred[Any]":
+            sock: Optional[socket.socket] = kwds.get("sock")  # call home: the connection accepted
+            if sock is None and kwds.get("sock_fd") is not None:
+                try:
+                    sock = _socket_from_fd(kwds["sock_fd"])
+                except Exception:
+                    return fail()
+            # Without a host (a socket given), host keys are filed under the peer's address.
+            peer = _peer_host(sock) if sock is not None and not host else None
+            check = self._host_key_check(host or peer or "", port, known_hosts_file)
+
             def build() -> "ClientTransport":
                 return ClientTransport(
-                    session, username, password, private_keys, check, ready, reactor.seconds, agent[0]
+                    session,
+                    username,
+                    password,
+                    private_keys,
+                    check,
+                    ready,
+                    reactor.seconds,
+                    agent[0],
+                    environment,
+                    compression,
                 )
 
             factory = _Factory(build, self._protocols)
-            if kwds.get("sock") is not None:  # call home: the connection the listener accepted
-                return _adopt(reactor, kwds["sock"], factory)
-            endpoint = _tcp_endpoint(reactor, host, port, self._timeout)
+            if sock is not None:
+                return _adopt(reactor, sock, factory)
+            endpoint = _tcp_endpoint(reactor, host, port, self._timeout, kwds.get("bind_addr"))
             return endpoint.connect(factory).addErrback(_connect_error, host, port)
 
-        key_filename = kwds.get("key_filename")
         look_for_keys = bool(kwds.get("look_for_keys", True))
-        if key_filename or (look_for_keys and default_key_files()):
+        if key_filename or config_key_files or (look_for_keys and default_key_files()):
             # Reading (and decrypting) key files may take long: on the pool.
-            loading = runtime_for(self.reactor).run(load_private_keys, key_filename, password, look_for_keys)
+            loading = runtime_for(self.reactor).run(
+                load_private_keys, key_filename, password, look_for_keys, config_key_files
+            )
         else:
             loading = succeed([])
         if agent_path:
@@ -339,7 +417,8 @@ class ReactorSSHConnector(_ReactorConnector):
 class ReactorTLSConnector(_ReactorConnector):
     """NETCONF over TLS (RFC 7589): ncclient's ``connect_tls`` arguments (``host``,
     ``port``, ``certfile``, ``keyfile``, ``ca_certs``, ``check_hostname``,
-    ``server_hostname``, ``timeout``) with Twisted's TLS, which needs ``twisted[tls]``."""
+    ``server_hostname``, ``timeout``, ``protocol``: see :func:`tls_versions`; ``bind_addr``
+    as on the threads transport) with Twisted's TLS, which needs ``twisted[tls]``."""
 
     transport = "tls"
     error = TLSError
@@ -378,11 +457,14 @@ class ReactorTLSConnector(_ReactorConnector):
                 raise TLSError("Bad Certification Authority file") from None
         else:
             trust = ssl.platformTrust()
+        versions = tls_versions(kwds.get("protocol"))
         if kwds.get("check_hostname", True):
             name = kwds.get("server_hostname") or self.options.host
-            return ssl.optionsForClientTLS(name, trustRoot=trust, clientCertificate=client)
+            return ssl.optionsForClientTLS(
+                name, trustRoot=trust, clientCertificate=client, extraCertificateOptions=versions
+            )
         return ssl.CertificateOptions(
-            privateKey=client.privateKey.original, certificate=client.original, trustRoot=trust
+            privateKey=client.privateKey.original, certificate=client.original, trustRoot=trust, **versions
         )
 
     def _open(self, session: "ReactorSession", ready: "Deferred[None]") -> "Deferred[Any]":
@@ -405,7 +487,8 @@ class ReactorTLSConnector(_ReactorConnector):
 
             tls = TLSMemoryBIOFactory(options, True, factory)
             return _adopt(self.reactor, o.session_kwds["sock"], tls)
-        endpoint = wrapClientTLS(options, _tcp_endpoint(self.reactor, host, port, self._timeout))
+        tcp = _tcp_endpoint(self.reactor, host, port, self._timeout, o.session_kwds.get("bind_addr"))
+        endpoint = wrapClientTLS(options, tcp)
         return endpoint.connect(factory).addErrback(_connect_error, host, port, TLSError)
 
 
@@ -447,6 +530,27 @@ def _adopt(reactor: Any, sock: socket.socket, factory: Any) -> "Deferred[None]":
     return succeed(None)
 
 
+def _socket_from_fd(fd: Any) -> socket.socket:
+    """ncclient's ``sock_fd``: a socket on a duplicate of the connected descriptor *fd*
+    (the caller's stays open, as with ncclient's ``socket.fromfd``), of the family *fd*
+    has (ncclient assumes IPv4)."""
+    duplicate = os.dup(int(fd))
+    try:
+        return socket.socket(fileno=duplicate)
+    except BaseException:
+        os.close(duplicate)
+        raise
+
+
+def _peer_host(sock: socket.socket) -> Optional[str]:
+    """The IP address *sock* is connected to (None for a Unix socket, or unconnected)."""
+    try:
+        peer = sock.getpeername()
+    except OSError:
+        return None
+    return str(peer[0]) if isinstance(peer, tuple) else None
+
+
 def _connect_error(f: Failure, host: str, port: int, error: Callable[[str], Exception] = SSHError) -> Failure:
     """ncclient's exceptions for a TCP connect that failed."""
     limit = descriptor_limit_error(getattr(f.value, "osError", None) or f.value, "reactor")
@@ -459,6 +563,47 @@ def _connect_error(f: Failure, host: str, port: int, error: Callable[[str], Exce
     if f.check(ConnectError):
         return Failure(error("Could not open socket to %s:%s (%s)" % (host, port, f.value)))
     return f
+
+
+def tls_versions(protocol: Any) -> Dict[str, Any]:
+    """ncclient's TLS ``protocol`` (the ``ssl.PROTOCOL_*`` constant its ``SSLContext`` is
+    made with) as the TLS versions Twisted's ``CertificateOptions`` allow.
+
+    ``PROTOCOL_TLS_CLIENT`` (the threads transport's default), ``PROTOCOL_TLS`` and
+    ``None``: Twisted's defaults, TLS 1.2 and up, as Python's (its context's minimum is
+    TLS 1.2). ``PROTOCOL_TLSv1``, ``PROTOCOL_TLSv1_1``, ``PROTOCOL_TLSv1_2``: that version
+    only (OpenSSL may refuse the older ones, on either transport). ``PROTOCOL_TLS_SERVER``
+    is ``TLSError`` (a client cannot handshake with it: the threads transport's handshake
+    fails), anything else ``ValueError`` (as ``ssl.SSLContext`` raises).
+    """
+    import ssl
+
+    from twisted.internet.ssl import TLSVersion
+
+    if protocol is None or protocol in (ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS):
+        return {}
+    for name, version in (
+        ("PROTOCOL_TLSv1", TLSVersion.TLSv1_0),
+        ("PROTOCOL_TLSv1_1", TLSVersion.TLSv1_1),
+        ("PROTOCOL_TLSv1_2", TLSVersion.TLSv1_2),
+    ):
+        constant = getattr(ssl, name, None)
+        if constant is not None and protocol == constant:
+            return {"insecurelyLowerMinimumTo": version, "lowerMaximumSecurityTo": version}
+    if protocol == ssl.PROTOCOL_TLS_SERVER:
+        raise TLSError("protocol PROTOCOL_TLS_SERVER is for servers; a client uses PROTOCOL_TLS_CLIENT")
+    raise ValueError("protocol must be one of ssl's PROTOCOL_* constants for a client, not %r" % (protocol,))
+
+
+def environment_requests(environment: Any) -> List[Tuple[bytes, bytes]]:
+    """ncclient's ``environment`` (names and values, text or bytes; checked by
+    :class:`ConnectOptions`) as the (name, value) pairs of SSH ``env`` requests, text
+    encoded as UTF-8 as paramiko does."""
+
+    def encoded(text: Any) -> bytes:
+        return text if isinstance(text, bytes) else str(text).encode("utf-8")
+
+    return [(encoded(k), encoded(v)) for k, v in (environment or {}).items()]
 
 
 def paramiko_key(blob: bytes) -> Any:

@@ -157,6 +157,8 @@ class Session:
     :ivar session_id: the session-id sent in the server ``<hello>``.
     :ivar username: the SSH user.
     :ivar source_host: the client's IP address.
+    :ivar environment: the environment variables the client sent (SSH ``env``
+        requests, all accepted) before the ``netconf`` subsystem request.
     :ivar faults: faults applying to this session only (checked before the
         server's).
     :ivar base_version: ``"1.0"`` or ``"1.1"`` once the hellos are
@@ -181,6 +183,7 @@ class Session:
         self.session_id = session_id
         self.username = username
         self.source_host = source_host
+        self.environment: Dict[str, str] = dict(getattr(channel, "environment", None) or {})
         #: The ietf-netconf-monitoring transport identity (``ncm:netconf-ssh``...).
         self.transport = transport
         #: When the session started (epoch seconds, per the server clock).

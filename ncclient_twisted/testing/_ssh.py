@@ -187,6 +187,11 @@ class ChannelAdapter:
         if not self._frozen and not chan.localClosed and chan.conn is not None:
             chan.write(data)
 
+    @property
+    def environment(self) -> Dict[str, str]:
+        """The ``env`` requests the channel received before its subsystem."""
+        return self._channel.environment
+
     def close(self) -> None:
         chan = self._channel
         if not self._frozen and not chan.localClosed and not chan.closing:
@@ -241,6 +246,8 @@ class NetconfChannel(channel.SSHChannel):
         # fast client pipelines thousands of requests; we keep a queue.
         self._backlog: Deque[bytes] = deque()
         self._exit_status_sent = False
+        #: The ``env`` requests received (name -> value).
+        self.environment: Dict[str, str] = {}
 
     # -- flow control ----------------------------------------------------------
 
@@ -311,7 +318,11 @@ class NetconfChannel(channel.SSHChannel):
         return 1
 
     def request_env(self, data: bytes) -> int:
-        return 1  # accepted and ignored
+        # Accepted and recorded (the session's ``environment``); nothing uses it.
+        name, rest = common.getNS(data)
+        value, _ = common.getNS(rest)
+        self.environment[name.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+        return 1
 
     def request_pty_req(self, data: bytes) -> int:
         # Granted and ignored, as the SSH servers of devices do: NETCONF does

@@ -19,7 +19,7 @@ import collections
 import logging
 import time
 import weakref
-from typing import Any, Callable, Deque, List, Optional, Protocol
+from typing import Any, Callable, Deque, List, Optional, Protocol, Sequence, Tuple
 
 from ncclient.capabilities import Capabilities
 from ncclient.transport.errors import (
@@ -555,16 +555,28 @@ def scheduler_for(reactor: Any) -> WorkScheduler:
 class NetconfChannel(SSHChannel):
     """The ``session`` channel running the ``netconf`` subsystem for a :class:`ReactorSession`.
 
+    *environment* (name, value pairs) is sent as ``env`` requests before the subsystem
+    request, without asking for a reply, as paramiko's ``update_environment`` does
+    (ncclient's ``environment``): a server refuses what it does not accept (OpenSSH:
+    what ``AcceptEnv`` does not name) silently, and the session goes on.
+
     (Its receive side keeps no buffer of its own: ``SSHChannel.buf`` is Conch's outgoing
     buffer, see the reactor transport notes.)
     """
 
     name = b"session"
 
-    def __init__(self, session: ReactorSession, opened: "Deferred[None]", **kw: Any) -> None:
+    def __init__(
+        self,
+        session: ReactorSession,
+        opened: "Deferred[None]",
+        environment: Sequence[Tuple[bytes, bytes]] = (),
+        **kw: Any,
+    ) -> None:
         SSHChannel.__init__(self, **kw)
         self.session = session
         self._opened = opened
+        self._environment = environment
 
     def drop_connection(self, abort: bool = False) -> None:
         """Close the SSH connection this channel runs on (*abort*: at once, without
@@ -580,6 +592,8 @@ class NetconfChannel(SSHChannel):
     def channelOpen(self, specificData: bytes) -> None:
         self.session.channel_opened(self)
         assert self.conn is not None
+        for name, value in self._environment:
+            self.conn.sendRequest(self, b"env", NS(name) + NS(value), wantReply=False)
         d = self.conn.sendRequest(self, b"subsystem", NS(b"netconf"), wantReply=True)
         assert d is not None  # wantReply=True
         d.addCallbacks(self._subsystem_started, self._subsystem_refused)
@@ -734,7 +748,9 @@ def connect_agent(reactor: Any, path: str) -> "Deferred[Optional[AgentKeys]]":
 class ClientTransport(SSHClientTransport):
     """The SSH client transport of one session: its host key checked by *check_host_key*,
     then :class:`UserAuth`. *ready* fires once the NETCONF channel runs, or fails with
-    ncclient's exception for the stage that failed."""
+    ncclient's exception for the stage that failed. *environment*: see
+    :class:`NetconfChannel`; *compression* asks for zlib, as paramiko's
+    ``use_compression`` (ssh_config's ``Compression yes``)."""
 
     def __init__(
         self,
@@ -746,9 +762,14 @@ class ClientTransport(SSHClientTransport):
         ready: "Deferred[None]",
         now: Callable[[], float] = time.monotonic,
         agent: Optional[AgentKeys] = None,
+        environment: Sequence[Tuple[bytes, bytes]] = (),
+        compression: bool = False,
     ) -> None:
         self.session = session
         self._agent = agent
+        self._environment = environment
+        if compression:  # ssh_config's Compression: zlib first (the server may refuse it)
+            self.supportedCompressions = [b"zlib", b"none"]
         self._now = now
         #: When data last came from the server (on *now*'s clock): what keepalives watch.
         self.last_received = now()
@@ -817,7 +838,7 @@ class ClientTransport(SSHClientTransport):
 
         def channel(conn: NetconfConnection) -> NetconfChannel:
             self._stage = "subsystem"
-            return NetconfChannel(self.session, self.ready, conn=conn)
+            return NetconfChannel(self.session, self.ready, self._environment, conn=conn)
 
         self.connection = NetconfConnection(channel)
         self.requestService(
@@ -859,11 +880,15 @@ def default_key_files() -> List[str]:
     return [p for p in (os.path.expanduser(f) for f in DEFAULT_KEY_FILES) if os.path.exists(p)]
 
 
-def load_private_keys(key_filename: Any, password: Optional[str], look_for_keys: bool) -> List[keys.Key]:
+def load_private_keys(
+    key_filename: Any, password: Optional[str], look_for_keys: bool, config_key_files: Sequence[str] = ()
+) -> List[keys.Key]:
     """The private keys to offer, as ncclient would (blocking: decrypting a key may take
     long, so call it off the reactor). *password* is the passphrase of encrypted keys, as
     in ncclient. A *key_filename* that cannot be read fails with ``SSHError`` naming the
-    file (never the passphrase); ``~/.ssh`` keys that cannot be used are skipped."""
+    file (never the passphrase); *config_key_files* (ssh_config's ``IdentityFile``, tried
+    next) and ``~/.ssh`` keys that cannot be used are skipped, as ncclient and OpenSSH
+    skip them."""
     import os
 
     named = [key_filename] if isinstance(key_filename, (str, os.PathLike)) else list(key_filename or [])
@@ -874,13 +899,15 @@ def load_private_keys(key_filename: Any, password: Optional[str], look_for_keys:
             found.append(keys.Key.fromFile(os.path.expanduser(os.fspath(path)), passphrase=passphrase))
         except (OSError, keys.BadKeyError, keys.EncryptedKeyError, ValueError) as e:
             raise SSHError("could not load the key file %s (%s)" % (path, type(e).__name__)) from None
+    optional = [os.path.expanduser(p) for p in config_key_files]
     if look_for_keys:
-        for full in default_key_files():
-            path = full
-            try:
-                found.append(keys.Key.fromFile(full, passphrase=passphrase))
-            except (OSError, keys.BadKeyError, keys.EncryptedKeyError, ValueError):
-                log.debug("skipping %s: it cannot be loaded", path)
+        optional += [p for p in default_key_files() if p not in optional]
+    for full in optional:
+        path = full
+        try:
+            found.append(keys.Key.fromFile(full, passphrase=passphrase))
+        except (OSError, keys.BadKeyError, keys.EncryptedKeyError, ValueError):
+            log.debug("skipping %s: it cannot be loaded", path)
     return found
 
 

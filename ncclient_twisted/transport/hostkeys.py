@@ -270,17 +270,24 @@ class HostKeyPolicy:
             store_host_key(self.path, host, self.port, key)
         return accepted
 
-    def check_key(self, host: str, key: paramiko.PKey, pinned_b64: Optional[str] = None) -> "Deferred[bool]":
+    def check_key(
+        self,
+        host: str,
+        key: paramiko.PKey,
+        pinned_b64: Optional[str] = None,
+        known_hosts_file: Optional[str] = None,
+    ) -> "Deferred[bool]":
         """The same decisions for a session on the reactor thread (``io="reactor"``):
         ncclient's check against the stored (or *pinned_b64*) key, then
         :meth:`unknown_host`'s, with ``user_cb``'s answer awaited as a Deferred. Fails
-        with :class:`HostKeyChangedError` or ncclient's ``SSHUnknownHostError``."""
+        with :class:`HostKeyChangedError` or ncclient's ``SSHUnknownHostError``.
+        *known_hosts_file* is ssh_config's ``UserKnownHostsFile`` (see :meth:`load`)."""
         name = known_hosts_name(host, self.port)
         if pinned_b64 is not None:
             if key.get_base64() == pinned_b64:
                 return succeed(True)
             return fail(HostKeyChangedError(host, self.port, key, None))
-        keys = self.load(None)
+        keys = self.load(known_hosts_file)
         if keys.check(name, key):
             return succeed(True)
         if keys.lookup(name):

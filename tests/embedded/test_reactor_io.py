@@ -1,11 +1,13 @@
 """What only the reactor transport (``io="reactor"``) has or does differently: no thread
 per session, each handshake stage failing with ncclient's exception, host keys decided
-without a thread, and what it does not do yet refused by name at the call."""
+without a thread (under the peer's address for a ``sock_fd`` without a host), and an
+ssh_config ``ProxyCommand`` refused naming ``io="threads"``."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 from typing import Any, List
 
@@ -124,20 +126,57 @@ async def test_pinned_key_and_unknown_host_cb_with_a_deferred(server: Any, tmp_p
     assert len(asked) == 1 and asked[0].count(":") == 15  # ncclient's MD5 form
 
 
-@pytest.mark.parametrize(
-    "kw, words",
-    [
-        ({"environment": {"LANG": "C"}}, "environment"),
-        ({"ssh_config": "/dev/null"}, "ssh_config"),
-        ({"io": "fibres"}, "io must be"),
-    ],
-)
 @pytest_twisted.ensureDeferred
-async def test_what_it_does_not_do_yet_is_refused_at_the_call(server: Any, kw: Any, words: str) -> None:
-    args = server.connect_kwargs(io="reactor")
-    args.update(kw)
-    with pytest.raises((NotImplementedError, ValueError), match=words):
-        await bounded(manager.connect(**args))
+async def test_sock_fd_without_a_host_checks_the_host_key_under_the_peer_address(
+    server: Any, tmp_path: Any
+) -> None:
+    known_hosts = os.path.join(str(tmp_path), "known_hosts")
+    with open(known_hosts, "w") as f:
+        f.write(server.known_hosts_line + "\n")  # [127.0.0.1]:port
+    sock = socket.create_connection((server.host, server.port), timeout=5)
+    try:
+        m = await connect(
+            server, host=None, sock_fd=sock.fileno(), hostkey_verify=True, known_hosts=known_hosts
+        )
+    finally:
+        sock.close()
+    await bounded(m.close_session())
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_ssh_config_proxy_command_is_refused_naming_io_threads(server: Any, tmp_path: Any) -> None:
+    config = os.path.join(str(tmp_path), "ssh_config")
+    with open(config, "w") as f:
+        f.write("Host nc-proxied\n    HostName 127.0.0.1\n    ProxyCommand nc %h %p\n")
+    d = manager.connect(**server.connect_kwargs(io="reactor", host="nc-proxied", ssh_config=config))
+    error = await fails(d, NotImplementedError)
+    assert "ProxyCommand" in str(error) and "io='threads'" in str(error)
+    assert server.sessions == {}
+
+
+@pytest_twisted.ensureDeferred
+async def test_ssh_config_connect_timeout_bounds_the_handshake_without_a_timeout(
+    server: Any, tmp_path: Any
+) -> None:
+    config = os.path.join(str(tmp_path), "ssh_config")
+    with open(config, "w") as f:
+        f.write("Host *\n    ConnectTimeout 1\n")
+    silent = socket.socket()  # takes the connection (the backlog), never says a word
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    try:
+        port = silent.getsockname()[1]
+        kw = server.connect_kwargs(io="reactor", port=port, ssh_config=config, timeout=None)
+        error = await fails(manager.connect(**kw), SSHError)
+    finally:
+        silent.close()
+    assert "timed out" in str(error)
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_unknown_io_is_refused_at_the_call(server: Any) -> None:
+    with pytest.raises(ValueError, match="io must be"):
+        await bounded(manager.connect(**server.connect_kwargs(io="fibres")))
 
 
 @pytest_twisted.ensureDeferred
@@ -220,3 +259,43 @@ async def test_the_ssh_agent_keys_authenticate(ssh_agent: Any, monkeypatch: pyte
         await bounded(m.close_session())
     finally:
         await server.stop()
+
+
+RELAY = """
+import socket, sys, threading
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+def down():
+    while True:
+        data = s.recv(65536)
+        if not data:
+            break
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+threading.Thread(target=down, daemon=True).start()
+while True:
+    data = sys.stdin.buffer.read1(65536)
+    if not data:
+        break
+    s.sendall(data)
+"""
+
+
+@pytest_twisted.ensureDeferred
+async def test_io_auto_runs_an_ssh_config_proxy_command_on_the_threads_transport(
+    server: Any, tmp_path: Any
+) -> None:
+    import sys
+
+    relay = os.path.join(str(tmp_path), "relay.py")
+    with open(relay, "w") as f:
+        f.write(RELAY)
+    config = os.path.join(str(tmp_path), "ssh_config")
+    with open(config, "w") as f:
+        f.write("Host proxied\n    ProxyCommand %s %s %d\n" % (sys.executable, relay, server.port))
+    kw = server.connect_kwargs(host="proxied", ssh_config=config)  # io="auto", the default
+    m = await bounded(manager.connect(**kw))
+    try:
+        assert type(m._session).__name__ == "TwistedSSHSession"  # ncclient's paramiko session
+        await bounded(m.get_config(source="running"))
+    finally:
+        await bounded(m.close_session())

@@ -55,8 +55,8 @@ async def test_netconfd_known_hosts_accept_new_and_changed(netconfd: Any, tmp_pa
 
 
 @pytest_twisted.ensureDeferred
-async def test_netconfd_ssh_config_user_known_hosts_file(netconfd: Any) -> None:
+async def test_netconfd_ssh_config_user_known_hosts_file(netconfd: Any, io: str) -> None:
     # ssh_config's UserKnownHostsFile is read (through the same OpenSSH name matching).
-    kw = netconfd_kwargs(netconfd, ssh_config=netconfd.ssh_config)
+    kw = netconfd_kwargs(netconfd, ssh_config=netconfd.ssh_config, io=io)
     m = await bounded(manager.connect(**kw))
     await bounded(close(m))

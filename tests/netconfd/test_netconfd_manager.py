@@ -281,6 +281,14 @@ async def test_pinned_host_key_accepted(netconfd: Any) -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_environment_refused_by_sshd_is_no_error(netconfd: Any) -> None:
+    # OpenSSH refuses env requests that AcceptEnv (not set here) does not name; the
+    # client asks for no reply, as paramiko does, so the session goes on.
+    async with await connect(netconfd, environment={"NETCONF_TEST": "refused"}) as m:
+        await ok(m.get_config(source="running"))
+
+
+@pytest_twisted.ensureDeferred
 async def test_inline_callbacks_style(netconfd: Any) -> None:
     @defer.inlineCallbacks
     def work() -> Any:

@@ -71,16 +71,19 @@ def test_transports_of_ncclient_we_do_not_bridge_say_so() -> None:
         parse(host="localhost", device_params={"name": "junos", "local": True})
 
 
-def test_io_auto_picks_the_reactor_unless_the_call_needs_the_threads_transport() -> None:
+def test_io_auto_picks_the_reactor_for_every_keyword_it_takes() -> None:
     from ncclient_twisted.options import choose_io
 
     assert choose_io("ssh", {"host": "h", "username": "u", "password": "p"}) == "reactor"
     assert choose_io("uds", {"path": "/x"}) == "reactor"
     for keyword, value in (("ssh_config", True), ("sock_fd", 3), ("bind_addr", "127.0.0.1"),
                            ("environment", {"A": "1"})):
-        assert choose_io("ssh", {"host": "h", keyword: value}) == "threads", keyword
-    assert choose_io("ssh", {"host": "h", "ssh_config": None}) == "reactor"  # not given
-    assert choose_io("tls", {"host": "h", "bind_addr": "127.0.0.1"}) == "threads"
+        assert choose_io("ssh", {"host": "h", keyword: value}) == "reactor", keyword
+    # An ssh_config is read before the choice is final (a ProxyCommand picks threads).
+    options = ConnectOptions.parse("ssh", TwistedSSHSession, (), {"host": "h", "ssh_config": "/x"})
+    assert options.io == "reactor" and options.io_chosen and options.reads_ssh_config
+    explicit = ConnectOptions.parse("ssh", TwistedSSHSession, (), {"host": "h", "io": "reactor"})
+    assert not explicit.io_chosen and not explicit.reads_ssh_config
 
 
 def test_io_is_checked_and_auto_is_resolved_at_the_call() -> None:
