@@ -585,12 +585,21 @@ class TwistedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
         one that refuses the session channel, paramiko's ``ChannelException``) is an
         ``SSHError`` caused by it (a descriptor limit is still found in the cause). What
         fails before (a ``sock_fd`` that is no socket, a missing ``ssh_config``) is as
-        ncclient raises it."""
+        ncclient raises it.
+
+        paramiko's key exchange starts a timer thread (15 s) that only a completed exchange
+        cancels: after a failed one it is cancelled here, not left to run out."""
         import paramiko
         from ncclient import NCClientError
 
         try:
-            super().connect(*args, **kwds)
+            try:
+                super().connect(*args, **kwds)
+            except BaseException:
+                packetizer = getattr(getattr(self, "_transport", None), "packetizer", None)
+                if packetizer is not None:
+                    packetizer.complete_handshake()  # cancels the timer (nothing waits on it now)
+                raise
         except NCClientError:
             raise
         except (EOFError, OSError, paramiko.SSHException) as e:
