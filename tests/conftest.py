@@ -30,6 +30,26 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.netconfd)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """Each call of a Hypothesis test starts from its own ``inner_test``.
+
+    pytest-twisted (1.14) wraps ``test.hypothesis.inner_test`` on the test function itself
+    at every call, so the second item of a parametrized ``@given`` test (the ``io``
+    fixture's "reactor" after "threads") runs a wrapper of a wrapper, which fails with
+    "blockon cannot be called from the twisted greenlet". This runs first and puts the
+    original back; pytest-twisted then wraps it once."""
+    handle = getattr(pyfuncitem.obj, "hypothesis", None)
+    if handle is not None:
+        original = _HYPOTHESIS_INNER.setdefault(id(handle), (handle, handle.inner_test))[1]
+        handle.inner_test = original
+
+
+#: id(handle) -> (handle, its inner_test before pytest-twisted wrapped it); the handle is
+#: kept so its id is not reused.
+_HYPOTHESIS_INNER = {}
+
+
 def _require_netconfd():
     if netconfd_available():
         return

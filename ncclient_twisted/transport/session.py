@@ -18,6 +18,7 @@ when the session is closed.
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import queue
 import selectors
@@ -576,6 +577,39 @@ class TwistedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
 
     Host keys are read through a policy (``use_hostkey_policy``, see :mod:`.hostkeys`).
     """
+
+    def connect(self, *args: Any, **kwds: Any) -> None:
+        """ncclient's, a handshake that breaks failing with ncclient's exception: what it
+        lets through once paramiko's transport runs (a server that closes the connection
+        in the key exchange, paramiko's ``EOFError``; one that resets it, an ``OSError``;
+        one that refuses the session channel, paramiko's ``ChannelException``) is an
+        ``SSHError`` caused by it (a descriptor limit is still found in the cause). What
+        fails before (a ``sock_fd`` that is no socket, a missing ``ssh_config``) is as
+        ncclient raises it.
+
+        paramiko's key exchange starts a timer thread (15 s) that only a completed exchange
+        cancels: after a failed one it is cancelled here, not left to run out."""
+        import paramiko
+        from ncclient import NCClientError
+
+        try:
+            try:
+                super().connect(*args, **kwds)
+            except BaseException:
+                packetizer = getattr(getattr(self, "_transport", None), "packetizer", None)
+                if packetizer is not None:
+                    packetizer.complete_handshake()  # cancels the timer (nothing waits on it now)
+                raise
+        except NCClientError:
+            raise
+        except (EOFError, OSError, paramiko.SSHException) as e:
+            if getattr(self, "_transport", None) is None:
+                raise  # before the SSH transport
+            what = getattr(e, "text", None) or str(e) or type(e).__name__  # ChannelException: text
+            raise SSHError("SSH handshake failed: %s" % what) from e
+
+    # ncclient's signature is what the keywords of a connect are checked against (options).
+    functools.update_wrapper(connect, SSHSession.connect, assigned=(), updated=())
 
     def _transport_register(self, selector: selectors.BaseSelector, event: int) -> None:
         selector.register(self._channel, event)

@@ -433,26 +433,26 @@ async def test_host_key_mismatch(server: Any, resources: Resources) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_connection_refused(resources: Resources) -> None:
+async def test_connection_refused(resources: Resources, io: str) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    kw = dict(host="127.0.0.1", port=port, username="u", password="p", hostkey_verify=False)
+    kw = dict(host="127.0.0.1", port=port, username="u", password="p", hostkey_verify=False, io=io)
     error = await fails_with(manager.connect(**kw), SSHError, 5)
     assert "refused" in str(error).lower()
     await resources.assert_released()
 
 
 @pytest_twisted.ensureDeferred
-async def test_dns_failure(resources: Resources) -> None:
-    kw = dict(host="no-such-host.invalid", username="u", password="p", hostkey_verify=False)
+async def test_dns_failure(resources: Resources, io: str) -> None:
+    kw = dict(host="no-such-host.invalid", username="u", password="p", hostkey_verify=False, io=io)
     error = await fails_with(manager.connect(**kw), HostResolutionError, 10)
     assert isinstance(error, SSHError) and isinstance(error, socket.gaierror)
     await resources.assert_released()
 
 
 @pytest_twisted.ensureDeferred
-async def test_connect_timeout(resources: Resources) -> None:
+async def test_connect_timeout(resources: Resources, io: str) -> None:
     # A listener whose backlog is full: the kernel drops further SYNs, connect() hangs.
     listener = socket.socket()
     fillers: List[socket.socket] = []
@@ -465,7 +465,9 @@ async def test_connect_timeout(resources: Resources) -> None:
             f.connect_ex(listener.getsockname())
             fillers.append(f)
         host, port = listener.getsockname()
-        kw = dict(host=host, port=port, username="u", password="p", hostkey_verify=False, timeout=1)
+        kw = dict(
+            host=host, port=port, username="u", password="p", hostkey_verify=False, timeout=1, io=io
+        )
         error = await fails_with(manager.connect(**kw), SSHError, 3)
         assert "timed out" in str(error)
     finally:

@@ -1,4 +1,5 @@
-"""Load and soak, short form (the long form: ``benchmarks/soak.py``, figures in SOAK.md)."""
+"""Load and soak, short form (the long form: ``benchmarks/soak.py``, figures in SOAK.md),
+on both transports (the ``io`` fixture)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from tests.support.helpers import bounded, child_server, reactor
 
 
 @pytest_twisted.async_yield_fixture
-async def server() -> AsyncIterator[Dict[str, Any]]:
+async def server(io: str) -> AsyncIterator[Dict[str, Any]]:
+    """The soak server in a child process; its ``connect_kwargs`` with this test's ``io``."""
     async with child_server(soak.SERVER_SETUP) as kw:
-        yield kw
+        yield dict(kw, io=io)
 
 
 @pytest_twisted.ensureDeferred

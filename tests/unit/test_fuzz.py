@@ -2,10 +2,17 @@
 
 Either the right reply reaches the right Deferred or a clear (typed) error does; every
 Deferred fires exactly once; nothing hangs; nothing is left in the pending table.
+
+The framing tests need no session. The bridge tests feed the bytes to a session on both
+transports (the ``io`` fixture): io="threads", our session's dispatch behind the framing
+decoder; io="reactor", a real ``ReactorSession`` (its hello exchanged, its requests
+written to a fake link) on a ``task.Clock``, its work budget's clock moved by amounts
+Hypothesis picks, so the work is spread over reactor turns as it comes.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from typing import Any, Dict, List, Optional, Tuple
@@ -13,24 +20,36 @@ from typing import Any, Dict, List, Optional, Tuple
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ncclient import NCClientError
+from ncclient.manager import make_device_handler
 from ncclient.transport.errors import NetconfFramingError
 from ncclient.xml_ import to_ele
 from twisted.internet.defer import CancelledError
 
 from ncclient_twisted.bridge.gate import GATED_MESSAGE_MAX
+from ncclient_twisted.bridge.handoff import ImmediateHandoff
+from ncclient_twisted.bridge.listener import DeferredReplyListener
+from ncclient_twisted.manager import Manager
+from ncclient_twisted.notifications import NotificationQueue
+from ncclient_twisted.subscriptions import NotificationRouter
+from ncclient_twisted.transport import conch
 from ncclient_twisted.transport.framing import (
+    EOM,
     FrameDecoder,
     MalformedReplyError,
     frame_10,
     message_root,
 )
 from ncclient_twisted.transport.session import TwistedSSHSession
-from tests.unit.test_bridge import NS, FakeSession, make
+from tests.unit.test_bridge import CAPS, NS, FakeReactor, FakeSession, InlineRuntime, make
+from tests.unit.test_reactor_session import FakeLink, FakeTime
 
 FUZZ = settings(
     max_examples=100,
     deadline=2000,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    # The io fixture is a string (the transport's name): nothing to reset between examples.
+    suppress_health_check=[
+        HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture
+    ],
     derandomize=False,
 )
 
@@ -149,14 +168,110 @@ class WireSession(FakeSession):
             listener.errback(error)
 
 
-def wired(timeout: float) -> Tuple[Any, WireSession, Any]:
-    m, fake, reactor = make(timeout=timeout)
-    session = WireSession(m._device_handler)
-    for listener in list(fake._listeners):
-        session.add_listener(listener)
-    m._session = session
-    session._end = fake._end
-    return m, session, reactor
+class Wired:
+    """A manager on a session of one transport, and the bytes its session reads.
+
+    ``feed(piece)`` gives the session a read; ``settle()`` lets its reactor run what is
+    due now; ``ids`` are the message-ids of the requests as written, in order."""
+
+    def __init__(self, m: Manager, reactor: FakeReactor) -> None:
+        self.m, self.reactor = m, reactor
+
+    def feed(self, piece: bytes) -> None:
+        raise NotImplementedError
+
+    def settle(self) -> None:
+        self.reactor.advance(0)
+
+    @property
+    def ids(self) -> List[str]:
+        raise NotImplementedError
+
+
+class ThreadsWired(Wired):
+    """io="threads": our session's dispatch behind the framing decoder, as its session
+    loop drives it (a framing error ends the session)."""
+
+    def __init__(self, timeout: float, base11: bool) -> None:
+        m, fake, reactor = make(timeout=timeout)
+        session = WireSession(m._device_handler)
+        for listener in list(fake._listeners):
+            session.add_listener(listener)
+        m._session = session
+        session._end = fake._end
+        super().__init__(m, reactor)
+        self.session = session
+        self._decoder = FrameDecoder(session._dispatch_message, lambda: base11, invalid=session._reject)
+
+    def feed(self, piece: bytes) -> None:
+        if self.session.ended:
+            return  # the loop reads no more
+        try:
+            self._decoder.feed(piece)
+        except NetconfFramingError as e:
+            self.session.die(e)  # what the session loop does with a framing error
+
+    @property
+    def ids(self) -> List[str]:
+        return [message_id(x) for x in self.session.sent]
+
+
+class ReactorWired(Wired):
+    """io="reactor": a real ``ReactorSession`` on a fake link, its hello exchanged (base
+    1.1 or 1.0 as drawn); the work budget's clock moves by *ticks* in turn at each look."""
+
+    def __init__(self, timeout: float, base11: bool, ticks: List[float]) -> None:
+        reactor = FakeReactor()
+        now = FakeTime()
+        step = itertools.count()
+
+        def moving() -> float:
+            now.t += ticks[next(step) % len(ticks)]
+            return now.t
+
+        dh = make_device_handler(None, None)
+        handoff = ImmediateHandoff(reactor)
+        session = conch.ReactorSession(dh, reactor, scheduler=conch.WorkScheduler(reactor, moving))
+        listener = DeferredReplyListener.install(session, dh, reactor, handoff)
+        self.link = FakeLink()
+        session.channel_opened(self.link)
+        session.channel_ready()
+        caps = [c for c in CAPS if base11 or not c.endswith("base:1.1")]
+        hello = "<hello %s><capabilities>%s</capabilities><session-id>7</session-id></hello>" % (
+            NS, "".join("<capability>%s</capability>" % c for c in caps)
+        )
+        session.data_received(hello.encode() + EOM)
+        reactor.advance(0)
+        assert session.hello.called and session.connected
+        m = Manager(
+            session,  # type: ignore[arg-type]
+            dh,
+            timeout=timeout,
+            reactor=reactor,
+            listener=listener,
+            notifications=NotificationRouter(reactor, NotificationQueue(reactor, 3), 3, handoff),
+            runtime=InlineRuntime(reactor),
+        )
+        super().__init__(m, reactor)
+        self.session = session
+
+    def feed(self, piece: bytes) -> None:
+        if self.session.ended:
+            return  # the connection is dropped: nothing more is read
+        self.session.data_received(piece)
+
+    @property
+    def ids(self) -> List[str]:
+        sent = b"".join(self.link.written[1:]).decode()  # after our hello
+        return MSGID.findall(sent)
+
+
+def wired(io: str, data: Any, timeout: float, base11: bool = False) -> Wired:
+    if io == "threads":
+        return ThreadsWired(timeout, base11)
+    slices = [0.0, conch.WORK_SLICE / 3, conch.WORK_SLICE]
+    ticks = data.draw(st.lists(st.sampled_from(slices), min_size=1, max_size=6), label="ticks")
+    return ReactorWired(timeout, base11, ticks)
 
 
 def reply(msgid: Optional[str], token: str) -> bytes:
@@ -194,10 +309,13 @@ def wire(draw: Any, ids: List[str], base11: bool) -> Tuple[bytes, bool]:
 
 @FUZZ
 @given(st.data(), st.booleans())
-def test_bridge_routes_every_reply_to_its_request(data: Any, base11: bool) -> None:
-    m, session, reactor = wired(timeout=5)
+def test_bridge_routes_every_reply_to_its_request(io: str, data: Any, base11: bool) -> None:
+    w = wired(io, data, timeout=5, base11=base11)
+    m = w.m
     requests = [m.get_config(source="running") for _ in range(data.draw(st.integers(1, 8)))]
-    ids = [session.last_id(i) for i in range(len(requests))]
+    w.settle()  # on the reactor transport, the requests are built and written in its turns
+    ids = w.ids
+    assert len(ids) == len(requests)
     outcomes: Dict[int, List[Any]] = {i: [] for i in range(len(requests))}
     for i, d in enumerate(requests):
         d.addBoth(outcomes[i].append)
@@ -205,13 +323,10 @@ def test_bridge_routes_every_reply_to_its_request(data: Any, base11: bool) -> No
         requests[i].cancel()  # random cancels
     stream, mutated = data.draw(wire(ids, base11))
     points = data.draw(st.lists(st.integers(0, len(stream)), max_size=12))
-    decoder = FrameDecoder(session._dispatch_message, lambda: base11, invalid=session._reject)
-    try:
-        for piece in cut(stream, points):
-            decoder.feed(piece)
-    except NetconfFramingError as e:
-        session.die(e)  # what the session loop does with a framing error
-    reactor.advance(10)  # past every timeout
+    for piece in cut(stream, points):
+        w.feed(piece)
+    w.settle()
+    w.reactor.advance(10)  # past every timeout
 
     for i, fired in outcomes.items():
         assert len(fired) == 1, "request %d fired %d times" % (i, len(fired))
@@ -225,33 +340,42 @@ def test_bridge_routes_every_reply_to_its_request(data: Any, base11: bool) -> No
         if not mutated:
             assert to_ele(result.xml).findtext(".//{%s}token" % NS[7:-1]) == ids[i]
     assert m.pending_requests == 0 and m._listener._id2rpc == {}
+    assert not w.reactor.getDelayedCalls()  # nothing left to run, no timer left behind
 
 
 @FUZZ
 @given(st.data())
-def test_bridge_replies_in_any_order_all_arrive(data: Any) -> None:
-    m, session, reactor = wired(timeout=5)
+def test_bridge_replies_in_any_order_all_arrive(io: str, data: Any) -> None:
+    w = wired(io, data, timeout=5)
+    m = w.m
     requests = [m.get_config(source="running") for _ in range(data.draw(st.integers(1, 10)))]
-    ids = [session.last_id(i) for i in range(len(requests))]
+    w.settle()
+    ids = w.ids
     order = data.draw(st.permutations(range(len(ids))))
     stream = b"".join(frame_10(reply(ids[i], ids[i])) for i in order)
     points = data.draw(st.lists(st.integers(0, len(stream)), max_size=30))
-    decoder = FrameDecoder(session._dispatch_message, lambda: False, invalid=session._reject)
     for piece in cut(stream, points):
-        decoder.feed(piece)
+        w.feed(piece)
+    w.settle()
     for i, d in enumerate(requests):
         r = d.result
         assert message_id(r.xml) == ids[i]
     assert m.pending_requests == 0
 
 
-def test_reply_that_is_not_utf8_fails_its_request_and_the_session_goes_on() -> None:
-    m, session, reactor = wired(timeout=5)
+@FUZZ
+@given(st.data())
+def test_reply_that_is_not_utf8_fails_its_request_and_the_session_goes_on(io: str, data: Any) -> None:
+    w = wired(io, data, timeout=5)
+    m = w.m
     broken, fine = m.get_config(source="running"), m.get_config(source="running")
-    bad = reply(session.last_id(0), "x").replace(b"<token>x", b"<token>\xff\xfe")
-    decoder = FrameDecoder(session._dispatch_message, lambda: False, invalid=session._reject)
-    decoder.feed(frame_10(bad) + frame_10(reply(session.last_id(1), "ok")))
+    w.settle()
+    ids = w.ids
+    bad = reply(ids[0], "x").replace(b"<token>x", b"<token>\xff\xfe")
+    w.feed(frame_10(bad) + frame_10(reply(ids[1], "ok")))
+    w.settle()
     error = broken.result
     broken.addErrback(lambda _: None)
     assert isinstance(error.value, MalformedReplyError) and "UTF-8" in str(error.value)
     assert fine.result.ok and m.pending_requests == 0
+    assert m.connected
