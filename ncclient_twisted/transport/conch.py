@@ -56,6 +56,10 @@ log = logging.getLogger("ncclient_twisted.session")
 HostKeyCheck = Callable[[bytes], "Deferred[bool]"]
 #: The longest a session works on a burst in one reactor turn (seconds).
 WORK_SLICE = 0.0005
+#: A pause between two pieces of work this long (seconds) means the reactor was free in
+#: between (it polled, ran its timers): the budget starts again. Work that comes as a
+#: reply, then a wait for the server, then the next reply, never waits for a turn.
+IDLE_GAP = 0.00005
 #: Messages longer than this (characters) are parsed on the pool, not the reactor.
 LARGE_MESSAGE = 256 * 1024
 #: How long a close may wait for the connection to end before it is aborted (seconds).
@@ -410,9 +414,10 @@ class WorkScheduler:
     A session with work asks :meth:`request`: while the budget is not used (and nobody
     is queued before it) it works at once; otherwise it is queued, and the next turn
     works through the queue, round robin, until the budget is used. The budget is
-    WORK_SLICE seconds of work in a window of twice that: work that comes in short
-    pieces (a reply, then the next request) never waits for a turn, a burst yields to
-    timers and other connections every WORK_SLICE.
+    WORK_SLICE seconds of work in a window of twice that, started again after a pause of
+    IDLE_GAP: work that comes in pieces with pauses between (a reply, the next request,
+    a wait for the server) never waits for a turn, a burst yields to timers and other
+    connections every WORK_SLICE.
 
     What the sessions write while replies are handled (the requests a reply's callback
     makes) and in a turn goes on the wire without waiting for the reactor's next poll:
@@ -430,6 +435,8 @@ class WorkScheduler:
         #: The current window's end, and the work done in it (seconds).
         self._window_end = 0.0
         self._used = 0.0
+        #: When the last work ended: a pause of IDLE_GAP since means the reactor was free.
+        self._last_end = 0.0
         self._scheduled = False
         #: How deep in work (replies, requests) the reactor thread is.
         self._depth = 0
@@ -446,7 +453,7 @@ class WorkScheduler:
         now = self.now()
         outermost = not self._depth
         if outermost:  # else: within work, whose deadline holds
-            if now >= self._window_end:
+            if now >= self._window_end or now - self._last_end >= IDLE_GAP:
                 self._window_end, self._used = now + 2 * WORK_SLICE, 0.0
             self._deadline = now + WORK_SLICE - self._used
             self._eager = flush
@@ -458,7 +465,8 @@ class WorkScheduler:
                 self._depth -= 1
                 if outermost:
                     self._flush()  # its writing is work too
-                    self._used += self.now() - now
+                    self._last_end = self.now()
+                    self._used += self._last_end - now
             if done:
                 return
         session.queued = True
@@ -514,7 +522,8 @@ class WorkScheduler:
             self._depth -= 1
             if not self._depth:
                 self._flush()
-                self._window_end, self._used = start + 2 * WORK_SLICE, self.now() - start
+                self._last_end = self.now()
+                self._window_end, self._used = start + 2 * WORK_SLICE, self._last_end - start
         if queue:
             self._schedule()
 

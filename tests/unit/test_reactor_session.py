@@ -214,6 +214,20 @@ def test_work_in_short_pieces_never_waits_for_a_turn(timed: Any) -> None:
     assert len(costly.ids) == 200
 
 
+def test_busy_work_with_pauses_between_never_waits_for_a_turn(timed: Any) -> None:
+    # Sequential requests to a fast server: most of the time is the client's work, but
+    # each reply comes after a pause in which the reactor was free (it polled).
+    clock, now, make = timed
+    s = make()
+    costly = Costly(now, conch.WORK_SLICE * 0.6)
+    s.add_listener(costly)
+    for n in range(100):
+        s.data_received(reply(n))
+        assert not clock.getDelayedCalls(), n
+        now.t += conch.IDLE_GAP
+    assert len(costly.ids) == 100
+
+
 def test_a_burst_yields_to_the_reactor_after_the_slice(timed: Any) -> None:
     clock, now, make = timed
     s = make()
