@@ -87,7 +87,9 @@ async def test_two_thousand_sessions_one_process_no_thread_each_no_descriptor_le
                     t.name for t in other_threads()
                 ]
                 added = open_fds() - fds_before
-                assert SESSIONS <= added <= SESSIONS + 16, added  # one socket a session
+                # One socket a session (give or take what the rest of the process opened or
+                # closed meanwhile: a suite's earlier tests may leave sockets to collect).
+                assert SESSIONS - 16 <= added <= SESSIONS + 16, added
 
                 replies = await bounded(
                     defer.gatherResults(
