@@ -252,10 +252,12 @@ class ReactorSession(MessageDispatch, Session):
     def channel_ready(self) -> None:
         """The ``netconf`` subsystem is up: send our hello (end-of-message framed, always:
         the server's hello may have switched ``_base`` to 1.1 already)."""
+        channel = self._channel
+        if self.ended or channel is None:
+            return  # the connect was given up meanwhile (cancelled, timed out)
         self._connected = True
         hello = HelloHandler.build(self._client_capabilities, self._device_handler)
-        assert self._channel is not None
-        self._channel.write(hello.encode("utf-8") + EOM)
+        channel.write(hello.encode("utf-8") + EOM)
 
     def _hello_ok(self, session_id: Any, capabilities: Any) -> None:
         self.remove_listener(self._hello_listener)
@@ -856,6 +858,8 @@ class ClientTransport(SSHClientTransport):
 
     def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
         pending = self._pending
+        if self.session.ended:
+            pending.clear()  # given up (a cancelled connect, a close): nobody waits for it
         while pending:  # read before the end: the last replies, the server's close...
             try:
                 SSHClientTransport.dataReceived(self, pending.popleft())

@@ -323,3 +323,13 @@ def test_calls_run_within_the_budget_in_order_and_a_failing_one_stops_nothing(ti
     while clock.getDelayedCalls():
         next_turn(clock)
     assert ran == [0, 1, 2, 3, 4]
+
+
+def test_a_subsystem_answer_after_the_connect_was_given_up_is_ignored(session: Any) -> None:
+    # A cancelled connect ends the session while the server's answer to the subsystem
+    # request may still be on its way (read in the same turn).
+    link = FakeLink()
+    session.channel_opened(link)
+    session.connection_lost(None)
+    session.channel_ready()
+    assert link.written == [] and not session.connected
