@@ -59,13 +59,13 @@ def key_passphrase_for_old_ncclient(
     args: Tuple[Any, ...], kwds: Dict[str, Any], version: Tuple[int, ...] = _NCCLIENT_VERSION
 ) -> None:
     """ncclient 0.6.x opens key files with ``password.encode()``: without a password every
-    key (``key_filename``, ``~/.ssh``) fails to load. Give it the empty passphrase in
-    *kwds*, which opens keys that have none, as ncclient 0.7 does. (When no key is
-    accepted, ncclient 0.6.x then also tries the empty password, which servers normally
-    refuse.)"""
+    key (``key_filename``, an ssh_config's ``IdentityFile``, ``~/.ssh``) fails to load.
+    Give it the empty passphrase in *kwds*, which opens keys that have none, as ncclient
+    0.7 does. (When no key is accepted, ncclient 0.6.x then also tries the empty
+    password, which servers normally refuse.)"""
     if version >= (0, 7) or len(args) > 3 or kwds.get("password") is not None:
         return
-    if kwds.get("key_filename") or kwds.get("look_for_keys", True):
+    if kwds.get("key_filename") or kwds.get("ssh_config") or kwds.get("look_for_keys", True):
         kwds["password"] = ""
 
 

@@ -13,6 +13,7 @@ Conch and pyOpenSSL are imported only when a connector of theirs is used.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import logging
 import os
@@ -589,10 +590,26 @@ def tls_versions(protocol: Any) -> Dict[str, Any]:
     ):
         constant = getattr(ssl, name, None)
         if constant is not None and protocol == constant:
-            return {"insecurelyLowerMinimumTo": version, "lowerMaximumSecurityTo": version}
+            newest = version
+            if _maximum_is_excluded():  # older Twisted: the one after it is the bound
+                versions = list(TLSVersion.iterconstants())
+                newest = versions[versions.index(version) + 1]
+            return {"insecurelyLowerMinimumTo": version, "lowerMaximumSecurityTo": newest}
     if protocol == ssl.PROTOCOL_TLS_SERVER:
         raise TLSError("protocol PROTOCOL_TLS_SERVER is for servers; a client uses PROTOCOL_TLS_CLIENT")
     raise ValueError("protocol must be one of ssl's PROTOCOL_* constants for a client, not %r" % (protocol,))
+
+
+@functools.lru_cache(maxsize=1)
+def _maximum_is_excluded() -> bool:
+    """Whether this Twisted's ``lowerMaximumSecurityTo`` excludes the version it names
+    (Twisted 22.10 does: TLS 1.2 as the maximum allowed no version at all), seen in the
+    options of a context it makes."""
+    from OpenSSL import SSL
+    from twisted.internet.ssl import CertificateOptions, TLSVersion
+
+    context = CertificateOptions(lowerMaximumSecurityTo=TLSVersion.TLSv1_2).getContext()
+    return bool(context.set_options(0) & SSL.OP_NO_TLSv1_2)  # set_options returns them
 
 
 def environment_requests(environment: Any) -> List[Tuple[bytes, bytes]]:

@@ -16,6 +16,8 @@ def decided(version: Any, *args: Any, **kwds: Any) -> Dict[str, Any]:
 def test_ncclient_06_gets_an_empty_passphrase_for_keys() -> None:
     assert decided((0, 6), key_filename="k")["password"] == ""
     assert decided((0, 6), host="h")["password"] == ""  # look_for_keys defaults to True
+    # An ssh_config's IdentityFile is a key file too.
+    assert decided((0, 6), look_for_keys=False, ssh_config="/c")["password"] == ""
 
 
 def test_nothing_changes_otherwise() -> None:
