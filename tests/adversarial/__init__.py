@@ -1,0 +1,1 @@
+"""Adversarial tests: hostile and quirky peers (SSH servers no one here wrote, OpenSSH as the oracle), shutdown in every state, limits; each on both transports."""
