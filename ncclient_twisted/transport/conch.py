@@ -34,7 +34,7 @@ from twisted.conch.ssh import keys
 from twisted.conch.ssh.channel import SSHChannel
 from twisted.conch.ssh.common import NS
 from twisted.conch.ssh.connection import SSHConnection
-from twisted.conch.ssh.transport import SSHClientTransport
+from twisted.conch.ssh.transport import DISCONNECT_HOST_KEY_NOT_VERIFIABLE, SSHClientTransport
 from twisted.conch.ssh.userauth import SSHUserAuthClient
 from twisted.internet import protocol, threads
 from twisted.internet.defer import Deferred, fail, succeed
@@ -54,6 +54,8 @@ log = logging.getLogger("ncclient_twisted.session")
 #: ``check(key_blob) -> Deferred[bool]``: whether the server's host key is accepted (it
 #: may fail with the error to report instead, e.g. ``HostKeyChangedError``).
 HostKeyCheck = Callable[[bytes], "Deferred[bool]"]
+#: The disconnect reason sent to a server whose host key was refused (OpenSSH's words).
+HOST_KEY_DISCONNECT_REASON = b"host key verification failed"
 #: The longest a session works on a burst in one reactor turn (seconds).
 WORK_SLICE = 0.0005
 #: A pause between two pieces of work this long (seconds) means the reactor was free in
@@ -843,6 +845,15 @@ class ClientTransport(SSHClientTransport):
             return f
 
         return self._check_host_key(hostKey).addErrback(refused)
+
+    def sendDisconnect(self, reason: int, desc: bytes) -> None:
+        """Send SSH's disconnect with *reason*; a refused host key's text is fixed, as
+        OpenSSH's "host key verification failed"."""
+        if reason == DISCONNECT_HOST_KEY_NOT_VERIFIABLE:
+            # Conch's text for it embeds our error (the known_hosts path, the exception):
+            # nothing local goes to the peer.
+            desc = HOST_KEY_DISCONNECT_REASON
+        SSHClientTransport.sendDisconnect(self, reason, desc)
 
     def connectionSecure(self) -> None:
         self._stage = "authentication"
