@@ -10,7 +10,7 @@ import inspect
 import itertools
 import sys
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, cast
 
 from lxml import etree
 from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, succeed
@@ -361,7 +361,7 @@ class NetconfServer:
                 cast(Any, tcp).resumeProducing()
 
     @property
-    def disconnect_reasons(self) -> List[Tuple[int, str]]:
+    def disconnect_reasons(self) -> List[tuple[int, str]]:
         """(reason code, description) of every SSH disconnect message clients sent, in
         order (SSH only; a client that just closes the socket sends none)."""
         factory = self._ssh_factory

@@ -100,7 +100,8 @@ class Entry(NamedTuple):
         """Whether this line applies to the host looked up as *name* (see :func:`host_name`)."""
         if self.hashed is not None:
             salt, digest = self.hashed
-            return hmac.compare_digest(hmac.new(salt, name.lower().encode("utf-8"), hashlib.sha1).digest(), digest)
+            mine = hmac.new(salt, name.lower().encode("utf-8"), hashlib.sha1).digest()
+            return hmac.compare_digest(mine, digest)
         return match_patterns(name, self.patterns)
 
 

@@ -70,7 +70,9 @@ CASES: Dict[str, Case] = {
     ),
     "[127.0.0.*]:PORT": Case(lambda n, p, k: "[127.0.0.*]:%d ssh-ed25519 %s\n" % (p, k), ACCEPTED),
     "[127.0.0.?]:PORT": Case(lambda n, p, k: "[127.0.0.?]:%d ssh-ed25519 %s\n" % (p, k), ACCEPTED),
-    "[127.0.0.??]:PORT (no match)": Case(lambda n, p, k: "[127.0.0.??]:%d ssh-ed25519 %s\n" % (p, k), UNKNOWN),
+    "[127.0.0.??]:PORT (no match)": Case(
+        lambda n, p, k: "[127.0.0.??]:%d ssh-ed25519 %s\n" % (p, k), UNKNOWN
+    ),
     "!127.0.0.1,* (the plain name is not the one looked up)": Case(
         lambda n, p, k: "!127.0.0.1,* ssh-ed25519 %s\n" % k, ACCEPTED
     ),
@@ -80,7 +82,9 @@ CASES: Dict[str, Case] = {
     "![127.0.0.1]:PORT,* (OpenSSH: accepted w/out port)": Case(
         lambda n, p, k: "!%s,* ssh-ed25519 %s\n" % (n, k), ACCEPTED, ours=PORTLESS
     ),
-    "!192.0.2.1,* (negation of another host)": Case(lambda n, p, k: "!192.0.2.1,* ssh-ed25519 %s\n" % k, ACCEPTED),
+    "!192.0.2.1,* (negation of another host)": Case(
+        lambda n, p, k: "!192.0.2.1,* ssh-ed25519 %s\n" % k, ACCEPTED
+    ),
     "hashed name": Case(lambda n, p, k: "%s ssh-ed25519 %s\n" % (hash_name(n, os.urandom(20)), k), ACCEPTED),
     "hashed name of another port": Case(
         lambda n, p, k: "%s ssh-ed25519 %s\n" % (hash_name("[127.0.0.1]:%d" % (p + 1), os.urandom(20)), k),
@@ -174,7 +178,9 @@ async def test_known_hosts_verdict_is_openssh_s(
 
 
 @pytest_twisted.ensureDeferred
-async def test_accept_new_keeps_markers_and_bad_lines(io: str, server: testing.NetconfServer, tmp_path: Any) -> None:
+async def test_accept_new_keeps_markers_and_bad_lines(
+    io: str, server: testing.NetconfServer, tmp_path: Any
+) -> None:
     """accept_new appends the new host's key and leaves every other line as it was;
     OpenSSH then accepts the file as written."""
     path = tmp_path / "known_hosts"
@@ -203,7 +209,9 @@ async def test_accept_new_keeps_markers_and_bad_lines(io: str, server: testing.N
 
 
 @pytest_twisted.ensureDeferred
-async def test_accept_new_refuses_a_revoked_key(io: str, server: testing.NetconfServer, tmp_path: Any) -> None:
+async def test_accept_new_refuses_a_revoked_key(
+    io: str, server: testing.NetconfServer, tmp_path: Any
+) -> None:
     """accept_new never stores (nor accepts) a key that an applying line revokes."""
     path = tmp_path / "known_hosts"
     before = "@revoked [127.0.0.*]:%d ssh-ed25519 %s\n" % (server.port, server.hostkey_b64)
