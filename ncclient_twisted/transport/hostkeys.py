@@ -38,7 +38,7 @@ from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.python.failure import Failure
 
-from ncclient_twisted.transport.known_hosts import ACCEPTED, CHANGED, REVOKED, UNKNOWN, KnownHosts
+from ncclient_twisted.transport.known_hosts import ACCEPTED, CHANGED, REVOKED, UNKNOWN, KnownHosts, blob_type
 
 __all__ = [
     "HostKeyChangedError",
@@ -168,13 +168,18 @@ class PortAwareHostKeys(paramiko.HostKeys):
         if not self._applies(hostname):
             return None
         found: Dict[str, paramiko.PKey] = {}
+        negotiable = getattr(paramiko.Transport, "_key_info", None)
         for entry in self.known.host_keys(hostname):
-            if entry.key_type in found:
-                continue
             try:
-                found[entry.key_type] = paramiko.PKey.from_type_string(entry.key_type, entry.blob)
+                key = paramiko.PKey.from_type_string(entry.key_type, entry.blob)
             except Exception:
                 continue  # a type paramiko does not know: it cannot negotiate it either
+            # Filed under the algorithms paramiko negotiates for it (ncclient prefers
+            # those): an RSA key under rsa-sha2-*, as paramiko has no "ssh-rsa" (SHA-1).
+            names = _RSA_ALGORITHMS if entry.key_type == "ssh-rsa" else (entry.key_type,)
+            for name in names:
+                if name not in found and (negotiable is None or name in negotiable):
+                    found[name] = key
         return found or None
 
     def check(self, hostname: str, key: paramiko.PKey) -> bool:
@@ -187,6 +192,9 @@ class PortAwareHostKeys(paramiko.HostKeys):
             return UNKNOWN
         return self.known.verdict(hostname, key.asbytes())
 
+
+#: The host key algorithms of an RSA key, by preference.
+_RSA_ALGORITHMS = ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")
 
 #: (file, line number, problem) already warned about: one warning per bad line, not one
 #: per connect.
@@ -358,6 +366,25 @@ class HostKeyPolicy:
             return True
 
         return answer.addCallback(decided)
+
+    def known_key_types(
+        self, host: str, pinned_b64: Optional[str] = None, known_hosts_file: Optional[str] = None
+    ) -> List[str]:
+        """The types of the keys :meth:`check_key` accepts for *host* (the pinned key's,
+        or those listed in known_hosts, in file order): what to negotiate first."""
+        if pinned_b64 is not None:
+            try:
+                blob = base64.b64decode(pinned_b64)
+            except ValueError:
+                return []
+            key_type = blob_type(blob)
+            return [key_type] if key_type else []
+        keys = self.load(known_hosts_file)
+        found: List[str] = []
+        for entry in keys.known.host_keys(known_hosts_name(host, self.port)):
+            if entry.key_type not in found:
+                found.append(entry.key_type)
+        return found
 
     def _refuse_known(self, host: str, keys: paramiko.HostKeys, key: paramiko.PKey) -> None:
         """Raise :class:`HostKeyRevokedError` or :class:`HostKeyChangedError` if *keys*

@@ -28,6 +28,7 @@ __all__ = [
     "REVOKED",
     "UNKNOWN",
     "Entry",
+    "blob_type",
     "KnownHosts",
     "hash_name",
     "host_name",
@@ -105,7 +106,7 @@ class Entry(NamedTuple):
         return match_patterns(name, self.patterns)
 
 
-def _blob_type(blob: bytes) -> Optional[str]:
+def blob_type(blob: bytes) -> Optional[str]:
     """The key type named inside an SSH public key blob (its first string)."""
     if len(blob) < 4:
         return None
@@ -135,7 +136,7 @@ def _parse_line(lineno: int, text: str) -> Tuple[Optional[Entry], Optional[str]]
         blob = base64.b64decode(b64.encode("ascii"), validate=True)
     except (binascii.Error, ValueError, UnicodeEncodeError):
         return None, "the key is not base64"
-    if _blob_type(blob) != key_type:
+    if blob_type(blob) != key_type:
         return None, "the key is not a %s key" % key_type[:40]
     hashed: Optional[Tuple[bytes, bytes]] = None
     patterns: Tuple[str, ...] = ()
@@ -217,7 +218,7 @@ class KnownHosts:
         plain = [e for e in applying if e.marker is None]
         if any(e.blob == blob for e in plain):
             return ACCEPTED
-        key_type = _blob_type(blob)
+        key_type = blob_type(blob)
         if any(e.key_type == key_type for e in plain):
             return CHANGED
         return UNKNOWN

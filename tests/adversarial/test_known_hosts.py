@@ -14,11 +14,11 @@ from __future__ import annotations
 import base64
 import logging
 import os
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import pytest
 import pytest_twisted
-from ncclient.transport.errors import SSHUnknownHostError
+from ncclient.transport.errors import AuthenticationError, SSHUnknownHostError
 from twisted.conch.ssh import keys as conch_keys
 from twisted.conch.ssh.transport import DISCONNECT_HOST_KEY_NOT_VERIFIABLE
 
@@ -26,6 +26,7 @@ from ncclient_twisted import HostKeyChangedError, HostKeyRevokedError, manager, 
 from ncclient_twisted.transport.known_hosts import hash_name
 from tests.support.helpers import bounded, wait_until
 from tests.support.openssh_oracle import ACCEPTED, CHANGED, REVOKED, SSH, UNKNOWN, openssh_verdict
+from tests.support.several_host_keys import SeveralHostKeysServer
 
 pytestmark = pytest.mark.skipif(SSH is None, reason="OpenSSH's ssh is not installed")
 
@@ -222,3 +223,62 @@ async def test_accept_new_refuses_a_revoked_key(
     assert info.value.known_hosts == str(path) and "REVOKED" in str(info.value)
     assert path.read_text() == before
     assert server.sessions == {}
+
+
+# -- a server with several host keys ----------------------------------------------------
+
+SEVERAL = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa"]
+
+
+@pytest.fixture
+def several() -> Iterator[SeveralHostKeysServer]:
+    server = SeveralHostKeysServer(SEVERAL).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("listed", SEVERAL)
+@pytest_twisted.ensureDeferred
+async def test_the_listed_key_type_is_negotiated(
+    listed: str, io: str, several: SeveralHostKeysServer, tmp_path: Any
+) -> None:
+    """A server with Ed25519, ECDSA and RSA host keys, known_hosts listing one of them
+    (as OpenSSH stores its first choice, Ed25519): OpenSSH and both transports negotiate
+    the listed type and go on to authentication (counted on the server)."""
+    path = tmp_path / "known_hosts"
+    path.write_text("[127.0.0.1]:%d %s %s\n" % (several.port, listed, several.public_b64[listed]))
+    openssh, stderr = await openssh_verdict(str(path), several.port, str(tmp_path))
+    assert openssh == ACCEPTED, stderr
+    before = several.attempts
+    with pytest.raises(Exception) as info:
+        await bounded(
+            manager.connect(
+                host="127.0.0.1", port=several.port, username="admin", password="wrong", io=io,
+                hostkey_verify=True, known_hosts=str(path), allow_agent=False, look_for_keys=False,
+                timeout=10,
+            )
+        )
+    assert not isinstance(info.value, SSHUnknownHostError), repr(info.value)
+    assert isinstance(info.value, AuthenticationError), repr(info.value)
+    assert several.attempts > before  # past the host key: the password reached the server
+
+
+@pytest_twisted.ensureDeferred
+async def test_another_key_of_a_listed_type_is_changed(
+    io: str, several: SeveralHostKeysServer, tmp_path: Any
+) -> None:
+    path = tmp_path / "known_hosts"
+    path.write_text("[127.0.0.1]:%d ssh-ed25519 %s\n" % (several.port, other_b64()))
+    openssh, stderr = await openssh_verdict(str(path), several.port, str(tmp_path))
+    assert openssh == CHANGED, stderr
+    with pytest.raises(HostKeyChangedError):
+        await bounded(
+            manager.connect(
+                host="127.0.0.1", port=several.port, username="admin", password="wrong", io=io,
+                hostkey_verify=True, known_hosts=str(path), allow_agent=False, look_for_keys=False,
+                timeout=10,
+            )
+        )
+    assert several.attempts == 0

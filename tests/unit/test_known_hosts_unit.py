@@ -203,3 +203,25 @@ def test_accept_new_never_stores_a_revoked_key(tmp_path: Any) -> None:
         hostkeys.store_host_key(str(path), "127.0.0.1", 2022, key)
     assert "REVOKED" in str(info.value) and info.value.fingerprint_sha256 in str(info.value)
     assert path.read_text().count("\n") == 1
+
+
+def test_lookup_files_an_rsa_key_under_what_paramiko_negotiates(tmp_path: Any) -> None:
+    rsa = paramiko.RSAKey.generate(1024)
+    path = tmp_path / "known_hosts"
+    path.write_text("%s ssh-rsa %s\n" % (NAME, rsa.get_base64()))
+    keys = hostkeys.PortAwareHostKeys(2022, str(path))
+    # ncclient hands these names to paramiko as the preferred host key algorithms.
+    assert set(keys.lookup(NAME)) <= {"rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"}
+    assert "rsa-sha2-512" in keys.lookup(NAME) and keys.check(NAME, rsa)
+
+
+def test_known_types_are_negotiated_first() -> None:
+    from ncclient_twisted.transport.conch import prefer_host_key_types
+
+    conch = [b"ecdsa-sha2-nistp256", b"rsa-sha2-512", b"rsa-sha2-256", b"ssh-rsa", b"ssh-ed25519"]
+    assert prefer_host_key_types(conch, ["ssh-ed25519"])[0] == b"ssh-ed25519"
+    assert prefer_host_key_types(conch, ["ssh-rsa"]) == [
+        b"rsa-sha2-512", b"rsa-sha2-256", b"ssh-rsa", b"ecdsa-sha2-nistp256", b"ssh-ed25519"
+    ]
+    assert prefer_host_key_types(conch, []) == conch
+    assert sorted(prefer_host_key_types(conch, ["ssh-ed25519", "ecdsa-sha2-nistp256"])) == sorted(conch)
