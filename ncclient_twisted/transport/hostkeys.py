@@ -30,7 +30,8 @@ import queue
 import tempfile
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union, cast
+from collections import OrderedDict
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union, cast
 
 import paramiko
 from ncclient.transport.errors import SSHError, SSHUnknownHostError
@@ -196,23 +197,36 @@ class PortAwareHostKeys(paramiko.HostKeys):
 #: The host key algorithms of an RSA key, by preference.
 _RSA_ALGORITHMS = ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")
 
-#: (file, line number, problem) already warned about: one warning per bad line, not one
-#: per connect.
-_warned: Set[Tuple[str, int, str]] = set()
-_warned_guard = threading.Lock()
+#: The files read lately: path -> (digest of the content, what it holds). A service
+#: connecting to many devices reads one file again and again; it is parsed once per
+#: content (and its bad lines warned about once).
+_read_cache: "OrderedDict[str, Tuple[bytes, KnownHosts]]" = OrderedDict()
+_read_cache_guard = threading.Lock()
+_READ_CACHE_SIZE = 16
 
 
 def read_known_hosts(path: str) -> KnownHosts:
-    """The known_hosts file *path* (blocking), each line skipped warned about once."""
-    known = KnownHosts.read(path)
+    """The known_hosts file *path* (blocking; a missing file is an empty one). Each line
+    that cannot be parsed is skipped with a warning naming the file and line."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return KnownHosts()
+    digest = hashlib.sha256(data).digest()
+    with _read_cache_guard:
+        cached = _read_cache.get(path)
+        if cached is not None and cached[0] == digest:
+            _read_cache.move_to_end(path)
+            return cached[1]
+    known = KnownHosts.parse(data)
     for lineno, problem in known.problems:
-        with _warned_guard:
-            if (path, lineno, problem) in _warned:
-                continue
-            if len(_warned) > 10000:
-                _warned.clear()
-            _warned.add((path, lineno, problem))
         log.warning("%s line %d skipped: %s", path, lineno, problem)
+    with _read_cache_guard:
+        _read_cache[path] = (digest, known)
+        _read_cache.move_to_end(path)
+        while len(_read_cache) > _READ_CACHE_SIZE:
+            _read_cache.popitem(last=False)
     return known
 
 
@@ -235,6 +249,7 @@ def store_host_key(path: str, host: str, port: int, key: paramiko.PKey) -> None:
     then renamed over *path*, so a reader sees the old file or the new one, never a
     half-written one. Threads of this process storing into one file take turns; if
     another one stored a different key for this host meanwhile, the key has changed.
+    The file's other lines (markers, comments, lines that cannot be parsed) stay as they are.
     """
     path = os.path.realpath(os.path.expanduser(path))
     name = known_hosts_name(host, port)

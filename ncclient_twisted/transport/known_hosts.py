@@ -79,7 +79,8 @@ def match_patterns(name: str, patterns: Sequence[str]) -> bool:
         negated = pattern.startswith("!")
         if negated:
             pattern = pattern[1:]
-        if _glob(pattern.lower()).fullmatch(name):
+        pattern = pattern.lower()
+        if pattern == name if "*" not in pattern and "?" not in pattern else _glob(pattern).fullmatch(name):
             if negated:
                 return False  # a negated match makes the whole line not apply
             matched = True
