@@ -15,9 +15,9 @@ places, through ncclient's own ``connect``:
 - :class:`HostKeyPolicy.unknown_host` is the ``unknown_host_cb`` given to ncclient. It
   refuses a revoked key with :class:`HostKeyRevokedError`, a key that differs from the
   stored (or pinned) one with :class:`HostKeyChangedError`, asks the caller's
-  ``unknown_host_cb`` on the reactor
-  thread (it may return a Deferred), and with ``accept_new`` stores the key of a new host
-  atomically (temporary file and rename), all on the connect thread.
+  ``unknown_host_cb`` on the reactor thread (it may return a Deferred), and with
+  ``accept_new`` stores the key of a new host atomically (temporary file and rename),
+  all on the connect thread.
 """
 
 from __future__ import annotations
@@ -145,7 +145,8 @@ class PortAwareHostKeys(paramiko.HostKeys):
     ncclient looks a host up as ``host`` and as ``[host]:port`` and accepts either. For a
     port other than 22 OpenSSH only uses ``[host]:port``; for port 22 only ``host``. The
     lookup of the other form finds nothing here. :meth:`check` accepts any listed key
-    that is not revoked; :meth:`verdict` says why a key is not accepted.
+    that is not revoked; :meth:`verdict` says why a key is not accepted. (paramiko's
+    own ``add``, ``save`` and iteration see no entries: :attr:`known` holds them.)
     """
 
     def __init__(self, port: int, filename: Optional[str] = None) -> None:
