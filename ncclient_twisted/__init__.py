@@ -17,7 +17,7 @@ from ncclient_twisted.notifications import CallbackHandle, Notification
 from ncclient_twisted.service import ManagerService, resubscribe
 from ncclient_twisted.subscriptions import InterleaveError, Subscription, SubscriptionTerminatedError
 from ncclient_twisted.transport.framing import MalformedReplyError
-from ncclient_twisted.transport.hostkeys import HostKeyChangedError
+from ncclient_twisted.transport.hostkeys import HostKeyChangedError, HostKeyRevokedError
 from ncclient_twisted.transport.keepalive import KeepaliveTimeoutError
 from ncclient_twisted.transport.limits import DescriptorLimitError
 from ncclient_twisted.transport.session import HostResolutionError
@@ -39,6 +39,7 @@ __all__ = [
     "ManagerService",
     "resubscribe",
     "HostKeyChangedError",
+    "HostKeyRevokedError",
     "KeepaliveTimeoutError",
     "DescriptorLimitError",
     "set_pool_size",

@@ -44,7 +44,7 @@ from ncclient_twisted.notifications import (
     NotificationQueue,
 )
 from ncclient_twisted.subscriptions import InterleaveError, NotificationRouter, SubscriptionOperations
-from ncclient_twisted.transport.hostkeys import HostKeyChangedError
+from ncclient_twisted.transport.hostkeys import HostKeyChangedError, HostKeyRevokedError
 from ncclient_twisted.transport.keepalive import KeepaliveTimeoutError
 from ncclient_twisted.transport.session import WakeOnSendSession
 
@@ -57,6 +57,7 @@ __all__ = [
     "OPERATIONS",
     "make_device_handler",
     "HostKeyChangedError",
+    "HostKeyRevokedError",
     "KeepaliveTimeoutError",
 ]
 

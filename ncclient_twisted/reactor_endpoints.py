@@ -44,6 +44,7 @@ from ncclient_twisted.bridge.runtime import resolve_reactor, runtime_for
 from ncclient_twisted.endpoints import host_key_policy, new_manager, new_router
 from ncclient_twisted.manager import Manager
 from ncclient_twisted.options import ConnectOptions
+from ncclient_twisted.transport.hostkeys import HostKeyPolicy
 from ncclient_twisted.transport.keepalive import DeadPeerDetector
 from ncclient_twisted.transport.limits import descriptor_limit_error
 from ncclient_twisted.transport.session import DEFAULT_HELLO_TIMEOUT, HostResolutionError, hello_settle_time
@@ -239,6 +240,27 @@ class _Factory(protocol.Factory):
         return p
 
 
+class _PolicyCheck:
+    """The host key check of one connect through *policy*; ``key_types``: those known
+    for the host (read now), which the transport negotiates first."""
+
+    def __init__(
+        self, policy: HostKeyPolicy, host: str, pinned: Optional[str], known_hosts_file: Optional[str]
+    ) -> None:
+        self._policy = policy
+        self._host = host
+        self._pinned = pinned
+        self._known_hosts_file = known_hosts_file
+        self.key_types = policy.known_key_types(host, pinned, known_hosts_file)
+
+    def __call__(self, blob: bytes) -> "Deferred[bool]":
+        try:
+            key = paramiko_key(blob)
+        except Exception as e:
+            return fail(SSHError("the server's host key cannot be read: %s" % type(e).__name__))
+        return self._policy.check_key(self._host, key, self._pinned, self._known_hosts_file)
+
+
 class ReactorSSHConnector(_ReactorConnector):
     """NETCONF over SSH: Twisted Conch (see :mod:`ncclient_twisted.transport.conch`).
 
@@ -277,14 +299,7 @@ class ReactorSSHConnector(_ReactorConnector):
             return lambda blob: succeed(True)
         pinned = kwds.get("hostkey_b64")
 
-        def check(blob: bytes) -> "Deferred[bool]":
-            try:
-                key = paramiko_key(blob)
-            except Exception as e:
-                return fail(SSHError("the server's host key cannot be read: %s" % type(e).__name__))
-            return policy.check_key(host, key, pinned, known_hosts_file)
-
-        return check
+        return _PolicyCheck(policy, host, pinned, known_hosts_file)
 
     def _open(self, session: "ReactorSession", ready: "Deferred[None]") -> "Deferred[Any]":
         o = self.options

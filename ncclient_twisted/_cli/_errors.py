@@ -16,7 +16,7 @@ from ncclient.transport.errors import (
 from twisted.internet.defer import CancelledError
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 
-from ncclient_twisted.transport.hostkeys import HostKeyChangedError
+from ncclient_twisted.transport.hostkeys import HostKeyChangedError, HostKeyRevokedError
 
 from ._credentials import CredentialError
 
@@ -44,6 +44,9 @@ def describe(exc: BaseException, timeout: Optional[float] = None) -> str:
         if text.lower().startswith("host key changed") and ": " in text:
             text = text.split(": ", 1)[1]  # the label already names the device
         return "host key changed: %s" % text
+    if isinstance(exc, HostKeyRevokedError):
+        return "host key revoked: %s %s is marked @revoked in %s" % (
+            exc.key_type, exc.fingerprint_sha256, exc.known_hosts)
     if isinstance(exc, SSHUnknownHostError):
         fingerprint = getattr(exc, "fingerprint", None)
         text = "host key not trusted%s: " % (" (MD5 %s)" % fingerprint if fingerprint else "")

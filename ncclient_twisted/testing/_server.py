@@ -360,6 +360,13 @@ class NetconfServer:
             if tcp is not None:
                 cast(Any, tcp).resumeProducing()
 
+    @property
+    def disconnect_reasons(self) -> List[tuple[int, str]]:
+        """(reason code, description) of every SSH disconnect message clients sent, in
+        order (SSH only; a client that just closes the socket sends none)."""
+        factory = self._ssh_factory
+        return list(factory.disconnect_reasons) if factory is not None else []
+
     # -- host key -----------------------------------------------------------------------
 
     @property

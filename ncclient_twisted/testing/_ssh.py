@@ -427,6 +427,14 @@ class ServerTransport(transport.SSHServerTransport):
         finally:
             cast(Any, self.factory).connection_lost(self)
 
+    def receiveError(self, reasonCode: int, description: bytes) -> None:
+        # What the client said when it disconnected: recorded for tests (see
+        # NetconfServer.disconnect_reasons).
+        cast(Any, self.factory).disconnect_reasons.append(
+            (reasonCode, description.decode("utf-8", "replace"))
+        )
+        super().receiveError(reasonCode, description)
+
 
 @lru_cache(maxsize=None)
 def _factory_class() -> Type[Any]:
@@ -463,6 +471,8 @@ def _factory_class() -> Type[Any]:
             self.primes = None
             self._on_made = on_made
             self._on_lost = on_lost
+            #: (reason code, description) of each SSH disconnect a client sent.
+            self.disconnect_reasons: List[Tuple[int, str]] = []
 
         def connection_made(self, conn: ServerTransport) -> None:
             self._on_made(conn)

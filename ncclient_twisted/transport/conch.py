@@ -34,7 +34,7 @@ from twisted.conch.ssh import keys
 from twisted.conch.ssh.channel import SSHChannel
 from twisted.conch.ssh.common import NS
 from twisted.conch.ssh.connection import SSHConnection
-from twisted.conch.ssh.transport import SSHClientTransport
+from twisted.conch.ssh.transport import DISCONNECT_HOST_KEY_NOT_VERIFIABLE, SSHClientTransport
 from twisted.conch.ssh.userauth import SSHUserAuthClient
 from twisted.internet import protocol, threads
 from twisted.internet.defer import Deferred, fail, succeed
@@ -52,8 +52,11 @@ __all__ = ["ReactorSession", "NetconfChannel", "UserAuth", "ClientTransport", "H
 log = logging.getLogger("ncclient_twisted.session")
 
 #: ``check(key_blob) -> Deferred[bool]``: whether the server's host key is accepted (it
-#: may fail with the error to report instead, e.g. ``HostKeyChangedError``).
+#: may fail with the error to report instead, e.g. ``HostKeyChangedError``). A check may
+#: have ``key_types``: the key types known for the host, negotiated first.
 HostKeyCheck = Callable[[bytes], "Deferred[bool]"]
+#: The disconnect reason sent to a server whose host key was refused (OpenSSH's words).
+HOST_KEY_DISCONNECT_REASON = b"host key verification failed"
 #: The longest a session works on a burst in one reactor turn (seconds).
 WORK_SLICE = 0.0005
 #: A pause between two pieces of work this long (seconds) means the reactor was free in
@@ -802,6 +805,11 @@ class ClientTransport(SSHClientTransport):
         set_no_delay = getattr(self.transport, "setTcpNoDelay", None)
         if set_no_delay is not None:
             set_no_delay(True)  # small requests must not wait on Nagle
+        key_types: Sequence[str] = getattr(self._check_host_key, "key_types", ())
+        if key_types:
+            # As OpenSSH and ncclient: a server with several host keys must show one that
+            # known_hosts lists, not Conch's first choice (ECDSA before Ed25519).
+            self.supportedPublicKeys = prefer_host_key_types(self.supportedPublicKeys, key_types)
         SSHClientTransport.connectionMade(self)
 
     def dataReceived(self, data: bytes) -> None:
@@ -844,6 +852,15 @@ class ClientTransport(SSHClientTransport):
 
         return self._check_host_key(hostKey).addErrback(refused)
 
+    def sendDisconnect(self, reason: int, desc: bytes) -> None:
+        """Send SSH's disconnect with *reason*; a refused host key's text is fixed, as
+        OpenSSH's "host key verification failed"."""
+        if reason == DISCONNECT_HOST_KEY_NOT_VERIFIABLE:
+            # Conch's text for it embeds our error (the known_hosts path, the exception):
+            # nothing local goes to the peer.
+            desc = HOST_KEY_DISCONNECT_REASON
+        SSHClientTransport.sendDisconnect(self, reason, desc)
+
     def connectionSecure(self) -> None:
         self._stage = "authentication"
 
@@ -880,6 +897,19 @@ class ClientTransport(SSHClientTransport):
                 )
             self.ready.errback(error)
         self.session.connection_lost(SessionCloseError(b"") if reason is not None else None)
+
+
+def prefer_host_key_types(algorithms: Sequence[bytes], key_types: Sequence[str]) -> List[bytes]:
+    """*algorithms* (host key algorithms, by preference) with those of *key_types* first,
+    each group in its own order (OpenSSH's ``order_hostkeyalgs``)."""
+    wanted: set[bytes] = set()
+    for key_type in key_types:
+        if key_type == "ssh-rsa":  # an RSA key signs with any of these
+            wanted.update((b"rsa-sha2-512", b"rsa-sha2-256", b"ssh-rsa"))
+        else:
+            wanted.add(key_type.encode("ascii", "replace"))
+    first = [a for a in algorithms if a in wanted]
+    return first + [a for a in algorithms if a not in wanted]
 
 
 #: The keys ncclient's ``look_for_keys`` tries, in its order (those that exist).

@@ -7,14 +7,17 @@ places, through ncclient's own ``connect``:
 
 - :class:`KnownHostsMixin` (mixed into our session class) overrides ``load_known_hosts``
   to read the service's own file (``known_hosts=``) into a :class:`PortAwareHostKeys`,
-  which answers ncclient's lookups the way OpenSSH matches names: a non-22 port only
-  matches ``[host]:port`` entries, port 22 only plain ``host`` entries (ncclient accepts
-  either, so a key stored for port 22 would vouch for every port of the host).
+  which answers ncclient's lookups the way OpenSSH matches names (the file is read by
+  :mod:`.known_hosts`: markers, wildcards, negation, hashed names, several keys per
+  host): a non-22 port only matches ``[host]:port`` entries, port 22 only plain ``host``
+  entries (ncclient accepts either, so a key stored for port 22 would vouch for every
+  port of the host).
 - :class:`HostKeyPolicy.unknown_host` is the ``unknown_host_cb`` given to ncclient. It
-  refuses a key that differs from the stored (or pinned) one with
-  :class:`HostKeyChangedError`, asks the caller's ``unknown_host_cb`` on the reactor
-  thread (it may return a Deferred), and with ``accept_new`` stores the key of a new host
-  atomically (temporary file and rename), all on the connect thread.
+  refuses a revoked key with :class:`HostKeyRevokedError`, a key that differs from the
+  stored (or pinned) one with :class:`HostKeyChangedError`, asks the caller's
+  ``unknown_host_cb`` on the reactor thread (it may return a Deferred), and with
+  ``accept_new`` stores the key of a new host atomically (temporary file and rename),
+  all on the connect thread.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import queue
 import tempfile
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Union
+from collections import OrderedDict
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union, cast
 
 import paramiko
 from ncclient.transport.errors import SSHError, SSHUnknownHostError
@@ -35,8 +39,11 @@ from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.python.failure import Failure
 
+from ncclient_twisted.transport.known_hosts import ACCEPTED, CHANGED, REVOKED, UNKNOWN, KnownHosts, blob_type
+
 __all__ = [
     "HostKeyChangedError",
+    "HostKeyRevokedError",
     "HostKeyPolicy",
     "KnownHostsMixin",
     "PortAwareHostKeys",
@@ -108,23 +115,120 @@ class HostKeyChangedError(SSHUnknownHostError):
         )
 
 
+class HostKeyRevokedError(SSHUnknownHostError):
+    """The server's host key is listed as ``@revoked`` for it in known_hosts.
+
+    A subclass of ncclient's ``SSHUnknownHostError`` (the key is refused, as an unknown
+    one is), not of :class:`HostKeyChangedError`: replacing the stored key is not the
+    remedy. Attributes as :class:`HostKeyChangedError`'s.
+    """
+
+    def __init__(self, host: str, port: int, key: paramiko.PKey, known_hosts: str) -> None:
+        self.host = host
+        self.port = port
+        self.key_type = key.get_name()
+        self.fingerprint = _fingerprint_md5(key)
+        self.fingerprint_sha256 = fingerprint_sha256(key)
+        self.known_hosts = known_hosts
+        SSHError.__init__(
+            self,
+            "HOST KEY REVOKED for %s port %s: the server offers %s key %s, which %s marks "
+            "@revoked; refusing to connect"
+            % (host, port, self.key_type, self.fingerprint_sha256, known_hosts),
+        )
+
+
 class PortAwareHostKeys(paramiko.HostKeys):
-    """``paramiko.HostKeys`` that matches names as OpenSSH does for one *port*.
+    """ncclient's host keys (a ``paramiko.HostKeys``) read from a known_hosts file as
+    OpenSSH reads it (:mod:`.known_hosts`), matching names as OpenSSH does for one *port*.
 
     ncclient looks a host up as ``host`` and as ``[host]:port`` and accepts either. For a
     port other than 22 OpenSSH only uses ``[host]:port``; for port 22 only ``host``. The
-    lookup of the other form finds nothing here.
+    lookup of the other form finds nothing here. :meth:`check` accepts any listed key
+    that is not revoked; :meth:`verdict` says why a key is not accepted. (paramiko's
+    own ``add``, ``save`` and iteration see no entries: :attr:`known` holds them.)
     """
 
     def __init__(self, port: int, filename: Optional[str] = None) -> None:
         self.port = int(port)
+        self.known = KnownHosts()
         super().__init__(filename)
 
+    def load(self, filename: str) -> None:
+        """Read *filename* (a missing file is an empty one; bad lines are skipped)."""
+        self.known = read_known_hosts(filename)
+
+    def __len__(self) -> int:
+        return len(self.known.entries)
+
+    def _applies(self, hostname: str) -> bool:
+        return hostname.startswith("[") != (self.port == 22)
+
     def lookup(self, hostname: str) -> Any:
-        bracketed = hostname.startswith("[")
-        if bracketed == (self.port == 22):
+        """The usable keys listed for *hostname*, by type (what ncclient prefers to
+        negotiate), or ``None``."""
+        if not self._applies(hostname):
             return None
-        return super().lookup(hostname)
+        found: Dict[str, paramiko.PKey] = {}
+        negotiable = getattr(paramiko.Transport, "_key_info", None)
+        for entry in self.known.host_keys(hostname):
+            try:
+                key = paramiko.PKey.from_type_string(entry.key_type, entry.blob)
+            except Exception:
+                continue  # a type paramiko does not know: it cannot negotiate it either
+            # Filed under the algorithms paramiko negotiates for it (ncclient prefers
+            # those): an RSA key under rsa-sha2-*, as paramiko has no "ssh-rsa" (SHA-1).
+            names = _RSA_ALGORITHMS if entry.key_type == "ssh-rsa" else (entry.key_type,)
+            for name in names:
+                if name not in found and (negotiable is None or name in negotiable):
+                    found[name] = key
+        return found or None
+
+    def check(self, hostname: str, key: paramiko.PKey) -> bool:
+        return self.verdict(hostname, key) == ACCEPTED
+
+    def verdict(self, hostname: str, key: paramiko.PKey) -> str:
+        """:meth:`KnownHosts.verdict` for *key* under *hostname* (``unknown`` for a name
+        this port does not use)."""
+        if not self._applies(hostname):
+            return UNKNOWN
+        return self.known.verdict(hostname, key.asbytes())
+
+
+#: The host key algorithms of an RSA key, by preference.
+_RSA_ALGORITHMS = ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")
+
+#: The files read lately: path -> (digest of the content, what it holds). A service
+#: connecting to many devices reads one file again and again; it is parsed once per
+#: content (and its bad lines warned about once).
+_read_cache: "OrderedDict[str, Tuple[bytes, KnownHosts]]" = OrderedDict()
+_read_cache_guard = threading.Lock()
+_READ_CACHE_SIZE = 16
+
+
+def read_known_hosts(path: str) -> KnownHosts:
+    """The known_hosts file *path* (blocking; a missing file is an empty one). Each line
+    that cannot be parsed is skipped with a warning naming the file and line."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return KnownHosts()
+    digest = hashlib.sha256(data).digest()
+    with _read_cache_guard:
+        cached = _read_cache.get(path)
+        if cached is not None and cached[0] == digest:
+            _read_cache.move_to_end(path)
+            return cached[1]
+    known = KnownHosts.parse(data)
+    for lineno, problem in known.problems:
+        log.warning("%s line %d skipped: %s", path, lineno, problem)
+    with _read_cache_guard:
+        _read_cache[path] = (digest, known)
+        _read_cache.move_to_end(path)
+        while len(_read_cache) > _READ_CACHE_SIZE:
+            _read_cache.popitem(last=False)
+    return known
 
 
 _file_locks: Dict[str, threading.Lock] = {}
@@ -139,34 +243,6 @@ def _lock_for(path: str) -> threading.Lock:
         return lock
 
 
-def _load(keys: paramiko.HostKeys, path: str) -> None:
-    """Add the entries of *path* to *keys* (a missing file is an empty one).
-
-    Lines that are not UTF-8 text are skipped with a warning, as OpenSSH skips lines it
-    cannot read, instead of failing every connect with a ``UnicodeDecodeError``.
-    """
-    try:
-        keys.load(path)
-    except FileNotFoundError:
-        pass
-    except UnicodeDecodeError:
-        with open(path, "rb") as f:
-            lines = f.read().splitlines()
-        text = []
-        for lineno, raw in enumerate(lines, 1):
-            try:
-                text.append(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                log.warning("%s line %d is not text: skipped", path, lineno)
-        fd, readable = tempfile.mkstemp(prefix=".known_hosts-", suffix=".txt")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write("\n".join(text) + "\n")
-            keys.load(readable)
-        finally:
-            os.unlink(readable)
-
-
 def store_host_key(path: str, host: str, port: int, key: paramiko.PKey) -> None:
     """Append *key* for *host*:*port* to the known_hosts file *path* (blocking).
 
@@ -174,16 +250,17 @@ def store_host_key(path: str, host: str, port: int, key: paramiko.PKey) -> None:
     then renamed over *path*, so a reader sees the old file or the new one, never a
     half-written one. Threads of this process storing into one file take turns; if
     another one stored a different key for this host meanwhile, the key has changed.
+    The file's other lines (markers, comments, lines that cannot be parsed) stay as they are.
     """
     path = os.path.realpath(os.path.expanduser(path))
     name = known_hosts_name(host, port)
     with _lock_for(path):
-        current = PortAwareHostKeys(port)
-        _load(current, path)
-        stored = current.lookup(name)
-        if stored:
-            if any(k == key for k in stored.values()):
-                return
+        verdict = PortAwareHostKeys(port, path).verdict(name, key)
+        if verdict == ACCEPTED:
+            return
+        if verdict == REVOKED:
+            raise HostKeyRevokedError(host, port, key, path)
+        if verdict == CHANGED:
             raise HostKeyChangedError(host, port, key, path)
         directory = os.path.dirname(path)
         os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -251,17 +328,14 @@ class HostKeyPolicy:
         """The host keys to check against: ``known_hosts=``, else ncclient's choice."""
         if self.known_hosts is None and filename is not None:
             self.path = os.path.expanduser(filename)  # ssh_config's UserKnownHostsFile
-        keys = PortAwareHostKeys(self.port)
-        _load(keys, self.path)
-        return keys
+        return PortAwareHostKeys(self.port, self.path)
 
     def unknown_host(self, host: str, fingerprint: str) -> bool:
         """ncclient's ``unknown_host_cb``: called when the key is not the known one."""
         key = self.session.transport.get_remote_server_key()
         if self.pinned:
             raise HostKeyChangedError(host, self.port, key, None)
-        if self.session.known_host_keys().lookup(known_hosts_name(host, self.port)):
-            raise HostKeyChangedError(host, self.port, key, self.path)
+        self._refuse_known(host, self.session.known_host_keys(), key)
         if self.user_cb is not None:
             accepted = self._ask(host, fingerprint)
         else:
@@ -290,8 +364,10 @@ class HostKeyPolicy:
         keys = self.load(known_hosts_file)
         if keys.check(name, key):
             return succeed(True)
-        if keys.lookup(name):
-            return fail(HostKeyChangedError(host, self.port, key, self.path))
+        try:
+            self._refuse_known(host, keys, key)
+        except SSHUnknownHostError as e:
+            return fail(e)
         fingerprint = _fingerprint_md5(key)
         if self.user_cb is not None:
             answer: "Deferred[Any]" = maybeDeferred(self.user_cb, host, fingerprint)
@@ -306,6 +382,34 @@ class HostKeyPolicy:
             return True
 
         return answer.addCallback(decided)
+
+    def known_key_types(
+        self, host: str, pinned_b64: Optional[str] = None, known_hosts_file: Optional[str] = None
+    ) -> List[str]:
+        """The types of the keys :meth:`check_key` accepts for *host* (the pinned key's,
+        or those listed in known_hosts, in file order): what to negotiate first."""
+        if pinned_b64 is not None:
+            try:
+                blob = base64.b64decode(pinned_b64)
+            except ValueError:
+                return []
+            key_type = blob_type(blob)
+            return [key_type] if key_type else []
+        keys = self.load(known_hosts_file)
+        found: List[str] = []
+        for entry in keys.known.host_keys(known_hosts_name(host, self.port)):
+            if entry.key_type not in found:
+                found.append(entry.key_type)
+        return found
+
+    def _refuse_known(self, host: str, keys: paramiko.HostKeys, key: paramiko.PKey) -> None:
+        """Raise :class:`HostKeyRevokedError` or :class:`HostKeyChangedError` if *keys*
+        (read from :attr:`path`) revoke *key* or list another key of its type for *host*."""
+        verdict = cast(PortAwareHostKeys, keys).verdict(known_hosts_name(host, self.port), key)
+        if verdict == REVOKED:
+            raise HostKeyRevokedError(host, self.port, key, self.path)
+        if verdict == CHANGED:
+            raise HostKeyChangedError(host, self.port, key, self.path)
 
     def _ask(self, host: str, fingerprint: str) -> bool:
         """Call ``user_cb`` on the reactor thread and wait (bounded) for its answer."""
