@@ -19,8 +19,10 @@ anything else  as ``pw-ok``
 
 "An authorized key" is one listed in the ``authorized_keys`` file given to
 :class:`HostileSSHServer` (any key when none is given). Every attempt is counted per user
-and method (``connections``: one per connection that began to authenticate; ``publickey``: each key the server checked, a probe and its signed request apart; ``password``, ``password``, ``keyboard-interactive``, and
-``kbd-responses`` for the answers to its prompts), with the disconnect the server saw,
+and method (``connections``: one per connection that began to authenticate;
+``publickey``: each key check, a probe and its signed request apart; ``password``;
+``keyboard-interactive``: each attempt, and ``kbd-responses`` for the answers to its
+prompts), with the disconnect the server saw,
 in a JSON file the child rewrites at every event. Once authenticated, it speaks enough
 NETCONF 1.0 for a connect to finish (hello, ``get-config``/``get`` answered with empty
 data, any other rpc with ``ok``, ``close-session``).
