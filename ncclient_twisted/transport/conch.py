@@ -703,6 +703,8 @@ class UserAuth(SSHUserAuthClient):
         self._offered_now: List[bytes] = []
         #: The methods tried, in order (each once).
         self.tried: List[str] = []
+        #: Whether the server took the password but wants it changed (expired).
+        self.password_expired = False
 
     def _trying(self, method: str) -> None:
         if method not in self.tried:
@@ -714,7 +716,13 @@ class UserAuth(SSHUserAuthClient):
             self._username,
             ", ".join(self.offered) or "nothing",
             ", ".join(self.tried) or "nothing (no key, password or auth_handler to try)",
-        )
+        ) + ("; the password has expired (the server asks for a new one)" if self.password_expired else "")
+
+    def ssh_USERAUTH_PK_OK_password(self, packet: bytes) -> None:
+        # PASSWD_CHANGEREQ: nobody here can choose a new password (Conch would ask
+        # getPassword twice more). Ask for the methods left, as after a failure.
+        self.password_expired = True
+        self.askForAuth(b"none", b"")
 
     def ssh_USERAUTH_FAILURE(self, packet: bytes) -> Any:
         methods = getNS(packet)[0]
@@ -780,7 +788,13 @@ class UserAuth(SSHUserAuthClient):
             d = self._auth_handler(
                 name.decode("utf-8", "replace"), instruction.decode("utf-8", "replace"), prompt_list
             )
-            return d.addCallback(lambda answers: [str(a) for a in answers])
+
+            def failed(f: Failure) -> Failure:
+                # Its type only: the text of a handler's error may hold an answer.
+                log.debug("auth_handler failed (%s): keyboard-interactive gives up", type(f.value).__name__)
+                return f
+
+            return d.addCallbacks(lambda answers: [str(a) for a in answers], failed)
         # As paramiko's fallback: one prompt gets the password, none gets nothing, more
         # than one (a second factor) fails the attempt.
         if len(prompts) > 1 or self._password is None:

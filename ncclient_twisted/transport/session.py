@@ -663,7 +663,7 @@ class TwistedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
         handler = kwds.get("auth_handler", rest[0] if rest and callable(rest[0]) else None)
         # paramiko answers keyboard-interactive with the password only where the server
         # does not take the password itself.
-        fallback = password is not None and "password" not in (offered or [])
+        fallback = password is not None and offered is not None and "password" not in offered
         tried = [
             method
             for method, used in (

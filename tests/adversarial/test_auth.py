@@ -9,6 +9,7 @@ server does not take ``password``.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import threading
 import time
@@ -135,10 +136,11 @@ async def test_no_method_to_try(hostile: HostileSSHServer, io: str) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_undecryptable_key_files_are_skipped(
-    hostile: HostileSSHServer, io: str, keys: Dict[str, str], tmp_path: Any
+    hostile: HostileSSHServer, io: str, keys: Dict[str, str], tmp_path: Any, caplog: Any
 ) -> None:
-    """A key the password does not decrypt, and one that is no key file: skipped, then
-    the password is used."""
+    """A key the password does not decrypt, one that is no key file and a missing one:
+    skipped (logged at debug, no secret), then the password is used."""
+    caplog.set_level(logging.DEBUG)
     not_a_key = tmp_path / "not-a-key"
     not_a_key.write_text("hello\n")
     await works(
@@ -146,6 +148,9 @@ async def test_undecryptable_key_files_are_skipped(
         key_filename=[keys["encrypted"], str(not_a_key), str(tmp_path / "missing")],
     )
     assert hostile.attempts("pw-ok").get("password") == 1
+    if io == "reactor":
+        assert "skipping the key file %s" % keys["encrypted"] in caplog.text
+    assert PASSWORD not in caplog.text and KEY_PASSPHRASE not in caplog.text
 
 
 @pytest_twisted.ensureDeferred
@@ -184,3 +189,14 @@ async def test_two_factor_without_handler_fails_once(hostile: HostileSSHServer, 
     counts = hostile.attempts("twofactor")
     assert counts.get("keyboard-interactive") == 1 and "kbd-responses" not in counts, counts
     assert WRONG not in str(error)
+
+
+@pytest_twisted.ensureDeferred
+async def test_expired_password(hostile: HostileSSHServer, io: str) -> None:
+    """The server takes the password but wants a new one: one attempt, refused at once,
+    no new password sent."""
+    error, took = await refused(hostile, io, "expired", password=PASSWORD)
+    assert took < FAILS_WITHIN, took
+    counts = hostile.attempts("expired")
+    assert counts.get("password") == 1 and "password-change" not in counts, counts
+    assert PASSWORD not in str(error)

@@ -14,6 +14,8 @@ child process on 127.0.0.1, port 0. Its behaviour is picked by the user name:
 ``twofactor``  ``keyboard-interactive`` with two prompts (password, then OTP):
                :data:`PASSWORD` and :data:`OTP` are accepted
 ``keyonly``    ``publickey`` only: an authorized key is accepted
+``expired``    ``password``: :data:`PASSWORD` is right but expired (the server asks for a
+               new one, which it refuses)
 anything else  as ``pw-ok``
 =============  ======================================================================
 
@@ -205,10 +207,16 @@ def _child(state_path: str, authorized_keys: Optional[str]) -> None:  # noqa: C9
 
         def validate_password(self, username: str, password: str) -> bool:
             count(username, "password")
+            if username == "expired" and password == PASSWORD:
+                raise asyncssh.PasswordChangeRequired("Your password has expired. New password: ")
             return username != "kbd" and password == PASSWORD
 
+        def change_password(self, username: str, old_password: str, new_password: str) -> bool:
+            count(username, "password-change")
+            return False
+
         def kbdint_auth_supported(self) -> bool:
-            return self.user not in ("partial", "keyonly")
+            return self.user not in ("partial", "keyonly", "expired")
 
         def get_kbdint_challenge(self, username: str, lang: str, submethods: str) -> Any:
             count(username, "keyboard-interactive")
