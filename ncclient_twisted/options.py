@@ -70,7 +70,8 @@ def choose_io(transport: str, kwds: Dict[str, Any]) -> str:
     """``io="auto"`` (the default): ``"reactor"``, unless the call needs the threads
     transport: TLS without Twisted's TLS (``twisted[tls]``: pyOpenSSL and
     service_identity). (An ssh_config whose entry has a ``ProxyCommand`` needs it too:
-    known once the file is read, see ``endpoints.connect_ssh``.)"""
+    known once the file is read, see ``endpoints.connect_ssh``; and so does a session
+    keyword that the reactor transport does not implement, see :data:`REACTOR_KEYWORDS`.)"""
     if transport == "tls" and not _twisted_tls_available():
         return "threads"
     return "reactor"
