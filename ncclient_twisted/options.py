@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
+from typing import AbstractSet, Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 import ncclient
 from ncclient.operations.rpc import RaiseMode
@@ -24,7 +25,9 @@ from ncclient.operations.rpc import RaiseMode
 from ncclient_twisted.notifications import DEFAULT_NOTIFICATION_BUFFER
 from ncclient_twisted.transport.keepalive import DEFAULT_KEEPALIVE_COUNT_MAX
 
-__all__ = ["ConnectOptions", "key_passphrase_for_old_ncclient"]
+__all__ = ["ConnectOptions", "key_passphrase_for_old_ncclient", "REACTOR_KEYWORDS"]
+
+log = logging.getLogger("ncclient_twisted.manager")
 
 _NCCLIENT_VERSION = tuple(int(x) for x in ncclient.__version__.split(".")[:2] if x.isdigit())
 
@@ -36,13 +39,39 @@ _OUR_SSH_KEYS = frozenset({"known_hosts", "accept_new", "keepalive_count_max"})
 _IO = ("threads", "reactor")
 #: ``io``'s default: the reactor transport, unless the call needs the threads transport.
 AUTO_IO = "auto"
+#: The session keywords the reactor transport implements, per transport (``keepalive``
+#: and ``unknown_host_cb`` are read before, see ``_take_ssh_keywords``). One that the
+#: installed ncclient's session takes and that is not here (a keyword of a newer
+#: ncclient) makes ``io="auto"`` choose the threads transport and ``io="reactor"`` fail
+#: with ``NotImplementedError`` naming it: never silently dropped.
+REACTOR_KEYWORDS: Dict[str, FrozenSet[str]] = {
+    "ssh": frozenset(
+        {
+            "host", "port", "timeout", "username", "password", "key_filename", "allow_agent",
+            "hostkey_verify", "hostkey_b64", "look_for_keys", "ssh_config", "sock_fd",
+            "bind_addr", "sock", "environment", "auth_handler",
+        }
+    ),
+    "tls": frozenset(
+        {
+            "host", "port", "keyfile", "certfile", "ca_certs", "protocol", "check_hostname",
+            "server_hostname", "timeout", "sock", "bind_addr",
+        }
+    ),
+    "uds": frozenset({"path", "timeout"}),
+}
+#: Keywords of ncclient's development head that the reactor transport takes even where
+#: the installed ncclient's session does not (``auth_handler``: keyboard-interactive
+#: answered by the caller, e.g. a second factor).
+_REACTOR_EXTRA_KEYWORDS: Dict[str, FrozenSet[str]] = {"ssh": frozenset({"auth_handler"})}
 
 
 def choose_io(transport: str, kwds: Dict[str, Any]) -> str:
     """``io="auto"`` (the default): ``"reactor"``, unless the call needs the threads
     transport: TLS without Twisted's TLS (``twisted[tls]``: pyOpenSSL and
     service_identity). (An ssh_config whose entry has a ``ProxyCommand`` needs it too:
-    known once the file is read, see ``endpoints.connect_ssh``.)"""
+    known once the file is read, see ``endpoints.connect_ssh``; and so does a session
+    keyword that the reactor transport does not implement, see :data:`REACTOR_KEYWORDS`.)"""
     if transport == "tls" and not _twisted_tls_available():
         return "threads"
     return "reactor"
@@ -244,6 +273,9 @@ class ConnectOptions:
         if port is not None and (isinstance(port, bool) or not isinstance(port, (int, str))):
             raise TypeError("port must be a number, not %s" % type(port).__name__)
         _check_environment(kwds.get("environment"))
+        auth_handler = kwds.get("auth_handler")
+        if auth_handler is not None and not callable(auth_handler):
+            raise TypeError("auth_handler must be callable")
         key_passphrase_for_old_ncclient(self.args, self.session_kwds)
 
     def _check_session_keywords(self, session_class: Any) -> None:
@@ -253,10 +285,39 @@ class ConnectOptions:
                 "connect_%s() takes at most %d positional arguments (%d given)"
                 % (self.transport, positional, len(self.args))
             )
+        given = set(self.session_kwds)
+        if self.io == "reactor":
+            self._fit_reactor(given & names)
         if any_keyword:
             return
-        unknown = sorted(set(self.session_kwds) - names)
+        extra = _REACTOR_EXTRA_KEYWORDS.get(self.transport, frozenset())
+        allowed = names | extra if self.io == "reactor" else names
+        unknown = sorted(given - allowed)
         if unknown:
+            needs_reactor = sorted(set(unknown) & extra)
+            if needs_reactor:
+                raise TypeError(
+                    "connect_%s() got %s, which the installed ncclient (%s) does not take: it "
+                    "works on io='reactor' (or 'auto')"
+                    % (self.transport, ", ".join(needs_reactor), ncclient.__version__)
+                )
             raise TypeError(
                 "connect_%s() got unexpected keyword arguments: %s" % (self.transport, ", ".join(unknown))
             )
+
+    def _fit_reactor(self, given: AbstractSet[str]) -> None:
+        """The session's keywords *given* that the reactor transport does not implement:
+        ``io="auto"`` chooses the threads transport for them, ``io="reactor"`` fails with
+        ``NotImplementedError`` naming them."""
+        implemented = REACTOR_KEYWORDS.get(self.transport)
+        missing = sorted(given - implemented) if implemented is not None else []
+        if not missing:
+            return
+        if self.io_chosen:
+            log.debug("io='threads' for %s, which io='reactor' does not implement", ", ".join(missing))
+            self.io = "threads"
+            return
+        raise NotImplementedError(
+            "io='reactor' does not implement %s, which the installed ncclient's session takes: "
+            "use io='threads' (or io='auto', which chooses it)" % ", ".join(missing)
+        )

@@ -50,7 +50,12 @@ from ncclient_twisted.transport.limits import descriptor_limit_error
 from ncclient_twisted.transport.session import DEFAULT_HELLO_TIMEOUT, HostResolutionError, hello_settle_time
 
 if TYPE_CHECKING:
-    from ncclient_twisted.transport.conch import ClientTransport, HostKeyCheck, ReactorSession
+    from ncclient_twisted.transport.conch import (
+        ClientTransport,
+        HostKeyCheck,
+        InteractiveHandler,
+        ReactorSession,
+    )
     from ncclient_twisted.transport.sshconfig import SSHConfigEntry
 
 __all__ = ["ReactorSSHConnector", "ReactorTLSConnector", "ReactorUnixConnector"]
@@ -360,6 +365,7 @@ class ReactorSSHConnector(_ReactorConnector):
         agent: List[Any] = [None]
 
         environment = environment_requests(kwds.get("environment"))
+        auth_handler = interactive_handler(reactor, kwds.get("auth_handler"))
 
         def keys_loaded(private_keys: List[Any]) -> "Deferred[Any]":
             sock: Optional[socket.socket] = kwds.get("sock")  # call home: the connection accepted
@@ -384,6 +390,7 @@ class ReactorSSHConnector(_ReactorConnector):
                     agent[0],
                     environment,
                     compression,
+                    auth_handler,
                 )
 
             factory = _Factory(build, self._protocols)
@@ -625,6 +632,21 @@ def _maximum_is_excluded() -> bool:
 
     context = CertificateOptions(lowerMaximumSecurityTo=TLSVersion.TLSv1_2).getContext()
     return bool(context.set_options(0) & SSL.OP_NO_TLSv1_2)  # set_options returns them
+
+
+def interactive_handler(reactor: Any, handler: Any) -> "Optional[InteractiveHandler]":
+    """ncclient's ``auth_handler(title, instructions, prompt_list) -> answers`` (as paramiko's
+    ``auth_interactive`` calls it), run on the pool as ncclient runs it in the connecting
+    thread: it may block (read a terminal, fetch a one-time password)."""
+    if handler is None:
+        return None
+    runtime = runtime_for(reactor)
+
+    def answer(title: str, instructions: str, prompts: List[Tuple[str, bool]]) -> "Deferred[List[str]]":
+        d: "Deferred[List[str]]" = runtime.run(handler, title, instructions, prompts)
+        return d
+
+    return answer
 
 
 def environment_requests(environment: Any) -> List[Tuple[bytes, bytes]]:

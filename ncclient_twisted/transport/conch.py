@@ -1,8 +1,8 @@
 """NETCONF over SSH on the reactor thread (``io="reactor"``): Twisted Conch, no thread.
 
 The SSH side is Conch's client: :class:`ClientTransport` (key exchange, host key through
-the caller's :data:`HostKeyCheck`), :class:`UserAuth` (public keys, password,
-keyboard-interactive answered with the password), an ``SSHConnection`` and one
+the caller's :data:`HostKeyCheck`), :class:`UserAuth` (public keys, ``auth_handler``,
+one password attempt, as ncclient and paramiko), an ``SSHConnection`` and one
 :class:`NetconfChannel` on the ``netconf`` subsystem. The NETCONF side is
 :class:`ReactorSession`, an ncclient ``Session`` that is never started as a thread: the
 channel feeds it bytes in ``dataReceived``, it decodes the framing and hands each message
@@ -32,7 +32,7 @@ from ncclient.transport.errors import (
 from ncclient.transport.session import HelloHandler, NetconfBase, NotificationHandler, Session
 from twisted.conch.ssh import keys
 from twisted.conch.ssh.channel import SSHChannel
-from twisted.conch.ssh.common import NS
+from twisted.conch.ssh.common import NS, getNS
 from twisted.conch.ssh.connection import SSHConnection
 from twisted.conch.ssh.transport import DISCONNECT_HOST_KEY_NOT_VERIFIABLE, SSHClientTransport
 from twisted.conch.ssh.userauth import SSHUserAuthClient
@@ -661,11 +661,24 @@ class NetconfConnection(SSHConnection):
         return SSHConnection.ssh_GLOBAL_REQUEST(self, packet)
 
 
-class UserAuth(SSHUserAuthClient):
-    """ncclient's authentication order: public keys (key files, then the SSH agent's),
-    then the password, then keyboard-interactive answered with the password."""
+#: ``handler(title, instructions, [(prompt, echo), ...])``, as paramiko's
+#: ``auth_interactive`` and ncclient's ``auth_handler`` take it, already made to return a
+#: Deferred of the answers (see :class:`UserAuth`).
+InteractiveHandler = Callable[[str, str, List[Tuple[str, bool]]], "Deferred[List[str]]"]
 
-    preferredOrder = [b"publickey", b"password", b"keyboard-interactive"]
+
+class UserAuth(SSHUserAuthClient):
+    """ncclient's (and paramiko's) authentication: public keys (key files, then the SSH
+    agent's), then *auth_handler* over keyboard-interactive when given, then ONE password
+    attempt; keyboard-interactive answered with the password (once) only where the server
+    does not offer ``password``. :meth:`describe_failure` says what the server offered
+    and what was tried, never a secret."""
+
+    # Conch tries the methods a failure lists in this order, skipping those whose auth_*
+    # returns false: keyboard-interactive comes before password for auth_handler (as in
+    # ncclient), and declines when only the password would answer it and the server
+    # takes the password itself.
+    preferredOrder = [b"publickey", b"keyboard-interactive", b"password"]
 
     def __init__(
         self,
@@ -674,18 +687,60 @@ class UserAuth(SSHUserAuthClient):
         password: Optional[str],
         private_keys: List[keys.Key],
         agent: Optional[AgentKeys] = None,
+        auth_handler: Optional[InteractiveHandler] = None,
     ) -> None:
         SSHUserAuthClient.__init__(self, username.encode("utf-8"), connection)
+        self._username = username
         self._password = password
         self._keys: List[Any] = list(private_keys) + (list(agent.keys) if agent is not None else [])
         self._agent = agent
         self._key: Optional[Any] = None
         self._password_tried = False
+        self._auth_handler = auth_handler
+        self._handler_tried = False
+        self._kbd_password_tried = False
+        #: Who answers the keyboard-interactive attempt under way: the handler or the password.
+        self._kbd_by_handler = False
+        #: The methods the server listed (all failures, in order) and those it lists now.
+        self.offered: List[str] = []
+        self._offered_now: List[bytes] = []
+        #: The methods tried, in order (each once).
+        self.tried: List[str] = []
+        #: Whether the server took the password but wants it changed (expired).
+        self.password_expired = False
+
+    def _trying(self, method: str) -> None:
+        if method not in self.tried:
+            self.tried.append(method)
+
+    def describe_failure(self) -> str:
+        """Why nobody was let in: the user, the methods offered and those tried."""
+        return "authentication failed for user %r: the server offers %s; tried %s" % (
+            self._username,
+            ", ".join(self.offered) or "nothing",
+            ", ".join(self.tried) or "nothing (no key, password or auth_handler to try)",
+        ) + ("; the password has expired (the server asks for a new one)" if self.password_expired else "")
+
+    def ssh_USERAUTH_PK_OK_password(self, packet: bytes) -> None:
+        # PASSWD_CHANGEREQ: nobody here can choose a new password (Conch would ask
+        # getPassword twice more). Ask for the methods left, as after a failure.
+        self.password_expired = True
+        self.askForAuth(b"none", b"")
+
+    def ssh_USERAUTH_FAILURE(self, packet: bytes) -> Any:
+        methods = getNS(packet)[0]
+        self._offered_now = [m for m in methods.split(b",") if m]
+        for m in self._offered_now:
+            name = m.decode("ascii", "replace")
+            if name not in self.offered:
+                self.offered.append(name)
+        return SSHUserAuthClient.ssh_USERAUTH_FAILURE(self, packet)
 
     def getPublicKey(self) -> Optional[keys.Key]:
         if not self._keys:
             return None
         self._key = self._keys.pop(0)
+        self._trying("publickey")
         if isinstance(self._key, bytes):  # the agent's: a public key blob
             return keys.Key.fromString(self._key)
         return self._key.public()
@@ -705,14 +760,48 @@ class UserAuth(SSHUserAuthClient):
         SSHUserAuthClient.ssh_USERAUTH_SUCCESS(self, packet)
 
     def getPassword(self, prompt: Any = None) -> Optional["Deferred[bytes]"]:
+        # One password attempt, as paramiko: a second one is what locks accounts.
         if self._password is None or self._password_tried:
             return None
         self._password_tried = True
+        self._trying("password")
         return succeed(self._password.encode("utf-8"))
 
+    def auth_keyboard_interactive(self) -> bool:
+        if self._auth_handler is not None and not self._handler_tried:
+            self._handler_tried = True
+            self._kbd_by_handler = True
+        elif (
+            self._password is not None
+            and not self._kbd_password_tried
+            and b"password" not in self._offered_now
+        ):
+            # paramiko's fallback: only where the server does not take the password itself.
+            self._kbd_password_tried = True
+            self._kbd_by_handler = False
+        else:
+            return False
+        self._trying("keyboard-interactive")
+        return bool(SSHUserAuthClient.auth_keyboard_interactive(self))
+
     def getGenericAnswers(self, name: bytes, instruction: bytes, prompts: Any) -> "Deferred[List[str]]":
-        if self._password is None:
-            return fail(AuthenticationError("keyboard-interactive needs a password"))
+        if self._kbd_by_handler:
+            assert self._auth_handler is not None
+            prompt_list = [(p.decode("utf-8", "replace"), bool(echo)) for p, echo in prompts]
+            d = self._auth_handler(
+                name.decode("utf-8", "replace"), instruction.decode("utf-8", "replace"), prompt_list
+            )
+
+            def failed(f: Failure) -> Failure:
+                # Its type only: the text of a handler's error may hold an answer.
+                log.debug("auth_handler failed (%s): keyboard-interactive gives up", type(f.value).__name__)
+                return f
+
+            return d.addCallbacks(lambda answers: [str(a) for a in answers], failed)
+        # As paramiko's fallback: one prompt gets the password, none gets nothing, more
+        # than one (a second factor) fails the attempt.
+        if len(prompts) > 1 or self._password is None:
+            return fail(AuthenticationError("keyboard-interactive asks more than the password"))
         return succeed([self._password for _ in prompts])
 
 
@@ -764,7 +853,8 @@ class ClientTransport(SSHClientTransport):
     then :class:`UserAuth`. *ready* fires once the NETCONF channel runs, or fails with
     ncclient's exception for the stage that failed. *environment*: see
     :class:`NetconfChannel`; *compression* asks for zlib, as paramiko's
-    ``use_compression`` (ssh_config's ``Compression yes``)."""
+    ``use_compression`` (ssh_config's ``Compression yes``); *auth_handler*: see
+    :class:`UserAuth`."""
 
     def __init__(
         self,
@@ -778,8 +868,11 @@ class ClientTransport(SSHClientTransport):
         agent: Optional[AgentKeys] = None,
         environment: Sequence[Tuple[bytes, bytes]] = (),
         compression: bool = False,
+        auth_handler: Optional[InteractiveHandler] = None,
     ) -> None:
         self.session = session
+        self._auth_handler = auth_handler
+        self._user_auth: Optional[UserAuth] = None
         self._agent = agent
         self._environment = environment
         if compression:  # ssh_config's Compression: zlib first (the server may refuse it)
@@ -869,9 +962,15 @@ class ClientTransport(SSHClientTransport):
             return NetconfChannel(self.session, self.ready, self._environment, conn=conn)
 
         self.connection = NetconfConnection(channel)
-        self.requestService(
-            UserAuth(self._username, self.connection, self._password, self._private_keys, self._agent)
+        self._user_auth = UserAuth(
+            self._username,
+            self.connection,
+            self._password,
+            self._private_keys,
+            self._agent,
+            self._auth_handler,
         )
+        self.requestService(self._user_auth)
 
     def connectionLost(self, reason: Failure) -> None:  # type: ignore[override]
         pending = self._pending
@@ -890,7 +989,9 @@ class ClientTransport(SSHClientTransport):
             if self._host_key_error is not None:
                 error: Failure = self._host_key_error
             elif self._stage == "authentication":
-                error = Failure(AuthenticationError("authentication failed"))
+                auth = self._user_auth
+                why = auth.describe_failure() if auth is not None else "authentication failed"
+                error = Failure(AuthenticationError(why))
             else:
                 error = Failure(
                     SSHError("SSH connection lost during the %s: %s" % (self._stage, reason.value))
@@ -928,10 +1029,10 @@ def load_private_keys(
 ) -> List[keys.Key]:
     """The private keys to offer, as ncclient would (blocking: decrypting a key may take
     long, so call it off the reactor). *password* is the passphrase of encrypted keys, as
-    in ncclient. A *key_filename* that cannot be read fails with ``SSHError`` naming the
-    file (never the passphrase); *config_key_files* (ssh_config's ``IdentityFile``, tried
-    next) and ``~/.ssh`` keys that cannot be used are skipped, as ncclient and OpenSSH
-    skip them."""
+    in ncclient. A key that cannot be read or decrypted (a *key_filename*, then
+    *config_key_files*, ssh_config's ``IdentityFile``, then ``~/.ssh``) is skipped and
+    logged at debug (its path, never the passphrase), as ncclient and OpenSSH skip it:
+    authentication goes on with the next key, the agent and the password."""
     import os
 
     named = [key_filename] if isinstance(key_filename, (str, os.PathLike)) else list(key_filename or [])
@@ -940,8 +1041,8 @@ def load_private_keys(
     for path in named:
         try:
             found.append(keys.Key.fromFile(os.path.expanduser(os.fspath(path)), passphrase=passphrase))
-        except (OSError, keys.BadKeyError, keys.EncryptedKeyError, ValueError) as e:
-            raise SSHError("could not load the key file %s (%s)" % (path, type(e).__name__)) from None
+        except Exception as e:  # as ncclient: whatever stops a key file, the next one is tried
+            log.debug("skipping the key file %s: it cannot be loaded (%s)", path, type(e).__name__)
     optional = [os.path.expanduser(p) for p in config_key_files]
     if look_for_keys:
         optional += [p for p in default_key_files() if p not in optional]

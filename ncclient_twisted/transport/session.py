@@ -572,6 +572,10 @@ class WakeOnSendSession(MessageDispatch, Session):
         self._reap_transport()
 
 
+#: How long a failed authentication waits for the server's list of methods (seconds).
+OFFERED_TIMEOUT = 5.0
+
+
 class TwistedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
     """ncclient's ``SSHSession`` with a wake-on-send loop and an end-of-session hook.
 
@@ -610,6 +614,87 @@ class TwistedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
 
     # ncclient's signature is what the keywords of a connect are checked against (options).
     functools.update_wrapper(connect, SSHSession.connect, assigned=(), updated=())
+
+    def _auth(self, username: str, password: Optional[str], *args: Any, **kwds: Any) -> None:
+        """ncclient's authentication, and what it leaves out: after a partial success (a
+        key accepted, the password still required) the password is tried (once); when
+        nothing is accepted, ``AuthenticationError`` names the user, the methods the
+        server offers and those tried (never a secret; ncclient's error is its cause)."""
+        from ncclient.transport.errors import AuthenticationError
+
+        try:
+            super()._auth(username, password, *args, **kwds)
+        except AuthenticationError as e:
+            raise AuthenticationError(self._auth_failure(username, password, *args, **kwds)) from e
+        transport = self._transport
+        if transport is None or transport.is_authenticated():
+            return
+        # ncclient returns after a key the server took as a partial success.
+        if password is not None:
+            try:
+                transport.auth_password(username, password)  # paramiko: one attempt
+                return
+            except Exception as e:
+                raise AuthenticationError(self._auth_failure(username, password, *args, **kwds)) from e
+        raise AuthenticationError(self._auth_failure(username, password, *args, **kwds))
+
+    def _auth_failure(
+        self,
+        username: str,
+        password: Optional[str],
+        key_filenames: Any = (),
+        allow_agent: bool = True,
+        look_for_keys: bool = True,
+        *rest: Any,
+        **kwds: Any,
+    ) -> str:
+        """The message of a failed authentication: the user, what the server offers (asked
+        with a ``none`` request, as OpenSSH's client begins) and what ncclient's order
+        tried of it."""
+        import os
+
+        offered = self._offered_methods(username)
+        keys = bool(key_filenames) or (allow_agent and bool(os.environ.get("SSH_AUTH_SOCK")))
+        if look_for_keys and not keys:
+            keys = any(
+                os.path.isfile(os.path.expanduser("~/.ssh/id_%s" % kind))
+                for kind in ("rsa", "ecdsa", "ed25519")
+            )
+        handler = kwds.get("auth_handler", rest[0] if rest and callable(rest[0]) else None)
+        # paramiko answers keyboard-interactive with the password only where the server
+        # does not take the password itself.
+        fallback = password is not None and offered is not None and "password" not in offered
+        tried = [
+            method
+            for method, used in (
+                ("publickey", keys),
+                ("keyboard-interactive", handler is not None or fallback),
+                ("password", password is not None),
+            )
+            if used and (offered is None or method in offered)
+        ]
+        return "authentication failed for user %r: the server offers %s; tried %s" % (
+            username,
+            ", ".join(offered) if offered is not None else "(not known: the connection ended)",
+            ", ".join(tried) or "nothing (no key, password or auth_handler to try)",
+        )
+
+    def _offered_methods(self, username: str) -> Optional[List[str]]:
+        """The methods the server lists for *username* (a ``none`` request, bounded);
+        ``None`` when it cannot be asked."""
+        import paramiko
+
+        transport = self._transport
+        if transport is None or not transport.is_active():
+            return None
+        transport.auth_timeout = min(transport.auth_timeout or OFFERED_TIMEOUT, OFFERED_TIMEOUT)
+        try:
+            transport.auth_none(username)
+        except paramiko.BadAuthenticationType as e:
+            return [str(m) for m in e.allowed_types]
+        except Exception:
+            return None
+        return []  # let in with "none" after all: nothing else is asked for
 
     def _transport_register(self, selector: selectors.BaseSelector, event: int) -> None:
         selector.register(self._channel, event)
