@@ -10,7 +10,7 @@ a plain ``TransportError`` whose ``__cause__`` is the reason the session ended.
 from __future__ import annotations
 
 import time
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Type
+from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, Type
 
 import pytest
 import pytest_twisted
@@ -19,9 +19,9 @@ from twisted.internet import defer
 from twisted.python.failure import Failure
 
 from ncclient_twisted import KeepaliveTimeoutError, manager
-from ncclient_twisted.testing import Fault, NetconfServer
+from ncclient_twisted.testing import Fault
 from tests.conftest import on_both_transports
-from tests.support.helpers import Resources, bounded, wait_until
+from tests.support.helpers import Resources, bounded
 
 
 @pytest.fixture
@@ -45,11 +45,23 @@ class Seen:
         return d.addCallbacks(lambda r: pytest.fail("answered: %r" % (r,)), errback)
 
 
-# Each way a session ends: (connect keywords, how the fault is arranged before the
-# pending request, what is done after it is sent, the pending requests' class, the class
-# when_closed() fires with (None: our close)).
 Arrange = Callable[[Any], None]
 Trigger = Callable[[Any, manager.Manager, Dict[str, Any]], Awaitable[None]]
+
+
+class Case(NamedTuple):
+    """One way a session ends."""
+
+    #: How the fault is arranged before the pending requests are sent (or None).
+    arrange: Optional[Arrange]
+    #: What is done once they are sent.
+    trigger: Trigger
+    #: The class every pending request fails with.
+    pending: Type[BaseException]
+    #: The class ``when_closed()`` fires with (None: our own close, it fires with None).
+    reason: Optional[type]
+    #: Connect keywords.
+    connect: Dict[str, Any] = {}
 
 
 async def _nothing(server: Any, m: manager.Manager, ctx: Dict[str, Any]) -> None:
@@ -73,23 +85,30 @@ async def _our_close(server: Any, m: manager.Manager, ctx: Dict[str, Any]) -> No
     ctx["closing"] = m.close_session()
 
 
-def _fault(fault: Fault) -> Arrange:
-    return lambda server: server.faults.add(fault)
+def _fault(kind: str, *args: Any, **kw: Any) -> Arrange:
+    """Add ``Fault.<kind>(*args, **kw)``, made afresh for each test (a fault counts its hits)."""
+    return lambda server: server.faults.add(getattr(Fault, kind)(*args, **kw))
 
 
-CASES: Dict[str, Tuple[Dict[str, Any], Optional[Arrange], Trigger, Type[BaseException], Optional[type]]] = {
-    "server_closes_mid_reply": ({}, _fault(Fault.close_mid_reply("get", count=1)), _nothing, SessionCloseError, SessionCloseError),
-    "tcp_reset": ({}, _fault(Fault.reset("get", count=1)), _nothing, SessionCloseError, SessionCloseError),
-    "framing_error": ({}, _fault(Fault.bad_chunk_header("get", count=1)), _nothing, NetconfFramingError, NetconfFramingError),
-    "kill_session": ({}, _fault(Fault.no_reply("get")), _kill_from_another_session, SessionCloseError, SessionCloseError),
-    "keepalive_timeout": (
-        {"keepalive": 0.2, "keepalive_count_max": 2},
+CASES: Dict[str, Case] = {
+    "server_closes_mid_reply": Case(
+        _fault("close_mid_reply", "get", count=1), _nothing, SessionCloseError, SessionCloseError
+    ),
+    "tcp_reset": Case(_fault("reset", "get", count=1), _nothing, SessionCloseError, SessionCloseError),
+    "framing_error": Case(
+        _fault("bad_chunk_header", "get", count=1), _nothing, NetconfFramingError, NetconfFramingError
+    ),
+    "kill_session": Case(
+        _fault("no_reply", "get"), _kill_from_another_session, SessionCloseError, SessionCloseError
+    ),
+    "keepalive_timeout": Case(
         None,
         _stop_answering,
         KeepaliveTimeoutError,
         KeepaliveTimeoutError,
+        {"keepalive": 0.2, "keepalive_count_max": 2},
     ),
-    "our_close_session": ({}, _fault(Fault.no_reply("get")), _our_close, TransportError, None),
+    "our_close_session": Case(_fault("no_reply", "get"), _our_close, TransportError, None),
 }
 
 
@@ -97,7 +116,7 @@ CASES: Dict[str, Tuple[Dict[str, Any], Optional[Arrange], Trigger, Type[BaseExce
 @pytest_twisted.ensureDeferred
 async def test_session_end_error_vocabulary(server: Any, case: str) -> None:
     resources = Resources()
-    kwargs, arrange, trigger, pending_class, reason_class = CASES[case]
+    arrange, trigger, pending_class, reason_class, kwargs = CASES[case]
     m = await bounded(manager.connect(**server.connect_kwargs(**kwargs)))
     ctx: Dict[str, Any] = {}
     try:
