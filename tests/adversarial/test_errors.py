@@ -14,11 +14,14 @@ from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, T
 
 import pytest
 import pytest_twisted
+from ncclient import operations
+from ncclient.operations.rpc import RaiseMode
 from ncclient.transport.errors import NetconfFramingError, SessionCloseError, TransportError
 from twisted.internet import defer
 from twisted.python.failure import Failure
 
 from ncclient_twisted import KeepaliveTimeoutError, manager
+from ncclient_twisted.bridge.jobs import BuildJob
 from ncclient_twisted.testing import Fault
 from tests.conftest import on_both_transports
 from tests.support.helpers import Resources, bounded
@@ -153,6 +156,13 @@ async def test_session_end_error_vocabulary(server: Any, case: str) -> None:
                 await bounded(d, 5)
             assert type(info.value) is TransportError, repr(info.value)
             assert info.value.__cause__ is reason
+        # A request that raced the end past the manager's check reaches the session itself:
+        # its build job fails the same way on both transports.
+        job = BuildJob(m._listener, m._new_rpc, operations.Get, (), {}, RaiseMode.ALL)
+        m._session.submit(job)
+        with pytest.raises(TransportError) as info:
+            await bounded(job.deferred, 5)
+        assert type(info.value) is TransportError and info.value.__cause__ is reason
         assert time.monotonic() - start < 2
         # None of them left the process: the server received nothing more.
         assert server._core.engine.statistics.in_rpcs == received
