@@ -386,6 +386,10 @@ class ReactorSession(MessageDispatch, Session):
         elif reason is None:
             reason = SessionCloseError(b"")
         self.end_reason = reason
+        if reason is not None and self._id is not None:
+            # An end nobody asked for, of a session that was up: logged as the threads
+            # transport logs it.
+            log.warning("session ended: %r", reason)
         jobs, self._jobs = self._jobs, collections.deque()
         for job in jobs:
             job.fail(reason or session_closed())

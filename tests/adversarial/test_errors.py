@@ -9,6 +9,7 @@ a plain ``TransportError`` whose ``__cause__`` is the reason the session ended.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, Type
 
@@ -117,7 +118,8 @@ CASES: Dict[str, Case] = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest_twisted.ensureDeferred
-async def test_session_end_error_vocabulary(server: Any, case: str) -> None:
+async def test_session_end_error_vocabulary(server: Any, case: str, caplog: Any) -> None:
+    caplog.set_level(logging.WARNING, logger="ncclient_twisted")
     resources = Resources()
     arrange, trigger, pending_class, reason_class, kwargs = CASES[case]
     m = await bounded(manager.connect(**server.connect_kwargs(**kwargs)))
@@ -141,6 +143,13 @@ async def test_session_end_error_vocabulary(server: Any, case: str) -> None:
             assert reason is None
         else:
             assert type(reason) is reason_class
+        # Logged once, the same on both transports; nothing for our own close.
+        ended = [r for r in caplog.records if r.getMessage().startswith("session ended")]
+        if reason is None:
+            assert ended == []
+        else:
+            expected = (logging.WARNING, "session ended: %r" % (reason,))
+            assert [(r.levelno, r.getMessage()) for r in ended] == [expected]
         if "closing" in ctx:
             await bounded(ctx["closing"].addErrback(lambda _: None))
         assert not m.connected and m.pending_requests == 0
