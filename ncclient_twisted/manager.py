@@ -459,6 +459,7 @@ class Manager(SubscriptionOperations, nc_manager.Manager):
         # first errback already, before the session thread has finished.
         return (
             self._end_reason is _NOT_ENDED
+            and self._closing is None
             and not self._listener.ended
             and bool(self._session.connected)
         )

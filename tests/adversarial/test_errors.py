@@ -87,6 +87,7 @@ async def _stop_answering(server: Any, m: manager.Manager, ctx: Dict[str, Any]) 
 
 async def _our_close(server: Any, m: manager.Manager, ctx: Dict[str, Any]) -> None:
     ctx["closing"] = m.close_session()
+    assert not m.connected  # closing already
 
 
 def _fault(kind: str, *args: Any, **kw: Any) -> Arrange:
