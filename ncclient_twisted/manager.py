@@ -179,6 +179,9 @@ class Manager(SubscriptionOperations, nc_manager.Manager):
         raise_mode: Optional[int] = None,
         timeout: Any = _MANAGER_TIMEOUT,
     ) -> "Deferred[Any]":
+        if self._listener.ended:
+            # After the end, whatever the transport: TransportError, the reason its cause.
+            return fail(self._listener.later_error())
         if self._interleave_blocked and not issubclass(cls, operations.CloseSession):
             return fail(
                 InterleaveError(
@@ -453,7 +456,14 @@ class Manager(SubscriptionOperations, nc_manager.Manager):
     @property
     def connected(self) -> bool:
         """Whether the session is up (``False`` as soon as it has ended or is closing)."""
-        return self._end_reason is _NOT_ENDED and bool(self._session.connected)
+        # The listener has ended before any pending request is failed: False in the
+        # first errback already, before the session thread has finished.
+        return (
+            self._end_reason is _NOT_ENDED
+            and self._closing is None
+            and not self._listener.ended
+            and bool(self._session.connected)
+        )
 
     # -- context managers ----------------------------------------------------------
 

@@ -23,13 +23,13 @@ from typing import Any, Dict, Optional, Tuple
 
 from lxml import etree
 from ncclient.operations.rpc import RaiseMode, RPCError, RPCReplyListener
-from ncclient.transport.errors import TransportError
 from ncclient.xml_ import NCElement, qualify, to_ele
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.python.failure import Failure
 
 from ncclient_twisted.bridge.handoff import Handoff
+from ncclient_twisted.transport.ended import not_connected, session_closed
 from ncclient_twisted.transport.framing import MalformedReplyError, reply_parse_error
 
 __all__ = ["DeferredReplyListener", "reply_outcome"]
@@ -89,6 +89,7 @@ class DeferredReplyListener(RPCReplyListener):
     _reactor: IReactorFromThreads
     _pending: Dict[str, _Pending]
     _ended: Optional[Exception]
+    _end_cause: Optional[Exception]
     _handoff: Handoff
     replies_dropped: int
 
@@ -116,6 +117,7 @@ class DeferredReplyListener(RPCReplyListener):
         self._reactor = reactor
         self._pending = {}
         self._ended = None
+        self._end_cause = None
         self.replies_dropped = 0
         self._handoff = handoff if handoff is not None else Handoff(reactor)
         return self
@@ -140,12 +142,23 @@ class DeferredReplyListener(RPCReplyListener):
 
     def _register(self, msgid: str, d: "Deferred[Any]", rpc: Any) -> Optional[Exception]:
         with self._lock:
-            ended = self._ended
-            if ended is None:
+            ended = self._ended is not None
+            if not ended:
                 self._pending[msgid] = _Pending(d, rpc)
-        if ended is not None:
+        if ended:
             self.forget(msgid)
-        return ended
+            return self.later_error()
+        return None
+
+    @property
+    def ended(self) -> bool:
+        """Whether the session has ended (set before any pending request is failed)."""
+        return self._ended is not None
+
+    def later_error(self) -> Exception:
+        """What a request made after the end fails with: ``TransportError`` caused by
+        the reason the session ended (see :mod:`~ncclient_twisted.transport.ended`)."""
+        return not_connected(self._end_cause)
 
     def fail_later(self, d: "Deferred[Any]", error: Exception) -> None:
         """Fail *d* with *error* on the reactor (from any thread), unless it has fired."""
@@ -229,11 +242,13 @@ class DeferredReplyListener(RPCReplyListener):
 
     def end(self, reason: Optional[Exception]) -> None:
         """The session is over: fail everything pending; later requests fail at once."""
+        cause = reason
         if reason is None:
-            reason = TransportError("Session closed")
+            reason = session_closed()
         with self._lock:
             if self._ended is None:
                 self._ended = reason
+                self._end_cause = cause
             pending = list(self._pending.values())
             self._pending.clear()
             rpcs = list(self._id2rpc.values())

@@ -43,6 +43,7 @@ from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
 from ncclient_twisted.transport.dispatch import MessageDispatch
+from ncclient_twisted.transport.ended import not_connected, session_closed
 from ncclient_twisted.transport.framing import EOM, FrameDecoder, announces_base, frame_11
 from ncclient_twisted.transport.hooks import SessionHooks
 from ncclient_twisted.transport.keepalive import KEEPALIVE_REQUEST, DeadPeerDetector, KeepaliveTimeoutError
@@ -310,7 +311,7 @@ class ReactorSession(MessageDispatch, Session):
         """Run ``job.run()`` (build and send a request) in a coming reactor turn, in the
         order submitted; ``job.fail(reason)`` instead once the session has ended."""
         if self.ended:
-            job.fail(self.end_reason or SessionCloseError(b""))
+            job.fail(not_connected(self.end_reason))
             return
         self._jobs.append(job)
         self._scheduler.request(self)
@@ -388,9 +389,13 @@ class ReactorSession(MessageDispatch, Session):
         elif reason is None:
             reason = SessionCloseError(b"")
         self.end_reason = reason
+        if reason is not None and self._id is not None:
+            # An end nobody asked for, of a session that was up: logged as the threads
+            # transport logs it.
+            log.warning("session ended: %r", reason)
         jobs, self._jobs = self._jobs, collections.deque()
         for job in jobs:
-            job.fail(reason or SessionCloseError(b""))
+            job.fail(reason or session_closed())
         if not self.hello.called:
             self.hello.errback(Failure(reason or SessionCloseError(b"")))
         for fn in self._on_end:

@@ -33,6 +33,7 @@ from ncclient.transport.session import NetconfBase, Session
 from ncclient.transport.ssh import SSHSession
 
 from ncclient_twisted.transport.dispatch import MessageDispatch
+from ncclient_twisted.transport.ended import not_connected, session_closed
 from ncclient_twisted.transport.framing import EOM, FrameDecoder, announces_base, frame_11
 from ncclient_twisted.transport.hooks import SessionHooks
 from ncclient_twisted.transport.hostkeys import KnownHostsMixin
@@ -332,7 +333,7 @@ class WakeOnSendSession(MessageDispatch, Session):
         self._jobs_submitted += 1
         self._jobs.append(job)
         if self._ended.is_set():
-            self._fail_jobs()
+            self._fail_jobs(later=True)
             return
         self._request_wake()
 
@@ -360,8 +361,10 @@ class WakeOnSendSession(MessageDispatch, Session):
                 self._jobs_done += 1
         self.wake()  # more to build: after this turn's reads and writes
 
-    def _fail_jobs(self) -> None:
-        reason = self.end_reason or TransportError("Session closed")
+    def _fail_jobs(self, later: bool = False) -> None:
+        """Fail the jobs not run: with the reason the session ended, or (*later*: made
+        after the end) with ``TransportError`` caused by it."""
+        reason = not_connected(self.end_reason) if later else self.end_reason or session_closed()
         while True:
             try:
                 job = self._jobs.popleft()
