@@ -455,7 +455,10 @@ class WorkScheduler:
         now = self.now()
         outermost = not self._depth
         if outermost:  # else: within work, whose deadline holds
-            if now >= self._window_end or now - self._last_end >= IDLE_GAP:
+            # After work that overran its budget (one large request), only the window's
+            # end starts a new one: a caller's loop of requests never pauses IDLE_GAP.
+            idle = now - self._last_end >= IDLE_GAP and self._used <= WORK_SLICE
+            if now >= self._window_end or idle:
                 self._window_end, self._used = now + 2 * WORK_SLICE, 0.0
             self._deadline = now + WORK_SLICE - self._used
             self._eager = flush
@@ -469,6 +472,10 @@ class WorkScheduler:
                     self._flush()  # its writing is work too
                     self._last_end = self.now()
                     self._used += self._last_end - now
+                    if self._used > WORK_SLICE:
+                        # Overran (one job longer than the budget): the reactor polls
+                        # before this scheduler works at once again.
+                        self._window_end = max(self._window_end, self._last_end + WORK_SLICE)
             if done:
                 return
         session.queued = True
