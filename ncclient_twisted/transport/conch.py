@@ -19,7 +19,7 @@ import collections
 import logging
 import time
 import weakref
-from typing import Any, Callable, Deque, List, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Deque, List, Optional, Protocol, Sequence, Tuple, Union
 
 from ncclient.capabilities import Capabilities
 from ncclient.transport.errors import (
@@ -43,7 +43,7 @@ from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
 from ncclient_twisted.transport.dispatch import MessageDispatch
-from ncclient_twisted.transport.framing import EOM, FrameDecoder, announces_base, frame_11
+from ncclient_twisted.transport.framing import EOM, FrameDecoder, LargeMessage, announces_base, frame_11
 from ncclient_twisted.transport.hooks import SessionHooks
 from ncclient_twisted.transport.keepalive import KEEPALIVE_REQUEST, DeadPeerDetector, KeepaliveTimeoutError
 
@@ -104,7 +104,8 @@ class ReactorSession(MessageDispatch, Session):
         # Work done a slice per reactor turn (see _work): requests to build, messages to
         # hand to the listeners.
         self._jobs: Deque[Any] = collections.deque()
-        self._messages: Deque[str] = collections.deque()
+        # (A message longer than LARGE_MESSAGE comes undecoded: it is decoded on the pool.)
+        self._messages: Deque[Union[str, LargeMessage]] = collections.deque()
         self._scheduler = scheduler if scheduler is not None else scheduler_for(reactor)
         #: The reactor's :class:`WorkScheduler` (its transport's reads share it).
         self.scheduler = self._scheduler
@@ -119,7 +120,12 @@ class ReactorSession(MessageDispatch, Session):
         #: Frames sent while held (see hold), or None.
         self._held: Optional[List[bytes]] = None
         self._decoder = FrameDecoder(
-            self._messages.append, lambda: self._base == NetconfBase.BASE_11, invalid=self._reject
+            self._messages.append,
+            lambda: self._base == NetconfBase.BASE_11,
+            invalid=self._reject,
+            max_size=hooks.max_message_size,
+            deliver_large=self._messages.append,
+            large=LARGE_MESSAGE,
         )
         self._on_end: List[Callable[[Optional[Exception]], None]] = []
         self._closing_on_purpose = False
@@ -320,10 +326,16 @@ class ReactorSession(MessageDispatch, Session):
     def _work(self) -> None:
         self._scheduler.request(self)
 
-    def _elsewhere(self, raw: str) -> bool:
-        """Hand a large message to the hooks' pool (its parse would hold the reactor);
-        the session's other work waits for it, so the order of messages is kept."""
-        done = self._run_elsewhere(lambda: self._dispatch_message(raw))
+    def _dispatch_any(self, raw: Union[str, LargeMessage]) -> None:
+        if isinstance(raw, LargeMessage):
+            self._dispatch_large(raw)
+        else:
+            self._dispatch_message(raw)
+
+    def _elsewhere(self, raw: Union[str, LargeMessage]) -> bool:
+        """Hand a large message to the hooks' pool (its decoding and parse would hold the
+        reactor); the session's other work waits for it, so the order of messages is kept."""
+        done = self._run_elsewhere(lambda: self._dispatch_any(raw))
         if done is None:
             return False
         self._waiting_for_elsewhere = True
@@ -350,7 +362,7 @@ class ReactorSession(MessageDispatch, Session):
                 if len(raw) > LARGE_MESSAGE and self._elsewhere(raw):
                     return True
                 try:
-                    self._dispatch_message(raw)
+                    self._dispatch_any(raw)
                 except Exception as e:
                     self._fail(e)
                     return True
@@ -370,7 +382,7 @@ class ReactorSession(MessageDispatch, Session):
         messages = self._messages
         while messages:
             try:
-                self._dispatch_message(messages.popleft())
+                self._dispatch_any(messages.popleft())
             except Exception:
                 log.exception("dropping a message at the end of the session")
         self.ended = True

@@ -221,6 +221,7 @@ class WakeOnSendSession(MessageDispatch, Session):
         self._gate_max = hooks.gate_max
         self._batch = hooks.batch
         self._notifications = hooks.notifications
+        self._max_message_size = hooks.max_message_size
         self._keepalive: Optional[DeadPeerDetector] = None
         self.name = "ncclient_twisted-session"
         try:
@@ -449,6 +450,8 @@ class WakeOnSendSession(MessageDispatch, Session):
                     self._dispatch_message,
                     lambda: self._base == NetconfBase.BASE_11,
                     invalid=self._reject,
+                    max_size=self._max_message_size,
+                    deliver_large=self._dispatch_large,
                 )
             self._decoder.feed(data)
             return
