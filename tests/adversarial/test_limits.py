@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator, List, Tuple
 
 import pytest
 import pytest_twisted
-from ncclient.transport.errors import NetconfFramingError
+from ncclient.transport.errors import NetconfFramingError, TransportError
 from twisted.internet import defer, task
 
 from ncclient_twisted import MessageTooLargeError, manager
@@ -122,6 +122,7 @@ async def test_a_base10_stream_without_end_of_message_ends_at_the_limit(
         await bounded(m.get(), 30)
     assert e.value.limit == MiB and "max_message_size" in str(e.value)
     assert await wait_until(lambda: not m.connected)
+    assert m._session._decoder.buffered == 0  # what it held of the message is released
     assert await wait_until_lost(peer, "no-eom")
     assert (await session_stats(peer, "no-eom"))["streamed"] < STREAMED_MAX
 
@@ -223,6 +224,24 @@ async def test_a_server_that_stops_reading_keeps_the_reactor_on_time(peer: Stall
     print("io=%s: the reactor was late by %.1f ms at worst" % (io, lateness.worst * 1000))
     assert lateness.worst < MAX_LATENESS, "the reactor was held %.3f s" % lateness.worst
     await bounded(m.close_session())
+
+
+@pytest_twisted.ensureDeferred
+async def test_edits_queued_to_a_server_that_stops_reading_fail_typed_when_it_drops(
+    peer: StallingServer, io: str
+) -> None:
+    m = await connect(peer, "stall", io)
+    configs = [edit(i) for i in range(EDITS)]
+    peer.command("pause")
+    pending = [m.edit_config(target="running", config=c) for c in configs]
+    assert await wait_until_stalled(peer)
+    peer.command("drop")
+    outcomes = await bounded(defer.DeferredList(pending, consumeErrors=True), 30)
+    errors = [r.value for ok, r in outcomes if not ok]
+    assert len(errors) == EDITS, "edits lost or answered: %d failed" % len(errors)
+    assert all(isinstance(e, TransportError) for e in errors), {type(e) for e in errors}
+    assert await wait_until(lambda: not m.connected)
+    assert (await session_stats(peer, "stall"))["edits"] == 0
 
 
 async def wait_until_stalled(peer: StallingServer) -> bool:

@@ -13,8 +13,9 @@ What a session does is picked by its username (any password is accepted):
   bytes; its reading is paused and resumed by the ``pause`` / ``resume`` commands.
 
 The parent reads one JSON line (``{"port": N}``), then writes commands on stdin, one a
-line: ``pause``, ``resume``, ``stats`` (answered with one JSON line: every session's
-counters, what the peer saw). End of stdin stops the server.
+line: ``pause``, ``resume``, ``drop`` (abort every connection), ``stats`` (answered with
+one JSON line: every session's counters, what the peer saw). End of stdin stops the
+server.
 """
 
 from __future__ import annotations
@@ -228,6 +229,10 @@ def command(line: str) -> None:
         for s in SESSIONS:
             if s.chan is not None and not s.stats["lost"]:
                 s.chan.resume_reading()
+    elif line == "drop":
+        for s in SESSIONS:
+            if s.chan is not None and not s.stats["lost"]:
+                s.chan.get_extra_info("connection").abort()
     elif line == "stats":
         print(json.dumps([s.stats for s in SESSIONS]), flush=True)
 
