@@ -29,9 +29,10 @@ MiB = 1024 * 1024
 MAX_LATENESS = 0.1
 #: The same for a 100 MB reply. ncclient's reply carries the message as one ``str``:
 #: making it is one copy of 100 MB in one C call, which holds the GIL (whichever thread
-#: makes it) for its whole length: 15-25 ms on a desktop, 60-85 ms on the 2-core VM this
-#: was measured on (page faults of the fresh 100 MB). Everything else is done in pieces.
-MAX_LATENESS_100MB = 0.15
+#: makes it) for its whole length: 60-85 ms on the 2-core VM this was measured on (page
+#: faults of the fresh 100 MB), up to 150 ms there under the load of parallel test runs.
+#: Everything else is done in pieces.
+MAX_LATENESS_100MB = 0.2
 #: What a hostile stream may push before the client hangs up, at most (bytes): the SSH
 #: window and the socket buffers of both sides, nowhere near the 300 MB it offers.
 STREAMED_MAX = 48 * MiB
