@@ -16,7 +16,7 @@ from ncclient_twisted.manager import Manager, connect, connect_ssh, connect_tls,
 from ncclient_twisted.notifications import CallbackHandle, Notification
 from ncclient_twisted.service import ManagerService, resubscribe
 from ncclient_twisted.subscriptions import InterleaveError, Subscription, SubscriptionTerminatedError
-from ncclient_twisted.transport.framing import MalformedReplyError
+from ncclient_twisted.transport.framing import MalformedReplyError, MessageTooLargeError
 from ncclient_twisted.transport.hostkeys import HostKeyChangedError, HostKeyRevokedError
 from ncclient_twisted.transport.keepalive import KeepaliveTimeoutError
 from ncclient_twisted.transport.limits import DescriptorLimitError
@@ -45,6 +45,7 @@ __all__ = [
     "set_pool_size",
     "DEFAULT_POOL_SIZE",
     "MalformedReplyError",
+    "MessageTooLargeError",
     "HostResolutionError",
     "__version__",
 ]

@@ -249,6 +249,7 @@ def open_manager(connector: _Connector) -> "Deferred[Manager]":
         # Built here, not on the reactor: creating a session (a thread, its locks and
         # conditions, a socket pair) costs the reactor milliseconds under load.
         hooks = BridgeHooks(runtime, notifications)
+        hooks.max_message_size = options.max_message_size
         try:
             session = session_class(device_handler, hooks)
         except Exception as e:

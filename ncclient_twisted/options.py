@@ -4,7 +4,8 @@
 ours. :meth:`ConnectOptions.parse` reads them once, at the call: ncclient's parameter
 dictionaries (``device_params``, ``manager_params``, ``nc_params``, ``errors_params``),
 our keywords (``known_hosts``, ``accept_new``, ``unknown_host_cb``, ``keepalive``,
-``keepalive_count_max``, ``notification_buffer`` in ``manager_params``) and what is left
+``keepalive_count_max``, ``max_message_size``, ``notification_buffer`` in ``manager_params``)
+and what is left
 for the session's ``connect``, checked against that method's own signature. A keyword
 nobody takes or a value of the wrong kind is a ``TypeError`` or ``ValueError`` saying which,
 which the connect functions return as a failed Deferred.
@@ -23,6 +24,7 @@ import ncclient
 from ncclient.operations.rpc import RaiseMode
 
 from ncclient_twisted.notifications import DEFAULT_NOTIFICATION_BUFFER
+from ncclient_twisted.transport.framing import DEFAULT_MAX_MESSAGE_SIZE
 from ncclient_twisted.transport.keepalive import DEFAULT_KEEPALIVE_COUNT_MAX
 
 __all__ = ["ConnectOptions", "key_passphrase_for_old_ncclient", "REACTOR_KEYWORDS"]
@@ -165,6 +167,9 @@ class ConnectOptions:
     known_hosts: Optional[str] = None
     accept_new: bool = False
     unknown_host_cb: Optional[Callable[[str, str], Any]] = None
+    #: The largest message the session takes (bytes of one message, framing excluded;
+    #: None: no limit): a larger one ends the session with ``MessageTooLargeError``.
+    max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE
 
     @property
     def reads_ssh_config(self) -> bool:
@@ -223,6 +228,16 @@ class ConnectOptions:
             manager_params["timeout"] = kwds["timeout"]  # as ncclient: connect's timeout
         if "timeout" in manager_params:
             manager_params["timeout"] = _number("timeout", manager_params["timeout"])
+        max_message_size = kwds.pop("max_message_size", DEFAULT_MAX_MESSAGE_SIZE)
+        if max_message_size is not None and (
+            isinstance(max_message_size, bool) or not isinstance(max_message_size, int)
+        ):
+            raise TypeError(
+                "max_message_size must be a whole number of bytes or None, not %s"
+                % type(max_message_size).__name__
+            )
+        if max_message_size is not None and max_message_size < 1:
+            raise ValueError("max_message_size must be positive (or None: no limit)")
         buffer_size = manager_params.pop("notification_buffer", DEFAULT_NOTIFICATION_BUFFER)
         if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size < 1:
             raise ValueError("notification_buffer must be a positive whole number")
@@ -238,6 +253,7 @@ class ConnectOptions:
             ignore_errors=list(errors_params.get("ignore_errors", []) or []),
             raise_mode=errors_params.get("raise_mode", RaiseMode.ALL),
             notification_buffer=buffer_size,
+            max_message_size=max_message_size,
         )
         if transport == "ssh":
             options._take_ssh_keywords()

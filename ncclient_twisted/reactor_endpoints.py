@@ -177,6 +177,7 @@ class _ReactorConnector:
         handoff = ImmediateHandoff(reactor)
         notifications = new_router(reactor, o, handoff)
         hooks = ReactorHooks(runtime_for(reactor), notifications)
+        hooks.max_message_size = o.max_message_size
         session = ReactorSession(device_handler, reactor, hooks)
         session.host = o.host
         listener = DeferredReplyListener.install(session, device_handler, reactor, handoff)

@@ -37,6 +37,22 @@ __all__ = ["DeferredReplyListener", "reply_outcome"]
 log = logging.getLogger("ncclient_twisted.listener")
 
 _RPC_REPLY = qualify("rpc-reply")
+#: Replies longer than this (characters) are parsed a piece at a time (see _parse_in_pieces).
+LARGE_REPLY = 1024 * 1024
+#: The piece (characters).
+_PARSE_STEP = 1024 * 1024
+
+
+def _parse_in_pieces(raw: str, huge_tree: bool) -> "etree._Element":
+    """*raw* parsed as ncclient's ``to_ele`` parses it (its parser's options), a piece at
+    a time: lxml holds the GIL for one piece, where ``to_ele`` holds it to encode the whole
+    reply and for much of its parse (a 100 MB reply kept every other thread, the reactor
+    too, waiting for up to 0.4 s)."""
+    parser = etree.XMLParser(recover=False, huge_tree=huge_tree)
+    for start in range(0, len(raw), _PARSE_STEP):
+        parser.feed(raw[start : start + _PARSE_STEP].encode("utf-8"))
+    root: "etree._Element" = parser.close()
+    return root
 
 
 def reply_outcome(rpc: Any, device_handler: Any) -> Any:
@@ -48,7 +64,17 @@ def reply_outcome(rpc: Any, device_handler: Any) -> Any:
     """
     reply = rpc._reply
     try:
-        reply.parse()
+        raw = reply._raw
+        if isinstance(raw, str) and len(raw) > LARGE_REPLY and not reply._parsed:
+            # ncclient's parse takes an element for its raw reply as well (to_ele returns
+            # it): it is given the one parsed here, then its text again.
+            reply._raw = _parse_in_pieces(raw, bool(rpc._huge_tree))
+            try:
+                reply.parse()
+            finally:
+                reply._raw = raw
+        else:
+            reply.parse()
     except etree.XMLSyntaxError as e:
         raise reply_parse_error(e, rpc.id, bool(rpc._huge_tree)) from e
     errors = [e for e in reply.errors if not device_handler.is_rpc_error_exempt(e.message)]

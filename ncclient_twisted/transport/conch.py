@@ -19,7 +19,7 @@ import collections
 import logging
 import time
 import weakref
-from typing import Any, Callable, Deque, List, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Deque, List, Optional, Protocol, Sequence, Tuple, Union
 
 from ncclient.capabilities import Capabilities
 from ncclient.transport.errors import (
@@ -44,7 +44,7 @@ from twisted.python.failure import Failure
 
 from ncclient_twisted.transport.dispatch import MessageDispatch
 from ncclient_twisted.transport.ended import not_connected, session_closed
-from ncclient_twisted.transport.framing import EOM, FrameDecoder, announces_base, frame_11
+from ncclient_twisted.transport.framing import EOM, FrameDecoder, LargeMessage, announces_base, frame_11
 from ncclient_twisted.transport.hooks import SessionHooks
 from ncclient_twisted.transport.keepalive import KEEPALIVE_REQUEST, DeadPeerDetector, KeepaliveTimeoutError
 
@@ -68,6 +68,8 @@ IDLE_GAP = 0.00005
 LARGE_MESSAGE = 256 * 1024
 #: How long a close may wait for the connection to end before it is aborted (seconds).
 CLOSE_ABORT_AFTER = 5.0
+#: While the peer's SSH window is full, what is written waits in pieces of this size.
+BACKLOG_PIECE = 256 * 1024
 
 
 class Link(Protocol):
@@ -108,7 +110,8 @@ class ReactorSession(MessageDispatch, Session):
         # Work done a slice per reactor turn (see _work): requests to build, messages to
         # hand to the listeners.
         self._jobs: Deque[Any] = collections.deque()
-        self._messages: Deque[str] = collections.deque()
+        # (A message longer than LARGE_MESSAGE comes undecoded: it is decoded on the pool.)
+        self._messages: Deque[Union[str, LargeMessage]] = collections.deque()
         self._scheduler = scheduler if scheduler is not None else scheduler_for(reactor)
         #: The reactor's :class:`WorkScheduler` (its transport's reads share it).
         self.scheduler = self._scheduler
@@ -123,7 +126,12 @@ class ReactorSession(MessageDispatch, Session):
         #: Frames sent while held (see hold), or None.
         self._held: Optional[List[bytes]] = None
         self._decoder = FrameDecoder(
-            self._messages.append, lambda: self._base == NetconfBase.BASE_11, invalid=self._reject
+            self._messages.append,
+            lambda: self._base == NetconfBase.BASE_11,
+            invalid=self._reject,
+            max_size=hooks.max_message_size,
+            deliver_large=self._messages.append,
+            large=LARGE_MESSAGE,
         )
         self._on_end: List[Callable[[Optional[Exception]], None]] = []
         self._closing_on_purpose = False
@@ -324,10 +332,16 @@ class ReactorSession(MessageDispatch, Session):
     def _work(self) -> None:
         self._scheduler.request(self)
 
-    def _elsewhere(self, raw: str) -> bool:
-        """Hand a large message to the hooks' pool (its parse would hold the reactor);
-        the session's other work waits for it, so the order of messages is kept."""
-        done = self._run_elsewhere(lambda: self._dispatch_message(raw))
+    def _dispatch_any(self, raw: Union[str, LargeMessage]) -> None:
+        if isinstance(raw, LargeMessage):
+            self._dispatch_large(raw)
+        else:
+            self._dispatch_message(raw)
+
+    def _elsewhere(self, raw: Union[str, LargeMessage]) -> bool:
+        """Hand a large message to the hooks' pool (its decoding and parse would hold the
+        reactor); the session's other work waits for it, so the order of messages is kept."""
+        done = self._run_elsewhere(lambda: self._dispatch_any(raw))
         if done is None:
             return False
         self._waiting_for_elsewhere = True
@@ -354,7 +368,7 @@ class ReactorSession(MessageDispatch, Session):
                 if len(raw) > LARGE_MESSAGE and self._elsewhere(raw):
                     return True
                 try:
-                    self._dispatch_message(raw)
+                    self._dispatch_any(raw)
                 except Exception as e:
                     self._fail(e)
                     return True
@@ -374,7 +388,7 @@ class ReactorSession(MessageDispatch, Session):
         messages = self._messages
         while messages:
             try:
-                self._dispatch_message(messages.popleft())
+                self._dispatch_any(messages.popleft())
             except Exception:
                 log.exception("dropping a message at the end of the session")
         self.ended = True
@@ -463,7 +477,10 @@ class WorkScheduler:
         now = self.now()
         outermost = not self._depth
         if outermost:  # else: within work, whose deadline holds
-            if now >= self._window_end or now - self._last_end >= IDLE_GAP:
+            # After work that overran its budget (one large request), only the window's
+            # end starts a new one: a caller's loop of requests never pauses IDLE_GAP.
+            idle = now - self._last_end >= IDLE_GAP and self._used <= WORK_SLICE
+            if now >= self._window_end or idle:
                 self._window_end, self._used = now + 2 * WORK_SLICE, 0.0
             self._deadline = now + WORK_SLICE - self._used
             self._eager = flush
@@ -477,6 +494,10 @@ class WorkScheduler:
                     self._flush()  # its writing is work too
                     self._last_end = self.now()
                     self._used += self._last_end - now
+                    if self._used > WORK_SLICE:
+                        # Overran (one job longer than the budget): the reactor polls
+                        # before this scheduler works at once again.
+                        self._window_end = max(self._window_end, self._last_end + WORK_SLICE)
             if done:
                 return
         session.queued = True
@@ -596,6 +617,38 @@ class NetconfChannel(SSHChannel):
         self.session = session
         self._opened = opened
         self._environment = environment
+        #: What waits for the peer's window, beyond what Conch holds (see write).
+        self._backlog: Deque[bytes] = collections.deque()
+
+    def write(self, data: bytes) -> None:
+        """Conch's, except that what the peer's window cannot take yet waits here in
+        pieces: Conch keeps it as one ``bytes``, copied whole on every write and every
+        window adjust (a peer that stops reading with 100 MB queued cost the reactor
+        0.1 s a time, and the copies grow as the square of the backlog)."""
+        if self.buf or self._backlog or len(data) > self.remoteWindowLeft:
+            if len(data) <= BACKLOG_PIECE:
+                self._backlog.append(data)
+            else:
+                self._backlog.extend(data[i : i + BACKLOG_PIECE] for i in range(0, len(data), BACKLOG_PIECE))
+            self._drain()
+            return
+        SSHChannel.write(self, data)
+
+    def addWindowBytes(self, data: int) -> None:
+        # Conch's sends what it holds through self.write, which would put it behind the
+        # backlog: it is sent here, first.
+        held, self.buf = self.buf, b""
+        SSHChannel.addWindowBytes(self, data)
+        if held:
+            SSHChannel.write(self, held)
+        self._drain()
+
+    def _drain(self) -> None:
+        """Hand Conch the backlog's pieces while the window takes them (Conch keeps the
+        rest of the last one)."""
+        backlog = self._backlog
+        while backlog and not self.buf and self.remoteWindowLeft > 0:
+            SSHChannel.write(self, backlog.popleft())
 
     def drop_connection(self, abort: bool = False) -> None:
         """Close the SSH connection this channel runs on (*abort*: at once, without

@@ -7,7 +7,7 @@ from typing import Any, Callable, ContextManager, Optional, cast
 
 from ncclient.transport.session import NotificationHandler
 
-from ncclient_twisted.transport.framing import MalformedReplyError
+from ncclient_twisted.transport.framing import LargeMessage, MalformedReplyError, not_utf8
 from ncclient_twisted.transport.rootscan import scan_root
 
 __all__ = ["MessageDispatch"]
@@ -77,6 +77,16 @@ class MessageDispatch:
                 # its parser refuses (too deep, not well-formed) would kill a long-lived
                 # session. The message is dropped instead.
                 log.error("%s dropped a message: %r", type(listener).__name__, e)
+
+    def _dispatch_large(self, message: LargeMessage) -> None:
+        """Decode a large message (off the reactor: see :class:`LargeMessage`) and hand it
+        to the listeners; one that is not UTF-8 is rejected as the decoder would."""
+        try:
+            text = message.decode()
+        except UnicodeDecodeError as e:
+            self._reject(not_utf8(message.head(), e))
+            return
+        self._dispatch_message(text)
 
     def _reject(self, error: MalformedReplyError) -> None:
         """A message that cannot be parsed safely: its request (if known) fails with *error*."""

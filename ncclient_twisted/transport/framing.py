@@ -14,6 +14,7 @@ entities, never sees one.
 
 from __future__ import annotations
 
+import codecs
 import re
 from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
@@ -25,11 +26,14 @@ __all__ = [
     "BASE_CAPABILITIES",
     "announces_base",
     "FrameDecoder",
+    "LargeMessage",
     "frame_10",
     "frame_11",
     "EOM",
     "END_OF_CHUNKS",
     "MalformedReplyError",
+    "MessageTooLargeError",
+    "DEFAULT_MAX_MESSAGE_SIZE",
     "message_root",
 ]
 
@@ -40,6 +44,23 @@ _MAX_CHUNK_SIZE = 4294967295
 _MAX_HEADER = len(b"\n#4294967295\n")
 #: A chunk header (its size) or the end of the chunks (``#``).
 _CHUNK_HEADER = re.compile(rb"\n#(#|[1-9][0-9]{0,9})\n")
+#: The default ``max_message_size`` (bytes of one message, framing excluded): 256 MiB,
+#: room for a full configuration of a large router (a 100 MB reply works) while a peer
+#: cannot make a session hold more than that (plus one read) for one message.
+DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024 * 1024
+
+
+class MessageTooLargeError(NetconfFramingError):
+    """A message, or a chunk header announcing one, larger than the session's
+    ``max_message_size``: the session ends with it."""
+
+    def __init__(self, limit: int, what: str) -> None:
+        super().__init__(
+            "%s: more than the maximum message size of %d bytes (the max_message_size "
+            "connect keyword)" % (what, limit)
+        )
+        #: The limit that was exceeded (bytes).
+        self.limit = limit
 
 
 def frame_10(message: bytes) -> bytes:
@@ -52,6 +73,44 @@ def frame_11(message: bytes) -> bytes:
     return b"\n#%d\n%s%s" % (len(message), message, END_OF_CHUNKS)
 
 
+class LargeMessage:
+    """A message larger than the decoder's *large* size, as the bytes it came in: decoding
+    it is left to whoever handles it (off the reactor), a piece at a time."""
+
+    __slots__ = ("pieces", "size")
+
+    def __init__(self, pieces: List[bytes]) -> None:
+        self.pieces = pieces
+        #: Its length in bytes.
+        self.size = sum(len(p) for p in pieces)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def head(self, size: int = 64 * 1024) -> bytes:
+        """Its first *size* bytes (where the root element's start tag is)."""
+        return b"".join(self.pieces[: 1 + size // max(1, len(self.pieces[0]))])[:size]
+
+    def decode(self) -> str:
+        """The message as text, stripped as the decoder strips small ones; raises
+        ``UnicodeDecodeError``. Each piece is decoded on its own (a short hold of the
+        GIL each), then the text is joined once."""
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        parts = [decoder.decode(p) for p in self.pieces]
+        parts.append(decoder.decode(b"", final=True))
+        first = 0
+        while first < len(parts) and not parts[first].lstrip():
+            first += 1
+        last = len(parts)
+        while last > first and not parts[last - 1].rstrip():
+            last -= 1
+        parts = parts[first:last]
+        if parts:
+            parts[0] = parts[0].lstrip()
+            parts[-1] = parts[-1].rstrip()
+        return "".join(parts)
+
+
 class FrameDecoder:
     """Turns a byte stream into NETCONF messages.
 
@@ -62,6 +121,13 @@ class FrameDecoder:
     A message that is not UTF-8 is given to *invalid* as a :exc:`MalformedReplyError`
     (the framing is intact, so the stream goes on); without *invalid* it is a
     ``NetconfFramingError``.
+    A message longer than *max_size* bytes (a chunk header announcing more, a base:1.0
+    stream with no end-of-message marker within it) raises :exc:`MessageTooLargeError` as
+    soon as it is known, before the rest arrives. After a framing error what was buffered
+    is dropped, and so is whatever is fed later (the stream cannot be read any more).
+    With *deliver_large*, a message longer than *large* bytes is handed to it undecoded,
+    as a :class:`LargeMessage`. The bytes of a message are kept as they come, never
+    copied into one buffer, so no single step costs more than its input.
     """
 
     def __init__(
@@ -69,17 +135,34 @@ class FrameDecoder:
         deliver: Callable[[str], None],
         chunked: Callable[[], bool],
         invalid: "Optional[Callable[[MalformedReplyError], None]]" = None,
+        max_size: Optional[int] = None,
+        deliver_large: "Optional[Callable[[LargeMessage], None]]" = None,
+        large: int = 256 * 1024,
     ) -> None:
         self._deliver = deliver
+        self._max_size = max_size
+        self._deliver_large = deliver_large
+        self._large = large
         self._chunked = chunked
         self._invalid = invalid
         self._buf = bytearray()
+        #: The bytes of the message being read, as they came.
         self._chunks: List[bytes] = []
         self._in_message = False
         self._is_chunked = False  # the framing of the message being read
         self._scan = 0  # base:1.0: where the search for EOM resumes
+        self._size = 0  # the message's size so far (base:1.1: as its chunk headers say)
+        self._chunk_left = 0  # base:1.1: the bytes of the current chunk still to come
+        self._broken = False
+
+    @property
+    def buffered(self) -> int:
+        """How many bytes of incomplete messages the decoder holds."""
+        return len(self._buf) + sum(len(c) for c in self._chunks)
 
     def feed(self, data: bytes) -> None:
+        if self._broken:
+            return  # the framing was lost: nothing after it can be read
         buf = self._buf
         buf += data
         # Messages are read at an offset and the consumed prefix is dropped once per
@@ -95,14 +178,34 @@ class FrameDecoder:
                 if message is None:
                     return
                 self._finish(message)
+        except NetconfFramingError:
+            self._discard()
+            raise
         finally:
             if pos:
                 del buf[:pos]
                 self._scan = max(0, self._scan - pos)
 
-    def _finish(self, message: bytes) -> None:
+    def _discard(self) -> None:
+        """Drop what is buffered (the framing is lost: it can never be delivered)."""
+        self._broken = True
+        self._buf = bytearray()
+        self._chunks = []
+        self._size = self._scan = self._chunk_left = 0
+
+    def _too_large(self, size: int) -> bool:
+        return self._max_size is not None and size > self._max_size
+
+    def _finish(self, pieces: List[bytes]) -> None:
         self._in_message = False
         self._scan = 0
+        self._size = 0
+        if self._deliver_large is not None:
+            size = len(pieces[0]) if len(pieces) == 1 else sum(len(p) for p in pieces)
+            if size > self._large:
+                self._deliver_large(LargeMessage(pieces))
+                return
+        message = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         try:
             text = message.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -113,20 +216,44 @@ class FrameDecoder:
             return
         self._deliver(text.strip())
 
-    def _step_10(self, buf: bytearray, pos: int) -> Tuple[int, Optional[bytes]]:
-        """Read the base:1.0 message at *pos*: (where reading stopped, the message or
-        None if it is not all here yet)."""
+    def _step_10(self, buf: bytearray, pos: int) -> Tuple[int, Optional[List[bytes]]]:
+        """Read the base:1.0 message at *pos*: (where reading stopped, the message's
+        pieces or None if it is not all here yet: what is, is kept)."""
         i = buf.find(EOM, max(pos, self._scan))
         if i < 0:
-            self._scan = max(pos, len(buf) - len(EOM) + 1)
-            return pos, None
-        return i + len(EOM), bytes(buf[pos:i])
+            # The last bytes may be the start of the marker: they wait for the next read.
+            keep = max(pos, len(buf) - len(EOM) + 1)
+            if keep > pos:
+                self._size += keep - pos
+                if self._too_large(self._size):
+                    raise MessageTooLargeError(
+                        self._max_size or 0, "no end-of-message marker (]]>]]>) within the limit"
+                    )
+                self._chunks.append(bytes(buf[pos:keep]))
+            self._scan = keep
+            return keep, None
+        size = self._size + i - pos
+        if self._too_large(size):
+            raise MessageTooLargeError(self._max_size or 0, "a message of %d bytes" % size)
+        pieces, self._chunks = self._chunks, []
+        if i > pos or not pieces:
+            pieces.append(bytes(buf[pos:i]))
+        return i + len(EOM), pieces
 
-    def _step_11(self, buf: bytearray, pos: int) -> Tuple[int, Optional[bytes]]:
-        """Read base:1.1 chunks from *pos*: (where reading stopped, the message or None
-        if it is not all here yet; its chunks read so far are kept)."""
+    def _step_11(self, buf: bytearray, pos: int) -> Tuple[int, Optional[List[bytes]]]:
+        """Read base:1.1 chunks from *pos*: (where reading stopped, the message's pieces
+        or None if it is not all here yet; what is, is kept)."""
         n = len(buf)
         while True:
+            left = self._chunk_left
+            if left:  # the rest of a chunk that did not come in one read
+                take = min(left, n - pos)
+                if not take:
+                    return pos, None
+                self._chunks.append(bytes(buf[pos : pos + take]))
+                self._chunk_left = left - take
+                pos += take
+                continue
             match = _CHUNK_HEADER.match(buf, pos)
             if match is None:
                 if not self._incomplete_header(buf, pos):
@@ -135,16 +262,25 @@ class FrameDecoder:
             digits = match.group(1)
             if digits == b"#":
                 chunks, self._chunks = self._chunks, []
-                return match.end(), chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                return match.end(), chunks or [b""]
             size = int(digits)
             if size > _MAX_CHUNK_SIZE:
                 raise NetconfFramingError("chunk size too large", bytes(digits))
+            self._size += size
+            if self._too_large(self._size):
+                # Known from the header: the chunk is not waited for.
+                raise MessageTooLargeError(
+                    self._max_size or 0,
+                    "a chunk of %d bytes after %d bytes of the message" % (size, self._size - size),
+                )
             start = match.end()
             end = start + size
-            if n < end:
-                return pos, None
+            if n < end:  # what came is kept, the rest is owed
+                self._chunks.append(bytes(buf[start:n]))
+                self._chunk_left = end - n
+                return n, None
             if not self._chunks and buf.startswith(END_OF_CHUNKS, end):
-                return end + 4, bytes(buf[start:end])  # the usual message: one chunk
+                return end + 4, [bytes(buf[start:end])]  # the usual message: one chunk
             self._chunks.append(bytes(buf[start:end]))
             pos = end
 

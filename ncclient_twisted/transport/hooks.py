@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, Optional
 
+from ncclient_twisted.transport.framing import DEFAULT_MAX_MESSAGE_SIZE
+
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
 
@@ -30,6 +32,9 @@ class SessionHooks:
     #: A ``SessionListener`` that takes the place of ncclient's ``NotificationHandler``:
     #: it gets every message and handles the ``<notification>`` ones. ``None``: ncclient's.
     notifications: Any = None
+    #: The largest message the session takes (bytes; ``None``: no limit), the
+    #: ``max_message_size`` connect keyword: a larger one ends the session.
+    max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE
 
     def write_now(self) -> bool:
         """Whether a message sent now may be written by the caller's thread (nothing else

@@ -25,7 +25,7 @@ import selectors
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional, Protocol, Type, cast
+from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional, Protocol, Type, Union, cast
 
 import ncclient.transport.parser as nc_parser
 from ncclient.transport.errors import SessionCloseError, SessionError, SSHError, TransportError
@@ -74,6 +74,8 @@ MAX_JOBS_PER_TURN = 256
 #: The largest framed message a caller's thread writes itself (see ``send``); larger
 #: ones are always written by the session thread.
 DIRECT_WRITE_MAX = 16 * 1024
+#: Queued messages are joined into one write up to this size (one more message at most).
+WRITE_BATCH = 256 * 1024
 
 
 class QuietSocket(socket.socket):
@@ -222,6 +224,7 @@ class WakeOnSendSession(MessageDispatch, Session):
         self._gate_max = hooks.gate_max
         self._batch = hooks.batch
         self._notifications = hooks.notifications
+        self._max_message_size = hooks.max_message_size
         self._keepalive: Optional[DeadPeerDetector] = None
         self.name = "ncclient_twisted-session"
         try:
@@ -234,7 +237,9 @@ class WakeOnSendSession(MessageDispatch, Session):
         self._ended = threading.Event()
         self.end_reason: Optional[Exception] = None
         self._decoder: Optional[FrameDecoder] = None
-        self._out = b""
+        # A memoryview once the session thread writes: what the transport took is cut
+        # off without copying the rest (one SSH packet, 32 KiB, at a time).
+        self._out: Union[bytes, memoryview] = b""
         #: Held while writing: by the session thread, or by a caller writing directly.
         self._write_lock = threading.Lock()
         # Requests to build on this thread (see submit): the caller counts what it
@@ -403,16 +408,21 @@ class WakeOnSendSession(MessageDispatch, Session):
             self.wake()
         return True
 
-    def _take_queued(self) -> bytes:
-        """All queued messages, framed, as one buffer (one write, one TCP segment)."""
+    def _take_queued(self) -> memoryview:
+        """The queued messages, framed, as one buffer (one write, one TCP segment), up to
+        WRITE_BATCH: a backlog of 100 MB is never joined (nor copied) in one piece."""
         out: List[bytes] = []
-        while True:
+        size = 0
+        while size < WRITE_BATCH:
             try:
                 msg = self._q.get_nowait()
             except queue.Empty:
                 break
             out.append(self._frame(msg))
-        return b"".join(out)
+            size += len(out[-1])
+        if not out:
+            return memoryview(b"")
+        return memoryview(out[0] if len(out) == 1 else b"".join(out))
 
     def _write_some(self) -> None:
         """Write what the transport takes now; the rest waits in ``_out``."""
@@ -424,15 +434,16 @@ class WakeOnSendSession(MessageDispatch, Session):
             self._out = self._take_queued()
         while self._out and self._send_ready():
             try:
-                n = self._transport_write(self._out)
+                # (paramiko's Channel.send and socket.send take a memoryview as well.)
+                n = self._transport_write(cast(bytes, self._out))
             except (OSError, EOFError) as e:
                 # paramiko: "Socket is closed", or EOFError from its packetizer: the
                 # server closed first.
-                raise SessionCloseError(b"", self._out) from e
+                raise SessionCloseError(b"", bytes(self._out)) from e
             if n is None:
                 return
             if n <= 0:
-                raise SessionCloseError(b"", self._out)
+                raise SessionCloseError(b"", bytes(self._out))
             self._out = self._out[n:]
             if not self._out:
                 self._out = self._take_queued()
@@ -452,6 +463,8 @@ class WakeOnSendSession(MessageDispatch, Session):
                     self._dispatch_message,
                     lambda: self._base == NetconfBase.BASE_11,
                     invalid=self._reject,
+                    max_size=self._max_message_size,
+                    deliver_large=self._dispatch_large,
                 )
             self._decoder.feed(data)
             return
