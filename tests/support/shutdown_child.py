@@ -1,0 +1,346 @@
+"""A client process that reaches one state, then has its reactor stopped (issue #21, point 3).
+
+Run from the project's root::
+
+    python -m tests.support.shutdown_child STATE IO HOW [SESSIONS]
+
+*STATE* is one of :data:`STATES`, *IO* ``reactor`` or ``threads``, *HOW* ``stop`` (the
+child calls ``reactor.stop()`` itself, in the turn it reaches the state) or ``sigterm``
+(the parent sends SIGTERM once it reads the line). The child prints ``READY`` (flushed)
+when it has reached the state, and ``EXITING`` when ``reactor.run()`` has returned; then
+Python exits with the code it gives (0). Twisted's log and the project's warnings go to
+stderr, so an unhandled error or a traceback shows there.
+
+The servers are real: the embedded NETCONF server on this reactor (most states), Twisted
+servers that stall at one stage of the SSH handshake (the connecting states), and for
+``sessions`` embedded servers in processes of their own (their load stays out of ours).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from typing import Any, Callable, Dict, List, Optional
+
+from twisted.conch.avatar import ConchUser
+from twisted.conch.interfaces import IConchUser
+from twisted.conch.ssh import channel, connection, factory, keys, userauth
+from twisted.cred import credentials
+from twisted.cred.checkers import ICredentialsChecker
+from twisted.cred.portal import IRealm, Portal
+from twisted.internet import defer, protocol, task
+from twisted.python import log as twisted_log
+from zope.interface import implementer
+
+from ncclient_twisted import manager, testing
+from ncclient_twisted.testing import Fault
+
+#: Every state the child can reach.
+STATES = (
+    "tcp",  # TCP connected, no SSH banner yet
+    "kex",  # banners exchanged, the key exchange never answered
+    "auth",  # authentication asked, never answered
+    "subsystem",  # the netconf subsystem asked, never answered
+    "hello",  # the channel runs, the server's hello never comes
+    "idle",  # a session up, nothing in flight
+    "inflight",  # 500 requests waiting for their replies
+    "closing",  # close_session() just called
+    "ended",  # the server just ended the session
+    "framing",  # the session ended by a framing error
+    "notifications",  # notifications streaming in
+    "sessions",  # many sessions open (SESSIONS, default 1,000)
+)
+
+#: Requests in flight in the ``inflight`` state.
+IN_FLIGHT = 500
+#: Servers the ``sessions`` state spreads its sessions over (processes of their own).
+SERVER_PROCESSES = 2
+#: The connects' timeout: longer than any wait here, so nothing ends by itself.
+CONNECT_TIMEOUT = 60
+
+#: What each state's server does (run in the server process with ``s``, the server,
+#: ``Fault`` and ``task`` in scope; the server is otherwise the default embedded one).
+SERVER_SETUP = {
+    # No hello; "SESSION" printed once the session's channel runs.
+    "hello": (
+        "s.faults.add(Fault.no_hello()); seen = []\n"
+        "task.LoopingCall(lambda: s.sessions and not seen"
+        " and (seen.append(1), print('SESSION', flush=True))).start(0.005)"
+    ),
+    # The first reply held: the other requests wait behind it.
+    "inflight": "s.faults.add(Fault.delay('get-config', 30))",
+    # close-session answered late: the close is still under way at the stop.
+    "closing": "s.faults.add(Fault.delay('close-session', 30))",
+    # The server ends each session once it has answered its first request.
+    "ended": (
+        "task.LoopingCall(lambda: [x.close_gracefully() for x in list(s.sessions.values())"
+        " if x.counters.in_rpcs and not x.closed]).start(0.005)"
+    ),
+    "framing": "s.faults.add(Fault.bad_chunk_header('get-config'))",
+    # Notifications streaming to whoever subscribes: 20 every 2 ms.
+    "notifications": (
+        "task.LoopingCall(lambda: s.publish_many(['<tick xmlns=\\'urn:example:shutdown\\'/>'] * 20))"
+        ".start(0.002)"
+    ),
+}
+
+_SERVER_PROCESS = """
+import json, sys
+from twisted.internet import defer, task, threads
+from ncclient_twisted import testing
+from ncclient_twisted.testing import Fault
+
+async def main(reactor):
+    s = await testing.serve(reactor, users={"admin": "admin"})
+    exec(sys.argv[1], {"s": s, "Fault": Fault, "task": task})
+    print(json.dumps([s.host, s.port]), flush=True)
+    await threads.deferToThread(sys.stdin.read)  # until the client process ends
+
+task.react(lambda r: defer.ensureDeferred(main(r)))
+"""
+
+
+async def start_server(reactor: Any, setup: str = "") -> Dict[str, Any]:
+    """An embedded server in a process of its own (it ends with this one: its stdin
+    closes); the connect keywords for it."""
+    p = subprocess.Popen(
+        [sys.executable, "-c", _SERVER_PROCESS, setup], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    _servers.append(p)
+    assert p.stdout is not None
+    host, port = json.loads(await defer_to_thread(reactor, p.stdout.readline))
+    return dict(
+        host=host,
+        port=port,
+        username="admin",
+        password="admin",
+        hostkey_verify=False,
+        allow_agent=False,
+        look_for_keys=False,
+        timeout=CONNECT_TIMEOUT,
+    )
+
+
+#: The server processes started (kept open: they end when this process does).
+_servers: List[subprocess.Popen] = []
+
+
+def ready(reactor: Any, how: str) -> None:
+    """Say the state is reached; for ``stop``, stop the reactor in this very turn."""
+    print("READY", flush=True)
+    if how == "stop":
+        reactor.stop()
+
+
+# -- servers that stall at one stage of the handshake -------------------------------------
+
+
+class Stall(protocol.Protocol):
+    """Sends *script* on connect, reads and ignores the rest; *reached* fires once what
+    it received shows the client got to the stage (*enough(received)*)."""
+
+    def __init__(self, script: bytes, enough: Callable[[bytes], bool], reached: "defer.Deferred[None]") -> None:
+        self.script, self.enough, self.reached = script, enough, reached
+        self.received = b""
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        if self.script:
+            self.transport.write(self.script)
+        self.dataReceived(b"")
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+        if not self.reached.called and self.enough(self.received):
+            self.reached.callback(None)
+
+
+def _after_banner(received: bytes) -> bool:
+    # The client's banner and (the start of) its KEXINIT: it has read ours.
+    return received.startswith(b"SSH-2.0-") and len(received.partition(b"\n")[2]) > 0
+
+
+@implementer(ICredentialsChecker)
+class NeverAnswers:
+    """A credentials checker that never decides (the client waits in authentication)."""
+
+    credentialInterfaces = (credentials.IUsernamePassword,)
+
+    def __init__(self, reached: "defer.Deferred[None]") -> None:
+        self.reached = reached
+
+    def requestAvatarId(self, creds: Any) -> "defer.Deferred[bytes]":
+        if not self.reached.called:
+            self.reached.callback(None)
+        return defer.Deferred()
+
+
+@implementer(ICredentialsChecker)
+class Anyone:
+    credentialInterfaces = (credentials.IUsernamePassword,)
+
+    def requestAvatarId(self, creds: Any) -> "defer.Deferred[bytes]":
+        return defer.succeed(creds.username)
+
+
+class SilentChannel(channel.SSHChannel):
+    """A session channel that never answers a request (``subsystem`` included)."""
+
+    def requestReceived(self, requestType: bytes, data: bytes) -> "defer.Deferred[int]":
+        reached = self.avatar.reached
+        if not reached.called:
+            reached.callback(None)
+        return defer.Deferred()
+
+
+class SilentUser(ConchUser):
+    def __init__(self, reached: "defer.Deferred[None]") -> None:
+        ConchUser.__init__(self)
+        self.reached = reached
+        self.channelLookup[b"session"] = SilentChannel
+
+
+@implementer(IRealm)
+class Realm:
+    def __init__(self, reached: "defer.Deferred[None]") -> None:
+        self.reached = reached
+
+    def requestAvatar(self, avatarId: Any, mind: Any, *interfaces: Any) -> Any:
+        return IConchUser, SilentUser(self.reached), lambda: None
+
+
+class StallingSSHFactory(factory.SSHFactory):
+    services = {b"ssh-userauth": userauth.SSHUserAuthServer, b"ssh-connection": connection.SSHConnection}
+    primes = None
+    noisy = False
+
+    def __init__(self, checker: Any, reached: "defer.Deferred[None]") -> None:
+        key = keys.Key(testing.generate_key())
+        self.privateKeys = {key.sshType(): key}
+        self.publicKeys = {key.sshType(): key.public()}
+        self.portal = Portal(Realm(reached), [checker])
+
+
+def listen(reactor: Any, factory_: protocol.Factory) -> Dict[str, Any]:
+    port = reactor.listenTCP(0, factory_, interface="127.0.0.1")
+    return dict(
+        host="127.0.0.1",
+        port=port.getHost().port,
+        username="admin",
+        password="admin",
+        hostkey_verify=False,
+        allow_agent=False,
+        look_for_keys=False,
+        timeout=CONNECT_TIMEOUT,
+    )
+
+
+async def stalled_connect(reactor: Any, io: str, how: str, state: str) -> None:
+    reached: "defer.Deferred[None]" = defer.Deferred()
+    if state in ("tcp", "kex"):
+        script, enough = (b"", lambda r: True) if state == "tcp" else (b"SSH-2.0-stall\r\n", _after_banner)
+        kw = listen(reactor, protocol.Factory.forProtocol(lambda: Stall(script, enough, reached)))
+    elif state == "auth":
+        kw = listen(reactor, StallingSSHFactory(NeverAnswers(reached), reached))
+    else:  # subsystem
+        kw = listen(reactor, StallingSSHFactory(Anyone(), reached))
+    connecting = manager.connect(io=io, **kw)
+    connecting.addErrback(lambda f: print("connect failed: %s" % f.getErrorMessage(), flush=True))
+    await reached
+    ready(reactor, how)
+    await connecting
+
+
+# -- the embedded server's states ---------------------------------------------------------
+
+
+async def embedded(reactor: Any, io: str, how: str, state: str) -> None:
+    kw = await start_server(reactor, SERVER_SETUP.get(state, ""))
+    if state == "hello":
+        connecting = manager.connect(io=io, **kw)
+        connecting.addErrback(lambda f: print("connect failed: %s" % f.getErrorMessage(), flush=True))
+        stdout = _servers[-1].stdout
+        assert stdout is not None
+        line = await defer_to_thread(reactor, stdout.readline)  # the channel runs, no hello
+        assert line.strip() == "SESSION", line
+        ready(reactor, how)
+        await connecting
+        return
+    m = await manager.connect(io=io, **kw)
+    if state == "idle":
+        ready(reactor, how)
+    elif state == "inflight":
+        pending = [m.get_config(source="running") for _ in range(IN_FLIGHT)]
+        for d in pending:
+            d.addErrback(lambda f: None)  # they fail when the session ends
+        while m.pending_requests < IN_FLIGHT:  # all sent
+            await task.deferLater(reactor, 0.01, lambda: None)
+        ready(reactor, how)
+    elif state == "closing":
+        m.close_session().addErrback(lambda f: None)
+        ready(reactor, how)
+    elif state in ("ended", "framing"):
+        m.get_config(source="running").addErrback(lambda f: None)
+        await m.when_closed()
+        ready(reactor, how)
+    elif state == "notifications":
+        await m.create_subscription()
+        notifications: List[Any] = []
+        m.add_notification_callback(notifications.append)
+        while len(notifications) < 200:
+            await task.deferLater(reactor, 0.01, lambda: None)
+        ready(reactor, how)
+    else:
+        raise ValueError(state)
+
+
+# -- many sessions --------------------------------------------------------------------------
+
+
+async def many(reactor: Any, io: str, how: str, sessions: int) -> None:
+    servers = [await start_server(reactor) for _ in range(SERVER_PROCESSES)]
+    managers = await defer.gatherResults(
+        [manager.connect(io=io, **servers[i % len(servers)]) for i in range(sessions)], consumeErrors=True
+    )
+    assert all(m.connected for m in managers)
+    ready(reactor, how)
+
+
+def defer_to_thread(reactor: Any, fn: Callable[[], Any]) -> "defer.Deferred[Any]":
+    from twisted.internet import threads
+
+    return threads.deferToThreadPool(reactor, reactor.getThreadPool(), fn)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    state, io, how = args[:3]
+    sessions = int(args[3]) if len(args) > 3 else 1000
+    if state not in STATES or io not in ("reactor", "threads") or how not in ("stop", "sigterm"):
+        raise SystemExit("usage: python -m tests.support.shutdown_child STATE IO HOW [SESSIONS]")
+    twisted_log.startLogging(sys.stderr, setStdout=False)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(levelname)s: %(message)s")
+    from twisted.internet import reactor
+
+    async def run() -> None:
+        if state in ("tcp", "kex", "auth", "subsystem"):
+            await stalled_connect(reactor, io, how, state)
+        elif state == "sessions":
+            await many(reactor, io, how, sessions)
+        else:
+            await embedded(reactor, io, how, state)
+
+    def failed(f: Any) -> None:
+        print("FAILED before the state: %s" % f.getErrorMessage(), flush=True)
+        f.printTraceback(file=sys.stderr)
+
+    reactor.callWhenRunning(lambda: defer.ensureDeferred(run()).addErrback(failed))
+    reactor.run()
+    print("EXITING", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
