@@ -11,9 +11,12 @@ when it has reached the state, and ``EXITING`` when ``reactor.run()`` has return
 Python exits with the code it gives (0). Twisted's log and the project's warnings go to
 stderr, so an unhandled error or a traceback shows there.
 
-The servers are real: the embedded NETCONF server on this reactor (most states), Twisted
-servers that stall at one stage of the SSH handshake (the connecting states), and for
-``sessions`` embedded servers in processes of their own (their load stays out of ours).
+The servers are real and run in processes of their own (``--serve STATE``; a server on
+the child's reactor would be stopped with it, and its connections dropped, which could
+end a wait the client itself should end): the embedded NETCONF server, or a Twisted
+server that stalls at one stage of the SSH handshake. A server prints its address, and
+"REACHED" where the state needs the server's word; it ends when the child does (its
+stdin closes).
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ STATES = (
     "sessions",  # many sessions open (SESSIONS, default 1,000)
 )
 
+#: The states whose server stalls at a stage of the SSH handshake.
+STALLING = ("tcp", "kex", "auth", "subsystem")
 #: Requests in flight in the ``inflight`` state.
 IN_FLIGHT = 500
 #: Servers the ``sessions`` state spreads its sessions over (processes of their own).
@@ -63,11 +68,11 @@ CONNECT_TIMEOUT = 60
 #: What each state's server does (run in the server process with ``s``, the server,
 #: ``Fault`` and ``task`` in scope; the server is otherwise the default embedded one).
 SERVER_SETUP = {
-    # No hello; "SESSION" printed once the session's channel runs.
+    # No hello; "REACHED" printed once the session's channel runs.
     "hello": (
         "s.faults.add(Fault.no_hello()); seen = []\n"
         "task.LoopingCall(lambda: s.sessions and not seen"
-        " and (seen.append(1), print('SESSION', flush=True))).start(0.005)"
+        " and (seen.append(1), print('REACHED', flush=True))).start(0.005)"
     ),
     # The first reply held: the other requests wait behind it.
     "inflight": "s.faults.add(Fault.delay('get-config', 30))",
@@ -86,27 +91,15 @@ SERVER_SETUP = {
     ),
 }
 
-_SERVER_PROCESS = """
-import json, sys
-from twisted.internet import defer, task, threads
-from ncclient_twisted import testing
-from ncclient_twisted.testing import Fault
-
-async def main(reactor):
-    s = await testing.serve(reactor, users={"admin": "admin"})
-    exec(sys.argv[1], {"s": s, "Fault": Fault, "task": task})
-    print(json.dumps([s.host, s.port]), flush=True)
-    await threads.deferToThread(sys.stdin.read)  # until the client process ends
-
-task.react(lambda r: defer.ensureDeferred(main(r)))
-"""
-
-
-async def start_server(reactor: Any, setup: str = "") -> Dict[str, Any]:
-    """An embedded server in a process of its own (it ends with this one: its stdin
-    closes); the connect keywords for it."""
+async def start_server(reactor: Any, state: str) -> Dict[str, Any]:
+    """*state*'s server in a process of its own (see :func:`serve`; it ends with this
+    one, when its stdin closes); the connect keywords for it."""
     p = subprocess.Popen(
-        [sys.executable, "-c", _SERVER_PROCESS, setup], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "tests.support.shutdown_child", "--serve", state],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     _servers.append(p)
     assert p.stdout is not None
@@ -121,6 +114,15 @@ async def start_server(reactor: Any, setup: str = "") -> Dict[str, Any]:
         look_for_keys=False,
         timeout=CONNECT_TIMEOUT,
     )
+
+
+async def server_says(reactor: Any, what: str) -> None:
+    """Wait for the last server started to print *what*."""
+    stdout = _servers[-1].stdout
+    assert stdout is not None
+    line = await defer_to_thread(reactor, stdout.readline)
+    if line.strip() != what:
+        raise RuntimeError("the server said %r, not %r" % (line, what))
 
 
 #: The server processes started (kept open: they end when this process does).
@@ -223,48 +225,38 @@ class StallingSSHFactory(factory.SSHFactory):
         self.portal = Portal(Realm(reached), [checker])
 
 
-def listen(reactor: Any, factory_: protocol.Factory) -> Dict[str, Any]:
-    port = reactor.listenTCP(0, factory_, interface="127.0.0.1")
-    return dict(
-        host="127.0.0.1",
-        port=port.getHost().port,
-        username="admin",
-        password="admin",
-        hostkey_verify=False,
-        allow_agent=False,
-        look_for_keys=False,
-        timeout=CONNECT_TIMEOUT,
-    )
+def listen(reactor: Any, factory_: protocol.Factory) -> Any:
+    return reactor.listenTCP(0, factory_, interface="127.0.0.1").getHost()
 
 
 async def stalled_connect(reactor: Any, io: str, how: str, state: str) -> None:
-    reached: "defer.Deferred[None]" = defer.Deferred()
-    if state in ("tcp", "kex"):
-        script, enough = (b"", lambda r: True) if state == "tcp" else (b"SSH-2.0-stall\r\n", _after_banner)
-        kw = listen(reactor, protocol.Factory.forProtocol(lambda: Stall(script, enough, reached)))
-    elif state == "auth":
-        kw = listen(reactor, StallingSSHFactory(NeverAnswers(reached), reached))
-    else:  # subsystem
-        kw = listen(reactor, StallingSSHFactory(Anyone(), reached))
+    kw = await start_server(reactor, state)
     connecting = manager.connect(io=io, **kw)
     connecting.addErrback(lambda f: print("connect failed: %s" % f.getErrorMessage(), flush=True))
-    await reached
+    await server_says(reactor, "REACHED")
     ready(reactor, how)
     await connecting
+
+
+def stalling_factory(state: str, reached: "defer.Deferred[None]") -> protocol.Factory:
+    """The server that stalls at *state*'s stage; *reached* fires once the client is there."""
+    if state in ("tcp", "kex"):
+        script, enough = (b"", lambda r: True) if state == "tcp" else (b"SSH-2.0-stall\r\n", _after_banner)
+        return protocol.Factory.forProtocol(lambda: Stall(script, enough, reached))
+    if state == "auth":
+        return StallingSSHFactory(NeverAnswers(reached), reached)
+    return StallingSSHFactory(Anyone(), reached)  # subsystem
 
 
 # -- the embedded server's states ---------------------------------------------------------
 
 
 async def embedded(reactor: Any, io: str, how: str, state: str) -> None:
-    kw = await start_server(reactor, SERVER_SETUP.get(state, ""))
+    kw = await start_server(reactor, state)
     if state == "hello":
         connecting = manager.connect(io=io, **kw)
         connecting.addErrback(lambda f: print("connect failed: %s" % f.getErrorMessage(), flush=True))
-        stdout = _servers[-1].stdout
-        assert stdout is not None
-        line = await defer_to_thread(reactor, stdout.readline)  # the channel runs, no hello
-        assert line.strip() == "SESSION", line
+        await server_says(reactor, "REACHED")  # the channel runs, no hello comes
         ready(reactor, how)
         await connecting
         return
@@ -300,7 +292,7 @@ async def embedded(reactor: Any, io: str, how: str, state: str) -> None:
 
 
 async def many(reactor: Any, io: str, how: str, sessions: int) -> None:
-    servers = [await start_server(reactor) for _ in range(SERVER_PROCESSES)]
+    servers = [await start_server(reactor, "sessions") for _ in range(SERVER_PROCESSES)]
     managers = await defer.gatherResults(
         [manager.connect(io=io, **servers[i % len(servers)]) for i in range(sessions)], consumeErrors=True
     )
@@ -314,8 +306,25 @@ def defer_to_thread(reactor: Any, fn: Callable[[], Any]) -> "defer.Deferred[Any]
     return threads.deferToThreadPool(reactor, reactor.getThreadPool(), fn)
 
 
+async def serve(reactor: Any, state: str) -> None:
+    """The server process of *state*: prints its address (JSON), then "REACHED" where
+    the state says when the client got there; ends when its stdin closes."""
+    if state in STALLING:
+        reached: "defer.Deferred[None]" = defer.Deferred()
+        reached.addCallback(lambda _: print("REACHED", flush=True))
+        address = listen(reactor, stalling_factory(state, reached))
+        print(json.dumps([address.host, address.port]), flush=True)
+    else:
+        s = await testing.serve(reactor, users={"admin": "admin"})
+        exec(SERVER_SETUP.get(state, ""), {"s": s, "Fault": Fault, "task": task})
+        print(json.dumps([s.host, s.port]), flush=True)
+    await defer_to_thread(reactor, sys.stdin.read)  # until the client process ends
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--serve"]:
+        task.react(lambda r: defer.ensureDeferred(serve(r, args[1])))
     state, io, how = args[:3]
     sessions = int(args[3]) if len(args) > 3 else 1000
     if state not in STATES or io not in ("reactor", "threads") or how not in ("stop", "sigterm"):
@@ -325,7 +334,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from twisted.internet import reactor
 
     async def run() -> None:
-        if state in ("tcp", "kex", "auth", "subsystem"):
+        if state in STALLING:
             await stalled_connect(reactor, io, how, state)
         elif state == "sessions":
             await many(reactor, io, how, sessions)
