@@ -81,11 +81,17 @@ class Runtime:
             pool = ThreadPool(minthreads=0, maxthreads=self.pool_size, name="ncclient_twisted")
             pool.start()
             self._pool = pool
+            self._watch_shutdown()
+        return self._pool
+
+    def _watch_shutdown(self) -> None:
+        """Close the open sessions, then stop the pool, at reactor shutdown (a session on
+        the reactor may never have used the pool: the triggers do not wait for it)."""
+        if not self._triggers:
             self._triggers = [
                 self.reactor.addSystemEventTrigger("before", "shutdown", self._close_all),
                 self.reactor.addSystemEventTrigger("during", "shutdown", self.stop),
             ]
-        return self._pool
 
     def set_pool_size(self, size: int) -> None:
         """At most *size* threads from now on (a running pool is resized at once)."""
@@ -120,6 +126,7 @@ class Runtime:
 
     def add(self, manager: Any) -> None:
         self._open.add(manager)
+        self._watch_shutdown()
 
     def discard(self, manager: Any) -> None:
         self._open.discard(manager)
@@ -153,7 +160,8 @@ class Runtime:
             return None
         log.debug("reactor shutdown: closing %d sessions", len(self._open))
         ds = [m.close_session(timeout=SHUTDOWN_CLOSE_TIMEOUT) for m in list(self._open)]
-        return self._at_most(DeferredList(ds, consumeErrors=True), SHUTDOWN_CLOSE_TIMEOUT + SHUTDOWN_CLOSE_GRACE)
+        closed = DeferredList(ds, consumeErrors=True)
+        return self._at_most(closed, SHUTDOWN_CLOSE_TIMEOUT + SHUTDOWN_CLOSE_GRACE)
 
     def _at_most(self, d: "Deferred[Any]", seconds: float) -> "Deferred[None]":
         """Fires when *d* does, or after *seconds*, whichever comes first (*d* goes on)."""
