@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from typing import Dict, List, Optional, Tuple
 
 import pytest
 
-from tests.support.shutdown_child import STATES
+from tests.support.shutdown_child import REPORT_ENV, STATES
 
 #: How soon after the stop each process must have exited (seconds).
 EXIT_BOUND = 5.0
@@ -45,6 +48,13 @@ UNHANDLED = ("Unhandled error in Deferred", "Traceback (most recent call last)",
 #: How paramiko's report of a failed banner read starts.
 PARAMIKO_BANNER_REPORT = "ERROR: Exception (client): Error reading SSH protocol banner"
 
+#: The states in which the server must have had close-session for each session by the
+#: end (the shutdown sends it; in the others it is not answered in time, or there is no
+#: session, or the session has ended already).
+CLOSE_SESSION_SENT = ("idle", "notifications")
+#: How long the server may take to write what it saw after the child has exited.
+SERVER_REPORT_BOUND = 10.0
+
 HOWS = ("stop", "sigterm")
 ROWS = [(state, how) for state in STATES for how in HOWS]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -54,12 +64,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 class Outcome:
     """What one child did."""
 
+    state: str
     reached: bool = False
     exit_code: Optional[int] = None
     #: Seconds from the stop to the process's end (None: it did not end in the bound).
     exit_seconds: Optional[float] = None
     out: str = ""
     err: str = ""
+    #: What each embedded server saw (sessions, and those dropped without close-session).
+    servers: List[Dict[str, int]] = dataclasses.field(default_factory=list)
 
     def problems(self) -> List[str]:
         found = []
@@ -71,6 +84,10 @@ class Outcome:
             found.append("exited %.2f s after the stop" % self.exit_seconds)
         if self.exit_code not in (0, None):
             found.append("exit code %s" % self.exit_code)
+        if self.state in CLOSE_SESSION_SENT and self.reached and (
+            not self.servers or any(s["dropped"] or not s["sessions"] for s in self.servers)
+        ):
+            found.append("the server did not get close-session for each session: %s" % self.servers)
         err = without_paramiko_banner_report(self.err)
         for text in UNHANDLED:
             if text in err or text in self.out:
@@ -96,9 +113,12 @@ def run_child(state: str, io: str, how: str) -> Outcome:
     args = [sys.executable, "-m", "tests.support.shutdown_child", state, io, how]
     if state == "sessions":
         args.append(str(SESSIONS[io]))
-    outcome = Outcome()
+    outcome = Outcome(state)
+    report = os.path.join(tempfile.mkdtemp(prefix="shutdown-"), "servers.jsonl")
+    env = dict(os.environ, **{REPORT_ENV: report})
     proc = subprocess.Popen(
-        args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
     )
     err: List[str] = []
     reader = threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
@@ -139,7 +159,24 @@ def run_child(state: str, io: str, how: str) -> Outcome:
         reader.join(10)
     outcome.out = "".join(out)
     outcome.err = "".join(err)
+    if outcome.state in CLOSE_SESSION_SENT and outcome.exit_seconds is not None:
+        outcome.servers = server_reports(report)
+    shutil.rmtree(os.path.dirname(report), ignore_errors=True)
     return outcome
+
+
+def server_reports(path: str) -> List[Dict[str, int]]:
+    """What the child's embedded server wrote as it ended (it ends once the child has:
+    waited for, bounded)."""
+    deadline = time.monotonic() + SERVER_REPORT_BOUND
+    while True:
+        try:
+            with open(path) as f:
+                return [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            if time.monotonic() > deadline:
+                return []
+        threading.Event().wait(0.05)
 
 
 _results: Dict[str, Dict[Tuple[str, str], Outcome]] = {}

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from typing import Any, Callable, Dict, List, Optional
@@ -56,6 +57,8 @@ STATES = (
     "sessions",  # many sessions open (SESSIONS, default 1,000)
 )
 
+#: The file (environment variable) each embedded server appends what it saw to, at its end.
+REPORT_ENV = "SHUTDOWN_SERVER_REPORT"
 #: The states whose server stalls at a stage of the SSH handshake.
 STALLING = ("tcp", "kex", "auth", "subsystem")
 #: Requests in flight in the ``inflight`` state.
@@ -76,8 +79,9 @@ SERVER_SETUP = {
     ),
     # The first reply held: the other requests wait behind it.
     "inflight": "s.faults.add(Fault.delay('get-config', 30))",
-    # close-session answered late: the close is still under way at the stop.
-    "closing": "s.faults.add(Fault.delay('close-session', 30))",
+    # A request answered late: the close-session after it waits for its turn (the server
+    # takes one at a time), still under way at the stop.
+    "closing": "s.faults.add(Fault.delay('get-config', 30))",
     # The server ends each session once it has answered its first request.
     "ended": (
         "task.LoopingCall(lambda: [x.close_gracefully() for x in list(s.sessions.values())"
@@ -143,7 +147,9 @@ class Stall(protocol.Protocol):
     """Sends *script* on connect, reads and ignores the rest; *reached* fires once what
     it received shows the client got to the stage (*enough(received)*)."""
 
-    def __init__(self, script: bytes, enough: Callable[[bytes], bool], reached: "defer.Deferred[None]") -> None:
+    def __init__(
+        self, script: bytes, enough: Callable[[bytes], bool], reached: "defer.Deferred[None]"
+    ) -> None:
         self.script, self.enough, self.reached = script, enough, reached
         self.received = b""
 
@@ -271,6 +277,7 @@ async def embedded(reactor: Any, io: str, how: str, state: str) -> None:
             await task.deferLater(reactor, 0.01, lambda: None)
         ready(reactor, how)
     elif state == "closing":
+        m.get_config(source="running").addErrback(lambda f: None)
         m.close_session().addErrback(lambda f: None)
         ready(reactor, how)
     elif state in ("ended", "framing"):
@@ -314,11 +321,22 @@ async def serve(reactor: Any, state: str) -> None:
         reached.addCallback(lambda _: print("REACHED", flush=True))
         address = listen(reactor, stalling_factory(state, reached))
         print(json.dumps([address.host, address.port]), flush=True)
-    else:
-        s = await testing.serve(reactor, users={"admin": "admin"})
-        exec(SERVER_SETUP.get(state, ""), {"s": s, "Fault": Fault, "task": task})
-        print(json.dumps([s.host, s.port]), flush=True)
+        await defer_to_thread(reactor, sys.stdin.read)  # until the client process ends
+        return
+    s = await testing.serve(reactor, users={"admin": "admin"})
+    exec(SERVER_SETUP.get(state, ""), {"s": s, "Fault": Fault, "task": task})
+    print(json.dumps([s.host, s.port]), flush=True)
     await defer_to_thread(reactor, sys.stdin.read)  # until the client process ends
+    for _ in range(500):  # the client's connections are gone (bounded: 5 s)
+        if not s.sessions:
+            break
+        await task.deferLater(reactor, 0.01, lambda: None)
+    report = os.environ.get(REPORT_ENV)
+    if report:
+        # What the server saw (RFC 6022): sessions ended without close-session are dropped.
+        stats = s._core.engine.statistics
+        with open(report, "a") as f:
+            f.write(json.dumps({"sessions": stats.in_sessions, "dropped": stats.dropped_sessions}) + "\n")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -330,7 +348,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if state not in STATES or io not in ("reactor", "threads") or how not in ("stop", "sigterm"):
         raise SystemExit("usage: python -m tests.support.shutdown_child STATE IO HOW [SESSIONS]")
     twisted_log.startLogging(sys.stderr, setStdout=False)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(levelname)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(name)s %(levelname)s: %(message)s"
+    )
     from twisted.internet import reactor
 
     async def run() -> None:
