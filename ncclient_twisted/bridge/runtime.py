@@ -85,8 +85,8 @@ class Runtime:
         return self._pool
 
     def _watch_shutdown(self) -> None:
-        """Close the open sessions, then stop the pool, at reactor shutdown (a session on
-        the reactor may never have used the pool: the triggers do not wait for it)."""
+        """Close the open sessions, then stop the pool, at reactor shutdown (set from the
+        runtime's first use: a session on the reactor may never use the pool)."""
         if not self._triggers:
             self._triggers = [
                 self.reactor.addSystemEventTrigger("before", "shutdown", self._close_all),
@@ -126,7 +126,6 @@ class Runtime:
 
     def add(self, manager: Any) -> None:
         self._open.add(manager)
-        self._watch_shutdown()
 
     def discard(self, manager: Any) -> None:
         self._open.discard(manager)
@@ -210,6 +209,7 @@ def runtime_for(reactor: INetconfReactor) -> Runtime:
     rt = _runtimes.get(reactor)
     if rt is None:
         rt = _runtimes[reactor] = Runtime(reactor)
+        rt._watch_shutdown()
     return rt
 
 
