@@ -79,6 +79,14 @@ class _CloseSession(operations.CloseSession):
         return self._request(new_ele("close-session"))
 
 
+class _CloseFailed:
+    """How a failed close is kept for later ``close_session`` calls (a Failure left as the
+    result of a Deferred would be logged as unhandled)."""
+
+    def __init__(self, failure: Failure) -> None:
+        self.failure = failure
+
+
 def _timed_out(result: Any, timeout: float) -> Any:
     raise TimeoutExpiredError("ncclient timed out while waiting for an rpc reply.")
 
@@ -397,8 +405,13 @@ class Manager(SubscriptionOperations, nc_manager.Manager):
         result: "Deferred[Any]" = Deferred()
 
         def share(r: Any) -> Any:
-            result.callback(r) if not isinstance(r, Failure) else result.errback(r)
-            return None if isinstance(r, Failure) else r
+            if isinstance(r, Failure):  # the first to see it; later calls get it too
+                r = _CloseFailed(r)
+            if isinstance(r, _CloseFailed):
+                result.errback(r.failure)
+            else:
+                result.callback(r)
+            return r
 
         self._closing.addBoth(share)
         return result
