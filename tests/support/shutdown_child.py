@@ -26,6 +26,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 from typing import Any, Callable, Dict, List, Optional
 
 from twisted.conch.avatar import ConchUser
@@ -45,6 +46,7 @@ from ncclient_twisted.testing import Fault
 STATES = (
     "tcp",  # TCP connected, no SSH banner yet
     "kex",  # banners exchanged, the key exchange never answered
+    "hostkey",  # the caller's unknown_host_cb asked about the host key, no answer yet
     "auth",  # authentication asked, never answered
     "subsystem",  # the netconf subsystem asked, never answered
     "hello",  # the channel runs, the server's hello never comes
@@ -264,6 +266,20 @@ async def embedded(reactor: Any, io: str, how: str, state: str) -> None:
         connecting.addErrback(lambda f: print("connect failed: %s" % f.getErrorMessage(), flush=True))
         await server_says(reactor, "REACHED")  # the channel runs, no hello comes
         ready(reactor, how)
+        await connecting
+        return
+    if state == "hostkey":
+        # An empty known_hosts file: the key is unknown, and the caller never decides.
+        known_hosts = os.path.join(tempfile.mkdtemp(prefix="shutdown-"), "known_hosts")
+        open(known_hosts, "w").close()
+
+        def unknown_host(host: str, fingerprint: str) -> "defer.Deferred[bool]":
+            ready(reactor, how)
+            return defer.Deferred()
+
+        kw.update(hostkey_verify=True, known_hosts=known_hosts, unknown_host_cb=unknown_host)
+        connecting = manager.connect(io=io, **kw)
+        connecting.addErrback(lambda f: print("connect failed: %s" % f.getErrorMessage(), flush=True))
         await connecting
         return
     m = await manager.connect(io=io, **kw)
