@@ -29,6 +29,7 @@ __all__ = [
     "set_pool_size",
     "DEFAULT_POOL_SIZE",
     "SHUTDOWN_CLOSE_TIMEOUT",
+    "SHUTDOWN_CLOSE_GRACE",
 ]
 
 log = logging.getLogger("ncclient_twisted.runtime")
