@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import logging
+import socket
 from typing import Any, List, Optional, Tuple, Type
 
 from ncclient.manager import make_device_handler
@@ -135,14 +136,32 @@ class SSHConnector(_Connector):
             )
         elif interval:
             kwds["keepalive"] = interval  # a socket not ours: paramiko's keepalive
+        given = sock
+        untrack = runtime_for(self.reactor).track_connect(lambda: _shut_down(session, given))
         try:
             session.connect(*o.args, **kwds)
         except BaseException:
             if opened and sock is not None:
                 sock.close()
             raise
+        finally:
+            untrack()
         if sock is not None:
             sock.freeze_timeout(IDLE_SOCKET_TIMEOUT)
+
+
+def _shut_down(session: Any, sock: Optional[socket.socket]) -> None:
+    """End a connect under way at reactor shutdown: shut its socket down (it wakes
+    paramiko's thread, and ncclient's connect fails at once); never blocks. The socket
+    is closed by the connect's own failure path."""
+    if sock is None:  # ncclient's own socket (sock_fd, ssh_config): paramiko's, if any yet
+        sock = getattr(getattr(session, "_transport", None), "sock", None)
+    shutdown = getattr(sock, "shutdown", None)
+    if shutdown is not None:
+        try:
+            shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def host_key_policy(reactor: INetconfReactor, options: ConnectOptions, port: Any) -> Optional[HostKeyPolicy]:

@@ -27,7 +27,7 @@ from ncclient.operations.retrieve import GetReply
 from ncclient.operations.rpc import RPC, RaiseMode, RPCReply
 from ncclient.transport.errors import TransportError
 from ncclient.xml_ import NCElement, new_ele
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import CancelledError, Deferred, fail, maybeDeferred, succeed
 from twisted.python.failure import Failure
 
 from ncclient_twisted._types import INetconfReactor
@@ -78,6 +78,14 @@ class _CloseSession(operations.CloseSession):
 
     def request(self) -> Any:
         return self._request(new_ele("close-session"))
+
+
+class _CloseFailed:
+    """How a failed close is kept for later ``close_session`` calls (a Failure left as the
+    result of a Deferred would be logged as unhandled)."""
+
+    def __init__(self, failure: Failure) -> None:
+        self.failure = failure
 
 
 def _timed_out(result: Any, timeout: float) -> Any:
@@ -138,6 +146,8 @@ class Manager(SubscriptionOperations, nc_manager.Manager):
         self._end_reason: Any = _NOT_ENDED
         self._closed_waiters: List["Deferred[Optional[Exception]]"] = []
         self._closing: Optional["Deferred[Any]"] = None
+        #: While close-session waits for its reply: shortens that wait (see _bound_close).
+        self._shorten_close: Optional[Callable[[float], None]] = None
         # A vendor operation named like one of our explicit methods wins, as in ncclient.
         for name, cls in self._vendor_operations.items():
             if hasattr(type(self), name):
@@ -394,11 +404,18 @@ class Manager(SubscriptionOperations, nc_manager.Manager):
         """
         if self._closing is None:
             self._closing = self._close(timeout)
+        elif timeout is not None and self._shorten_close is not None:
+            self._shorten_close(timeout)  # reactor shutdown: its bound holds for this close too
         result: "Deferred[Any]" = Deferred()
 
         def share(r: Any) -> Any:
-            result.callback(r) if not isinstance(r, Failure) else result.errback(r)
-            return None if isinstance(r, Failure) else r
+            if isinstance(r, Failure):  # the first to see it; later calls get it too
+                r = _CloseFailed(r)
+            if isinstance(r, _CloseFailed):
+                result.errback(r.failure)
+            else:
+                result.callback(r)
+            return r
 
         self._closing.addBoth(share)
         return result
@@ -406,21 +423,55 @@ class Manager(SubscriptionOperations, nc_manager.Manager):
     def _close(self, timeout: Optional[float]) -> "Deferred[Any]":
         self._session.mark_closing()
         if self._end_reason is _NOT_ENDED:
-            d = self._call(
-                _CloseSession,
-                (),
-                {},
-                timeout=self._timeout if timeout is None else timeout,
-            )
+            d = self._call(_CloseSession, (), {}, timeout=None)
+            self._bound_close(d, self._timeout if timeout is None else timeout)
         else:
             d = fail(TransportError("Not connected to NETCONF server"))
 
         def close_transport(result: Any) -> "Deferred[Any]":
-            closed = self._runtime.run(self._session.close)
+            closed = self._close_transport()
             closed.addErrback(lambda f: logger.warning("closing the transport: %s", f.value))
             return closed.addCallback(lambda _: result)
 
         return d.addBoth(close_transport)
+
+    def _bound_close(self, request: "Deferred[Any]", timeout: Optional[float]) -> None:
+        """Fail *request* (close-session) with ``TimeoutExpiredError`` after *timeout*;
+        a later ``close_session(timeout)`` may only shorten the wait."""
+        calls: List[Any] = []
+        expired: List[bool] = []
+
+        def expire() -> None:
+            if not request.called:
+                expired.append(True)
+                request.cancel()
+
+        def shorten(seconds: float) -> None:
+            if not request.called:
+                calls.append(self._reactor.callLater(seconds, expire))
+
+        def done(result: Any) -> Any:
+            self._shorten_close = None
+            for call in calls:
+                if call.active():
+                    call.cancel()
+            if expired and isinstance(result, Failure) and result.check(CancelledError):
+                return _timed_out(result, 0)
+            return result
+
+        self._shorten_close = shorten
+        if timeout is not None:
+            shorten(timeout)
+        request.addBoth(done)
+
+    def _close_transport(self) -> "Deferred[Any]":
+        """Close the session's transport; a Deferred of its end. A session on the reactor
+        closes there (nothing waits for the reactor on another thread: at its shutdown
+        the reactor itself waits for the pool); a threaded session is joined on the pool."""
+        close_on_reactor = getattr(self._session, "close_on_reactor", None)
+        if close_on_reactor is not None:
+            return maybeDeferred(close_on_reactor)
+        return self._runtime.run(self._session.close)
 
     def when_closed(self) -> "Deferred[Optional[Exception]]":
         """A Deferred that fires when the session has ended.
@@ -447,7 +498,7 @@ class Manager(SubscriptionOperations, nc_manager.Manager):
         self._router.end(Failure(reason or TransportError("Session closed")), quiet=reason is None)
         if reason is not None and self._closing is None:
             # Not our close: the threads end by themselves; reap them off the reactor.
-            self._closing = self._runtime.run(self._session.close)
+            self._closing = self._close_transport()
             self._closing.addErrback(lambda f: None)
         waiters, self._closed_waiters = self._closed_waiters, []
         for d in waiters:

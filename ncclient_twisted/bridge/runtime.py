@@ -8,10 +8,11 @@ use and stops at reactor shutdown, after every open session has been closed.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import weakref
-from typing import Any, Callable, Optional, Set, TypeVar, cast
+from typing import Any, Callable, Dict, Optional, Set, TypeVar, cast
 
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.python.failure import Failure
@@ -28,6 +29,7 @@ __all__ = [
     "set_pool_size",
     "DEFAULT_POOL_SIZE",
     "SHUTDOWN_CLOSE_TIMEOUT",
+    "SHUTDOWN_CLOSE_GRACE",
 ]
 
 log = logging.getLogger("ncclient_twisted.runtime")
@@ -37,6 +39,9 @@ T = TypeVar("T")
 DEFAULT_POOL_SIZE = 32
 #: How long reactor shutdown waits for each session's close-session before closing it.
 SHUTDOWN_CLOSE_TIMEOUT = 2.0
+#: How much longer shutdown waits for the transports to close after that (seconds):
+#: then the reactor goes on (and drops the connections left).
+SHUTDOWN_CLOSE_GRACE = 1.0
 
 
 def resolve_reactor(reactor: Optional[INetconfReactor] = None) -> INetconfReactor:
@@ -67,17 +72,27 @@ class Runtime:
         #: Bounds the reactor transport's connects in progress as the pool bounds the
         #: threads transport's (no thread is held).
         self.connect_slots = ConnectSlots(lambda: self.pool_size)
+        #: What ends each connect under way on the pool (see track_connect).
+        self._connect_aborts: Dict[int, Callable[[], None]] = {}
+        self._connect_ids = itertools.count()
+        self._lock = threading.Lock()
 
     def _start(self) -> ThreadPool:
         if self._pool is None:
             pool = ThreadPool(minthreads=0, maxthreads=self.pool_size, name="ncclient_twisted")
             pool.start()
             self._pool = pool
+            self._watch_shutdown()
+        return self._pool
+
+    def _watch_shutdown(self) -> None:
+        """Close the open sessions, then stop the pool, at reactor shutdown (set from the
+        runtime's first use: a session on the reactor may never use the pool)."""
+        if not self._triggers:
             self._triggers = [
                 self.reactor.addSystemEventTrigger("before", "shutdown", self._close_all),
                 self.reactor.addSystemEventTrigger("during", "shutdown", self.stop),
             ]
-        return self._pool
 
     def set_pool_size(self, size: int) -> None:
         """At most *size* threads from now on (a running pool is resized at once)."""
@@ -116,13 +131,55 @@ class Runtime:
     def discard(self, manager: Any) -> None:
         self._open.discard(manager)
 
+    def track_connect(self, abort: Callable[[], None]) -> Callable[[], None]:
+        """Have reactor shutdown call *abort* while a connect on the pool is under way (a
+        stalled handshake would hold its pool thread, which shutdown joins, until its
+        timeout); a function that forgets it. *abort* runs on the reactor thread and must
+        not block; once shutdown has begun it runs at once, on the caller's thread."""
+        with self._lock:
+            if not self.shutting_down.is_set():
+                key = next(self._connect_ids)
+                self._connect_aborts[key] = abort
+                return lambda: self._forget_connect(key)
+        _call_quietly(abort)
+        return lambda: None
+
+    def _forget_connect(self, key: int) -> None:
+        with self._lock:
+            self._connect_aborts.pop(key, None)
+
     def _close_all(self) -> "Optional[Deferred[Any]]":
-        self.shutting_down.set()
+        with self._lock:
+            self.shutting_down.set()
+            aborts, self._connect_aborts = list(self._connect_aborts.values()), {}
+        if aborts:
+            log.debug("reactor shutdown: ending %d connects under way", len(aborts))
+        for abort in aborts:
+            _call_quietly(abort)
         if not self._open:
             return None
         log.debug("reactor shutdown: closing %d sessions", len(self._open))
         ds = [m.close_session(timeout=SHUTDOWN_CLOSE_TIMEOUT) for m in list(self._open)]
-        return DeferredList(ds, consumeErrors=True)
+        closed = DeferredList(ds, consumeErrors=True)
+        return self._at_most(closed, SHUTDOWN_CLOSE_TIMEOUT + SHUTDOWN_CLOSE_GRACE)
+
+    def _at_most(self, d: "Deferred[Any]", seconds: float) -> "Deferred[None]":
+        """Fires when *d* does, or after *seconds*, whichever comes first (*d* goes on)."""
+        waited: "Deferred[None]" = Deferred()
+
+        def fire(_: Any = None) -> None:
+            if not waited.called:
+                waited.callback(None)
+
+        timer = self.reactor.callLater(seconds, fire)
+
+        def done(_: Any) -> None:
+            if timer.active():
+                timer.cancel()
+            fire()
+
+        d.addBoth(done)
+        return waited
 
     def stop(self) -> None:
         """Stop the pool (its threads finish their current work first)."""
@@ -138,6 +195,13 @@ class Runtime:
             pool.stop()
 
 
+def _call_quietly(fn: Callable[[], None]) -> None:
+    try:
+        fn()
+    except Exception:
+        log.debug("ending a connect at shutdown failed", exc_info=True)
+
+
 _runtimes: "weakref.WeakKeyDictionary[Any, Runtime]" = weakref.WeakKeyDictionary()
 
 
@@ -146,6 +210,7 @@ def runtime_for(reactor: INetconfReactor) -> Runtime:
     rt = _runtimes.get(reactor)
     if rt is None:
         rt = _runtimes[reactor] = Runtime(reactor)
+        rt._watch_shutdown()
     return rt
 
 

@@ -36,7 +36,7 @@ from twisted.conch.ssh.common import NS, getNS
 from twisted.conch.ssh.connection import SSHConnection
 from twisted.conch.ssh.transport import DISCONNECT_HOST_KEY_NOT_VERIFIABLE, SSHClientTransport
 from twisted.conch.ssh.userauth import SSHUserAuthClient
-from twisted.internet import protocol, threads
+from twisted.internet import protocol
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import ISSLTransport, ITCPTransport, IWriteDescriptor
 from twisted.internet.protocol import connectionDone
@@ -215,13 +215,18 @@ class ReactorSession(MessageDispatch, Session):
             channel.flush()
 
     def close(self) -> None:
-        """Close the channel and the SSH connection; from any thread (blocking, bounded by
-        the connection's end, when called from another thread)."""
+        """Close the channel and the SSH connection; from any thread. From another thread
+        it only asks the reactor to, and never waits for it: at shutdown the reactor may
+        be waiting for that very thread (a pool's)."""
         if self._reactor_thread():
             self._close_now()
         else:
-            close_now: Callable[[], Any] = self._close_now
-            threads.blockingCallFromThread(self._reactor, close_now)
+            self._reactor.callFromThread(self._close_now)
+
+    def close_on_reactor(self) -> "Deferred[None]":
+        """Close the channel and the SSH connection (on the reactor thread); a Deferred
+        that fires once the connection has ended (aborted after CLOSE_ABORT_AFTER)."""
+        return self._close_now()
 
     def _reactor_thread(self) -> bool:
         from twisted.python import threadable
