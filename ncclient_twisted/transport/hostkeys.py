@@ -80,13 +80,38 @@ def _fingerprint_md5(key: paramiko.PKey) -> str:
     return ":".join("%02x" % b for b in hashlib.md5(key.asbytes()).digest())
 
 
-class HostKeyChangedError(SSHUnknownHostError):
+class _RefusedHostKey(SSHUnknownHostError):
+    """A server host key refused for what known_hosts (or a pin) says of it: the
+    attributes both refusals carry, and their message."""
+
+    #: The message's first words (what was refused, in capitals as OpenSSH's warning).
+    _headline: str = ""
+
+    def __init__(
+        self, host: str, port: int, key: paramiko.PKey, known_hosts: Optional[str], why: str
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.key_type = key.get_name()
+        self.fingerprint = _fingerprint_md5(key)
+        self.fingerprint_sha256 = fingerprint_sha256(key)
+        self.known_hosts = known_hosts
+        SSHError.__init__(
+            self,
+            "%s for %s port %s: the server offers %s key %s, %s"
+            % (self._headline, host, port, self.key_type, self.fingerprint_sha256, why),
+        )
+
+
+class HostKeyChangedError(_RefusedHostKey):
     """The server's host key differs from the one stored (or pinned) for it.
 
     A subclass of ncclient's ``SSHUnknownHostError``, so code catching that still does.
     Attributes: ``host``, ``port``, ``key_type``, ``fingerprint`` (ncclient's MD5 form),
     ``fingerprint_sha256``, ``known_hosts`` (the file, ``None`` for a pinned key).
     """
+
+    _headline = "HOST KEY CHANGED"
 
     def __init__(
         self,
@@ -95,27 +120,23 @@ class HostKeyChangedError(SSHUnknownHostError):
         key: paramiko.PKey,
         known_hosts: Optional[str],
     ) -> None:
-        self.host = host
-        self.port = port
-        self.key_type = key.get_name()
-        self.fingerprint = _fingerprint_md5(key)
-        self.fingerprint_sha256 = fingerprint_sha256(key)
-        self.known_hosts = known_hosts
         where = (
             "the key pinned with hostkey_b64"
             if known_hosts is None
             else "the key stored for %s in %s" % (known_hosts_name(host, port), known_hosts)
         )
-        SSHError.__init__(
+        _RefusedHostKey.__init__(
             self,
-            "HOST KEY CHANGED for %s port %s: the server offers %s key %s, which is not %s; "
-            "refusing to connect (someone may be intercepting the connection, or the "
-            "device's key was replaced)"
-            % (host, port, self.key_type, self.fingerprint_sha256, where),
+            host,
+            port,
+            key,
+            known_hosts,
+            "which is not %s; refusing to connect (someone may be intercepting the connection, "
+            "or the device's key was replaced)" % where,
         )
 
 
-class HostKeyRevokedError(SSHUnknownHostError):
+class HostKeyRevokedError(_RefusedHostKey):
     """The server's host key is listed as ``@revoked`` for it in known_hosts.
 
     A subclass of ncclient's ``SSHUnknownHostError`` (the key is refused, as an unknown
@@ -123,18 +144,11 @@ class HostKeyRevokedError(SSHUnknownHostError):
     remedy. Attributes as :class:`HostKeyChangedError`'s.
     """
 
+    _headline = "HOST KEY REVOKED"
+
     def __init__(self, host: str, port: int, key: paramiko.PKey, known_hosts: str) -> None:
-        self.host = host
-        self.port = port
-        self.key_type = key.get_name()
-        self.fingerprint = _fingerprint_md5(key)
-        self.fingerprint_sha256 = fingerprint_sha256(key)
-        self.known_hosts = known_hosts
-        SSHError.__init__(
-            self,
-            "HOST KEY REVOKED for %s port %s: the server offers %s key %s, which %s marks "
-            "@revoked; refusing to connect"
-            % (host, port, self.key_type, self.fingerprint_sha256, known_hosts),
+        _RefusedHostKey.__init__(
+            self, host, port, key, known_hosts, "which %s marks @revoked; refusing to connect" % known_hosts
         )
 
 

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import threading
-from typing import Any, AsyncIterator, Callable, Dict, List, Tuple
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
 
 from twisted.internet import defer, protocol, task, threads
 
@@ -115,16 +115,22 @@ async def child_server(setup: str = "") -> AsyncIterator[Dict[str, Any]]:
     *setup* is Python run there with ``s`` (the server) and ``Fault`` in scope, e.g.
     ``"s.faults.add(Fault.large_reply('get', 10**6))"``. Yields ``connect_kwargs()``.
     """
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _CHILD_SERVER, setup],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    async with child_process([sys.executable, "-c", _CHILD_SERVER, setup]) as (_proc, first):
+        yield first
+
+
+@contextlib.asynccontextmanager
+async def child_process(
+    argv: List[str], cwd: Optional[str] = None
+) -> AsyncIterator[Tuple[subprocess.Popen, Dict[str, Any]]]:
+    """A child process that prints one JSON line when it is ready (yielded with it,
+    parsed) and ends when its standard input closes; on the way out its input is closed
+    and it is waited for (bounded), then killed if still there."""
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=cwd)
     try:
         assert proc.stdout is not None
         line = await bounded(threads.deferToThread(proc.stdout.readline))
-        yield json.loads(line)
+        yield proc, json.loads(line)
     finally:
         assert proc.stdin is not None
         proc.stdin.close()

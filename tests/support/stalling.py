@@ -299,34 +299,11 @@ class StallingServer:
 @contextlib.asynccontextmanager
 async def stalling_server() -> AsyncIterator[StallingServer]:
     """This server in a child process, stopped (bounded) on the way out."""
-    import subprocess
+    from tests.support.helpers import child_process
 
-    from twisted.internet import threads
-
-    from tests.support.helpers import WAIT, bounded
-
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.stalling"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-    )
-    try:
-        assert proc.stdout is not None
-        line = await bounded(threads.deferToThread(proc.stdout.readline))
-        yield StallingServer(proc, json.loads(line)["port"])
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        try:
-            await bounded(threads.deferToThread(proc.wait, WAIT))
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            if proc.stdout is not None:
-                proc.stdout.close()
-
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    async with child_process([sys.executable, "-m", "tests.support.stalling"], cwd=root) as (proc, ready):
+        yield StallingServer(proc, ready["port"])
 
 if __name__ == "__main__":
     asyncio.run(main())
