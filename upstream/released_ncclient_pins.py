@@ -4,7 +4,7 @@
     pytest -p released_ncclient_pins --pinned=deselect tests   # the suite without them
     pytest -p released_ncclient_pins --pinned=only tests       # only them
 
-Each entry is (module file name, test function name), so that moving test modules between
+Each entry is (module file name, test function name or "*" for all), so that moving test modules between
 folders does not lose them; an entry that matches no collected test is an error (the list
 is stale), not a silent no-op.
 """
@@ -23,6 +23,13 @@ PINNED = {
     # patch 3: plain ncclient waits for ever for a chunk header that never becomes valid
     # (the request times out); patched, NetconfFramingError ends the session at once.
     ("test_server_faults.py", "test_bad_chunk_header"),
+    # patch 2 and a server bug: yuma123's netconfd holds a request that reaches it in the
+    # same read as the client's hello until more input comes (see YUMA_HELLO_SETTLE in
+    # our session module). Released ncclient's 100 ms send tick hid it; patched, plain
+    # ncclient's first request can follow the hello at once and stall (about 1 session
+    # in 20). These tests drive netconfd with plain ncclient; ours settle, so the rest
+    # of the netconfd tests stay in the suite.
+    ("test_netconfd_fixture.py", "*"),
 }
 
 
@@ -39,6 +46,8 @@ def pytest_collection_modifyitems(config: Any, items: List[Any]) -> None:
     keep, drop = [], []
     for item in items:
         key = (item.path.name, getattr(item, "originalname", item.name))
+        if key not in PINNED:
+            key = (item.path.name, "*")
         if key in PINNED:
             matched.add(key)
             (keep if mode == "only" else drop).append(item)
