@@ -3,6 +3,7 @@
     nox                 # the default sessions: oldest and newest (what CI runs)
     nox -s tests        # the suite on every Python 3.9+ found on the machine
     nox -s docs lint    # the documentation build and the linters
+    nox -s upstream     # upstream/: the ncclient patch series against ncclient's suite and ours
 
 - ``oldest``: the oldest releases we support of what we hook into: ncclient 0.6.17
   (the first with ``errors_params``/``raise_mode`` on its Manager), Twisted 22.10,
@@ -74,3 +75,10 @@ def lint(session: nox.Session) -> None:
     session.run("python", "-m", "ruff", "check", ".")
     session.run("python", "-m", "mypy", "ncclient_twisted")
     session.run("python", "-m", "mypy", "--follow-imports=silent", "examples")
+
+
+@nox.session(venv_backend="none")
+def upstream(session: nox.Session) -> None:
+    """upstream/apply-and-test: the patch series applied to ncclient's released sdist,
+    ncclient's suite and flake8, then ours against it (it makes its own virtualenv)."""
+    session.run("python3", "upstream/apply-and-test", *session.posargs, external=True)
