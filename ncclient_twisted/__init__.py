@@ -20,7 +20,7 @@ from ncclient_twisted.transport.framing import MalformedReplyError, MessageTooLa
 from ncclient_twisted.transport.hostkeys import HostKeyChangedError, HostKeyRevokedError
 from ncclient_twisted.transport.keepalive import KeepaliveTimeoutError
 from ncclient_twisted.transport.limits import DescriptorLimitError
-from ncclient_twisted.transport.session import HostResolutionError
+from ncclient_twisted.transport.threads.session import HostResolutionError
 
 __all__ = [
     "manager",

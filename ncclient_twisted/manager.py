@@ -46,7 +46,7 @@ from ncclient_twisted.notifications import (
 from ncclient_twisted.subscriptions import InterleaveError, NotificationRouter, SubscriptionOperations
 from ncclient_twisted.transport.hostkeys import HostKeyChangedError, HostKeyRevokedError
 from ncclient_twisted.transport.keepalive import KeepaliveTimeoutError
-from ncclient_twisted.transport.session import WakeOnSendSession
+from ncclient_twisted.transport.threads.session import WakeOnSendSession
 
 __all__ = [
     "connect",
@@ -599,4 +599,4 @@ class Manager(SubscriptionOperations, nc_manager.Manager):
 
 
 # ncclient's connect functions; they live beside the connectors they use.
-from ncclient_twisted.endpoints import connect, connect_ssh, connect_tls, connect_uds  # noqa: E402
+from ncclient_twisted.transport.threads.connectors import connect, connect_ssh, connect_tls, connect_uds  # noqa: E402

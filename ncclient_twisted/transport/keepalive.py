@@ -25,7 +25,7 @@ from ncclient.transport.errors import SSHError
 from paramiko.common import cMSG_GLOBAL_REQUEST
 from paramiko.message import Message
 
-from ncclient_twisted.transport.session import QuietSocket
+from ncclient_twisted.transport.threads.session import QuietSocket
 
 __all__ = [
     "CountingSocket",

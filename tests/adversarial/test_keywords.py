@@ -17,9 +17,9 @@ import pytest_twisted
 from ncclient.transport.ssh import SSHSession
 
 from ncclient_twisted import manager
-from ncclient_twisted.endpoints import SSHConnector
 from ncclient_twisted.options import REACTOR_KEYWORDS, ConnectOptions
-from ncclient_twisted.transport.session import TwistedSSHSession, WakeOnSendSession
+from ncclient_twisted.transport.threads.connectors import SSHConnector
+from ncclient_twisted.transport.threads.session import TwistedSSHSession, WakeOnSendSession
 from tests.support.helpers import bounded
 from tests.support.hostile_ssh import OTP, PASSWORD, HostileSSHServer
 

@@ -21,7 +21,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.trial.unittest import SynchronousTestCase
 
 from ncclient_twisted.bridge.runtime import SHUTDOWN_CLOSE_GRACE, SHUTDOWN_CLOSE_TIMEOUT, Runtime
-from ncclient_twisted.transport import conch
+from ncclient_twisted.transport.reactor import ssh as conch
 from tests.unit.test_bridge import FakeReactor, make
 
 

@@ -31,7 +31,6 @@ from ncclient_twisted.bridge.listener import DeferredReplyListener
 from ncclient_twisted.manager import Manager
 from ncclient_twisted.notifications import NotificationQueue
 from ncclient_twisted.subscriptions import NotificationRouter
-from ncclient_twisted.transport import conch
 from ncclient_twisted.transport.framing import (
     EOM,
     FrameDecoder,
@@ -39,7 +38,8 @@ from ncclient_twisted.transport.framing import (
     frame_10,
     message_root,
 )
-from ncclient_twisted.transport.session import TwistedSSHSession
+from ncclient_twisted.transport.reactor import ssh as conch
+from ncclient_twisted.transport.threads.session import TwistedSSHSession
 from tests.unit.test_bridge import CAPS, NS, FakeReactor, FakeSession, InlineRuntime, make
 from tests.unit.test_reactor_session import FakeLink, FakeTime
 

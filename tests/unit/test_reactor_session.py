@@ -12,8 +12,8 @@ from ncclient.transport.errors import SessionCloseError
 from ncclient.transport.session import SessionListener
 from twisted.internet import task
 
-from ncclient_twisted.transport import conch
 from ncclient_twisted.transport.framing import EOM
+from ncclient_twisted.transport.reactor import ssh as conch
 
 NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 

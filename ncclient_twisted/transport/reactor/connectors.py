@@ -41,16 +41,20 @@ from ncclient_twisted.bridge.handoff import ImmediateHandoff
 from ncclient_twisted.bridge.hooks import ReactorHooks
 from ncclient_twisted.bridge.listener import DeferredReplyListener
 from ncclient_twisted.bridge.runtime import resolve_reactor, runtime_for
-from ncclient_twisted.endpoints import host_key_policy, new_manager, new_router
 from ncclient_twisted.manager import Manager
 from ncclient_twisted.options import ConnectOptions
 from ncclient_twisted.transport.hostkeys import HostKeyPolicy
 from ncclient_twisted.transport.keepalive import DeadPeerDetector
 from ncclient_twisted.transport.limits import descriptor_limit_error
-from ncclient_twisted.transport.session import DEFAULT_HELLO_TIMEOUT, HostResolutionError, hello_settle_time
+from ncclient_twisted.transport.threads.connectors import host_key_policy, new_manager, new_router
+from ncclient_twisted.transport.threads.session import (
+    DEFAULT_HELLO_TIMEOUT,
+    HostResolutionError,
+    hello_settle_time,
+)
 
 if TYPE_CHECKING:
-    from ncclient_twisted.transport.conch import (
+    from ncclient_twisted.transport.reactor.ssh import (
         ClientTransport,
         HostKeyCheck,
         InteractiveHandler,
@@ -121,7 +125,7 @@ class _ReactorConnector:
         (``WorkScheduler.call``): a caller's burst of a thousand connects costs the
         reactor little at the call. Neither wait counts in the connect's timeout.
         """
-        from ncclient_twisted.transport.conch import scheduler_for
+        from ncclient_twisted.transport.reactor.ssh import scheduler_for
 
         aborts: List[Callable[[], None]] = []
         slot = runtime_for(self.reactor).connect_slots.acquire()
@@ -165,7 +169,7 @@ class _ReactorConnector:
     ) -> None:
         """Make the session and open its connection; *result* fires with the manager, or
         fails with ncclient's exception for the stage that failed."""
-        from ncclient_twisted.transport.conch import ReactorSession, abort_transport
+        from ncclient_twisted.transport.reactor.ssh import ReactorSession, abort_transport
 
         reactor = self.reactor
         o = self.options
@@ -268,7 +272,7 @@ class _PolicyCheck:
 
 
 class ReactorSSHConnector(_ReactorConnector):
-    """NETCONF over SSH: Twisted Conch (see :mod:`ncclient_twisted.transport.conch`).
+    """NETCONF over SSH: Twisted Conch (see :mod:`ncclient_twisted.transport.reactor.ssh`).
 
     ``sock`` (a connected socket: call home) is adopted by the reactor, and so is a
     duplicate of ``sock_fd`` (a connected socket's descriptor, which stays the caller's);
@@ -276,7 +280,7 @@ class ReactorSSHConnector(_ReactorConnector):
     (default true, as in ncclient) offers the keys of the agent at ``$SSH_AUTH_SOCK``.
     ``bind_addr`` binds the socket to that local address; ``environment`` is sent as
     ``env`` requests before the subsystem request, and a server may refuse them silently
-    (see :class:`~ncclient_twisted.transport.conch.NetconfChannel`). ``ssh_config`` (a
+    (see :class:`~ncclient_twisted.transport.reactor.ssh.NetconfChannel`). ``ssh_config`` (a
     path, or ``True``: ``~/.ssh/config``) is read on the pool, and what ncclient takes
     from the host's entry applies (see :mod:`ncclient_twisted.transport.sshconfig`),
     except a ``ProxyCommand``: the connect fails with ``NotImplementedError`` (it needs a
@@ -327,7 +331,7 @@ class ReactorSSHConnector(_ReactorConnector):
     ) -> "Deferred[Any]":
         """Load the keys, connect (or adopt the socket given) and start SSH, with what
         *config* (ssh_config's entry for the host, if any) says as ncclient applies it."""
-        from ncclient_twisted.transport.conch import (
+        from ncclient_twisted.transport.reactor.ssh import (
             ClientTransport,
             connect_agent,
             default_key_files,
@@ -494,7 +498,7 @@ class ReactorTLSConnector(_ReactorConnector):
     def _open(self, session: "ReactorSession", ready: "Deferred[None]") -> "Deferred[Any]":
         from twisted.internet.endpoints import wrapClientTLS
 
-        from ncclient_twisted.transport.conch import NetconfStreamProtocol
+        from ncclient_twisted.transport.reactor.ssh import NetconfStreamProtocol
 
         o = self.options
         host = o.host
@@ -527,7 +531,7 @@ class ReactorUnixConnector(_ReactorConnector):
         return repr(self.options.session_kwds.get("path"))
 
     def _open(self, session: "ReactorSession", ready: "Deferred[None]") -> "Deferred[Any]":
-        from ncclient_twisted.transport.conch import NetconfStreamProtocol
+        from ncclient_twisted.transport.reactor.ssh import NetconfStreamProtocol
 
         path = self.options.session_kwds.get("path") or (self.options.args[0] if self.options.args else None)
         if not path:

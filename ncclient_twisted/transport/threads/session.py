@@ -7,7 +7,7 @@ pair; :meth:`~WakeOnSendSession.send` writes a byte to the other end. Nothing of
 is changed: :class:`WakeOnSendSession` is a mixin placed before one of ncclient's session
 classes; it overrides ``run``, ``send``, ``close`` and ``_dispatch_message`` and leaves
 the transport to small hooks (:class:`TwistedSSHSession` here; TLS and Unix-socket
-sessions in :mod:`ncclient_twisted.transport.sockets`).
+sessions in :mod:`ncclient_twisted.transport.threads.sockets`).
 
 paramiko's ``Transport`` polls its socket every 0.1 s as well. Our connect hands
 ncclient a :class:`QuietSocket` whose read timeout is long (or the keepalive interval),

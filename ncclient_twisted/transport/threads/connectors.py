@@ -34,7 +34,7 @@ from ncclient_twisted.subscriptions import NotificationRouter
 from ncclient_twisted.transport.hostkeys import HostKeyPolicy
 from ncclient_twisted.transport.keepalive import CountingSocket, DeadPeerDetector, send_keepalive
 from ncclient_twisted.transport.limits import limit_error_in
-from ncclient_twisted.transport.session import (
+from ncclient_twisted.transport.threads.session import (
     IDLE_SOCKET_TIMEOUT,
     QuietSocket,
     TwistedSSHSession,
@@ -182,7 +182,7 @@ def host_key_policy(reactor: INetconfReactor, options: ConnectOptions, port: Any
 
 def _socket_session_class(name: str) -> Type[WakeOnSendSession]:
     try:
-        sockets = importlib.import_module("ncclient_twisted.transport.sockets")
+        sockets = importlib.import_module("ncclient_twisted.transport.threads.sockets")
     except ImportError as e:
         raise NotImplementedError(
             "the installed ncclient has no %s transport (it needs ncclient 0.6.14 or later): %s"
@@ -342,7 +342,7 @@ def connect_ssh(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: A
     except Exception:
         return fail()
     if options.io == "reactor":
-        from ncclient_twisted.reactor_endpoints import ReactorSSHConnector
+        from ncclient_twisted.transport.reactor.connectors import ReactorSSHConnector
 
         if options.io_chosen and options.reads_ssh_config:
             return _after_ssh_config(options, reactor)
@@ -354,7 +354,7 @@ def _after_ssh_config(options: ConnectOptions, reactor: Optional[INetconfReactor
     """``io="auto"`` with an ssh_config: its entry for the host is read first (on the
     pool), and a ``ProxyCommand`` there (which only the threads transport runs) picks
     ``io="threads"``; otherwise the reactor transport."""
-    from ncclient_twisted.reactor_endpoints import ReactorSSHConnector
+    from ncclient_twisted.transport.reactor.connectors import ReactorSSHConnector
     from ncclient_twisted.transport.sshconfig import read_ssh_config
 
     resolved = resolve_reactor(reactor)
@@ -377,7 +377,7 @@ def _connect_socket(
     except Exception:
         return fail()
     if connector.options.io == "reactor":
-        from ncclient_twisted.reactor_endpoints import ReactorTLSConnector, ReactorUnixConnector
+        from ncclient_twisted.transport.reactor.connectors import ReactorTLSConnector, ReactorUnixConnector
 
         cls = ReactorTLSConnector if transport == "tls" else ReactorUnixConnector
         return cls(connector.options, reactor).connect()
