@@ -16,11 +16,11 @@ from ncclient_twisted.manager import Manager, connect, connect_ssh, connect_tls,
 from ncclient_twisted.notifications import CallbackHandle, Notification
 from ncclient_twisted.service import ManagerService, resubscribe
 from ncclient_twisted.subscriptions import InterleaveError, Subscription, SubscriptionTerminatedError
+from ncclient_twisted.transport.errors import HostResolutionError
 from ncclient_twisted.transport.framing import MalformedReplyError, MessageTooLargeError
 from ncclient_twisted.transport.hostkeys import HostKeyChangedError, HostKeyRevokedError
 from ncclient_twisted.transport.keepalive import KeepaliveTimeoutError
 from ncclient_twisted.transport.limits import DescriptorLimitError
-from ncclient_twisted.transport.threads.session import HostResolutionError
 
 __all__ = [
     "manager",

@@ -42,7 +42,7 @@ from zope.interface import implementer
 from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.runtime import resolve_reactor
 from ncclient_twisted.manager import Manager, connect_ssh, connect_tls
-from ncclient_twisted.transport.threads.session import QuietSocket
+from ncclient_twisted.transport.threads.tcp import QuietSocket
 
 __all__ = ["listen", "CallHomeListener", "DEFAULT_PORTS"]
 

@@ -599,4 +599,4 @@ class Manager(SubscriptionOperations, nc_manager.Manager):
 
 
 # ncclient's connect functions; they live beside the connectors they use.
-from ncclient_twisted.transport.threads.connectors import connect, connect_ssh, connect_tls, connect_uds  # noqa: E402
+from ncclient_twisted.connecting import connect, connect_ssh, connect_tls, connect_uds  # noqa: E402

@@ -21,7 +21,7 @@ from ncclient.transport.errors import AuthenticationError
 
 from ncclient_twisted import manager
 from ncclient_twisted.options import _connect_keywords
-from ncclient_twisted.transport.threads.session import TwistedSSHSession
+from ncclient_twisted.transport.threads.ssh import TwistedSSHSession
 from tests.support.helpers import bounded, wait_until
 from tests.support.hostile_ssh import OTP, PASSWORD, HostileSSHServer
 

@@ -19,7 +19,8 @@ from ncclient.transport.ssh import SSHSession
 from ncclient_twisted import manager
 from ncclient_twisted.options import REACTOR_KEYWORDS, ConnectOptions
 from ncclient_twisted.transport.threads.connectors import SSHConnector
-from ncclient_twisted.transport.threads.session import TwistedSSHSession, WakeOnSendSession
+from ncclient_twisted.transport.threads.session import WakeOnSendSession
+from ncclient_twisted.transport.threads.ssh import TwistedSSHSession
 from tests.support.helpers import bounded
 from tests.support.hostile_ssh import OTP, PASSWORD, HostileSSHServer
 

@@ -19,7 +19,7 @@ from twisted.internet import defer, task
 from ncclient_twisted import MessageTooLargeError, manager
 from ncclient_twisted.options import ConnectOptions
 from ncclient_twisted.transport.framing import DEFAULT_MAX_MESSAGE_SIZE, FrameDecoder, frame_11
-from ncclient_twisted.transport.threads.session import TwistedSSHSession
+from ncclient_twisted.transport.threads.ssh import TwistedSSHSession
 from tests.support.helpers import bounded, reactor, wait_until
 from tests.support.stalling import STREAM_MAX, StallingServer, stalling_server
 

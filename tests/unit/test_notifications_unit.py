@@ -249,7 +249,7 @@ class SessionListenerTests(SynchronousTestCase):
         from ncclient.transport.session import NotificationHandler
 
         from ncclient_twisted.transport.hooks import SessionHooks
-        from ncclient_twisted.transport.threads.session import TwistedSSHSession
+        from ncclient_twisted.transport.threads.ssh import TwistedSSHSession
 
         m, _, _ = make()
         hooks = SessionHooks()

@@ -7,7 +7,7 @@ from typing import Any, Dict
 import pytest
 
 from ncclient_twisted.options import ConnectOptions
-from ncclient_twisted.transport.threads.session import TwistedSSHSession
+from ncclient_twisted.transport.threads.ssh import TwistedSSHSession
 
 
 def parse(*args: Any, **kwds: Any) -> ConnectOptions:

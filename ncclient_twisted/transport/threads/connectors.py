@@ -1,5 +1,6 @@
-"""One connector per transport, as Twisted's endpoints: ``connector.connect()`` is a
-Deferred of a :class:`~ncclient_twisted.manager.Manager`.
+"""The connect path of the threads transport (``io="threads"``): one connector per session
+class, as Twisted's endpoints: ``connector.connect()`` is a Deferred of a
+:class:`~ncclient_twisted.manager.Manager`.
 
 - :class:`SSHConnector`: ncclient's SSH session (a socket of ours, our host-key policy,
   dead-peer detection); with ``sock=`` it runs over a connected socket (call home).
@@ -12,7 +13,6 @@ is the path they share: the session is built and connected on the reactor's pool
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import logging
 import socket
@@ -23,34 +23,27 @@ from twisted.internet.defer import Deferred, fail
 from twisted.python.failure import Failure
 
 from ncclient_twisted._types import INetconfReactor
+from ncclient_twisted.assembly import host_key_policy, new_manager, new_router
 from ncclient_twisted.bridge.handoff import Handoff
 from ncclient_twisted.bridge.hooks import BridgeHooks
 from ncclient_twisted.bridge.listener import DeferredReplyListener
 from ncclient_twisted.bridge.runtime import resolve_reactor, runtime_for
 from ncclient_twisted.manager import Manager
-from ncclient_twisted.notifications import NotificationQueue
 from ncclient_twisted.options import ConnectOptions
-from ncclient_twisted.subscriptions import NotificationRouter
 from ncclient_twisted.transport.hostkeys import HostKeyPolicy
-from ncclient_twisted.transport.keepalive import CountingSocket, DeadPeerDetector, send_keepalive
+from ncclient_twisted.transport.keepalive import DeadPeerDetector
 from ncclient_twisted.transport.limits import limit_error_in
-from ncclient_twisted.transport.threads.session import (
+from ncclient_twisted.transport.threads.session import WakeOnSendSession
+from ncclient_twisted.transport.threads.ssh import TwistedSSHSession, send_keepalive
+from ncclient_twisted.transport.threads.tcp import (
     IDLE_SOCKET_TIMEOUT,
+    CountingSocket,
     QuietSocket,
-    TwistedSSHSession,
-    WakeOnSendSession,
     open_socket,
 )
 
-__all__ = [
-    "SSHConnector",
-    "SocketConnector",
-    "open_manager",
-    "connect",
-    "connect_ssh",
-    "connect_tls",
-    "connect_uds",
-]
+__all__ = ["SSHConnector", "SocketConnector", "open_manager"]
+
 
 log = logging.getLogger("ncclient_twisted.manager")
 
@@ -164,22 +157,6 @@ def _shut_down(session: Any, sock: Optional[socket.socket]) -> None:
             pass
 
 
-def host_key_policy(reactor: INetconfReactor, options: ConnectOptions, port: Any) -> Optional[HostKeyPolicy]:
-    """The host-key policy of an SSH connect (either transport); None when
-    ``hostkey_verify`` is false."""
-    if not options.session_kwds.get("hostkey_verify", True):
-        return None
-    return HostKeyPolicy(
-        reactor,
-        port,
-        known_hosts=options.known_hosts,
-        accept_new=options.accept_new,
-        user_cb=options.unknown_host_cb,
-        pinned=bool(options.session_kwds.get("hostkey_b64")),
-        shutting_down=runtime_for(reactor).shutting_down,
-    )
-
-
 def _socket_session_class(name: str) -> Type[WakeOnSendSession]:
     try:
         sockets = importlib.import_module("ncclient_twisted.transport.threads.sockets")
@@ -213,32 +190,6 @@ class SocketConnector(_Connector):
 
     def session_class(self) -> Type[WakeOnSendSession]:
         return _socket_session_class(self._CLASSES[self.transport])
-
-
-def new_router(reactor: INetconfReactor, options: ConnectOptions, handoff: Handoff) -> NotificationRouter:
-    """A session's notification router, with the buffer size *options* ask for."""
-    size = options.notification_buffer
-    return NotificationRouter(reactor, NotificationQueue(reactor, size), size, handoff)
-
-
-def new_manager(
-    session: Any,
-    device_handler: Any,
-    reactor: INetconfReactor,
-    listener: DeferredReplyListener,
-    notifications: NotificationRouter,
-    options: ConnectOptions,
-) -> Manager:
-    """The :class:`Manager` of a connected session (any transport)."""
-    return Manager(
-        session,
-        device_handler,
-        reactor=reactor,
-        listener=listener,
-        notifications=notifications,
-        raise_mode=options.raise_mode,
-        **options.manager_params,
-    )
 
 
 def open_manager(connector: _Connector) -> "Deferred[Manager]":
@@ -307,111 +258,3 @@ def open_manager(connector: _Connector) -> "Deferred[Manager]":
 
     inner.addBoth(deliver)
     return result
-
-
-# -- ncclient's connect functions (``ncclient_twisted.manager`` offers them) ----------
-
-
-def connect_ssh(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: Any) -> "Deferred[Manager]":
-    """Connect over SSH; ncclient's arguments (see ``ncclient.manager.connect_ssh``).
-
-    Extra keywords:
-
-    - ``reactor``;
-    - ``known_hosts`` (a file of OpenSSH known_hosts lines read instead of
-      ``~/.ssh/known_hosts``) and ``accept_new`` (store an unknown host's key there and
-      go on, as OpenSSH's ``StrictHostKeyChecking=accept-new``); a key that differs from
-      the stored one fails with :class:`HostKeyChangedError`. ``unknown_host_cb(host,
-      fingerprint)`` runs on the reactor thread and may return a Deferred;
-    - ``keepalive`` (seconds) and ``keepalive_count_max`` (default 3): after that many
-      keepalives without an answer the session ends with :class:`KeepaliveTimeoutError`
-      (on ``io="threads"`` this needs the socket connect opens itself: with ``sock``,
-      ``sock_fd`` or ``ssh_config``, ``keepalive`` is paramiko's, as in ncclient);
-    - in ``manager_params``, ``notification_buffer`` (how many notifications are kept
-      before the oldest is dropped);
-    - ``io``: ``"reactor"`` (the session is a Conch protocol on the reactor thread, one
-      socket and no thread), ``"threads"`` (ncclient's session thread and paramiko's), or
-      ``"auto"`` (the default: ``"reactor"``, unless the call needs ``"threads"``: see
-      :func:`~ncclient_twisted.options.choose_io`).
-
-    Every keyword is checked at the call (:class:`~ncclient_twisted.options.ConnectOptions`):
-    one that nobody takes, or a value of the wrong kind, is a failed Deferred.
-    """
-    try:
-        options = ConnectOptions.parse("ssh", TwistedSSHSession, args, kwds)
-    except Exception:
-        return fail()
-    if options.io == "reactor":
-        from ncclient_twisted.transport.reactor.connectors import ReactorSSHConnector
-
-        if options.io_chosen and options.reads_ssh_config:
-            return _after_ssh_config(options, reactor)
-        return ReactorSSHConnector(options, reactor).connect()
-    return SSHConnector(options, reactor).connect()
-
-
-def _after_ssh_config(options: ConnectOptions, reactor: Optional[INetconfReactor]) -> "Deferred[Manager]":
-    """``io="auto"`` with an ssh_config: its entry for the host is read first (on the
-    pool), and a ``ProxyCommand`` there (which only the threads transport runs) picks
-    ``io="threads"``; otherwise the reactor transport."""
-    from ncclient_twisted.transport.reactor.connectors import ReactorSSHConnector
-    from ncclient_twisted.transport.sshconfig import read_ssh_config
-
-    resolved = resolve_reactor(reactor)
-
-    def connect(entry: Any) -> "Deferred[Manager]":
-        if entry is not None and entry.has_proxy_command:
-            log.debug("the ssh_config entry of %s has a ProxyCommand: io='threads'", options.host)
-            return SSHConnector(dataclasses.replace(options, io="threads"), resolved).connect()
-        return ReactorSSHConnector(options, resolved).connect()
-
-    d = runtime_for(resolved).run(read_ssh_config, options.session_kwds["ssh_config"], options.host)
-    return d.addCallback(connect)
-
-
-def _connect_socket(
-    transport: str, args: Any, kwds: Any, reactor: Optional[INetconfReactor]
-) -> "Deferred[Manager]":
-    try:
-        connector = SocketConnector.from_call(transport, args, kwds, reactor)
-    except Exception:
-        return fail()
-    if connector.options.io == "reactor":
-        from ncclient_twisted.transport.reactor.connectors import ReactorTLSConnector, ReactorUnixConnector
-
-        cls = ReactorTLSConnector if transport == "tls" else ReactorUnixConnector
-        return cls(connector.options, reactor).connect()
-    return connector.connect()
-
-
-def connect_tls(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: Any) -> "Deferred[Manager]":
-    """Connect over TLS (RFC 7589, mutual X.509); see ``ncclient.manager.connect_tls``.
-
-    ncclient's arguments: ``host``, ``port`` (6513), ``certfile`` and ``keyfile`` (the
-    client's certificate and key, PEM), ``ca_certs`` (the CAs that may sign the server's
-    certificate), ``check_hostname``, ``server_hostname``, ``timeout``; ``protocol``
-    defaults to ``ssl.PROTOCOL_TLS_CLIENT``. Also ``sock`` (a connected socket) and
-    ``bind_addr``. Fails with ncclient's ``TLSError`` when the connection or the handshake
-    fails or the server rejects our certificate, with ``NotImplementedError`` when the
-    installed ncclient has no TLS transport.
-    """
-    return _connect_socket("tls", args, kwds, reactor)
-
-
-def connect_uds(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: Any) -> "Deferred[Manager]":
-    """Connect over a Unix domain socket; see ``ncclient.manager.connect_uds``.
-
-    ncclient's arguments: ``path`` and ``timeout``. Fails with ncclient's
-    ``UnixSocketError`` when the socket cannot be connected, with ``NotImplementedError``
-    when the installed ncclient has no Unix-socket transport.
-    """
-    return _connect_socket("uds", args, kwds, reactor)
-
-
-def connect(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: Any) -> "Deferred[Manager]":
-    """Connect as ``ncclient.manager.connect`` does; a Deferred of a :class:`Manager`.
-
-    Only the SSH transport (ncclient's default) is supported here: ``use_libssh`` and
-    the Junos local (``ioproc``) transport fail with ``NotImplementedError``.
-    """
-    return connect_ssh(*args, reactor=reactor, **kwds)

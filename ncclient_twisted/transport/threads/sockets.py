@@ -23,7 +23,8 @@ from ncclient.transport.tls import DEFAULT_TLS_NETCONF_PORT, DEFAULT_TLS_TIMEOUT
 from ncclient.transport.unixSocket import DEFAULT_TIMEOUT as DEFAULT_UDS_TIMEOUT
 from ncclient.transport.unixSocket import UnixSocketSession
 
-from ncclient_twisted.transport.threads.session import READ_SIZE, WakeOnSendSession, open_socket
+from ncclient_twisted.transport.threads.session import READ_SIZE, WakeOnSendSession
+from ncclient_twisted.transport.threads.tcp import open_socket
 
 __all__ = ["TwistedTLSSession", "TwistedUnixSocketSession"]
 
