@@ -10,9 +10,9 @@ from typing import Any, Optional
 
 from twisted.internet.defer import Deferred, fail
 
+from ncclient_twisted._manager import Manager
 from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.runtime import resolve_reactor, runtime_for
-from ncclient_twisted.manager import Manager
 from ncclient_twisted.options import ConnectOptions
 from ncclient_twisted.transport.threads.connectors import SocketConnector, SSHConnector
 from ncclient_twisted.transport.threads.ssh import TwistedSSHSession

@@ -43,7 +43,7 @@ from ncclient_twisted.notifications import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ncclient_twisted.manager import Manager
+    from ncclient_twisted._manager import Manager
 
 __all__ = [
     "Subscription",

@@ -2,7 +2,8 @@
 protocols on the reactor thread, one socket each and no thread.
 
 :class:`ReactorConnector` is what its connectors share (the session, the handshake and
-hello bounded by the connect's timeout, then the :class:`~ncclient_twisted.manager.Manager`);
+hello bounded by the connect's timeout, then the assembly's
+:class:`~ncclient_twisted.manager.Manager`);
 :class:`ReactorUnixConnector` is NETCONF over a Unix socket; SSH is in :mod:`.ssh_connector`,
 TLS in :mod:`.tls_connector`. Each ``connect()`` is a Deferred of the same ``Manager`` the
 threads transport gives, failing with ncclient's exception for the stage that failed.
@@ -16,7 +17,6 @@ import os
 import socket
 from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
-from ncclient.manager import make_device_handler
 from ncclient.transport.errors import SessionError, SSHError, UnixSocketError
 from twisted.internet import defer, protocol
 from twisted.internet.abstract import isIPAddress, isIPv6Address
@@ -32,13 +32,13 @@ from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
+from ncclient_twisted._manager import Manager
 from ncclient_twisted._types import INetconfReactor
-from ncclient_twisted.assembly import new_manager, new_router
+from ncclient_twisted.assembly import Assemble, Opened, open_manager, session_parts
 from ncclient_twisted.bridge.handoff import ImmediateHandoff
 from ncclient_twisted.bridge.hooks import ReactorHooks
 from ncclient_twisted.bridge.listener import DeferredReplyListener
 from ncclient_twisted.bridge.runtime import resolve_reactor, runtime_for
-from ncclient_twisted.manager import Manager
 from ncclient_twisted.options import ConnectOptions
 from ncclient_twisted.transport.errors import HostResolutionError
 from ncclient_twisted.transport.hello import DEFAULT_HELLO_TIMEOUT, hello_settle_time
@@ -103,7 +103,12 @@ class ReactorConnector:
         """After the hello: what the transport starts then (keepalives)."""
 
     def connect(self) -> "Deferred[Manager]":
-        """A Deferred of the connected :class:`Manager`; cancelling it drops the connection.
+        """A Deferred of the connected :class:`Manager`; cancelling it drops the connection."""
+        return open_manager(self)
+
+    def open(self, assemble: Assemble) -> "Deferred[Manager]":
+        """The session, connected and handed to *assemble*; cancelling the Deferred drops
+        the connection.
 
         At most the pool's size of connects are in progress at once (see
         :class:`~ncclient_twisted.bridge.slots.ConnectSlots`), and each one's setup (its
@@ -135,7 +140,7 @@ class ReactorConnector:
                     release()
                     return
                 try:
-                    self._begin(result, release, aborts, cancelling)
+                    self._begin(assemble, result, release, aborts, cancelling)
                 except Exception:
                     release()
                     if not result.called:
@@ -148,6 +153,7 @@ class ReactorConnector:
 
     def _begin(
         self,
+        assemble: Assemble,
         result: "Deferred[Manager]",
         release: Callable[[], None],
         aborts: List[Callable[[], None]],
@@ -162,11 +168,8 @@ class ReactorConnector:
         o = self.options
         self._protocols = []
         connecting: List["Deferred[Any]"] = []
-        device_handler = make_device_handler(o.device_params, o.ignore_errors)
-        if hasattr(device_handler, "add_additional_netconf_params"):
-            device_handler.add_additional_netconf_params(o.nc_params)
         handoff = ImmediateHandoff(reactor)
-        notifications = new_router(reactor, o, handoff)
+        device_handler, notifications = session_parts(o, reactor, handoff)
         hooks = ReactorHooks(runtime_for(reactor), notifications)
         hooks.max_message_size = o.max_message_size
         session = ReactorSession(device_handler, reactor, hooks)
@@ -202,7 +205,7 @@ class ReactorConnector:
 
         def connected(_: Any) -> Manager:
             self._started(session)
-            return new_manager(session, device_handler, reactor, listener, notifications, o)
+            return assemble(Opened(session, device_handler, listener, notifications))
 
         opening = self._open(session, ready)
         connecting.append(opening)

@@ -1,14 +1,14 @@
 """The connect path of the threads transport (``io="threads"``): one connector per session
 class, as Twisted's endpoints: ``connector.connect()`` is a Deferred of a
-:class:`~ncclient_twisted.manager.Manager`.
+:class:`~ncclient_twisted.manager.Manager` (through :func:`~ncclient_twisted.assembly.open_manager`).
 
 - :class:`SSHConnector`: ncclient's SSH session (a socket of ours, our host-key policy,
   dead-peer detection); with ``sock=`` it runs over a connected socket (call home).
 - :class:`SocketConnector`: ncclient's TLS (RFC 7589) or Unix-socket session.
 
-Each is made from a :class:`~ncclient_twisted.options.ConnectOptions`. :func:`open_manager`
+Each is made from a :class:`~ncclient_twisted.options.ConnectOptions`. :meth:`ThreadsConnector.open`
 is the path they share: the session is built and connected on the reactor's pool
-(:mod:`ncclient_twisted.bridge.runtime`) and wrapped in a ``Manager`` on the reactor.
+(:mod:`ncclient_twisted.bridge.runtime`) and handed to the assembly on the reactor.
 """
 
 from __future__ import annotations
@@ -18,17 +18,16 @@ import logging
 import socket
 from typing import Any, List, Optional, Tuple, Type
 
-from ncclient.manager import make_device_handler
 from twisted.internet.defer import Deferred, fail
 from twisted.python.failure import Failure
 
+from ncclient_twisted._manager import Manager
 from ncclient_twisted._types import INetconfReactor
-from ncclient_twisted.assembly import host_key_policy, new_manager, new_router
+from ncclient_twisted.assembly import Assemble, Opened, host_key_policy, open_manager, session_parts
 from ncclient_twisted.bridge.handoff import Handoff
 from ncclient_twisted.bridge.hooks import BridgeHooks
 from ncclient_twisted.bridge.listener import DeferredReplyListener
 from ncclient_twisted.bridge.runtime import resolve_reactor, runtime_for
-from ncclient_twisted.manager import Manager
 from ncclient_twisted.options import ConnectOptions
 from ncclient_twisted.transport.hostkeys import HostKeyPolicy
 from ncclient_twisted.transport.keepalive import DeadPeerDetector
@@ -42,15 +41,16 @@ from ncclient_twisted.transport.threads.tcp import (
     open_socket,
 )
 
-__all__ = ["SSHConnector", "SocketConnector", "open_manager"]
+__all__ = ["ThreadsConnector", "SSHConnector", "SocketConnector"]
 
 
 log = logging.getLogger("ncclient_twisted.manager")
 
 
-class _Connector:
-    """What :func:`open_manager` needs of a transport (each runs on the pool thread but
-    :meth:`connect`)."""
+class ThreadsConnector:
+    """What the threads transport's connectors share: a session connected on the pool
+    (:meth:`open`), each transport's part (:meth:`session_class`, :meth:`prepare`,
+    :meth:`connect_session`) on the pool thread but :meth:`prepare`."""
 
     #: ``connect_<transport>``'s name for the transport, in error messages.
     transport = ""
@@ -73,8 +73,68 @@ class _Connector:
         """A Deferred of the connected :class:`Manager`."""
         return open_manager(self)
 
+    def open(self, assemble: Assemble) -> "Deferred[Manager]":
+        """The session is built and connected on the reactor's pool, and handed to
+        *assemble* on the reactor. Cancelling the Deferred closes the session once it is
+        up (quietly: nobody is waiting for that close)."""
+        reactor = self.reactor
+        runtime = runtime_for(reactor)
+        options = self.options
+        try:
+            session_class = self.session_class()
+            handoff = Handoff(reactor)  # replies and notifications, in wire order
+            device_handler, notifications = session_parts(options, reactor, handoff, self.prepare)
+        except Exception:
+            return fail()
 
-class SSHConnector(_Connector):
+        cancelled: List[bool] = []
+
+        def blocking_connect() -> Tuple[WakeOnSendSession, DeferredReplyListener]:
+            # Built here, not on the reactor: creating a session (a thread, its locks and
+            # conditions, a socket pair) costs the reactor milliseconds under load.
+            hooks = BridgeHooks(runtime, notifications)
+            hooks.max_message_size = options.max_message_size
+            try:
+                session = session_class(device_handler, hooks)
+            except Exception as e:
+                raise (limit_error_in(e) or e) from e
+            listener = DeferredReplyListener.install(session, device_handler, reactor, handoff)
+            hooks.attach(listener)
+            try:
+                self.connect_session(session)
+            except BaseException as e:
+                session.close()
+                limit = limit_error_in(e)
+                if limit is not None:
+                    raise limit from e
+                raise
+            if cancelled:
+                session.close()
+            return session, listener
+
+        def connected(built: Tuple[WakeOnSendSession, DeferredReplyListener]) -> Manager:
+            session, listener = built
+            return assemble(Opened(session, device_handler, listener, notifications))
+
+        result: "Deferred[Manager]" = Deferred(lambda _: cancelled.append(True))
+        inner: "Deferred[Manager]" = runtime.run(blocking_connect).addCallback(connected)
+
+        def deliver(r: Any) -> None:
+            if result.called:
+                if isinstance(r, Manager):
+                    # Cancelled while connecting: close the session nobody will use. Its
+                    # outcome concerns nobody either (the session may well be gone already).
+                    r.close_session(timeout=0).addErrback(
+                        lambda f: log.debug("closing a session whose connect was cancelled: %s", f.value)
+                    )
+                return
+            result.errback(r) if isinstance(r, Failure) else result.callback(r)
+
+        inner.addBoth(deliver)
+        return result
+
+
+class SSHConnector(ThreadsConnector):
     """NETCONF over SSH as ncclient connects it, on a :class:`QuietSocket`, with our
     host-key policy and dead-peer detection."""
 
@@ -169,7 +229,7 @@ def _socket_session_class(name: str) -> Type[WakeOnSendSession]:
     return session_class
 
 
-class SocketConnector(_Connector):
+class SocketConnector(ThreadsConnector):
     """NETCONF straight over a socket: TLS (``"tls"``) or a Unix socket (``"uds"``)."""
 
     _CLASSES = {"tls": "TwistedTLSSession", "uds": "TwistedUnixSocketSession"}
@@ -190,71 +250,3 @@ class SocketConnector(_Connector):
 
     def session_class(self) -> Type[WakeOnSendSession]:
         return _socket_session_class(self._CLASSES[self.transport])
-
-
-def open_manager(connector: _Connector) -> "Deferred[Manager]":
-    """The connect path shared by every transport.
-
-    The session is built and connected on the reactor's pool, wrapped in a
-    :class:`Manager` on the reactor. Cancelling the Deferred closes the session once it
-    is up (quietly: nobody is waiting for that close).
-    """
-    reactor = connector.reactor
-    runtime = runtime_for(reactor)
-    options = connector.options
-    try:
-        session_class = connector.session_class()
-        device_handler = make_device_handler(options.device_params, options.ignore_errors)
-        connector.prepare(device_handler)
-        if hasattr(device_handler, "add_additional_netconf_params"):
-            device_handler.add_additional_netconf_params(options.nc_params)
-        handoff = Handoff(reactor)  # replies and notifications, in wire order
-        notifications = new_router(reactor, options, handoff)
-    except Exception:
-        return fail()
-
-    cancelled: List[bool] = []
-
-    def blocking_connect() -> Tuple[WakeOnSendSession, DeferredReplyListener]:
-        # Built here, not on the reactor: creating a session (a thread, its locks and
-        # conditions, a socket pair) costs the reactor milliseconds under load.
-        hooks = BridgeHooks(runtime, notifications)
-        hooks.max_message_size = options.max_message_size
-        try:
-            session = session_class(device_handler, hooks)
-        except Exception as e:
-            raise (limit_error_in(e) or e) from e
-        listener = DeferredReplyListener.install(session, device_handler, reactor, handoff)
-        hooks.attach(listener)
-        try:
-            connector.connect_session(session)
-        except BaseException as e:
-            session.close()
-            limit = limit_error_in(e)
-            if limit is not None:
-                raise limit from e
-            raise
-        if cancelled:
-            session.close()
-        return session, listener
-
-    def connected(built: Tuple[WakeOnSendSession, DeferredReplyListener]) -> Manager:
-        session, listener = built
-        return new_manager(session, device_handler, reactor, listener, notifications, options)
-
-    result: "Deferred[Manager]" = Deferred(lambda _: cancelled.append(True))
-    inner: "Deferred[Manager]" = runtime.run(blocking_connect).addCallback(connected)
-
-    def deliver(r: Any) -> None:
-        if result.called:
-            if isinstance(r, Manager):
-                # Cancelled while connecting: close the session nobody will use. Its
-                # outcome concerns nobody either (the session may well be gone already).
-                r.close_session(timeout=0).addErrback(
-                    lambda f: log.debug("closing a session whose connect was cancelled: %s", f.value)
-                )
-            return
-        result.errback(r) if isinstance(r, Failure) else result.callback(r)
-
-    inner.addBoth(deliver)
-    return result
