@@ -40,7 +40,7 @@ from ncclient_twisted.transport.threads.session import WakeOnSendSession
 
 __all__ = ["Manager", "Reply", "GetResult"]
 
-logger = logging.getLogger("ncclient_twisted.manager")
+logger = logging.getLogger(__name__)
 
 #: What an operation's Deferred fires with: the reply ncclient would return.
 Reply = Union[RPCReply, NCElement]
@@ -85,7 +85,8 @@ class Manager(SubscriptionOperations, nc_manager.Manager):
     - ``d.cancel()`` fails it with ``CancelledError``. A cancelled or timed-out request
       is forgotten: its late reply is dropped and counted in :attr:`replies_dropped`.
 
-    Replies are parsed on the session thread; the reactor thread only fires Deferreds.
+    Replies are parsed on the session thread (``io="threads"``; the reactor thread only
+    fires Deferreds) or on the reactor within its work budget (``io="reactor"``).
     """
 
     def __init__(

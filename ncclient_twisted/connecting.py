@@ -15,12 +15,12 @@ from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.runtime import resolve_reactor, runtime_for
 from ncclient_twisted.options import ConnectOptions
 from ncclient_twisted.transport.threads.connectors import SocketConnector, SSHConnector
-from ncclient_twisted.transport.threads.ssh import TwistedSSHSession
+from ncclient_twisted.transport.threads.ssh import ThreadedSSHSession
 
 __all__ = ["connect", "connect_ssh", "connect_tls", "connect_uds"]
 
 
-log = logging.getLogger("ncclient_twisted.manager")
+log = logging.getLogger(__name__)
 
 
 def connect_ssh(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: Any) -> "Deferred[Manager]":
@@ -49,7 +49,7 @@ def connect_ssh(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: A
     one that nobody takes, or a value of the wrong kind, is a failed Deferred.
     """
     try:
-        options = ConnectOptions.parse("ssh", TwistedSSHSession, args, kwds)
+        options = ConnectOptions.parse("ssh", ThreadedSSHSession, args, kwds)
     except Exception:
         return fail()
     if options.io == "reactor":

@@ -56,7 +56,7 @@ __all__ = [
     "KillSubscription",
 ]
 
-log = logging.getLogger("ncclient_twisted.notifications")
+log = logging.getLogger(__name__)
 
 #: How many notifications naming a not-yet-known subscription are held, at most.
 MAX_HELD = 10000

@@ -32,7 +32,7 @@ from ._targets import Target
 
 __all__ = ["HostKeySettings", "Settings", "Timer", "Stop", "run_devices", "connect_target"]
 
-log = logging.getLogger("ncclient_twisted.cli")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from ncclient_twisted.transport.framing import MalformedReplyError, reply_parse_
 
 __all__ = ["DeferredReplyListener", "reply_outcome"]
 
-log = logging.getLogger("ncclient_twisted.listener")
+log = logging.getLogger(__name__)
 
 _RPC_REPLY = qualify("rpc-reply")
 #: Replies longer than this (characters) are parsed a piece at a time (see _parse_in_pieces).

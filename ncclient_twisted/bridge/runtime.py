@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-import weakref
 from typing import Any, Callable, Dict, Optional, Set, TypeVar, cast
 
 from twisted.internet.defer import Deferred, DeferredList
@@ -22,6 +21,7 @@ from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.gate import new_gate
 from ncclient_twisted.bridge.slots import ConnectSlots
 from ncclient_twisted.bridge.wakeups import Waker
+from ncclient_twisted.per_reactor import per_reactor
 
 __all__ = [
     "Runtime",
@@ -32,7 +32,7 @@ __all__ = [
     "SHUTDOWN_CLOSE_GRACE",
 ]
 
-log = logging.getLogger("ncclient_twisted.runtime")
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -202,16 +202,15 @@ def _call_quietly(fn: Callable[[], None]) -> None:
         log.debug("ending a connect at shutdown failed", exc_info=True)
 
 
-_runtimes: "weakref.WeakKeyDictionary[Any, Runtime]" = weakref.WeakKeyDictionary()
-
-
 def runtime_for(reactor: INetconfReactor) -> Runtime:
     """The :class:`Runtime` of *reactor*, created on first use."""
-    rt = _runtimes.get(reactor)
-    if rt is None:
-        rt = _runtimes[reactor] = Runtime(reactor)
+
+    def make() -> Runtime:
+        rt = Runtime(reactor)
         rt._watch_shutdown()
-    return rt
+        return rt
+
+    return per_reactor(reactor, Runtime, make)
 
 
 def set_pool_size(size: int, reactor: Optional[INetconfReactor] = None) -> None:

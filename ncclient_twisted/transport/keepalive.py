@@ -31,7 +31,7 @@ __all__ = [
     "DEFAULT_KEEPALIVE_COUNT_MAX",
 ]
 
-log = logging.getLogger("ncclient_twisted.keepalive")
+log = logging.getLogger(__name__)
 
 #: Probes without an answer before the peer is declared dead (OpenSSH's default).
 DEFAULT_KEEPALIVE_COUNT_MAX = 3

@@ -40,7 +40,7 @@ from ncclient_twisted.transport.framing import (
 )
 from ncclient_twisted.transport.reactor import scheduler as reactor_scheduler
 from ncclient_twisted.transport.reactor import session as reactor_session
-from ncclient_twisted.transport.threads.ssh import TwistedSSHSession
+from ncclient_twisted.transport.threads.ssh import ThreadedSSHSession
 from tests.unit.test_bridge import CAPS, NS, FakeReactor, FakeSession, InlineRuntime, make
 from tests.unit.test_reactor_session import FakeLink, FakeTime
 
@@ -155,8 +155,8 @@ def test_message_root_takes_anything(raw: bytes) -> None:
 class WireSession(FakeSession):
     """The fake session, with our session's real dispatch (message_root, rejects)."""
 
-    _dispatch_message: Any = TwistedSSHSession._dispatch_message
-    _reject: Any = TwistedSSHSession._reject
+    _dispatch_message: Any = ThreadedSSHSession._dispatch_message
+    _reject: Any = ThreadedSSHSession._reject
 
     def __init__(self, device_handler: Any) -> None:
         super().__init__()

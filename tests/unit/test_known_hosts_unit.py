@@ -165,7 +165,7 @@ def test_adapter_for_ncclient(tmp_path: Any, caplog: Any) -> None:
         + line("*", revoked.asbytes(), "@revoked")
         + line(NAME, revoked.asbytes())
     )
-    with caplog.at_level(logging.WARNING, logger="ncclient_twisted.hostkeys"):
+    with caplog.at_level(logging.WARNING, logger="ncclient_twisted.transport.hostkeys"):
         keys = hostkeys.PortAwareHostKeys(2022, str(path))
         hostkeys.PortAwareHostKeys(2022, str(path))  # read again: no second warning
     warnings = [r.getMessage() for r in caplog.records]

@@ -36,9 +36,9 @@ from ncclient_twisted._manager import Manager
 from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.assembly import Assemble, Opened, open_manager, session_parts
 from ncclient_twisted.bridge.handoff import ImmediateHandoff
-from ncclient_twisted.bridge.hooks import ReactorHooks
 from ncclient_twisted.bridge.listener import DeferredReplyListener
 from ncclient_twisted.bridge.runtime import resolve_reactor, runtime_for
+from ncclient_twisted.bridge.runtime_hooks import ReactorHooks
 from ncclient_twisted.options import ConnectOptions
 from ncclient_twisted.transport.errors import HostResolutionError
 from ncclient_twisted.transport.hello import DEFAULT_HELLO_TIMEOUT, hello_settle_time
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["ReactorUnixConnector"]
 
 
-log = logging.getLogger("ncclient_twisted.manager")
+log = logging.getLogger(__name__)
 
 
 def _tcp_endpoint(

@@ -9,7 +9,7 @@ from typing import Any, List, Optional, Sequence
 
 from twisted.conch.ssh import keys
 
-log = logging.getLogger("ncclient_twisted.session")
+log = logging.getLogger(__name__)
 
 
 #: The keys ncclient's ``look_for_keys`` tries, in its order (those that exist).

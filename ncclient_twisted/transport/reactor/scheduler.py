@@ -7,13 +7,14 @@ from __future__ import annotations
 import collections
 import logging
 import time
-import weakref
 from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional, Protocol
+
+from ncclient_twisted.per_reactor import per_reactor
 
 if TYPE_CHECKING:
     from ncclient_twisted.transport.reactor.session import ReactorSession
 
-log = logging.getLogger("ncclient_twisted.session")
+log = logging.getLogger(__name__)
 
 
 #: The longest a session works on a burst in one reactor turn (seconds).
@@ -182,13 +183,6 @@ class _Call:
         pass
 
 
-_schedulers: "weakref.WeakKeyDictionary[Any, WorkScheduler]" = weakref.WeakKeyDictionary()
-
-
 def scheduler_for(reactor: Any) -> WorkScheduler:
     """The :class:`WorkScheduler` of *reactor* (made on first use)."""
-    try:
-        return _schedulers[reactor]
-    except KeyError:
-        scheduler = _schedulers[reactor] = WorkScheduler(reactor)
-        return scheduler
+    return per_reactor(reactor, WorkScheduler, lambda: WorkScheduler(reactor))

@@ -31,14 +31,14 @@ from twisted.python.failure import Failure
 from ncclient_twisted.transport.dispatch import MessageDispatch
 from ncclient_twisted.transport.ended import not_connected, session_closed
 from ncclient_twisted.transport.framing import EOM, FrameDecoder, LargeMessage, announces_base, frame_11
-from ncclient_twisted.transport.hooks import SessionHooks
 from ncclient_twisted.transport.keepalive import DeadPeerDetector, KeepaliveTimeoutError
 from ncclient_twisted.transport.reactor.scheduler import WorkScheduler, scheduler_for
+from ncclient_twisted.transport.session_hooks import SessionHooks
 
 __all__ = ["ReactorSession"]
 
 
-log = logging.getLogger("ncclient_twisted.session")
+log = logging.getLogger(__name__)
 
 
 #: Messages longer than this (characters) are parsed on the pool, not the reactor.

@@ -3,7 +3,7 @@ connection and the ``netconf`` channel of one :class:`~.session.ReactorSession`.
 
 :class:`ClientTransport` (key exchange, the host key through the caller's
 :data:`HostKeyCheck`, then :class:`~.userauth.UserAuth`), a :class:`NetconfConnection` and
-one :class:`NetconfChannel` on the ``netconf`` subsystem, which feeds the session.
+one :class:`NetconfClientChannel` on the ``netconf`` subsystem, which feeds the session.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from ncclient_twisted.transport.reactor.session import ReactorSession
 from ncclient_twisted.transport.reactor.transports import abort_transport, flush_now, pause_reading
 from ncclient_twisted.transport.reactor.userauth import AgentKeys, InteractiveHandler, UserAuth
 
-__all__ = ["NetconfChannel", "ClientTransport", "HostKeyCheck"]
+__all__ = ["NetconfClientChannel", "ClientTransport", "HostKeyCheck"]
 
 
-log = logging.getLogger("ncclient_twisted.session")
+log = logging.getLogger(__name__)
 
 
 #: ``check(key_blob) -> Deferred[bool]``: whether the server's host key is accepted (it
@@ -49,7 +49,7 @@ HOST_KEY_DISCONNECT_REASON = b"host key verification failed"
 BACKLOG_PIECE = 256 * 1024
 
 
-class NetconfChannel(SSHChannel):
+class NetconfClientChannel(SSHChannel):
     """The ``session`` channel running the ``netconf`` subsystem for a :class:`ReactorSession`.
 
     *environment* (name, value pairs) is sent as ``env`` requests before the subsystem
@@ -162,7 +162,7 @@ class NetconfChannel(SSHChannel):
 class NetconfConnection(SSHConnection):
     """Opens the NETCONF channel once the connection service runs."""
 
-    def __init__(self, channel: Callable[["NetconfConnection"], NetconfChannel]) -> None:
+    def __init__(self, channel: Callable[["NetconfConnection"], NetconfClientChannel]) -> None:
         SSHConnection.__init__(self)
         self._channel = channel
 
@@ -180,7 +180,7 @@ class ClientTransport(SSHClientTransport):
     """The SSH client transport of one session: its host key checked by *check_host_key*,
     then :class:`UserAuth`. *ready* fires once the NETCONF channel runs, or fails with
     ncclient's exception for the stage that failed. *environment*: see
-    :class:`NetconfChannel`; *compression* asks for zlib, as paramiko's
+    :class:`NetconfClientChannel`; *compression* asks for zlib, as paramiko's
     ``use_compression`` (ssh_config's ``Compression yes``); *auth_handler*: see
     :class:`UserAuth`."""
 
@@ -285,9 +285,9 @@ class ClientTransport(SSHClientTransport):
     def connectionSecure(self) -> None:
         self._stage = "authentication"
 
-        def channel(conn: NetconfConnection) -> NetconfChannel:
+        def channel(conn: NetconfConnection) -> NetconfClientChannel:
             self._stage = "subsystem"
-            return NetconfChannel(self.session, self.ready, self._environment, conn=conn)
+            return NetconfClientChannel(self.session, self.ready, self._environment, conn=conn)
 
         self.connection = NetconfConnection(channel)
         self._user_auth = UserAuth(

@@ -65,7 +65,7 @@ class ReactorSSHConnector(ReactorConnector):
     (default true, as in ncclient) offers the keys of the agent at ``$SSH_AUTH_SOCK``.
     ``bind_addr`` binds the socket to that local address; ``environment`` is sent as
     ``env`` requests before the subsystem request, and a server may refuse them silently
-    (see :class:`~ncclient_twisted.transport.reactor.ssh.NetconfChannel`). ``ssh_config`` (a
+    (see :class:`~ncclient_twisted.transport.reactor.ssh.NetconfClientChannel`). ``ssh_config`` (a
     path, or ``True``: ``~/.ssh/config``) is read on the pool, and what ncclient takes
     from the host's entry applies (see :mod:`ncclient_twisted.transport.sshconfig`),
     except a ``ProxyCommand``: the connect fails with ``NotImplementedError`` (it needs a

@@ -22,7 +22,7 @@ from ncclient_twisted.transport.reactor.transports import abort_transport
 __all__ = ["UserAuth"]
 
 
-log = logging.getLogger("ncclient_twisted.session")
+log = logging.getLogger(__name__)
 
 
 #: ``handler(title, instructions, [(prompt, echo), ...])``, as paramiko's

@@ -25,15 +25,15 @@ from ncclient_twisted._manager import Manager
 from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.assembly import Assemble, Opened, host_key_policy, open_manager, session_parts
 from ncclient_twisted.bridge.handoff import Handoff
-from ncclient_twisted.bridge.hooks import BridgeHooks
 from ncclient_twisted.bridge.listener import DeferredReplyListener
 from ncclient_twisted.bridge.runtime import resolve_reactor, runtime_for
+from ncclient_twisted.bridge.runtime_hooks import BridgeHooks
 from ncclient_twisted.options import ConnectOptions
 from ncclient_twisted.transport.hostkeys import HostKeyPolicy
 from ncclient_twisted.transport.keepalive import DeadPeerDetector
 from ncclient_twisted.transport.limits import limit_error_in
 from ncclient_twisted.transport.threads.session import WakeOnSendSession
-from ncclient_twisted.transport.threads.ssh import TwistedSSHSession, send_keepalive
+from ncclient_twisted.transport.threads.ssh import ThreadedSSHSession, send_keepalive
 from ncclient_twisted.transport.threads.tcp import (
     IDLE_SOCKET_TIMEOUT,
     CountingSocket,
@@ -44,7 +44,7 @@ from ncclient_twisted.transport.threads.tcp import (
 __all__ = ["ThreadsConnector", "SSHConnector", "SocketConnector"]
 
 
-log = logging.getLogger("ncclient_twisted.manager")
+log = logging.getLogger(__name__)
 
 
 class ThreadsConnector:
@@ -145,10 +145,10 @@ class SSHConnector(ThreadsConnector):
         cls, args: Tuple[Any, ...], kwds: Any, reactor: Optional[INetconfReactor] = None
     ) -> "SSHConnector":
         """From ``connect_ssh``'s arguments (raises what :class:`ConnectOptions` finds)."""
-        return cls(ConnectOptions.parse("ssh", TwistedSSHSession, args, kwds), reactor)
+        return cls(ConnectOptions.parse("ssh", ThreadedSSHSession, args, kwds), reactor)
 
     def session_class(self) -> Type[WakeOnSendSession]:
-        return TwistedSSHSession
+        return ThreadedSSHSession
 
     def prepare(self, device_handler: Any) -> None:
         device_handler.add_additional_ssh_connect_params(self.options.session_kwds)
@@ -232,7 +232,7 @@ def _socket_session_class(name: str) -> Type[WakeOnSendSession]:
 class SocketConnector(ThreadsConnector):
     """NETCONF straight over a socket: TLS (``"tls"``) or a Unix socket (``"uds"``)."""
 
-    _CLASSES = {"tls": "TwistedTLSSession", "uds": "TwistedUnixSocketSession"}
+    _CLASSES = {"tls": "ThreadedTLSSession", "uds": "ThreadedUnixSocketSession"}
 
     def __init__(
         self, transport: str, options: ConnectOptions, reactor: Optional[INetconfReactor] = None

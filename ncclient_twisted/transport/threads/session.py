@@ -7,7 +7,7 @@ Here the session thread sleeps in ``select`` on the transport and on one end of 
 pair; :meth:`~WakeOnSendSession.send` writes a byte to the other end. Nothing of ncclient
 is changed: :class:`WakeOnSendSession` is a mixin placed before one of ncclient's session
 classes; it overrides ``run``, ``send``, ``close`` and ``_dispatch_message`` and leaves
-the transport to small hooks (:class:`~.ssh.TwistedSSHSession`; TLS and Unix-socket
+the transport to small hooks (:class:`~.ssh.ThreadedSSHSession`; TLS and Unix-socket
 sessions in :mod:`.sockets`).
 
 paramiko's ``Transport`` polls its socket every 0.1 s as well. Our connect hands
@@ -35,8 +35,8 @@ from ncclient_twisted.transport.dispatch import MessageDispatch
 from ncclient_twisted.transport.ended import not_connected, session_closed
 from ncclient_twisted.transport.framing import EOM, FrameDecoder, announces_base, frame_11
 from ncclient_twisted.transport.hello import DEFAULT_HELLO_TIMEOUT, hello_settle_time
-from ncclient_twisted.transport.hooks import SessionHooks
 from ncclient_twisted.transport.limits import descriptor_limit_error
+from ncclient_twisted.transport.session_hooks import SessionHooks
 
 if TYPE_CHECKING:
     from ncclient_twisted.transport.keepalive import DeadPeerDetector
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["WakeOnSendSession"]
 
 
-log = logging.getLogger("ncclient_twisted.session")
+log = logging.getLogger(__name__)
 
 
 class Job(Protocol):
@@ -82,7 +82,7 @@ class WakeOnSendSession(MessageDispatch, Session):
 
     *on_end* callbacks run on the session thread once the loop has ended, with the
     exception that ended it, or ``None`` for a close we asked for. *hooks* is how the
-    layer above takes part (see :class:`~ncclient_twisted.transport.hooks.SessionHooks`).
+    layer above takes part (see :class:`~ncclient_twisted.transport.session_hooks.SessionHooks`).
     """
 
     #: ncclient's message parser (set by its ``connect``).

@@ -23,14 +23,14 @@ from ncclient_twisted.transport.threads.session import (
     WakeOnSendSession,
 )
 
-__all__ = ["TwistedSSHSession", "send_keepalive"]
+__all__ = ["ThreadedSSHSession", "send_keepalive"]
 
 
 #: How long a failed authentication waits for the server's list of methods (seconds).
 OFFERED_TIMEOUT = 5.0
 
 
-class TwistedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
+class ThreadedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
     """ncclient's ``SSHSession`` with a wake-on-send loop and an end-of-session hook.
 
     Host keys are read through a policy (``use_hostkey_policy``, see :mod:`.hostkeys`).
