@@ -137,3 +137,27 @@ def test_function_level_imports_count_and_type_checking_ones_do_not() -> None:
     )
     names = {alias.name for node in _imports(tree) for alias in node.names}  # type: ignore[attr-defined]
     assert names == {"TYPE_CHECKING", "inside", "top"}
+
+
+def test_the_two_transports_do_not_import_each_other() -> None:
+    graph = import_graph()
+    crossing = [
+        (module, target)
+        for module, targets in graph.items()
+        for target in targets
+        for a, b in (("reactor", "threads"), ("threads", "reactor"))
+        if module.startswith("%s.transport.%s" % (PACKAGE, a))
+        and target.startswith("%s.transport.%s" % (PACKAGE, b))
+    ]
+    assert crossing == []
+
+
+def test_the_reactor_transport_does_not_import_paramiko_sessions() -> None:
+    """io="reactor" uses paramiko's key classes (host keys), never ncclient's SSH session."""
+    for path in sorted((ROOT / "transport" / "reactor").glob("*.py")):
+        imported = [
+            (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
+            for node in _imports(ast.parse(path.read_text()))
+            for alias in node.names  # type: ignore[attr-defined]
+        ]
+        assert [m for m in imported if m.startswith("ncclient.transport.ssh")] == [], path
