@@ -170,11 +170,6 @@ class NetconfConnection(SSHConnection):
         SSHConnection.serviceStarted(self)
         self.openChannel(self._channel(self))
 
-    def ssh_GLOBAL_REQUEST(self, packet: bytes) -> Any:
-        # OpenSSH announces its host keys (hostkeys-00@openssh.com) after authentication:
-        # refusing it is what Conch does anyway, without logging it as unhandled.
-        return SSHConnection.ssh_GLOBAL_REQUEST(self, packet)
-
 
 class ClientTransport(SSHClientTransport):
     """The SSH client transport of one session: its host key checked by *check_host_key*,
