@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Callable, Dict, List, Optional, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 import ncclient.manager as nc_manager
 from ncclient import operations
 from ncclient.operations.errors import TimeoutExpiredError
-from ncclient.operations.retrieve import GetReply
-from ncclient.operations.rpc import RPC, RaiseMode, RPCReply
+from ncclient.operations.rpc import RPC, RaiseMode
 from ncclient.transport.errors import TransportError
-from ncclient.xml_ import NCElement, new_ele
+from ncclient.xml_ import new_ele
 from twisted.internet.defer import CancelledError, Deferred, fail, maybeDeferred, succeed
 from twisted.python.failure import Failure
 
@@ -37,14 +36,12 @@ from ncclient_twisted.notifications import (
 )
 from ncclient_twisted.subscriptions import InterleaveError, NotificationRouter, SubscriptionOperations
 from ncclient_twisted.transport.threads.session import WakeOnSendSession
+from ncclient_twisted.typed_operations import Reply, TypedOperations
 
-__all__ = ["Manager", "Reply", "GetResult"]
+__all__ = ["Manager"]
 
 logger = logging.getLogger(__name__)
 
-#: What an operation's Deferred fires with: the reply ncclient would return.
-Reply = Union[RPCReply, NCElement]
-GetResult = Union[GetReply, NCElement]
 
 _NOT_ENDED: Any = object()
 #: ``_call``'s timeout when the caller gives none: the manager's ``timeout``.
@@ -71,7 +68,7 @@ def _timed_out(result: Any, timeout: float) -> Any:
     raise TimeoutExpiredError("ncclient timed out while waiting for an rpc reply.")
 
 
-class Manager(SubscriptionOperations, nc_manager.Manager):
+class Manager(TypedOperations, SubscriptionOperations, nc_manager.Manager):
     """ncclient's ``Manager`` whose operations return Deferreds.
 
     Every operation of :data:`ncclient.manager.OPERATIONS`, every vendor operation of the
@@ -239,100 +236,6 @@ class Manager(SubscriptionOperations, nc_manager.Manager):
         # In a burst (a request to each of many sessions in one turn) only the turn's
         # first is written by the reactor: the others gain nothing from being built here.
         return self._listener.waiting() or self._waker.in_burst()
-
-    # The common operations, typed. Others go through ``__getattr__`` as in ncclient.
-
-    def get(self, filter: Any = None, with_defaults: Optional[str] = None) -> "Deferred[GetResult]":
-        """``get``: running configuration and state data."""
-        return self.execute(operations.Get, filter=filter, with_defaults=with_defaults)
-
-    def get_config(
-        self, source: str, filter: Any = None, with_defaults: Optional[str] = None
-    ) -> "Deferred[GetResult]":
-        """``get-config`` of *source* (``running``, ``candidate``, ``startup``)."""
-        return self.execute(
-            operations.GetConfig, source, filter=filter, with_defaults=with_defaults
-        )
-
-    def get_schema(
-        self, identifier: str, version: Optional[str] = None, format: Optional[str] = None
-    ) -> "Deferred[GetResult]":
-        """``get-schema`` (RFC 6022)."""
-        return self.execute(operations.GetSchema, identifier, version=version, format=format)
-
-    def dispatch(
-        self, rpc_command: Any, source: Optional[str] = None, filter: Any = None
-    ) -> "Deferred[GetResult]":
-        """Any RPC, given as an element or a name."""
-        return self.execute(operations.Dispatch, rpc_command, source=source, filter=filter)
-
-    def edit_config(
-        self,
-        config: Any,
-        format: str = "xml",
-        target: str = "candidate",
-        default_operation: Optional[str] = None,
-        test_option: Optional[str] = None,
-        error_option: Optional[str] = None,
-    ) -> "Deferred[Reply]":
-        """``edit-config`` of *target* with *config*."""
-        return self.execute(
-            operations.EditConfig,
-            config,
-            format=format,
-            target=target,
-            default_operation=default_operation,
-            test_option=test_option,
-            error_option=error_option,
-        )
-
-    def copy_config(self, source: str, target: str) -> "Deferred[Reply]":
-        """``copy-config`` from *source* to *target*."""
-        return self.execute(operations.CopyConfig, source, target)
-
-    def delete_config(self, target: str) -> "Deferred[Reply]":
-        """``delete-config`` of *target*."""
-        return self.execute(operations.DeleteConfig, target)
-
-    def validate(self, source: Any = "candidate") -> "Deferred[Reply]":
-        """``validate`` *source* (a datastore name or a config element)."""
-        return self.execute(operations.Validate, source)
-
-    def commit(
-        self,
-        confirmed: bool = False,
-        timeout: Optional[Union[int, str]] = None,
-        persist: Optional[str] = None,
-        persist_id: Optional[str] = None,
-    ) -> "Deferred[Reply]":
-        """``commit``; *timeout* is the confirm-timeout of a confirmed commit."""
-        return self.execute(
-            operations.Commit,
-            confirmed=confirmed,
-            timeout=timeout,
-            persist=persist,
-            persist_id=persist_id,
-        )
-
-    def discard_changes(self) -> "Deferred[Reply]":
-        """``discard-changes``: revert the candidate to running."""
-        return self.execute(operations.DiscardChanges)
-
-    def cancel_commit(self, persist_id: Optional[str] = None) -> "Deferred[Reply]":
-        """``cancel-commit`` of a pending confirmed commit."""
-        return self.execute(operations.CancelCommit, persist_id=persist_id)
-
-    def lock(self, target: str = "candidate") -> "Deferred[Reply]":
-        """``lock`` *target*."""
-        return self.execute(operations.Lock, target)
-
-    def unlock(self, target: str = "candidate") -> "Deferred[Reply]":
-        """``unlock`` *target*."""
-        return self.execute(operations.Unlock, target)
-
-    def kill_session(self, session_id: Union[str, int]) -> "Deferred[Reply]":
-        """``kill-session`` of another session."""
-        return self.execute(operations.KillSession, str(session_id))
 
     def create_subscription(
         self,

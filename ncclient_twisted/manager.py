@@ -16,10 +16,11 @@ Deferred fires with a :class:`Manager`, or fails with ncclient's own exception
 
 from ncclient.manager import OPERATIONS, make_device_handler
 
-from ncclient_twisted._manager import GetResult, Manager, Reply
+from ncclient_twisted._manager import Manager
 from ncclient_twisted.connecting import connect, connect_ssh, connect_tls, connect_uds
 from ncclient_twisted.transport.hostkeys import HostKeyChangedError, HostKeyRevokedError
 from ncclient_twisted.transport.keepalive import KeepaliveTimeoutError
+from ncclient_twisted.typed_operations import GetResult, Reply
 
 __all__ = [
     "connect",
