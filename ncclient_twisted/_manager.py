@@ -21,6 +21,7 @@ from ncclient.xml_ import new_ele
 from twisted.internet.defer import CancelledError, Deferred, fail, maybeDeferred, succeed
 from twisted.python.failure import Failure
 
+from ncclient_twisted._compat import rpc_raise_mode
 from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.deadlines import Deadlines
 from ncclient_twisted.bridge.jobs import BuildJob, snapshot
@@ -177,7 +178,7 @@ class Manager(TypedOperations, SubscriptionOperations, nc_manager.Manager):
                     "use a second session for other operations"
                 )
             )
-        mode = self._raise_mode if raise_mode is None else raise_mode
+        mode = rpc_raise_mode(self) if raise_mode is None else raise_mode
         if self._build_elsewhere(cls):
             # Others are in flight: the session thread builds this one (ncclient's RPC
             # object and its XML) and writes it with the rest of the burst; the reactor

@@ -14,6 +14,7 @@ from ncclient.transport.ssh import SSHSession
 from paramiko.common import cMSG_GLOBAL_REQUEST
 from paramiko.message import Message
 
+from ncclient_twisted._compat import can_send_now, end_handshake_timer, send_user_message
 from ncclient_twisted.transport.hostkeys import KnownHostsMixin
 from ncclient_twisted.transport.keepalive import KEEPALIVE_REQUEST
 from ncclient_twisted.transport.threads.session import (
@@ -54,9 +55,9 @@ class ThreadedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
             try:
                 super().connect(*args, **kwds)
             except BaseException:
-                packetizer = getattr(getattr(self, "_transport", None), "packetizer", None)
-                if packetizer is not None:
-                    packetizer.complete_handshake()  # cancels the timer (nothing waits on it now)
+                transport = getattr(self, "_transport", None)
+                if transport is not None:
+                    end_handshake_timer(transport)  # nothing waits on it now
                 raise
         except NCClientError:
             raise
@@ -170,8 +171,7 @@ class ThreadedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
             channel is not None
             and transport is not None
             and not channel.closed
-            and channel.out_window_size >= size
-            and transport.clear_to_send.is_set()
+            and can_send_now(channel, transport, size)
         )
 
     def _select_timeout(self, sel: selectors.BaseSelector) -> Optional[float]:
@@ -219,4 +219,4 @@ def send_keepalive(transport: Any) -> None:
     m.add_byte(cMSG_GLOBAL_REQUEST)
     m.add_string(KEEPALIVE_REQUEST)
     m.add_boolean(True)
-    transport._send_user_message(m)
+    send_user_message(transport, m)
