@@ -10,7 +10,7 @@
 
 from ncclient_twisted import callhome, manager
 from ncclient_twisted._version import __version__
-from ncclient_twisted.bridge.runtime import DEFAULT_POOL_SIZE, set_pool_size
+from ncclient_twisted.bridge.runtime import DEFAULT_POOL_SIZE, defer_to_pool, set_pool_size
 from ncclient_twisted.locks import LockContext
 from ncclient_twisted.manager import Manager, connect, connect_ssh, connect_tls, connect_uds
 from ncclient_twisted.notifications import CallbackHandle, Notification
@@ -43,6 +43,7 @@ __all__ = [
     "KeepaliveTimeoutError",
     "DescriptorLimitError",
     "set_pool_size",
+    "defer_to_pool",
     "DEFAULT_POOL_SIZE",
     "MalformedReplyError",
     "MessageTooLargeError",

@@ -26,6 +26,7 @@ from ncclient_twisted.per_reactor import per_reactor
 __all__ = [
     "Runtime",
     "runtime_for",
+    "defer_to_pool",
     "set_pool_size",
     "DEFAULT_POOL_SIZE",
     "SHUTDOWN_CLOSE_TIMEOUT",
@@ -224,3 +225,16 @@ def set_pool_size(size: int, reactor: Optional[INetconfReactor] = None) -> None:
     are in progress at once too.
     """
     runtime_for(resolve_reactor(reactor)).set_pool_size(size)
+
+
+def defer_to_pool(
+    reactor: Optional[INetconfReactor], fn: Callable[..., T], *args: Any, **kwargs: Any
+) -> "Deferred[T]":
+    r"""Run blocking *fn(\*args, \*\*kwargs)* on *reactor*'s ncclient_twisted pool (``None``:
+    the global reactor); a Deferred of its result, fired on the reactor thread.
+
+    For work beside NETCONF sessions that must not block the reactor (writing a file,
+    pretty-printing a large reply): it shares the pool's bound (:func:`set_pool_size`) and
+    its end at reactor shutdown, and never uses the reactor's own thread pool.
+    """
+    return runtime_for(resolve_reactor(reactor)).run(fn, *args, **kwargs)
