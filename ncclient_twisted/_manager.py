@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Callable, Dict, List, Optional, Tuple, Type
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, Type
 
 import ncclient.manager as nc_manager
 from ncclient import operations
@@ -36,7 +36,6 @@ from ncclient_twisted.notifications import (
     NotificationQueue,
 )
 from ncclient_twisted.subscriptions import InterleaveError, NotificationRouter, SubscriptionOperations
-from ncclient_twisted.transport.threads.session import WakeOnSendSession
 from ncclient_twisted.typed_operations import Reply, TypedOperations
 
 __all__ = ["Manager"]
@@ -47,6 +46,34 @@ logger = logging.getLogger(__name__)
 _NOT_ENDED: Any = object()
 #: ``_call``'s timeout when the caller gives none: the manager's ``timeout``.
 _MANAGER_TIMEOUT: Any = object()
+
+
+class ManagedSession(Protocol):
+    """What the :class:`Manager` asks of its session, on either transport (ncclient's
+    ``Session``, and ours: ``ReactorSession``, ``WakeOnSendSession``). A session that
+    cannot ``submit`` jobs has every request built on the reactor."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    @property
+    def id(self) -> Any: ...
+
+    @property
+    def server_capabilities(self) -> Any: ...
+
+    @property
+    def ended(self) -> bool: ...
+
+    end_reason: Optional[Exception]
+
+    def get_listener_instance(self, cls: Any) -> Any: ...
+
+    def add_end_callback(self, fn: Callable[[Optional[Exception]], None]) -> None: ...
+
+    def mark_closing(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class _CloseSession(operations.CloseSession):
@@ -89,7 +116,7 @@ class Manager(TypedOperations, SubscriptionOperations, nc_manager.Manager):
 
     def __init__(
         self,
-        session: WakeOnSendSession,
+        session: ManagedSession,
         device_handler: Any,
         timeout: Optional[float] = 30,
         raise_mode: int = RaiseMode.ALL,
