@@ -69,8 +69,8 @@ class OursClient:
         if io == "reactor":
             # Its transport's modules (Conch: ~25 ms) are imported at its first connect;
             # the threads transport's (paramiko) with the manager. Both before a window.
-            import ncclient_twisted.reactor_endpoints  # noqa: F401
-            import ncclient_twisted.transport.conch  # noqa: F401
+            import ncclient_twisted.transport.reactor.ssh  # noqa: F401
+            import ncclient_twisted.transport.reactor.ssh_connector  # noqa: F401
 
     def connect(self) -> Any:
         return self._manager.connect(reactor=self._reactor, **self._kwargs)

@@ -10,17 +10,17 @@
 
 from ncclient_twisted import callhome, manager
 from ncclient_twisted._version import __version__
-from ncclient_twisted.bridge.runtime import DEFAULT_POOL_SIZE, set_pool_size
+from ncclient_twisted.bridge.runtime import DEFAULT_POOL_SIZE, defer_to_pool, set_pool_size
 from ncclient_twisted.locks import LockContext
 from ncclient_twisted.manager import Manager, connect, connect_ssh, connect_tls, connect_uds
 from ncclient_twisted.notifications import CallbackHandle, Notification
 from ncclient_twisted.service import ManagerService, resubscribe
 from ncclient_twisted.subscriptions import InterleaveError, Subscription, SubscriptionTerminatedError
+from ncclient_twisted.transport.errors import HostResolutionError
 from ncclient_twisted.transport.framing import MalformedReplyError, MessageTooLargeError
 from ncclient_twisted.transport.hostkeys import HostKeyChangedError, HostKeyRevokedError
 from ncclient_twisted.transport.keepalive import KeepaliveTimeoutError
 from ncclient_twisted.transport.limits import DescriptorLimitError
-from ncclient_twisted.transport.session import HostResolutionError
 
 __all__ = [
     "manager",
@@ -43,6 +43,7 @@ __all__ = [
     "KeepaliveTimeoutError",
     "DescriptorLimitError",
     "set_pool_size",
+    "defer_to_pool",
     "DEFAULT_POOL_SIZE",
     "MalformedReplyError",
     "MessageTooLargeError",

@@ -14,11 +14,12 @@
 
 :func:`listen` opens a listening socket (SSH on 4334, TLS on 4335 by default) watched by
 the reactor; each device that connects is accepted without blocking the reactor, and the
-SSH or TLS handshake, authentication and hello run on the project's thread pool with the
-keywords of :func:`~ncclient_twisted.manager.connect_ssh` or
-:func:`~ncclient_twisted.manager.connect_tls`. Each connected :class:`Manager` goes to
-the first :meth:`CallHomeListener.expect` Deferred waiting for that device's address,
-else to *on_connection*, else it waits for an ``expect``. A device whose handshake fails
+SSH or TLS handshake, authentication and hello run on the transport ``io`` picks (on the
+reactor, or on the project's thread pool), with the keywords of
+:func:`~ncclient_twisted.manager.connect_ssh` or :func:`~ncclient_twisted.manager.connect_tls`.
+Each connected :class:`Manager` goes to the first :meth:`CallHomeListener.expect`
+Deferred waiting for that device's address, else to *on_connection*, else it waits for an
+``expect``. A device whose handshake fails
 is logged, counted in :attr:`CallHomeListener.failures` and given to *on_error*; the
 listener goes on.
 
@@ -42,11 +43,11 @@ from zope.interface import implementer
 from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.runtime import resolve_reactor
 from ncclient_twisted.manager import Manager, connect_ssh, connect_tls
-from ncclient_twisted.transport.session import QuietSocket
+from ncclient_twisted.transport.threads.tcp import QuietSocket
 
 __all__ = ["listen", "CallHomeListener", "DEFAULT_PORTS"]
 
-log = logging.getLogger("ncclient_twisted.callhome")
+log = logging.getLogger(__name__)
 
 #: The IANA ports of RFC 8071: ``netconf-ch-ssh`` and ``netconf-ch-tls``.
 DEFAULT_PORTS = {"ssh": 4334, "tls": 4335}

@@ -13,7 +13,7 @@ from twisted.python.failure import Failure
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from ncclient_twisted.manager import Manager
+    from ncclient_twisted._manager import Manager
 
 __all__ = ["LockContext"]
 

@@ -35,7 +35,7 @@ __all__ = [
     "YANG_PUSH_NS",
 ]
 
-log = logging.getLogger("ncclient_twisted.notifications")
+log = logging.getLogger(__name__)
 
 DEFAULT_NOTIFICATION_BUFFER = 10000
 

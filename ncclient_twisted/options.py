@@ -29,7 +29,7 @@ from ncclient_twisted.transport.keepalive import DEFAULT_KEEPALIVE_COUNT_MAX
 
 __all__ = ["ConnectOptions", "key_passphrase_for_old_ncclient", "REACTOR_KEYWORDS"]
 
-log = logging.getLogger("ncclient_twisted.manager")
+log = logging.getLogger(__name__)
 
 _NCCLIENT_VERSION = tuple(int(x) for x in ncclient.__version__.split(".")[:2] if x.isdigit())
 

@@ -52,7 +52,7 @@ from ncclient_twisted.bridge.runtime import resolve_reactor
 
 __all__ = ["ManagerService", "State", "resubscribe", "PrepareConnection", "RetryPolicy"]
 
-log = logging.getLogger("ncclient_twisted.service")
+log = logging.getLogger(__name__)
 
 #: ``prepare_connection(manager, last_event_time)``: may return a Deferred or be async.
 PrepareConnection = Callable[[Any, Optional[str]], Union[None, "Deferred[Any]", Awaitable[Any]]]

@@ -43,7 +43,7 @@ from ncclient_twisted.notifications import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ncclient_twisted.manager import Manager
+    from ncclient_twisted._manager import Manager
 
 __all__ = [
     "Subscription",
@@ -56,7 +56,7 @@ __all__ = [
     "KillSubscription",
 ]
 
-log = logging.getLogger("ncclient_twisted.notifications")
+log = logging.getLogger(__name__)
 
 #: How many notifications naming a not-yet-known subscription are held, at most.
 MAX_HELD = 10000

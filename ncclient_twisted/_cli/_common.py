@@ -215,7 +215,7 @@ def run_action(
                 stop_is_success=stop_is_success,
             )
         except Exception as e:  # a bug of ours: one line, the traceback with -v
-            logging.getLogger("ncclient_twisted.cli").debug("internal error", exc_info=e)
+            logging.getLogger(__name__).debug("internal error", exc_info=e)
             sys.stderr.write("ncclient-twisted: internal error: %s (run with -v for details)\n" % describe(e))
             return 3
         if counts is not None:

@@ -20,9 +20,8 @@ from typing import Any, Awaitable, Callable, Coroutine, Dict, List, Mapping, Opt
 from twisted.internet import defer
 from twisted.internet.defer import CancelledError, Deferred
 
-from ncclient_twisted import manager
+from ncclient_twisted import defer_to_pool, manager
 from ncclient_twisted._types import ICommandReactor
-from ncclient_twisted.bridge.runtime import runtime_for
 
 from ._credentials import CredentialError, Credentials
 from ._errors import describe, is_expected
@@ -32,7 +31,7 @@ from ._targets import Target
 
 __all__ = ["HostKeySettings", "Settings", "Timer", "Stop", "run_devices", "connect_target"]
 
-log = logging.getLogger("ncclient_twisted.cli")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -166,7 +165,6 @@ async def run_devices(
 ) -> List[Outcome]:
     """Run *action* on every target; the outcomes in the order of *targets*."""
     sem = defer.DeferredSemaphore(max(1, settings.concurrency))
-    runtime = runtime_for(reactor)
     running: Dict[int, "Deferred[Outcome]"] = {}
 
     async def attempt(target: Target) -> Outcome:
@@ -185,7 +183,7 @@ async def run_devices(
             await _close(m, min(settings.timeout, 5.0))
         outcome = Outcome(target, True, latency=timer.total, output=text)
         if output.out_dir is not None and text is not None:
-            await runtime.run(output.store, outcome)
+            await defer_to_pool(reactor, output.store, outcome)
         return outcome
 
     async def one(index: int, target: Target) -> Outcome:

@@ -81,8 +81,7 @@ async def serve_forever(
     exit_on_eof: bool,
     shown_password: Optional[str],
 ) -> int:
-    from ncclient_twisted import testing
-    from ncclient_twisted.bridge.runtime import runtime_for
+    from ncclient_twisted import defer_to_pool, testing
 
     write: Callable[[str], None] = _write_stdout
     if exit_on_eof:
@@ -108,11 +107,11 @@ async def serve_forever(
         return 1
     try:
         records = [server_record(s, username) for s in servers]
-        runtime = runtime_for(reactor)
         if known_hosts:
-            await runtime.run(_write, known_hosts, "".join(r["known_hosts_line"] + "\n" for r in records))
+            lines = "".join(r["known_hosts_line"] + "\n" for r in records)
+            await defer_to_pool(reactor, _write, known_hosts, lines)
         if inventory_out:
-            await runtime.run(_write, inventory_out, _inventory(records, credentials_ref))
+            await defer_to_pool(reactor, _write, inventory_out, _inventory(records, credentials_ref))
         write(json.dumps(records) + "\n" if as_json else _describe(
             records, shown_password, known_hosts, inventory_out
         ))

@@ -10,8 +10,8 @@ from typing import Any, Dict, Optional, Sequence
 import click
 from lxml import etree
 
+from ncclient_twisted import defer_to_pool
 from ncclient_twisted._types import ICommandReactor
-from ncclient_twisted.bridge.runtime import runtime_for
 
 from ._common import Common, pass_common, read_xml_arg, run_action
 from ._operations import make_filter, with_filter
@@ -83,7 +83,6 @@ Examples:
         counts: Dict[Target, int] = {}
 
         def make(reactor: ICommandReactor) -> Action:
-            runtime = runtime_for(reactor)
 
             async def action(m: Any, timer: Timer, target: Target) -> Optional[str]:
                 await timer(m.create_subscription(filter=flt, stream_name=stream, start_time=start_time))
@@ -97,9 +96,9 @@ Examples:
                         break
                     counts[target] += 1
                     xml = n.notification_xml
-                    text = str(await runtime.run(pretty_xml, xml))
+                    text = str(await defer_to_pool(reactor, pretty_xml, xml))
                     if output.out_dir is not None:
-                        await runtime.run(output.append, target, text)
+                        await defer_to_pool(reactor, output.append, target, text)
                     else:
                         output.stream(
                             target, text, several, {"event_time": _event_time(xml), "notification": xml}

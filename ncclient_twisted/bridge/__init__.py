@@ -1,8 +1,10 @@
-"""The bridge between the session threads and the reactor thread.
+"""The bridge between the sessions and the reactor thread (both transports).
 
-Reply routing to Deferreds (:mod:`.listener`), the ordered hand-off of replies and
-notifications to the reactor (:mod:`.handoff`), request deadlines (:mod:`.deadlines`),
-requests built on the session thread (:mod:`.jobs`), the per-reactor runtime with its
-thread pool (:mod:`.runtime`), deferred wake-ups (:mod:`.wakeups`) and the gate the
-session threads share (:mod:`.gate`).
+Reply routing to Deferreds (:mod:`.listener`), the hand-off of replies and notifications
+to the reactor, in wire order (:mod:`.handoff`: from a session thread, or at once for a
+session on the reactor), request deadlines (:mod:`.deadlines`), requests built by the
+session (:mod:`.jobs`), the per-reactor runtime with its thread pool and the bound on
+connects in progress (:mod:`.runtime`, :mod:`.slots`), the session hooks' implementations
+(:mod:`.runtime_hooks`), deferred wake-ups of session threads (:mod:`.wakeups`) and the
+gate the session threads share (:mod:`.gate`).
 """

@@ -28,13 +28,23 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.python.failure import Failure
 
+from ncclient_twisted._compat import (
+    new_reply_listener,
+    registered_rpcs,
+    reply_parsed,
+    reply_raw,
+    rpc_huge_tree,
+    rpc_raise_mode,
+    rpc_reply,
+    set_reply_raw,
+)
 from ncclient_twisted.bridge.handoff import Handoff
 from ncclient_twisted.transport.ended import not_connected, session_closed
 from ncclient_twisted.transport.framing import MalformedReplyError, reply_parse_error
 
 __all__ = ["DeferredReplyListener", "reply_outcome"]
 
-log = logging.getLogger("ncclient_twisted.listener")
+log = logging.getLogger(__name__)
 
 _RPC_REPLY = qualify("rpc-reply")
 #: Replies longer than this (characters) are parsed a piece at a time (see _parse_in_pieces).
@@ -62,33 +72,33 @@ def reply_outcome(rpc: Any, device_handler: Any) -> Any:
     purpose: ``RaiseMode.ERRORS`` looks at every ``rpc-error`` (ncclient looks at the
     first only), and errors the device handler exempts are left out one by one.
     """
-    reply = rpc._reply
+    reply = rpc_reply(rpc)
     try:
-        raw = reply._raw
-        if isinstance(raw, str) and len(raw) > LARGE_REPLY and not reply._parsed:
+        raw = reply_raw(reply)
+        if isinstance(raw, str) and len(raw) > LARGE_REPLY and not reply_parsed(reply):
             # ncclient's parse takes an element for its raw reply as well (to_ele returns
             # it): it is given the one parsed here, then its text again.
-            reply._raw = _parse_in_pieces(raw, bool(rpc._huge_tree))
+            set_reply_raw(reply, _parse_in_pieces(raw, rpc_huge_tree(rpc)))
             try:
                 reply.parse()
             finally:
-                reply._raw = raw
+                set_reply_raw(reply, raw)
         else:
             reply.parse()
     except etree.XMLSyntaxError as e:
-        raise reply_parse_error(e, rpc.id, bool(rpc._huge_tree)) from e
+        raise reply_parse_error(e, rpc.id, rpc_huge_tree(rpc)) from e
     errors = [e for e in reply.errors if not device_handler.is_rpc_error_exempt(e.message)]
     if errors:
-        mode = rpc._raise_mode
+        mode = rpc_raise_mode(rpc)
         if mode == RaiseMode.ALL or (
             mode == RaiseMode.ERRORS and any(e.severity == "error" for e in errors)
         ):
             if len(errors) > 1:
-                raise RPCError(to_ele(reply._raw), errs=errors)
+                raise RPCError(to_ele(reply_raw(reply)), errs=errors)
             raise errors[0]
     transform = device_handler.transform_reply()
     if transform:
-        return NCElement(reply, transform, huge_tree=rpc._huge_tree)
+        return NCElement(reply, transform, huge_tree=rpc_huge_tree(rpc))
     return reply
 
 
@@ -138,7 +148,7 @@ class DeferredReplyListener(RPCReplyListener):
         # ncclient's constructor (it takes ncclient's creation lock, not reentrant before
         # 0.7): it makes the session's one instance of this class and registers it. What
         # is ours is added here, before any RPC is made on the session.
-        self: DeferredReplyListener = RPCReplyListener.__new__(cls, session, device_handler)
+        self = new_reply_listener(cls, session, device_handler)
         self.logger = log
         self._reactor = reactor
         self._pending = {}
@@ -193,7 +203,7 @@ class DeferredReplyListener(RPCReplyListener):
     def forget(self, msgid: str) -> None:
         """Stop waiting for *msgid*; its reply, if it comes, will be dropped."""
         with self._lock:
-            self._id2rpc.pop(msgid, None)
+            registered_rpcs(self).pop(msgid, None)
             self._pending.pop(msgid, None)
 
     def alone(self) -> bool:
@@ -218,7 +228,7 @@ class DeferredReplyListener(RPCReplyListener):
             return
         msgid = attrs.get("message-id")
         with self._lock:
-            rpc = self._id2rpc.pop(msgid, None) if msgid is not None else None
+            rpc = registered_rpcs(self).pop(msgid, None) if msgid is not None else None
             pending = self._pending.pop(msgid, None) if msgid is not None else None
         if rpc is None:
             self._drop(msgid)
@@ -238,7 +248,7 @@ class DeferredReplyListener(RPCReplyListener):
         request it answers with *error*, or drop it if none waits for it."""
         msgid = error.message_id
         with self._lock:
-            rpc = self._id2rpc.pop(msgid, None) if msgid is not None else None
+            rpc = registered_rpcs(self).pop(msgid, None) if msgid is not None else None
             pending = self._pending.pop(msgid, None) if msgid is not None else None
         if rpc is None:
             with self._lock:
@@ -277,8 +287,8 @@ class DeferredReplyListener(RPCReplyListener):
                 self._end_cause = cause
             pending = list(self._pending.values())
             self._pending.clear()
-            rpcs = list(self._id2rpc.values())
-            self._id2rpc.clear()
+            rpcs = list(registered_rpcs(self).values())
+            registered_rpcs(self).clear()
         for rpc in rpcs:
             rpc.deliver_error(reason)
         for p in pending:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-import weakref
 from typing import Any, Callable, Dict, Optional, Set, TypeVar, cast
 
 from twisted.internet.defer import Deferred, DeferredList
@@ -22,17 +21,19 @@ from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.gate import new_gate
 from ncclient_twisted.bridge.slots import ConnectSlots
 from ncclient_twisted.bridge.wakeups import Waker
+from ncclient_twisted.per_reactor import per_reactor
 
 __all__ = [
     "Runtime",
     "runtime_for",
+    "defer_to_pool",
     "set_pool_size",
     "DEFAULT_POOL_SIZE",
     "SHUTDOWN_CLOSE_TIMEOUT",
     "SHUTDOWN_CLOSE_GRACE",
 ]
 
-log = logging.getLogger("ncclient_twisted.runtime")
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -202,16 +203,15 @@ def _call_quietly(fn: Callable[[], None]) -> None:
         log.debug("ending a connect at shutdown failed", exc_info=True)
 
 
-_runtimes: "weakref.WeakKeyDictionary[Any, Runtime]" = weakref.WeakKeyDictionary()
-
-
 def runtime_for(reactor: INetconfReactor) -> Runtime:
     """The :class:`Runtime` of *reactor*, created on first use."""
-    rt = _runtimes.get(reactor)
-    if rt is None:
-        rt = _runtimes[reactor] = Runtime(reactor)
+
+    def make() -> Runtime:
+        rt = Runtime(reactor)
         rt._watch_shutdown()
-    return rt
+        return rt
+
+    return per_reactor(reactor, Runtime, make)
 
 
 def set_pool_size(size: int, reactor: Optional[INetconfReactor] = None) -> None:
@@ -225,3 +225,16 @@ def set_pool_size(size: int, reactor: Optional[INetconfReactor] = None) -> None:
     are in progress at once too.
     """
     runtime_for(resolve_reactor(reactor)).set_pool_size(size)
+
+
+def defer_to_pool(
+    reactor: Optional[INetconfReactor], fn: Callable[..., T], *args: Any, **kwargs: Any
+) -> "Deferred[T]":
+    r"""Run blocking *fn(\*args, \*\*kwargs)* on *reactor*'s ncclient_twisted pool (``None``:
+    the global reactor); a Deferred of its result, fired on the reactor thread.
+
+    For work beside NETCONF sessions that must not block the reactor (writing a file,
+    pretty-printing a large reply): it shares the pool's bound (:func:`set_pool_size`) and
+    its end at reactor shutdown, and never uses the reactor's own thread pool.
+    """
+    return runtime_for(resolve_reactor(reactor)).run(fn, *args, **kwargs)

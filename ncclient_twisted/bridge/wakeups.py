@@ -32,7 +32,7 @@ from twisted.python import threadable
 
 __all__ = ["Waker"]
 
-log = logging.getLogger("ncclient_twisted.wakeups")
+log = logging.getLogger(__name__)
 
 #: Bound on joining the waker thread at reactor shutdown.
 STOP_TIMEOUT = 5.0

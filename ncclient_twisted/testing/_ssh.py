@@ -178,7 +178,7 @@ class ChannelAdapter:
 
     __slots__ = ("_channel", "_frozen")
 
-    def __init__(self, chan: "NetconfChannel") -> None:
+    def __init__(self, chan: "NetconfServerChannel") -> None:
         self._channel = chan
         self._frozen = False
 
@@ -233,7 +233,7 @@ class ChannelAdapter:
 SessionOpener = Callable[[ChannelAdapter, str, Optional[str]], SessionHandle]
 
 
-class NetconfChannel(channel.SSHChannel):
+class NetconfServerChannel(channel.SSHChannel):
     """An SSH ``session`` channel that only accepts the ``netconf`` subsystem."""
 
     name = b"session"
@@ -352,7 +352,7 @@ class NetconfAvatar(ConchUser):
         super().__init__()
         self.username = username
         self.opener = opener
-        self.channelLookup[b"session"] = NetconfChannel
+        self.channelLookup[b"session"] = NetconfServerChannel
 
 
 @implementer(IRealm)

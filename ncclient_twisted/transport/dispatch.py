@@ -12,7 +12,7 @@ from ncclient_twisted.transport.rootscan import scan_root
 
 __all__ = ["MessageDispatch"]
 
-log = logging.getLogger("ncclient_twisted.session")
+log = logging.getLogger(__name__)
 
 
 class MessageDispatch:

@@ -5,9 +5,10 @@ ncclient's ``DefaultXMLParser`` re-decodes its whole buffer for every chunk, whi
 quadratic in the size of a reply. This decoder keeps bytes until a message is complete,
 decodes each message once, and runs in time linear in its input.
 
-:func:`message_root` replaces ncclient's ``parse_root`` for every message that arrives:
-it reads only the root element's start tag, with a parser that neither expands entities
-nor loads anything, and refuses messages that carry a document type declaration (NETCONF
+:func:`message_root` is what the root scan (:mod:`.rootscan`, which replaces ncclient's
+``parse_root`` for every message that arrives) falls back to for an unusual start tag: it
+reads only the root element's start tag, with a parser that neither expands entities nor
+loads anything, and refuses messages that carry a document type declaration (NETCONF
 forbids them, RFC 6241 section 3), so ncclient's own parser, which expands internal
 entities, never sees one.
 """

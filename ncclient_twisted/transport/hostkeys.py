@@ -53,7 +53,7 @@ __all__ = [
     "fingerprint_sha256",
 ]
 
-log = logging.getLogger("ncclient_twisted.hostkeys")
+log = logging.getLogger(__name__)
 
 #: The file read (and written by ``accept_new``) when no ``known_hosts=`` is given.
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"

@@ -6,36 +6,32 @@ open, but a peer that stopped answering (a hung device, a dropped route, a host 
 gone while TCP has not noticed) keeps the session up for ever, and its requests wait.
 
 Here, as in OpenSSH: when nothing has been received from the server for ``interval``
-seconds, the session thread sends a ``keepalive@openssh.com`` global request with
-``want-reply`` set (every SSH server answers it, with a failure if nothing else); after
-``count_max`` such probes without a byte from the server the session ends with
-:class:`KeepaliveTimeoutError`. "Received" is counted on the TCP socket
-(:class:`CountingSocket`), so any traffic proves the peer alive and a busy session is
-never probed. The check runs on the session thread, which wakes for it at most once an
-interval; paramiko's thread is not woken at all.
+seconds, a ``keepalive@openssh.com`` global request is sent with ``want-reply`` set (every
+SSH server answers it, with a failure if nothing else); after ``count_max`` such probes
+without a byte from the server the session ends with :class:`KeepaliveTimeoutError`.
+"Received" is counted on the connection, so any traffic proves the peer alive and a busy
+session is never probed. :class:`DeadPeerDetector` is the rule; each transport drives it:
+the threads transport's session loop (counting on a
+:class:`~ncclient_twisted.transport.threads.tcp.CountingSocket`, probing with
+:func:`~ncclient_twisted.transport.threads.ssh.send_keepalive`; paramiko's thread is not
+woken), the reactor transport's session on the reactor's clock.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from ncclient.transport.errors import SSHError
-from paramiko.common import cMSG_GLOBAL_REQUEST
-from paramiko.message import Message
-
-from ncclient_twisted.transport.session import QuietSocket
 
 __all__ = [
-    "CountingSocket",
     "DeadPeerDetector",
     "KeepaliveTimeoutError",
     "DEFAULT_KEEPALIVE_COUNT_MAX",
-    "send_keepalive",
 ]
 
-log = logging.getLogger("ncclient_twisted.keepalive")
+log = logging.getLogger(__name__)
 
 #: Probes without an answer before the peer is declared dead (OpenSSH's default).
 DEFAULT_KEEPALIVE_COUNT_MAX = 3
@@ -44,32 +40,6 @@ KEEPALIVE_REQUEST = "keepalive@openssh.com"
 
 class KeepaliveTimeoutError(SSHError):
     """The server did not answer keepalives: the session was ended as dead."""
-
-
-class CountingSocket(QuietSocket):
-    """A :class:`QuietSocket` that notes when data was last received from the peer."""
-
-    last_received: float = 0.0
-
-    def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        data = super().recv(bufsize, flags)
-        if data:
-            self.last_received = time.monotonic()
-        return data
-
-
-def send_keepalive(transport: Any) -> None:
-    """Send ``keepalive@openssh.com`` with want-reply on a paramiko *transport*.
-
-    paramiko's public ``global_request(wait=True)`` blocks until the reply, with no
-    bound; its ``wait=False`` asks for no reply. The message is built here and sent
-    with the transport's own sender, which waits for a key exchange in progress.
-    """
-    m = Message()
-    m.add_byte(cMSG_GLOBAL_REQUEST)
-    m.add_string(KEEPALIVE_REQUEST)
-    m.add_boolean(True)
-    transport._send_user_message(m)
 
 
 class DeadPeerDetector:

@@ -21,7 +21,7 @@ from ncclient.transport.errors import AuthenticationError
 
 from ncclient_twisted import manager
 from ncclient_twisted.options import _connect_keywords
-from ncclient_twisted.transport.session import TwistedSSHSession
+from ncclient_twisted.transport.threads.ssh import ThreadedSSHSession
 from tests.support.helpers import bounded, wait_until
 from tests.support.hostile_ssh import OTP, PASSWORD, HostileSSHServer
 
@@ -167,7 +167,7 @@ async def test_partial_success_then_password(
 async def test_auth_handler_answers_two_factor(hostile: HostileSSHServer, io: str) -> None:
     """``auth_handler`` answers keyboard-interactive's prompts (password, then an OTP),
     off the reactor thread."""
-    if io == "threads" and "auth_handler" not in _connect_keywords(TwistedSSHSession)[0]:
+    if io == "threads" and "auth_handler" not in _connect_keywords(ThreadedSSHSession)[0]:
         import ncclient
 
         pytest.skip("the installed ncclient (%s) does not take auth_handler" % ncclient.__version__)

@@ -17,9 +17,10 @@ import pytest_twisted
 from ncclient.transport.ssh import SSHSession
 
 from ncclient_twisted import manager
-from ncclient_twisted.endpoints import SSHConnector
 from ncclient_twisted.options import REACTOR_KEYWORDS, ConnectOptions
-from ncclient_twisted.transport.session import TwistedSSHSession, WakeOnSendSession
+from ncclient_twisted.transport.threads.connectors import SSHConnector
+from ncclient_twisted.transport.threads.session import WakeOnSendSession
+from ncclient_twisted.transport.threads.ssh import ThreadedSSHSession
 from tests.support.helpers import bounded
 from tests.support.hostile_ssh import OTP, PASSWORD, HostileSSHServer
 
@@ -33,7 +34,7 @@ def _with_keyword(name: str) -> inspect.Signature:
     return signature.replace(parameters=list(signature.parameters.values()) + [added])
 
 
-class FutureSSHSession(TwistedSSHSession):
+class FutureSSHSession(ThreadedSSHSession):
     """An ncclient session from the future: its ``connect`` takes :data:`FUTURE`."""
 
     seen: List[Any] = []
@@ -46,7 +47,7 @@ class FutureSSHSession(TwistedSSHSession):
 FutureSSHSession.connect.__signature__ = _with_keyword(FUTURE)  # type: ignore[attr-defined]
 
 
-class HeadSSHSession(TwistedSSHSession):
+class HeadSSHSession(ThreadedSSHSession):
     """ncclient's development head: its ``connect`` takes ``auth_handler``."""
 
 
@@ -120,16 +121,16 @@ def test_auth_handler_with_todays_ncclient() -> None:
     def handler(title: str, instructions: str, prompts: Any) -> List[str]:
         return []
 
-    assert parse(TwistedSSHSession, auth_handler=handler).io == "reactor"
-    assert parse(TwistedSSHSession, auth_handler=handler, io="reactor").io == "reactor"
+    assert parse(ThreadedSSHSession, auth_handler=handler).io == "reactor"
+    assert parse(ThreadedSSHSession, auth_handler=handler, io="reactor").io == "reactor"
     if "auth_handler" not in inspect.signature(SSHSession.connect).parameters:
         with pytest.raises(TypeError, match="auth_handler.*io='reactor'"):
-            parse(TwistedSSHSession, auth_handler=handler, io="threads")
+            parse(ThreadedSSHSession, auth_handler=handler, io="threads")
     # An ncclient whose session takes it: both transports.
     assert parse(HeadSSHSession, auth_handler=handler, io="threads").io == "threads"
     assert parse(HeadSSHSession, auth_handler=handler).io == "reactor"
     with pytest.raises(TypeError, match="auth_handler must be callable"):
-        parse(TwistedSSHSession, auth_handler="123456")
+        parse(ThreadedSSHSession, auth_handler="123456")
 
 
 @pytest_twisted.ensureDeferred

@@ -149,11 +149,11 @@ async def test_known_hosts_verdict_is_openssh_s(
     assert await wait_until(lambda: not server._connections)
     opened_by_openssh = len(server.disconnect_reasons)
 
-    with caplog.at_level(logging.WARNING, logger="ncclient_twisted.hostkeys"):
+    with caplog.at_level(logging.WARNING, logger="ncclient_twisted.transport.hostkeys"):
         ours, error = await our_verdict(server, io, str(path))
     assert ours == (spec.ours or openssh), (error, stderr)
 
-    warnings = [r.getMessage() for r in caplog.records if r.name == "ncclient_twisted.hostkeys"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "ncclient_twisted.transport.hostkeys"]
     if spec.bad_line is None:
         assert warnings == []
     else:

@@ -20,7 +20,7 @@ from twisted.internet import defer, task
 from ncclient_twisted import MessageTooLargeError, manager
 from ncclient_twisted.options import ConnectOptions
 from ncclient_twisted.transport.framing import DEFAULT_MAX_MESSAGE_SIZE, FrameDecoder, frame_11
-from ncclient_twisted.transport.session import TwistedSSHSession
+from ncclient_twisted.transport.threads.ssh import ThreadedSSHSession
 from tests.support.helpers import bounded, reactor, wait_until
 from tests.support.stalling import STREAM_MAX, StallingServer, stalling_server
 
@@ -151,12 +151,12 @@ async def test_a_reply_over_the_limit_fails_and_one_under_it_works(peer: Stallin
 )
 def test_max_message_size_is_checked_at_the_call(value: Any, error: type) -> None:
     with pytest.raises(error, match="max_message_size"):
-        ConnectOptions.parse("ssh", TwistedSSHSession, (), {"host": "h", "max_message_size": value})
+        ConnectOptions.parse("ssh", ThreadedSSHSession, (), {"host": "h", "max_message_size": value})
 
 
 def test_max_message_size_defaults_to_256_mib_and_none_lifts_it() -> None:
-    assert ConnectOptions.parse("ssh", TwistedSSHSession, (), {"host": "h"}).max_message_size == 256 * MiB
-    options = ConnectOptions.parse("ssh", TwistedSSHSession, (), {"host": "h", "max_message_size": None})
+    assert ConnectOptions.parse("ssh", ThreadedSSHSession, (), {"host": "h"}).max_message_size == 256 * MiB
+    options = ConnectOptions.parse("ssh", ThreadedSSHSession, (), {"host": "h", "max_message_size": None})
     assert options.max_message_size is None and "max_message_size" not in options.session_kwds
 
 

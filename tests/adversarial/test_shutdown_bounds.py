@@ -21,7 +21,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.trial.unittest import SynchronousTestCase
 
 from ncclient_twisted.bridge.runtime import SHUTDOWN_CLOSE_GRACE, SHUTDOWN_CLOSE_TIMEOUT, Runtime
-from ncclient_twisted.transport import conch
+from ncclient_twisted.transport.reactor import session as reactor_session
 from tests.unit.test_bridge import FakeReactor, make
 
 
@@ -132,7 +132,7 @@ class ReactorSessionCloseTests(SynchronousTestCase):
         clock = task.Clock()
         asked: List[Any] = []
         clock.callFromThread = lambda f, *a, **kw: asked.append(f)  # type: ignore[attr-defined]
-        s = conch.ReactorSession(DefaultDeviceHandler(), clock)
+        s = reactor_session.ReactorSession(DefaultDeviceHandler(), clock)
         s.hello.addErrback(lambda f: None)
         done = threading.Event()
 

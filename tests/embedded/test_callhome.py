@@ -109,7 +109,7 @@ async def test_tls_call_home_with_expect(tmp_path: Path, io: str) -> None:
         managers = await bounded(defer.gatherResults(expected))
         assert len(set(map(id, managers))) == 3
         assert {type(m._session).__name__ for m in managers} == (
-            {"ReactorSession"} if io == "reactor" else {"TwistedTLSSession"}
+            {"ReactorSession"} if io == "reactor" else {"ThreadedTLSSession"}
         )
         assert [len(s.sessions) for s in servers] == [1, 1, 1]
         assert all(sess.username == "admin" for s in servers for sess in s.sessions.values())

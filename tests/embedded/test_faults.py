@@ -28,8 +28,8 @@ from twisted.internet import defer, protocol
 
 from ncclient_twisted import manager, testing
 from ncclient_twisted.testing import Fault
+from ncclient_twisted.transport.errors import HostResolutionError
 from ncclient_twisted.transport.framing import MalformedReplyError
-from ncclient_twisted.transport.session import HostResolutionError
 from tests.conftest import on_both_transports
 from tests.support.helpers import Resources, bounded, child_server, pause, reactor
 

@@ -297,7 +297,7 @@ async def test_io_auto_runs_an_ssh_config_proxy_command_on_the_threads_transport
     kw = server.connect_kwargs(host="proxied", ssh_config=config)  # io="auto", the default
     m = await bounded(manager.connect(**kw))
     try:
-        assert type(m._session).__name__ == "TwistedSSHSession"  # ncclient's paramiko session
+        assert type(m._session).__name__ == "ThreadedSSHSession"  # ncclient's paramiko session
         await bounded(m.get_config(source="running"))
     finally:
         await bounded(m.close_session())

@@ -186,7 +186,7 @@ async def test_without_ncclient_tls_support_it_is_notimplementederror(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # As with an ncclient older than 0.6.14: our TLS/UDS module cannot be imported.
-    monkeypatch.setitem(sys.modules, "ncclient_twisted.transport.sockets", None)
+    monkeypatch.setitem(sys.modules, "ncclient_twisted.transport.threads.sockets", None)
     for connect in (manager.connect_tls, manager.connect_uds):
         with pytest.raises(NotImplementedError, match="ncclient"):
             await connect(host="127.0.0.1", certfile="x", path="/nonexistent")

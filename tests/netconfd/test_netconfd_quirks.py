@@ -8,7 +8,7 @@ import pytest_twisted
 from ncclient.capabilities import Capabilities
 
 from ncclient_twisted import manager
-from ncclient_twisted.transport.session import YUMA_HELLO_SETTLE, hello_settle_time
+from ncclient_twisted.transport.hello import YUMA_HELLO_SETTLE, hello_settle_time
 
 
 def test_settle_time_only_for_netconfd() -> None:

@@ -10,7 +10,7 @@ import pytest
 from ncclient.devices.default import DefaultDeviceHandler
 from ncclient.transport.session import NetconfBase, Session
 
-from ncclient_twisted.transport.session import DIRECT_WRITE_MAX, WakeOnSendSession
+from ncclient_twisted.transport.threads.session import DIRECT_WRITE_MAX, WakeOnSendSession
 
 
 class FakeTransportSession(WakeOnSendSession, Session):

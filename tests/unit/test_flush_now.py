@@ -8,7 +8,7 @@ import pytest_twisted
 from twisted.internet import protocol, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 
-from ncclient_twisted.transport.conch import flush_now
+from ncclient_twisted.transport.reactor.transports import flush_now
 
 
 @pytest_twisted.ensureDeferred

@@ -31,7 +31,6 @@ from ncclient_twisted.bridge.listener import DeferredReplyListener
 from ncclient_twisted.manager import Manager
 from ncclient_twisted.notifications import NotificationQueue
 from ncclient_twisted.subscriptions import NotificationRouter
-from ncclient_twisted.transport import conch
 from ncclient_twisted.transport.framing import (
     EOM,
     FrameDecoder,
@@ -39,7 +38,9 @@ from ncclient_twisted.transport.framing import (
     frame_10,
     message_root,
 )
-from ncclient_twisted.transport.session import TwistedSSHSession
+from ncclient_twisted.transport.reactor import scheduler as reactor_scheduler
+from ncclient_twisted.transport.reactor import session as reactor_session
+from ncclient_twisted.transport.threads.ssh import ThreadedSSHSession
 from tests.unit.test_bridge import CAPS, NS, FakeReactor, FakeSession, InlineRuntime, make
 from tests.unit.test_reactor_session import FakeLink, FakeTime
 
@@ -154,8 +155,8 @@ def test_message_root_takes_anything(raw: bytes) -> None:
 class WireSession(FakeSession):
     """The fake session, with our session's real dispatch (message_root, rejects)."""
 
-    _dispatch_message: Any = TwistedSSHSession._dispatch_message
-    _reject: Any = TwistedSSHSession._reject
+    _dispatch_message: Any = ThreadedSSHSession._dispatch_message
+    _reject: Any = ThreadedSSHSession._reject
 
     def __init__(self, device_handler: Any) -> None:
         super().__init__()
@@ -231,7 +232,8 @@ class ReactorWired(Wired):
 
         dh = make_device_handler(None, None)
         handoff = ImmediateHandoff(reactor)
-        session = conch.ReactorSession(dh, reactor, scheduler=conch.WorkScheduler(reactor, moving))
+        scheduler = reactor_scheduler.WorkScheduler(reactor, moving)
+        session = reactor_session.ReactorSession(dh, reactor, scheduler=scheduler)
         listener = DeferredReplyListener.install(session, dh, reactor, handoff)
         self.link = FakeLink()
         session.channel_opened(self.link)
@@ -269,7 +271,7 @@ class ReactorWired(Wired):
 def wired(io: str, data: Any, timeout: float, base11: bool = False) -> Wired:
     if io == "threads":
         return ThreadsWired(timeout, base11)
-    slices = [0.0, conch.WORK_SLICE / 3, conch.WORK_SLICE]
+    slices = [0.0, reactor_scheduler.WORK_SLICE / 3, reactor_scheduler.WORK_SLICE]
     ticks = data.draw(st.lists(st.sampled_from(slices), min_size=1, max_size=6), label="ticks")
     return ReactorWired(timeout, base11, ticks)
 

@@ -165,7 +165,7 @@ def test_adapter_for_ncclient(tmp_path: Any, caplog: Any) -> None:
         + line("*", revoked.asbytes(), "@revoked")
         + line(NAME, revoked.asbytes())
     )
-    with caplog.at_level(logging.WARNING, logger="ncclient_twisted.hostkeys"):
+    with caplog.at_level(logging.WARNING, logger="ncclient_twisted.transport.hostkeys"):
         keys = hostkeys.PortAwareHostKeys(2022, str(path))
         hostkeys.PortAwareHostKeys(2022, str(path))  # read again: no second warning
     warnings = [r.getMessage() for r in caplog.records]
@@ -216,7 +216,7 @@ def test_lookup_files_an_rsa_key_under_what_paramiko_negotiates(tmp_path: Any) -
 
 
 def test_known_types_are_negotiated_first() -> None:
-    from ncclient_twisted.transport.conch import prefer_host_key_types
+    from ncclient_twisted.transport.reactor.ssh import prefer_host_key_types
 
     conch = [b"ecdsa-sha2-nistp256", b"rsa-sha2-512", b"rsa-sha2-256", b"ssh-rsa", b"ssh-ed25519"]
     assert prefer_host_key_types(conch, ["ssh-ed25519"])[0] == b"ssh-ed25519"

@@ -248,13 +248,13 @@ class SessionListenerTests(SynchronousTestCase):
         from ncclient.devices.default import DefaultDeviceHandler
         from ncclient.transport.session import NotificationHandler
 
-        from ncclient_twisted.transport.hooks import SessionHooks
-        from ncclient_twisted.transport.session import TwistedSSHSession
+        from ncclient_twisted.transport.session_hooks import SessionHooks
+        from ncclient_twisted.transport.threads.ssh import ThreadedSSHSession
 
         m, _, _ = make()
         hooks = SessionHooks()
         hooks.notifications = m._router
-        session = TwistedSSHSession(DefaultDeviceHandler(), hooks)
+        session = ThreadedSSHSession(DefaultDeviceHandler(), hooks)
         try:
             session.add_listener(NotificationHandler(m._router))  # as ncclient's _post_connect
             self.assertEqual(

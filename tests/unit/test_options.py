@@ -7,11 +7,11 @@ from typing import Any, Dict
 import pytest
 
 from ncclient_twisted.options import ConnectOptions
-from ncclient_twisted.transport.session import TwistedSSHSession
+from ncclient_twisted.transport.threads.ssh import ThreadedSSHSession
 
 
 def parse(*args: Any, **kwds: Any) -> ConnectOptions:
-    return ConnectOptions.parse("ssh", TwistedSSHSession, args, kwds)
+    return ConnectOptions.parse("ssh", ThreadedSSHSession, args, kwds)
 
 
 def test_ncclient_and_our_keywords_are_sorted_out() -> None:
@@ -80,16 +80,16 @@ def test_io_auto_picks_the_reactor_for_every_keyword_it_takes() -> None:
                            ("environment", {"A": "1"})):
         assert choose_io("ssh", {"host": "h", keyword: value}) == "reactor", keyword
     # An ssh_config is read before the choice is final (a ProxyCommand picks threads).
-    options = ConnectOptions.parse("ssh", TwistedSSHSession, (), {"host": "h", "ssh_config": "/x"})
+    options = ConnectOptions.parse("ssh", ThreadedSSHSession, (), {"host": "h", "ssh_config": "/x"})
     assert options.io == "reactor" and options.io_chosen and options.reads_ssh_config
-    explicit = ConnectOptions.parse("ssh", TwistedSSHSession, (), {"host": "h", "io": "reactor"})
+    explicit = ConnectOptions.parse("ssh", ThreadedSSHSession, (), {"host": "h", "io": "reactor"})
     assert not explicit.io_chosen and not explicit.reads_ssh_config
 
 
 def test_io_is_checked_and_auto_is_resolved_at_the_call() -> None:
-    auto = ConnectOptions.parse("ssh", TwistedSSHSession, (), {"host": "h", "hostkey_verify": False})
+    auto = ConnectOptions.parse("ssh", ThreadedSSHSession, (), {"host": "h", "hostkey_verify": False})
     assert auto.io == "reactor"
-    chosen = ConnectOptions.parse("ssh", TwistedSSHSession, (), {"host": "h", "io": "threads"})
+    chosen = ConnectOptions.parse("ssh", ThreadedSSHSession, (), {"host": "h", "io": "threads"})
     assert chosen.io == "threads"
     with pytest.raises(ValueError):
-        ConnectOptions.parse("ssh", TwistedSSHSession, (), {"host": "h", "io": "fibres"})
+        ConnectOptions.parse("ssh", ThreadedSSHSession, (), {"host": "h", "io": "fibres"})

@@ -1,4 +1,4 @@
-"""The reactor transport's session (``transport.conch.ReactorSession``) on a task.Clock:
+"""The reactor transport's session (``transport.reactor.reactor_session.ReactorSession``) on a task.Clock:
 a burst is worked through a slice per reactor turn, requests in submission order, and
 what arrived before the end is handled before the end."""
 
@@ -12,8 +12,9 @@ from ncclient.transport.errors import SessionCloseError
 from ncclient.transport.session import SessionListener
 from twisted.internet import task
 
-from ncclient_twisted.transport import conch
 from ncclient_twisted.transport.framing import EOM
+from ncclient_twisted.transport.reactor import scheduler as reactor_scheduler
+from ncclient_twisted.transport.reactor import session as reactor_session
 
 NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 
@@ -46,9 +47,9 @@ def reply(n: int) -> bytes:
 
 @pytest.fixture
 def session(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setattr(conch, "WORK_SLICE", 0.0)  # one item a turn
+    monkeypatch.setattr(reactor_scheduler, "WORK_SLICE", 0.0)  # one item a turn
     clock = task.Clock()
-    s = conch.ReactorSession(DefaultDeviceHandler(), clock)
+    s = reactor_session.ReactorSession(DefaultDeviceHandler(), clock)
     s.clock = clock
     s.recorder = Recorder()
     s.add_listener(s.recorder)
@@ -74,7 +75,7 @@ def test_a_burst_of_replies_takes_one_slice_a_turn(session: Any) -> None:
 
 
 def test_sessions_of_a_reactor_share_the_slice_round_robin(session: Any) -> None:
-    other = conch.ReactorSession(DefaultDeviceHandler(), session.clock)
+    other = reactor_session.ReactorSession(DefaultDeviceHandler(), session.clock)
     other.hello.addErrback(lambda f: None)
     other.add_listener(session.recorder)
     session.data_received(reply(1) + reply(2))
@@ -147,7 +148,7 @@ def test_a_close_the_peer_never_completes_is_aborted_after_a_bound(session: Any)
     session.channel_ready()
     closed = session._close_now()
     assert link.drops == [False] and not closed.called
-    session.clock.advance(conch.CLOSE_ABORT_AFTER)
+    session.clock.advance(reactor_session.CLOSE_ABORT_AFTER)
     assert link.drops == [False, True]
     session.connection_lost(None)  # what the abort brings
     assert closed.called and session.ended
@@ -159,7 +160,7 @@ def test_a_close_that_completes_is_not_aborted(session: Any) -> None:
     session.channel_ready()
     closed = session._close_now()
     session.connection_lost(None)
-    session.clock.advance(conch.CLOSE_ABORT_AFTER)
+    session.clock.advance(reactor_session.CLOSE_ABORT_AFTER)
     assert link.drops == [False] and closed.called
     assert not session.clock.getDelayedCalls()
 
@@ -193,10 +194,10 @@ class Costly(SessionListener):
 def timed() -> Any:
     """(clock, fake time, make_session): sessions sharing one scheduler on the fake time."""
     clock, now = task.Clock(), FakeTime()
-    scheduler = conch.WorkScheduler(clock, now)
+    scheduler = reactor_scheduler.WorkScheduler(clock, now)
 
-    def make() -> conch.ReactorSession:
-        s = conch.ReactorSession(DefaultDeviceHandler(), clock, scheduler=scheduler)
+    def make() -> reactor_session.ReactorSession:
+        s = reactor_session.ReactorSession(DefaultDeviceHandler(), clock, scheduler=scheduler)
         s.hello.addErrback(lambda f: None)
         return s
 
@@ -220,19 +221,19 @@ def test_busy_work_with_pauses_between_never_waits_for_a_turn(timed: Any) -> Non
     # each reply comes after a pause in which the reactor was free (it polled).
     clock, now, make = timed
     s = make()
-    costly = Costly(now, conch.WORK_SLICE * 0.6)
+    costly = Costly(now, reactor_scheduler.WORK_SLICE * 0.6)
     s.add_listener(costly)
     for n in range(100):
         s.data_received(reply(n))
         assert not clock.getDelayedCalls(), n
-        now.t += conch.IDLE_GAP
+        now.t += reactor_scheduler.IDLE_GAP
     assert len(costly.ids) == 100
 
 
 def test_a_burst_yields_to_the_reactor_after_the_slice(timed: Any) -> None:
     clock, now, make = timed
     s = make()
-    costly = Costly(now, conch.WORK_SLICE * 0.26)
+    costly = Costly(now, reactor_scheduler.WORK_SLICE * 0.26)
     s.add_listener(costly)
     for n in range(8):  # back to back: two slices of work, a slice used after four
         s.data_received(reply(n))
@@ -244,7 +245,7 @@ def test_a_burst_yields_to_the_reactor_after_the_slice(timed: Any) -> None:
 class Answer(SessionListener):
     """Sends *count* requests for each message, noting the link's flushes after each."""
 
-    def __init__(self, session: conch.ReactorSession, link: FakeLink, count: int) -> None:
+    def __init__(self, session: reactor_session.ReactorSession, link: FakeLink, count: int) -> None:
         self.session, self.link, self.count = session, link, count
         self.flushes: List[int] = []
 
@@ -271,7 +272,7 @@ def test_an_answer_to_a_reply_is_flushed_at_once_and_the_rest_when_the_work_ends
 
 
 class SendJob:
-    def __init__(self, session: conch.ReactorSession) -> None:
+    def __init__(self, session: reactor_session.ReactorSession) -> None:
         self.session = session
 
     def run(self) -> None:
@@ -296,7 +297,7 @@ def test_a_session_waiting_for_a_turn_reads_nothing_more_until_it_has_caught_up(
     s, link = make(), FakeLink()
     s.channel_opened(link)
     s.channel_ready()
-    costly = Costly(now, conch.WORK_SLICE * 0.6)
+    costly = Costly(now, reactor_scheduler.WORK_SLICE * 0.6)
     s.add_listener(costly)
     s.data_received(reply(1) + reply(2) + reply(3))
     assert costly.ids == ["1", "2"] and link.paused == [True]
@@ -311,7 +312,7 @@ def test_calls_run_within_the_budget_in_order_and_a_failing_one_stops_nothing(ti
 
     def costly(n: int) -> Any:
         def call() -> None:
-            now.t += conch.WORK_SLICE * 0.6
+            now.t += reactor_scheduler.WORK_SLICE * 0.6
             ran.append(n)
             if n == 2:
                 raise RuntimeError("a connect's setup that fails")

@@ -23,9 +23,10 @@ from ncclient.transport.tls import DEFAULT_TLS_NETCONF_PORT, DEFAULT_TLS_TIMEOUT
 from ncclient.transport.unixSocket import DEFAULT_TIMEOUT as DEFAULT_UDS_TIMEOUT
 from ncclient.transport.unixSocket import UnixSocketSession
 
-from ncclient_twisted.transport.session import READ_SIZE, WakeOnSendSession, open_socket
+from ncclient_twisted.transport.threads.session import READ_SIZE, WakeOnSendSession
+from ncclient_twisted.transport.threads.tcp import open_socket
 
-__all__ = ["TwistedTLSSession", "TwistedUnixSocketSession"]
+__all__ = ["ThreadedTLSSession", "ThreadedUnixSocketSession"]
 
 _WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
@@ -105,7 +106,7 @@ class SocketSession(WakeOnSendSession):
         self._post_connect(timeout)
 
 
-class TwistedTLSSession(SocketSession, TLSSession):
+class ThreadedTLSSession(SocketSession, TLSSession):
     """ncclient's ``TLSSession`` (RFC 7589) with a wake-on-send loop.
 
     :meth:`connect` takes ncclient's arguments, and ``sock=`` (a connected socket, for
@@ -174,7 +175,7 @@ class TwistedTLSSession(SocketSession, TLSSession):
         self._start(tls, timeout)
 
 
-class TwistedUnixSocketSession(SocketSession, UnixSocketSession):
+class ThreadedUnixSocketSession(SocketSession, UnixSocketSession):
     """ncclient's ``UnixSocketSession`` with a wake-on-send loop.
 
     *timeout* bounds the connect and the hello exchange each.

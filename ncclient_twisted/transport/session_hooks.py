@@ -1,11 +1,12 @@
 """What a session asks of the layer above it, given to the session when it is made.
 
-A session of :mod:`ncclient_twisted.transport` runs on its own thread and knows nothing of
-the reactor. The bridge (:mod:`ncclient_twisted.bridge`) passes one :class:`SessionHooks`
-to the session's constructor: whether a message may be written by the caller's thread,
-who wakes the session thread, the lock session threads share, how a read's hand-offs are
-batched, and the listener that takes the session's notifications. The defaults are those
-of a session on its own.
+The bridge (:mod:`ncclient_twisted.bridge`) passes one :class:`SessionHooks` to the
+session's constructor: for a session thread (``io="threads"``), whether a message may be
+written by the caller's thread, who wakes the session thread, the lock session threads
+share and how a read's hand-offs are batched; for both transports, the listener that takes
+the session's notifications and the largest message; for a session on the reactor
+(``io="reactor"``), where work too long for the reactor runs. The defaults are those of a
+session on its own.
 """
 
 from __future__ import annotations

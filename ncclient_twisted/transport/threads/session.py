@@ -1,4 +1,5 @@
-"""Sessions whose loop wakes on work, not on a timer.
+"""The session loop of the threads transport: :class:`WakeOnSendSession` wakes on work, not on
+a timer.
 
 ncclient's ``Session.run`` looks at its send queue every ``TICK`` (0.1 s), so a request
 waits up to 100 ms before it is written, and an idle session wakes ten times a second.
@@ -6,51 +7,44 @@ Here the session thread sleeps in ``select`` on the transport and on one end of 
 pair; :meth:`~WakeOnSendSession.send` writes a byte to the other end. Nothing of ncclient
 is changed: :class:`WakeOnSendSession` is a mixin placed before one of ncclient's session
 classes; it overrides ``run``, ``send``, ``close`` and ``_dispatch_message`` and leaves
-the transport to small hooks (:class:`TwistedSSHSession` here; TLS and Unix-socket
-sessions in :mod:`ncclient_twisted.transport.sockets`).
+the transport to small hooks (:class:`~.ssh.ThreadedSSHSession`; TLS and Unix-socket
+sessions in :mod:`.sockets`).
 
 paramiko's ``Transport`` polls its socket every 0.1 s as well. Our connect hands
-ncclient a :class:`QuietSocket` whose read timeout is long (or the keepalive interval),
-and whose ``close`` shuts the socket down first, so the transport thread wakes at once
-when the session is closed.
+ncclient a :class:`~.tcp.QuietSocket` whose read timeout is long (or the keepalive
+interval), and whose ``close`` shuts the socket down first, so the transport thread wakes
+at once when the session is closed.
 """
 
 from __future__ import annotations
 
 import collections
-import functools
 import logging
 import queue
 import selectors
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional, Protocol, Type, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional, Protocol, Union, cast
 
 import ncclient.transport.parser as nc_parser
-from ncclient.transport.errors import SessionCloseError, SessionError, SSHError, TransportError
+from ncclient.transport.errors import SessionCloseError, SessionError, TransportError
 from ncclient.transport.session import NetconfBase, Session
-from ncclient.transport.ssh import SSHSession
 
 from ncclient_twisted.transport.dispatch import MessageDispatch
 from ncclient_twisted.transport.ended import not_connected, session_closed
 from ncclient_twisted.transport.framing import EOM, FrameDecoder, announces_base, frame_11
-from ncclient_twisted.transport.hooks import SessionHooks
-from ncclient_twisted.transport.hostkeys import KnownHostsMixin
+from ncclient_twisted.transport.hello import DEFAULT_HELLO_TIMEOUT, hello_settle_time
 from ncclient_twisted.transport.limits import descriptor_limit_error
+from ncclient_twisted.transport.session_hooks import SessionHooks
 
 if TYPE_CHECKING:
     from ncclient_twisted.transport.keepalive import DeadPeerDetector
 
-__all__ = [
-    "WakeOnSendSession",
-    "TwistedSSHSession",
-    "QuietSocket",
-    "open_socket",
-    "HostResolutionError",
-]
+__all__ = ["WakeOnSendSession"]
 
-log = logging.getLogger("ncclient_twisted.session")
+
+log = logging.getLogger(__name__)
 
 
 class Job(Protocol):
@@ -61,10 +55,8 @@ class Job(Protocol):
     def fail(self, reason: Exception) -> None: ...
 
 READ_SIZE = 256 * 1024
-#: How long paramiko's transport thread may sleep in ``recv`` with nothing to read.
-IDLE_SOCKET_TIMEOUT = 60.0
-#: Hello timeout used when the caller gives none (ncclient would wait forever).
-DEFAULT_HELLO_TIMEOUT = 60.0
+
+
 #: Bound on joining the session and transport threads when closing.
 CLOSE_JOIN_TIMEOUT = 10.0
 #: While paramiko's send window is full, how often the session thread looks again.
@@ -76,125 +68,6 @@ MAX_JOBS_PER_TURN = 256
 DIRECT_WRITE_MAX = 16 * 1024
 #: Queued messages are joined into one write up to this size (one more message at most).
 WRITE_BATCH = 256 * 1024
-
-
-class QuietSocket(socket.socket):
-    """A TCP socket for paramiko that does not make its transport thread poll.
-
-    paramiko sets a 0.1 s timeout on the socket it is given and wakes on each expiry to
-    check for shutdown and keepalives. Once :meth:`freeze_timeout` is called, timeouts
-    set by paramiko are replaced by *idle_timeout*. :meth:`close` shuts the socket down
-    before closing it, which wakes a thread blocked in ``recv`` on it.
-    """
-
-    _frozen_timeout: Optional[float] = None
-    #: The last thread that read from the socket (paramiko's transport thread).
-    _reader: Optional[threading.Thread] = None
-
-    @classmethod
-    def adopt(cls, sock: socket.socket) -> "QuietSocket":
-        """A :class:`QuietSocket` taking over *sock*'s descriptor (*sock* is detached)."""
-        quiet = cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
-        quiet.setblocking(True)
-        return quiet
-
-    def freeze_timeout(self, idle_timeout: float) -> None:
-        self._frozen_timeout = idle_timeout
-        super().settimeout(idle_timeout)
-
-    def settimeout(self, value: Optional[float]) -> None:
-        if self._frozen_timeout is not None:
-            value = self._frozen_timeout
-        super().settimeout(value)
-
-    def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        self._reader = threading.current_thread()
-        return super().recv(bufsize, flags)
-
-    def close(self) -> None:
-        """Shut the socket down (which wakes its reader); close it once nobody reads it.
-
-        Closing the descriptor under a thread that is about to block in ``recv`` would
-        leave that thread polling a dead descriptor (-1) until its timeout (60 s). So when
-        another thread reads this socket, it is only shut down here: the reader wakes with
-        end-of-file and closes it itself (paramiko's transport thread always does).
-        """
-        try:
-            self.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        reader = self._reader
-        if reader is not None and reader is not threading.current_thread() and reader.is_alive():
-            # The shutdown wakes the reader, which closes the socket as it ends (paramiko
-            # does). Closing the descriptor under it instead lets its next recv() land on
-            # whatever socket reuses the number, and block there (paramiko issue #520).
-            return
-        super().close()
-
-
-class HostResolutionError(SSHError, socket.gaierror):
-    """The host name did not resolve: ncclient's ``SSHError``, and the ``socket.gaierror``
-    plain ncclient lets through."""
-
-
-def open_socket(
-    host: str,
-    port: int,
-    timeout: Optional[float],
-    bind_addr: Optional[str],
-    cls: Type[QuietSocket] = QuietSocket,
-    error: Callable[[str], Exception] = SSHError,
-) -> QuietSocket:
-    """Connect a :class:`QuietSocket` with ``TCP_NODELAY`` to *host*:*port* (blocking).
-
-    Its timeout is left to paramiko during the handshake (so paramiko's banner and
-    handshake timeouts hold); call ``freeze_timeout`` once the session is up. On failure
-    raises *error* (ncclient's ``SSHError`` by default).
-    """
-    last: Optional[OSError] = None
-    try:
-        addresses = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM)
-    except socket.gaierror as e:
-        raise HostResolutionError(e.errno, "Could not resolve %s: %s" % (host, e.strerror)) from e
-    for af, socktype, proto, _, sa in addresses:
-        try:
-            sock = cls(af, socktype, proto)
-        except OSError as e:
-            limit = descriptor_limit_error(e)
-            if limit is not None:
-                raise limit from e
-            raise
-        try:
-            socket.socket.settimeout(sock, timeout)
-            if bind_addr:
-                sock.bind((bind_addr, 0))
-            sock.connect(sa)
-        except OSError as e:
-            last = e
-            sock.close()
-            continue
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock
-    raise error("Could not open socket to %s:%s (%s)" % (host, port, last))
-
-
-#: yuma123's netconfd (2.13) holds a request that reaches it in the same read as the
-#: client's hello until more input comes (about 1 session in 20 stalls when the first
-#: request follows the hello at once; ncclient's 100 ms send tick hid it). Its
-#: capabilities name netconfcentral.org; for such a server the connect waits this long
-#: after the hello exchange, so the hello is read alone (0 stalls in 150 sessions).
-YUMA_HELLO_SETTLE = 0.02
-
-
-def hello_settle_time(capabilities: Any) -> float:
-    """How long to wait after the hello exchange before the first request may go."""
-    if capabilities is None:
-        return 0.0
-    try:
-        uris = list(capabilities)
-    except TypeError:
-        return 0.0
-    return YUMA_HELLO_SETTLE if any("netconfcentral.org" in str(u) for u in uris) else 0.0
 
 
 class WakeOnSendSession(MessageDispatch, Session):
@@ -209,7 +82,7 @@ class WakeOnSendSession(MessageDispatch, Session):
 
     *on_end* callbacks run on the session thread once the loop has ended, with the
     exception that ended it, or ``None`` for a close we asked for. *hooks* is how the
-    layer above takes part (see :class:`~ncclient_twisted.transport.hooks.SessionHooks`).
+    layer above takes part (see :class:`~ncclient_twisted.transport.session_hooks.SessionHooks`).
     """
 
     #: ncclient's message parser (set by its ``connect``).
@@ -586,185 +459,3 @@ class WakeOnSendSession(MessageDispatch, Session):
             # The loop never started (connect failed before the hello): end here.
             self._finish(None)
         self._reap_transport()
-
-
-#: How long a failed authentication waits for the server's list of methods (seconds).
-OFFERED_TIMEOUT = 5.0
-
-
-class TwistedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
-    """ncclient's ``SSHSession`` with a wake-on-send loop and an end-of-session hook.
-
-    Host keys are read through a policy (``use_hostkey_policy``, see :mod:`.hostkeys`).
-    """
-
-    def connect(self, *args: Any, **kwds: Any) -> None:
-        """ncclient's, a handshake that breaks failing with ncclient's exception: what it
-        lets through once paramiko's transport runs (a server that closes the connection
-        in the key exchange, paramiko's ``EOFError``; one that resets it, an ``OSError``;
-        one that refuses the session channel, paramiko's ``ChannelException``) is an
-        ``SSHError`` caused by it (a descriptor limit is still found in the cause). What
-        fails before (a ``sock_fd`` that is no socket, a missing ``ssh_config``) is as
-        ncclient raises it.
-
-        paramiko's key exchange starts a timer thread (15 s) that only a completed exchange
-        cancels: after a failed one it is cancelled here, not left to run out."""
-        import paramiko
-        from ncclient import NCClientError
-
-        try:
-            try:
-                super().connect(*args, **kwds)
-            except BaseException:
-                packetizer = getattr(getattr(self, "_transport", None), "packetizer", None)
-                if packetizer is not None:
-                    packetizer.complete_handshake()  # cancels the timer (nothing waits on it now)
-                raise
-        except NCClientError:
-            raise
-        except (EOFError, OSError, paramiko.SSHException) as e:
-            if getattr(self, "_transport", None) is None:
-                raise  # before the SSH transport
-            what = getattr(e, "text", None) or str(e) or type(e).__name__  # ChannelException: text
-            raise SSHError("SSH handshake failed: %s" % what) from e
-
-    # ncclient's signature is what the keywords of a connect are checked against (options).
-    functools.update_wrapper(connect, SSHSession.connect, assigned=(), updated=())
-
-    def _auth(self, username: str, password: Optional[str], *args: Any, **kwds: Any) -> None:
-        """ncclient's authentication, and what it leaves out: after a partial success (a
-        key accepted, the password still required) the password is tried (once); when
-        nothing is accepted, ``AuthenticationError`` names the user, the methods the
-        server offers and those tried (never a secret; ncclient's error is its cause)."""
-        from ncclient.transport.errors import AuthenticationError
-
-        try:
-            super()._auth(username, password, *args, **kwds)
-        except AuthenticationError as e:
-            raise AuthenticationError(self._auth_failure(username, password, *args, **kwds)) from e
-        transport = self._transport
-        if transport is None or transport.is_authenticated():
-            return
-        # ncclient returns after a key the server took as a partial success.
-        if password is not None:
-            try:
-                transport.auth_password(username, password)  # paramiko: one attempt
-                return
-            except Exception as e:
-                raise AuthenticationError(self._auth_failure(username, password, *args, **kwds)) from e
-        raise AuthenticationError(self._auth_failure(username, password, *args, **kwds))
-
-    def _auth_failure(
-        self,
-        username: str,
-        password: Optional[str],
-        key_filenames: Any = (),
-        allow_agent: bool = True,
-        look_for_keys: bool = True,
-        *rest: Any,
-        **kwds: Any,
-    ) -> str:
-        """The message of a failed authentication: the user, what the server offers (asked
-        with a ``none`` request, as OpenSSH's client begins) and what ncclient's order
-        tried of it."""
-        import os
-
-        offered = self._offered_methods(username)
-        keys = bool(key_filenames) or (allow_agent and bool(os.environ.get("SSH_AUTH_SOCK")))
-        if look_for_keys and not keys:
-            keys = any(
-                os.path.isfile(os.path.expanduser("~/.ssh/id_%s" % kind))
-                for kind in ("rsa", "ecdsa", "ed25519")
-            )
-        handler = kwds.get("auth_handler", rest[0] if rest and callable(rest[0]) else None)
-        # paramiko answers keyboard-interactive with the password only where the server
-        # does not take the password itself.
-        fallback = password is not None and offered is not None and "password" not in offered
-        tried = [
-            method
-            for method, used in (
-                ("publickey", keys),
-                ("keyboard-interactive", handler is not None or fallback),
-                ("password", password is not None),
-            )
-            if used and (offered is None or method in offered)
-        ]
-        return "authentication failed for user %r: the server offers %s; tried %s" % (
-            username,
-            ", ".join(offered) if offered is not None else "(not known: the connection ended)",
-            ", ".join(tried) or "nothing (no key, password or auth_handler to try)",
-        )
-
-    def _offered_methods(self, username: str) -> Optional[List[str]]:
-        """The methods the server lists for *username* (a ``none`` request, bounded);
-        ``None`` when it cannot be asked."""
-        import paramiko
-
-        transport = self._transport
-        if transport is None or not transport.is_active():
-            return None
-        transport.auth_timeout = min(transport.auth_timeout or OFFERED_TIMEOUT, OFFERED_TIMEOUT)
-        try:
-            transport.auth_none(username)
-        except paramiko.BadAuthenticationType as e:
-            return [str(m) for m in e.allowed_types]
-        except Exception:
-            return None
-        return []  # let in with "none" after all: nothing else is asked for
-
-    def _transport_register(self, selector: selectors.BaseSelector, event: int) -> None:
-        selector.register(self._channel, event)
-
-    def _transport_read(self) -> bytes:
-        return bytes(self._channel.recv(READ_SIZE))
-
-    def _transport_write(self, data: bytes) -> int:
-        return int(self._channel.send(data))
-
-    def _send_ready(self) -> bool:
-        return bool(self._channel.send_ready())
-
-    def _can_write_now(self, size: int) -> bool:
-        # paramiko's Channel.send is thread-safe; it waits only for the peer's window
-        # and for a key exchange in progress (clear_to_send): neither may be the case.
-        channel, transport = self._channel, self._transport
-        return (
-            channel is not None
-            and transport is not None
-            and not channel.closed
-            and channel.out_window_size >= size
-            and transport.clear_to_send.is_set()
-        )
-
-    def _select_timeout(self, sel: selectors.BaseSelector) -> Optional[float]:
-        # Only while paramiko's window is full do we look again on a timer.
-        return WINDOW_POLL if self._out else None
-
-    def _transport_closed(self) -> bool:
-        # A closed channel may still hold what the server sent before closing it (the
-        # reply to close-session): not closed for us until that has been read.
-        channel = self._channel
-        return channel is None or (bool(channel.closed) and not channel.recv_ready())
-
-    def _interrupt_transport(self) -> None:
-        transport = self._transport
-        if transport is not None and transport.is_active():
-            transport.close()
-
-    def _close_transport(self) -> None:
-        transport = self._transport
-        if transport is not None and transport.is_active():
-            transport.close()
-        if self._channel is not None:
-            self._channel.close()
-
-    def _reap_transport(self) -> None:
-        transport = self._transport
-        if (
-            transport is not None
-            and transport.is_alive()
-            and transport is not threading.current_thread()
-        ):
-            transport.join(CLOSE_JOIN_TIMEOUT)
-        if self._channel is not None:
-            self._channel.close()

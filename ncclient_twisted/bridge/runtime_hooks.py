@@ -1,4 +1,5 @@
-"""The bridge's side of a session's hooks (:class:`~ncclient_twisted.transport.hooks.SessionHooks`)."""
+"""The bridge's side of a session's hooks: :class:`SessionHooks
+<ncclient_twisted.transport.session_hooks.SessionHooks>` tied to the reactor's runtime."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from ncclient_twisted.bridge.gate import GATED_MESSAGE_MAX
 from ncclient_twisted.bridge.handoff import batch
 from ncclient_twisted.bridge.listener import DeferredReplyListener
 from ncclient_twisted.bridge.runtime import Runtime
-from ncclient_twisted.transport.hooks import SessionHooks
+from ncclient_twisted.transport.session_hooks import SessionHooks
 
 __all__ = ["BridgeHooks", "ReactorHooks"]
 
