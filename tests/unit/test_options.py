@@ -114,7 +114,8 @@ def test_each_transport_fills_its_group_with_its_defaults() -> None:
 def test_positional_arguments_fill_the_group_by_name() -> None:
     o = parse("h", "2022", 7)
     assert (o.ssh.host, o.ssh.port, o.ssh.timeout) == ("h", 2022, 7.0)
-    assert o.args == ("h", "2022", 7) and o.session_kwds == {}  # ncclient's, unchanged
+    assert o.args == ("h", "2022", 7)  # ncclient's, unchanged
+    assert not {"host", "port", "timeout"} & set(o.session_kwds)
     with pytest.raises(ValueError, match="port"):
         parse("h", port="ssh")
 
