@@ -26,7 +26,6 @@ __all__ = [
     "send_user_message",
     "end_handshake_timer",
     "share_notification",
-    "paramiko_transport",
     "paramiko_host_key_algorithms",
     "INHERITED",
 ]
@@ -117,12 +116,6 @@ def paramiko_host_key_algorithms() -> Any:
 # -- ncclient 0.6.17 and 0.7.1 (ncclient/transport/) ----------------------------------------
 
 
-def paramiko_transport(session: Any) -> Any:
-    """The paramiko ``Transport`` of an ncclient ``SSHSession`` (``_transport``), or None
-    before its connect has made one."""
-    return getattr(session, "_transport", None)
-
-
 def share_notification(notification: Any, raw: str, root: Any) -> None:
     """Give an ncclient ``Notification`` made without ``__init__`` its text and parsed
     element (``_raw``, ``_root_ele``: what ``notification_xml``/``_ele`` return)."""
@@ -140,7 +133,6 @@ INHERITED: Dict[str, FrozenSet[str]] = {
     "ncclient.operations.rpc.RPC": frozenset({"_request"}),
     "ncclient.operations.rpc.RPCReply": frozenset({"_parsing_hook"}),
     "ncclient.operations.rpc.RPCReplyListener": frozenset({"_device_handler", "_lock"}),
-    "ncclient.transport.notify.Notification": frozenset({"_raw", "_root_ele"}),
     "ncclient.transport.session.Session": frozenset(
         {
             "_base", "_client_capabilities", "_closing", "_connected", "_device_handler",
@@ -149,7 +141,7 @@ INHERITED: Dict[str, FrozenSet[str]] = {
             "_transport_read", "_transport_register", "_transport_write",
         }
     ),
-    "ncclient.transport.ssh.SSHSession": frozenset({"_auth", "_channel", "_host_keys", "_transport"}),
+    "ncclient.transport.ssh.SSHSession": frozenset({"_auth", "_channel", "_host_keys"}),
     "ncclient.transport.tls.TLSSession": frozenset({"_host", "_socket"}),
     "ncclient.transport.unixSocket.UnixSocketSession": frozenset({"_socket"}),
 }

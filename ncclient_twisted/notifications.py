@@ -99,7 +99,7 @@ class Notification(NCNotification):
     def _read_children(self) -> None:
         """Find ``<eventTime>`` and the event among the root's children (once)."""
         self._control = False
-        for child in self._root_ele:
+        for child in self.notification_ele:
             tag = child.tag
             if tag == _EVENT_TIME:
                 self._event_time = child.text.strip() if child.text else None
@@ -112,7 +112,7 @@ class Notification(NCNotification):
     def _may_be_control(self) -> bool:
         """False when the text shows the event cannot be a control notification (its
         namespaces do not occur in it), without looking at the element."""
-        raw = self._raw
+        raw = self.notification_xml
         return not isinstance(raw, str) or "&" in raw or SN_NS in raw or NETMOD_NOTIFICATION_NS in raw
 
     @property

@@ -21,7 +21,6 @@ from typing import Any, List, Optional, Tuple, Type
 from twisted.internet.defer import Deferred, fail
 from twisted.python.failure import Failure
 
-from ncclient_twisted._compat import paramiko_transport
 from ncclient_twisted._manager import Manager
 from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.assembly import Assemble, Opened, host_key_policy, open_manager, session_parts
@@ -209,7 +208,7 @@ def _shut_down(session: Any, sock: Optional[socket.socket]) -> None:
     paramiko's thread, and ncclient's connect fails at once); never blocks. The socket
     is closed by the connect's own failure path."""
     if sock is None:  # ncclient's own socket (sock_fd, ssh_config): paramiko's, if any yet
-        sock = getattr(paramiko_transport(session), "sock", None)
+        sock = getattr(getattr(session, "transport", None), "sock", None)
     shutdown = getattr(sock, "shutdown", None)
     if shutdown is not None:
         try:
