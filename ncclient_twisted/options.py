@@ -152,28 +152,34 @@ def _check_environment(environment: Any) -> None:
 
 
 @dataclass(frozen=True)
-class SSHOptions:
+class _OverTCP:
+    """What the SSH and TLS keywords share."""
+
+    host: Optional[str] = None
+    #: The connect's bound (seconds); None: the transport's hello timeout.
+    timeout: Optional[float] = None
+    #: A connected socket (call home), or the local address to bind to.
+    sock: Optional[socket.socket] = None
+    bind_addr: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class SSHOptions(_OverTCP):
     """An SSH connect's keywords (ncclient's ``connect_ssh`` and ours), typed, with
     ncclient's defaults."""
 
-    host: Optional[str] = None
     port: int = 830
-    #: The connect's bound (seconds); None: the transport's hello timeout.
-    timeout: Optional[float] = None
     username: Optional[str] = None
     password: Optional[str] = field(default=None, repr=False)
     #: A path or a list of paths.
     key_filename: Any = None
     allow_agent: bool = True
+    look_for_keys: bool = True
     hostkey_verify: bool = True
     hostkey_b64: Optional[str] = None
-    look_for_keys: bool = True
     #: A path, or True: ``~/.ssh/config``.
     ssh_config: Any = None
     sock_fd: Optional[int] = None
-    bind_addr: Optional[str] = None
-    #: A connected socket (call home).
-    sock: Optional[socket.socket] = None
     environment: Optional[Mapping[Any, Any]] = field(default=None, repr=False)
     auth_handler: Optional[Callable[..., Any]] = None
     #: Dead-peer detection (seconds; None: off) and the keepalives it may miss.
@@ -192,22 +198,21 @@ class SSHOptions:
 
 
 @dataclass(frozen=True)
-class TLSOptions:
+class TLSOptions(_OverTCP):
     """A TLS connect's keywords (ncclient's ``connect_tls``), typed, with ncclient's
-    defaults (``protocol`` None: ``ssl.PROTOCOL_TLS_CLIENT``)."""
+    defaults."""
 
-    host: Optional[str] = None
     port: int = 6513
-    keyfile: Optional[str] = None
+    #: The client's certificate and key (PEM files; no ``keyfile``: both in ``certfile``).
     certfile: Optional[str] = None
+    keyfile: Optional[str] = None
+    #: The CAs that may sign the server's certificate (None: the platform's).
     ca_certs: Optional[str] = None
+    #: An ``ssl.PROTOCOL_*`` constant (None: ``PROTOCOL_TLS_CLIENT``).
     protocol: Any = None
+    #: Whether the server's certificate must name ``server_hostname`` (None: ``host``).
     check_hostname: bool = True
     server_hostname: Optional[str] = None
-    #: The connect's bound (seconds); None: the transport's hello timeout.
-    timeout: Optional[float] = None
-    sock: Optional[socket.socket] = None
-    bind_addr: Optional[str] = None
 
 
 @dataclass(frozen=True)
