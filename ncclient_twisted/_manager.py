@@ -216,9 +216,9 @@ class Manager(TypedOperations, SubscriptionOperations, nc_manager.Manager):
 
     def _build_elsewhere(self, cls: Type[RPC]) -> bool:
         """Whether the session thread should build this request: others wait for their
-        reply or are still to be built, or the reactor is in a burst, and the session can
-        (our sessions). While requests are still to be built, every later one is built
-        after them, there: ``close-session`` too, so nothing overtakes them on the wire."""
+        reply or are still to be built, or the reactor is in a burst. While requests are
+        still to be built, every later one is built after them, there: ``close-session``
+        too, so nothing overtakes them on the wire."""
         session: ManagedSession = self._session
         if session.jobs_outstanding:
             return True

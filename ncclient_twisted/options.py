@@ -8,7 +8,9 @@ our keywords (``known_hosts``, ``accept_new``, ``unknown_host_cb``, ``keepalive`
 and what is left
 for the session's ``connect``, checked against that method's own signature. A keyword
 nobody takes or a value of the wrong kind is a ``TypeError`` or ``ValueError`` saying which,
-which the connect functions return as a failed Deferred.
+which the connect functions return as a failed Deferred. The transport's keywords are
+then typed attributes, each default written once: :class:`SSHOptions`, :class:`TLSOptions`,
+:class:`UnixOptions`.
 """
 
 from __future__ import annotations
