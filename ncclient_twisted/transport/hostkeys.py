@@ -39,6 +39,7 @@ from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.python.failure import Failure
 
+from ncclient_twisted._compat import paramiko_host_key_algorithms
 from ncclient_twisted.transport.known_hosts import ACCEPTED, CHANGED, REVOKED, UNKNOWN, KnownHosts, blob_type
 
 __all__ = [
@@ -184,7 +185,7 @@ class PortAwareHostKeys(paramiko.HostKeys):
         if not self._applies(hostname):
             return None
         found: Dict[str, paramiko.PKey] = {}
-        negotiable = getattr(paramiko.Transport, "_key_info", None)
+        negotiable = paramiko_host_key_algorithms()
         for entry in self.known.host_keys(hostname):
             try:
                 key = paramiko.PKey.from_type_string(entry.key_type, entry.blob)
