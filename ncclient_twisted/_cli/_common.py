@@ -14,13 +14,19 @@ from typing import Any, Callable, Dict, List, Optional, Union
 import click
 
 from ncclient_twisted._types import ICommandReactor
+from ncclient_twisted.inventory import (
+    DEFAULT_PORT,
+    InventoryError,
+    Target,
+    load_inventory,
+    parse_device_params,
+)
 
 from ._credentials import CredentialError, CredentialOptions, Credentials, resolver
 from ._errors import describe
 from ._output import Output
 from ._progress import make_progress
 from ._runner import Action, HostKeySettings, Settings, Stop, run_devices, run_reactor
-from ._targets import DEFAULT_PORT, InventoryError, Target, load_inventory, parse_device_params
 
 __all__ = ["Common", "device_options", "run_action", "read_xml_arg", "setup_logging"]
 

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from lxml import etree
 
-from ._targets import Target
+from ncclient_twisted.inventory import Target
 
 __all__ = ["Outcome", "Output", "pretty_xml"]
 

@@ -22,12 +22,12 @@ from twisted.internet.defer import CancelledError, Deferred
 
 from ncclient_twisted import defer_to_pool, manager
 from ncclient_twisted._types import ICommandReactor
+from ncclient_twisted.inventory import Target
 
 from ._credentials import CredentialError, Credentials
 from ._errors import describe, is_expected
 from ._output import Outcome, Output
 from ._progress import Progress
-from ._targets import Target
 
 __all__ = ["HostKeySettings", "Settings", "Timer", "Stop", "run_devices", "connect_target"]
 

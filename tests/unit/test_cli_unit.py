@@ -22,7 +22,7 @@ from ncclient_twisted._cli._operations import config_element, rpc_element
 from ncclient_twisted._cli._output import Outcome, Output, pretty_xml
 from ncclient_twisted._cli._progress import PlainProgress, Progress, make_progress
 from ncclient_twisted._cli._subscribe import parse_until
-from ncclient_twisted._cli._targets import InventoryError, Target, parse_inventory
+from ncclient_twisted.inventory import InventoryError, Target, parse_inventory
 from tests.support.cli import cli_env, run_cli_sync
 
 # -- inventories -----------------------------------------------------------------------------
