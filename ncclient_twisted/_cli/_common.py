@@ -76,7 +76,8 @@ OUTPUT_OPTIONS = [
     _opt("--out", "out_dir", type=click.Path(file_okay=False), metavar="DIR",
          help="Write each device's reply to DIR/<device>.xml."),
     _opt("--format", "fmt", type=click.Choice(["xml", "json"]), default="xml", show_default=True,
-         help="xml: the replies; json: one summary line per device (host, ok, error, latency)."),
+         help="xml: the replies; json: one line per device (host, ok, error, latency_s, and the "
+              "reply, or its file with --out)."),
     _opt("--quiet", "-q", is_flag=True, help="No progress and no summary, only failures."),
     _opt("--verbose", "-v", count=True, help="Log ncclient's and ncclient_twisted's messages (-vv: debug)."),
 ]

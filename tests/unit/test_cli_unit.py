@@ -166,7 +166,7 @@ def test_finish_json_lines_failures_and_exit_status() -> None:
     )
     assert status == 1
     first, second = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert first == {"host": "a", "port": 830, "name": "A", "ok": True, "error": None, "latency": 0.001235}
+    assert first == {"host": "a", "port": 830, "name": "A", "ok": True, "error": None, "latency_s": 0.001235}
     assert second["error"] == "authentication failed"
     assert "FAILED b:830: authentication failed\n" in err.getvalue()
     assert "2 devices: 1 ok, 1 failed" in err.getvalue()
