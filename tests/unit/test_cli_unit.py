@@ -130,7 +130,7 @@ def test_one_line_descriptions() -> None:
         "<error-message>held by 7</error-message></rpc-error>"
     ))  # fmt: skip
     assert describe(rpc_error) == "rpc-error: lock-denied: held by 7"
-    assert describe(AuthenticationError("bad things")) == "authentication failed"
+    assert describe(AuthenticationError("bad things")) == "authentication failed: bad things"
     assert describe(TimeoutExpiredError("x"), 2.5) == "timeout after 2.5 s"
     assert describe(ConnectionRefusedError(111, "Connection refused")) == "connection refused"
     assert describe(
