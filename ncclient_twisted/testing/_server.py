@@ -501,6 +501,12 @@ class NetconfServer:
         elif datastore == "candidate":
             engine.candidate_dirty_by.clear()
 
+    def on_datastore_change(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(datastore name)`` after each change of a datastore's content
+        (edit-config, commit, copy-config, delete-config, :meth:`set_config`...)."""
+        for datastore in self._core.engine.datastores.values():
+            datastore.listeners.append(lambda ds: callback(ds.name))
+
     def set_state(self, state: Optional[XmlInput]) -> None:
         """Replace the state data that ``<get>`` merges into the running config."""
         self._core.engine.set_state(state)
