@@ -22,20 +22,19 @@ from ._certificates import Certificates
 from ._datastore import root_from_xml
 from ._faults import Faults
 from ._framing import DEFAULT_MAX_CHUNK
-from ._notifications import ChangedBy, EventTime, NotificationHub, config_change
-from ._operations import Engine, Options, RpcHandler
-from ._schemas import SchemaInput
-from ._session import Session
-from ._ssh import (
+from ._keys import (
     AuthorizedKeyInput,
-    ChannelAdapter,
     HostKeyInput,
-    build_factory,
     fingerprint_md5,
     fingerprint_sha256,
     load_host_key,
     public_b64,
 )
+from ._notifications import ChangedBy, EventTime, NotificationHub, config_change
+from ._operations import Engine, Options, RpcHandler
+from ._schemas import SchemaInput
+from ._session import Session
+from ._ssh import ChannelAdapter, build_factory
 from ._stream import NetconfStreamFactory, tls_factory
 from ._xml import BASE_NS, XmlInput, escape_text, make_parser
 
