@@ -18,6 +18,7 @@ from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.interfaces import IDelayedCall, IReactorTCP, IReactorTime, IReactorUNIX
 from twisted.python.failure import Failure
 
+from ._capabilities import Options
 from ._certificates import Certificates
 from ._datastore import root_from_xml
 from ._faults import Faults
@@ -31,7 +32,7 @@ from ._keys import (
     public_b64,
 )
 from ._notifications import ChangedBy, EventTime, NotificationHub, config_change
-from ._operations import Engine, Options, RpcHandler
+from ._operations import Engine, RpcHandler
 from ._schemas import SchemaInput
 from ._session import Session
 from ._ssh import ChannelAdapter, build_factory

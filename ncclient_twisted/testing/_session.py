@@ -21,7 +21,7 @@ from ._errors import NetconfError
 from ._faults import Fault, Faults
 from ._framing import EOM, Decoder, FramingError, encode_chunked
 from ._monitoring import Counters
-from ._operations import Outcome
+from ._operation_state import Outcome
 from ._replies import REPLY_END, emit_reply, reply_open_tag
 from ._xml import BASE_1_0, BASE_1_1, first_child, localname, nc, text_of
 
