@@ -48,7 +48,8 @@ from ._certificates import Certificates, generate_certificates
 from ._errors import NetconfError
 from ._faults import Fault, Faults
 from ._keys import generate_key
-from ._server import NetconfServer, serve
+from ._serve import serve
+from ._server import NetconfServer
 from ._session import Session
 
 __all__ = [
