@@ -16,7 +16,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from ._errors import NetconfError
 from ._subscribed import DynamicSubscriptions
-from ._subtree import compile_xpath, notification_matcher
+from ._subtree import compile_xpath, event_wanted, notification_matcher
 from ._xml import (
     NC_NOTIFICATIONS_NS,
     NETMOD_NOTIFICATION_NS,
@@ -142,14 +142,7 @@ class Subscription:
         self._matches = notification_matcher(filter_element) if filter_element is not None else None
 
     def wants(self, event: Event) -> bool:
-        if self.stop is not None and event.time > self.stop:
-            return False
-        if self._matches is None:
-            return True
-        try:
-            return self._matches(event.element)
-        except NetconfError:
-            return False
+        return event_wanted(self._matches, self.stop, event.time, event.element)
 
 
 def _event_content(xml: XmlInput) -> Tuple[Optional[str], Sequence[etree._Element]]:

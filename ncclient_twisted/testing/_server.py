@@ -8,7 +8,7 @@ client connects with, and its sessions, data and notifications for tests.
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, cast
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from lxml import etree
 from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, succeed
@@ -18,6 +18,7 @@ from twisted.python.failure import Failure
 
 from ._capabilities import Options
 from ._certificates import Certificates
+from ._connections import Connections
 from ._datastore import root_from_xml
 from ._faults import Faults
 from ._framing import DEFAULT_MAX_CHUNK
@@ -134,7 +135,7 @@ class NetconfServer:
         self._ports: List[Any] = []  # IListeningPort
         self._ssh_factory: Any = None
         self._tls_factory: Any = None
-        self._connections: Dict[Any, List["Deferred[None]"]] = {}
+        self._connections = Connections()
         self._stopped: Optional["Deferred[None]"] = None
         self._stop_result: Optional[List["Deferred[None]"]] = None
 
@@ -153,8 +154,8 @@ class NetconfServer:
             users=self.users,
             authorized_keys=self._authorized_keys,
             opener=self._core.open_session,
-            on_made=self._connection_made,
-            on_lost=self._connection_lost,
+            on_made=self._connections.made,
+            on_lost=self._connections.lost,
         )
         try:
             if self._tls is not None:
@@ -184,8 +185,8 @@ class NetconfServer:
         return NetconfStreamFactory(
             tls=tls,
             opener=self._core.open_session,
-            on_made=self._connection_made,
-            on_lost=self._connection_lost,
+            on_made=self._connections.made,
+            on_lost=self._connections.lost,
         )
 
     def call_home(self, host: str, port: int, transport: str = "ssh") -> "Deferred[None]":
@@ -230,21 +231,16 @@ class NetconfServer:
             d.callback(None)
 
     def _stop(self) -> "Deferred[None]":
+        self._connections.refusing = True
         self._core.engine.stop()
         self._core.hub.stop()
         waits: List["Deferred[Any]"] = []
         for port in self._ports:
             waits.append(maybeDeferred(port.stopListening))
-        for conn, waiters in list(self._connections.items()):
-            d: "Deferred[None]" = Deferred()
-            waiters.append(d)
-            waits.append(d)
-            tcp = conn.transport
-            if tcp is not None and not getattr(tcp, "disconnecting", False):
-                conn.loseConnection()
+        waits.extend(self._connections.close_all())
         grace: Optional[IDelayedCall] = None
         if self._connections:
-            grace = IReactorTime(self._reactor).callLater(STOP_GRACE, self._abort_all)
+            grace = IReactorTime(self._reactor).callLater(STOP_GRACE, self._connections.abort_all)
         done = DeferredList(waits, consumeErrors=True)
 
         def finished(_: object) -> None:
@@ -255,21 +251,6 @@ class NetconfServer:
 
         return done.addCallback(finished)
 
-    def _abort_all(self) -> None:
-        for conn in list(self._connections):
-            tcp = cast(Any, conn.transport)
-            if tcp is not None:
-                tcp.abortConnection()
-
-    def _connection_made(self, conn: Any) -> None:
-        if self._stopped is not None:
-            cast(Any, conn.transport).abortConnection()
-        self._connections[conn] = []
-
-    def _connection_lost(self, conn: Any) -> None:
-        for d in self._connections.pop(conn, []):
-            d.callback(None)
-
     def stop_answering(self) -> None:
         """
         Stop reading from every open connection, as a hung device or a dead
@@ -277,17 +258,11 @@ class NetconfServer:
         message is answered, keepalives included.  New connections are not
         affected.  :meth:`resume_answering` reads again.
         """
-        for conn in self._connections:
-            tcp = conn.transport
-            if tcp is not None:
-                cast(Any, tcp).pauseProducing()
+        self._connections.pause_all()
 
     def resume_answering(self) -> None:
         """Read again from the connections :meth:`stop_answering` paused."""
-        for conn in self._connections:
-            tcp = conn.transport
-            if tcp is not None:
-                cast(Any, tcp).resumeProducing()
+        self._connections.resume_all()
 
     @property
     def disconnect_reasons(self) -> List[tuple[int, str]]:

@@ -1,32 +1,30 @@
 """
 One NETCONF session of the test server: hello exchange, framing, request pipeline,
 notifications and fault injection (how replies are written, faults included, is in
-``_replies``).  It talks to its SSH channel through the
-small :class:`Channel` interface, so it can be driven without any network.
+``_replies``).  It talks to its SSH channel through the small :class:`Channel`
+interface (``_interfaces``), so it can be driven without any network.
 """
 
 from __future__ import annotations
 
 import re
 from collections import deque
-from typing import TYPE_CHECKING, Callable, Deque, Dict, List, Optional, Protocol, Sequence, Set, Tuple
+from typing import Callable, Deque, Dict, List, Optional, Sequence, Set, Tuple
 
 from lxml import etree
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
 from . import _faults as F
 from ._errors import NetconfError
 from ._faults import Fault, Faults
 from ._framing import EOM, Decoder, FramingError, encode_chunked
+from ._interfaces import Channel, Host
 from ._monitoring import Counters
 from ._operation_state import Outcome
 from ._replies import REPLY_END, emit_reply, reply_open_tag
 from ._xml import BASE_1_0, BASE_1_1, first_child, localname, nc, text_of
-
-if TYPE_CHECKING:
-    from ._operations import Engine
 
 _log = Logger()
 
@@ -38,42 +36,6 @@ _HELLO = nc("hello")
 _BASE_CAPABILITY = re.compile(
     rb"<capability>urn:ietf:params:(?:netconf:base:1\.[01]|xml:ns:netconf:base:1\.0\?[^<]*)</capability>"
 )
-
-
-class Channel(Protocol):
-    """The byte pipe a session runs on (an SSH channel)."""
-
-    def write(self, data: bytes) -> None:
-        """Send bytes to the client."""
-
-    def close(self) -> None:
-        """Close this session's channel (graceful)."""
-
-    def abort(self) -> None:
-        """Drop the whole underlying connection."""
-
-    def reset(self) -> None:
-        """Reset the underlying TCP connection (an RST, not a FIN)."""
-
-    def freeze(self) -> None:
-        """Stop reading and writing without closing anything."""
-
-
-class Host(Protocol):
-    """What a session needs from its server."""
-
-    engine: "Engine"
-    faults: Faults
-    clock: IReactorTime
-    max_chunk_size: int
-    base_versions: Tuple[str, ...]
-    parser: etree.XMLParser
-
-    def hello_bytes(self, session_id: int) -> bytes:
-        ...
-
-    def session_closed(self, session: "Session") -> None:
-        ...
 
 
 def _has_dtd(element: etree._Element) -> bool:

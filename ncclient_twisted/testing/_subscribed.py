@@ -17,7 +17,7 @@ from lxml import etree
 from twisted.internet.interfaces import IDelayedCall
 
 from ._errors import NetconfError
-from ._subtree import compile_xpath, notification_matcher
+from ._subtree import compile_xpath, event_wanted, notification_matcher
 from ._xml import NOTIFICATION_NS, children, localname, text_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,14 +49,7 @@ class DynamicSubscription:
     def wants(self, event: "Event") -> bool:
         if not self.active or self.suspended:
             return False
-        if self.stop is not None and event.time > self.stop:
-            return False
-        if self.matches is None:
-            return True
-        try:
-            return self.matches(event.element)
-        except NetconfError:
-            return False
+        return event_wanted(self.matches, self.stop, event.time, event.element)
 
 
 class DynamicSubscriptions:
