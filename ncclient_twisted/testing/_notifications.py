@@ -16,7 +16,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from ._errors import NetconfError
 from ._subscribed import DynamicSubscriptions
-from ._subtree import compile_xpath, event_wanted, notification_matcher
+from ._subtree import compile_xpath, notification_matcher
 from ._xml import (
     NC_NOTIFICATIONS_NS,
     NETMOD_NOTIFICATION_NS,
@@ -102,6 +102,17 @@ class Event:
             self._element = etree.fromstring(self.xml)
         return self._element
 
+    def wanted_by(self, matches: Optional[Callable[[etree._Element], bool]], stop: Optional[float]) -> bool:
+        """Whether a subscription with filter *matches* and stop time *stop* takes this event."""
+        if stop is not None and self.time > stop:
+            return False
+        if matches is None:
+            return True  # unfiltered: the element is never parsed
+        try:
+            return matches(self.element)
+        except NetconfError:
+            return False
+
 
 class Subscriber(Protocol):
     """What the hub needs from a session."""
@@ -142,7 +153,7 @@ class Subscription:
         self._matches = notification_matcher(filter_element) if filter_element is not None else None
 
     def wants(self, event: Event) -> bool:
-        return event_wanted(self._matches, self.stop, event.time, event.element)
+        return event.wanted_by(self._matches, self.stop)
 
 
 def _event_content(xml: XmlInput) -> Tuple[Optional[str], Sequence[etree._Element]]:

@@ -17,7 +17,7 @@ from lxml import etree
 from twisted.internet.interfaces import IDelayedCall
 
 from ._errors import NetconfError
-from ._subtree import compile_xpath, event_wanted, notification_matcher
+from ._subtree import compile_xpath, notification_matcher
 from ._xml import NOTIFICATION_NS, children, localname, text_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,7 +49,7 @@ class DynamicSubscription:
     def wants(self, event: "Event") -> bool:
         if not self.active or self.suspended:
             return False
-        return event_wanted(self.matches, self.stop, event.time, event.element)
+        return event.wanted_by(self.matches, self.stop)
 
 
 class DynamicSubscriptions:

@@ -362,20 +362,3 @@ def notification_matcher(filter_element: etree._Element) -> Callable[[etree._Ele
 def matches_notification(notification: etree._Element, filter_element: etree._Element) -> bool:
     """True if a subtree or XPath *filter_element* selects anything of *notification*."""
     return notification_matcher(filter_element)(notification)
-
-
-def event_wanted(
-    matches: Optional[Callable[[etree._Element], bool]],
-    stop: Optional[float],
-    event_time: float,
-    notification: etree._Element,
-) -> bool:
-    """Whether a subscription (filter *matches*, stop time *stop*) takes an event."""
-    if stop is not None and event_time > stop:
-        return False
-    if matches is None:
-        return True
-    try:
-        return matches(notification)
-    except NetconfError:
-        return False
