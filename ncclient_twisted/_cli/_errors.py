@@ -17,6 +17,7 @@ from ncclient.transport.errors import (
 from twisted.internet.defer import CancelledError
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 
+from ncclient_twisted.transport.errors import HostResolutionError
 from ncclient_twisted.transport.hostkeys import HostKeyChangedError, HostKeyRevokedError
 
 from ._credentials import CredentialError, Credentials
@@ -49,9 +50,13 @@ def describe(exc: BaseException, timeout: Optional[float] = None) -> str:
         return "host key revoked: %s %s is marked @revoked in %s" % (
             exc.key_type, exc.fingerprint_sha256, exc.known_hosts)
     if isinstance(exc, SSHUnknownHostError):
-        fingerprint = getattr(exc, "fingerprint", None)
-        text = "host key not trusted%s: " % (" (MD5 %s)" % fingerprint if fingerprint else "")
-        return text + "not in known_hosts (--accept-new trusts a new host on first use)"
+        sha256 = getattr(exc, "fingerprint_sha256", None)
+        if sha256:
+            key = "%s %s" % (getattr(exc, "key_type", "key"), sha256)
+        else:  # ncclient's own error carries only the MD5 form
+            key = "MD5 %s" % getattr(exc, "fingerprint", "?")
+        return "host key not trusted (%s): not in known_hosts (--known-hosts FILE lists keys, " \
+            "--accept-new trusts a new host on first use)" % key
     if isinstance(exc, AuthenticationError):
         text = _first_line(exc)  # the user, the methods offered and tried: never a secret
         return text if text.startswith("authentication failed") else "authentication failed: " + text
@@ -65,8 +70,10 @@ def describe(exc: BaseException, timeout: Optional[float] = None) -> str:
         return "interrupted"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
+    if isinstance(exc, HostResolutionError):
+        return str(exc)  # "Could not resolve hostname H: why", as OpenSSH says it
     if isinstance(exc, socket.gaierror):
-        return "unknown host: %s" % (exc.strerror or exc)
+        return "could not resolve hostname: %s" % (exc.strerror or exc)
     if isinstance(exc, SessionCloseError):
         return "session closed by the device"
     if isinstance(exc, (SSHError, TransportError)):

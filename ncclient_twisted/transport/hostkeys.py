@@ -45,6 +45,7 @@ from ncclient_twisted.transport.known_hosts import ACCEPTED, CHANGED, REVOKED, U
 __all__ = [
     "HostKeyChangedError",
     "HostKeyRevokedError",
+    "HostKeyUnknownError",
     "HostKeyPolicy",
     "KnownHostsMixin",
     "PortAwareHostKeys",
@@ -151,6 +152,26 @@ class HostKeyRevokedError(_RefusedHostKey):
         _RefusedHostKey.__init__(
             self, host, port, key, known_hosts, "which %s marks @revoked; refusing to connect" % known_hosts
         )
+
+
+class HostKeyUnknownError(_RefusedHostKey):
+    """The server's host key is not known for it, and nothing said to trust it.
+
+    A subclass of ncclient's ``SSHUnknownHostError`` (what ncclient raises here), with the
+    SHA256 fingerprint as OpenSSH prints it and what to do about it; attributes as
+    :class:`HostKeyChangedError`'s (``known_hosts``: the file that was read).
+    """
+
+    _headline = "Unknown host key"
+
+    def __init__(self, host: str, port: int, key: paramiko.PKey, known_hosts: str, asked: bool) -> None:
+        why = (
+            "which unknown_host_cb did not accept"
+            if asked
+            else "which is not in %s; pass known_hosts= a file that lists it, accept_new=True "
+            "to store it on first use, or hostkey_b64= to pin it" % known_hosts
+        )
+        _RefusedHostKey.__init__(self, host, port, key, known_hosts, why)
 
 
 class PortAwareHostKeys(paramiko.HostKeys):
@@ -355,9 +376,11 @@ class HostKeyPolicy:
             accepted = self._ask(host, fingerprint)
         else:
             accepted = self.accept_new
-        if accepted and self.accept_new:
+        if not accepted:
+            raise HostKeyUnknownError(host, self.port, key, self.path, asked=self.user_cb is not None)
+        if self.accept_new:
             store_host_key(self.path, host, self.port, key)
-        return accepted
+        return True
 
     def check_key(
         self,
@@ -369,7 +392,8 @@ class HostKeyPolicy:
         """The same decisions for a session on the reactor thread (``io="reactor"``):
         ncclient's check against the stored (or *pinned_b64*) key, then
         :meth:`unknown_host`'s, with ``user_cb``'s answer awaited as a Deferred. Fails
-        with :class:`HostKeyChangedError` or ncclient's ``SSHUnknownHostError``.
+        with :class:`HostKeyChangedError` or :class:`HostKeyUnknownError` (ncclient's
+        ``SSHUnknownHostError``).
         *known_hosts_file* is ssh_config's ``UserKnownHostsFile`` (see :meth:`load`)."""
         name = known_hosts_name(host, self.port)
         if pinned_b64 is not None:
@@ -391,7 +415,7 @@ class HostKeyPolicy:
 
         def decided(accepted: Any) -> bool:
             if not accepted:
-                raise SSHUnknownHostError(name, fingerprint)
+                raise HostKeyUnknownError(host, self.port, key, self.path, asked=self.user_cb is not None)
             if self.accept_new:
                 store_host_key(self.path, host, self.port, key)
             return True

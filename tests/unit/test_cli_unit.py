@@ -23,6 +23,7 @@ from ncclient_twisted._cli._output import Outcome, Output, pretty_xml
 from ncclient_twisted._cli._progress import PlainProgress, Progress, make_progress
 from ncclient_twisted._cli._subscribe import parse_until
 from ncclient_twisted.inventory import InventoryError, Target, parse_inventory
+from ncclient_twisted.transport.errors import HostResolutionError
 from tests.support.cli import cli_env, run_cli_sync
 
 # -- inventories -----------------------------------------------------------------------------
@@ -135,7 +136,10 @@ def test_one_line_descriptions() -> None:
     assert describe(ConnectionRefusedError(111, "Connection refused")) == "connection refused"
     assert describe(
         socket.gaierror(-2, "Name or service not known")
-    ) == "unknown host: Name or service not known"
+    ) == "could not resolve hostname: Name or service not known"
+    assert describe(
+        HostResolutionError.of("h.invalid", -2, "Name or service not known")
+    ) == "Could not resolve hostname h.invalid: Name or service not known"
     assert describe(SSHUnknownHostError("[h]:830", "aa:bb")).startswith("host key not trusted (MD5 aa:bb)")
     assert describe(ValueError("odd\nsecond line")) == "ValueError: odd"
 

@@ -305,7 +305,9 @@ def _connect_error(f: Failure, host: str, port: int, error: Callable[[str], Exce
     if limit is not None:
         return Failure(limit)
     if f.check(DNSLookupError):
-        return Failure(HostResolutionError(None, "Could not resolve %s: %s" % (host, f.value)))
+        # Twisted's resolver keeps no reason; getaddrinfo's for a name with no address
+        # (EAI_NONAME) is what OpenSSH prints, and what the threads transport gives.
+        return Failure(HostResolutionError.of(host, socket.EAI_NONAME, "Name or service not known"))
     if f.check(TimeoutError):  # the connect's timeout: said as the threads transport says it
         return Failure(error("Could not open socket to %s:%s (timed out)" % (host, port)))
     if f.check(ConnectError):
