@@ -16,7 +16,7 @@ from __future__ import annotations
 import collections
 import logging
 import time
-from typing import Any, Callable, Deque, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional
 
 from ncclient.transport.notify import Notification as NCNotification
 from twisted.internet.defer import Deferred, fail, succeed
@@ -25,9 +25,13 @@ from twisted.python.failure import Failure
 
 from ncclient_twisted._compat import share_notification
 
+if TYPE_CHECKING:  # the router imports this module
+    from ncclient_twisted.subscriptions import NotificationRouter
+
 __all__ = [
     "Notification",
     "NotificationQueue",
+    "NotificationAccess",
     "CallbackHandle",
     "DEFAULT_NOTIFICATION_BUFFER",
     "NOTIFICATION_NS",
@@ -400,3 +404,51 @@ class NotificationIterator:
         ):
             self._done = True
         return n
+
+
+class NotificationAccess:
+    """The notification methods of a ``Manager``: its session's queue and router."""
+
+    _router: "NotificationRouter"
+
+    def take_notification(
+        self, block: bool = True, timeout: Optional[float] = None
+    ) -> "Deferred[Optional[Notification]]":
+        """A Deferred of the next ``Notification`` (``None`` on *timeout* or not *block*).
+
+        Once the session has ended and nothing is buffered, it fails with the reason.
+        """
+        return self._router.session_queue.take(block, timeout)
+
+    def notifications(self, until_complete: bool = True) -> NotificationIterator:
+        """``async for n in m.notifications():`` the session's notifications.
+
+        The loop ends when the session ends (after the buffered ones) and, with
+        *until_complete*, after a ``notificationComplete``.
+        """
+        return self._router.session_queue.iterate(until_complete)
+
+    def add_notification_callback(self, fn: Callable[[Notification], Any]) -> CallbackHandle:
+        """Call ``fn(notification)`` on the reactor thread for each notification.
+
+        While a callback is registered the session's notifications go to the callbacks
+        and are not buffered for :meth:`take_notification`. ``handle.remove()`` stops it.
+        """
+        return self._router.session_queue.add_callback(fn)
+
+    @property
+    def notifications_dropped(self) -> int:
+        """Notifications dropped because a buffer was full (oldest first), all streams."""
+        return self._router.session_queue.dropped + sum(
+            sub.dropped for sub in self._router.subscriptions.values()
+        )
+
+    @property
+    def last_event_time(self) -> Optional[str]:
+        """The ``eventTime`` of the last event received (to replay from after a reconnect)."""
+        return self._router.last_event_time
+
+    @property
+    def notification_router(self) -> NotificationRouter:
+        """The session's notification router (its streams and subscriptions)."""
+        return self._router

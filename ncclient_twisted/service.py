@@ -49,6 +49,7 @@ from twisted.python.failure import Failure
 from ncclient_twisted import manager as _manager
 from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.runtime import resolve_reactor
+from ncclient_twisted.stats import ServiceStats, register_service, unregister_service
 
 __all__ = ["ManagerService", "State", "resubscribe", "PrepareConnection", "RetryPolicy"]
 
@@ -130,6 +131,10 @@ class ManagerService(Service):
         self._attempt: "Optional[Deferred[Any]]" = None
         self._delayed: Optional[IDelayedCall] = None
         self._waiters: List[Tuple["Deferred[Any]", Optional[int]]] = []
+        # For stats: sessions opened, connects that failed, the delay now waited.
+        self._connects = 0
+        self._connect_failures = 0
+        self._backoff = 0.0
 
     def __repr__(self) -> str:
         kw = self._connect_kwargs
@@ -141,6 +146,19 @@ class ManagerService(Service):
     def state(self) -> "State":
         """Where the service is: ``STOPPED``, ``CONNECTING``, ``CONNECTED`` or ``WAITING``."""
         return self._state
+
+    @property
+    def stats(self) -> ServiceStats:
+        """This service's state, reconnects and backoff (a snapshot)."""
+        return ServiceStats(
+            name=self.name,
+            state=self._state.name,
+            connects=self._connects,
+            reconnects=max(0, self._connects - 1),
+            connect_failures=self._connect_failures,
+            consecutive_failures=self.failures,
+            backoff_s=self._backoff if self._state is State.WAITING else 0.0,
+        )
 
     @property
     def clock(self) -> IReactorTime:
@@ -185,6 +203,7 @@ class ManagerService(Service):
 
     def _start(self) -> None:
         super().startService()
+        register_service(self)
         self._stopped = False
         self.failures = 0
         self._enter(State.CONNECTING)
@@ -192,6 +211,7 @@ class ManagerService(Service):
 
     def _stop(self) -> "Deferred[None]":
         super().stopService()
+        unregister_service(self)
         self._stopped = True
         self._enter(State.STOPPED)
         delayed, self._delayed = self._delayed, None
@@ -280,6 +300,7 @@ class ManagerService(Service):
         self._enter(State.CONNECTED)
         self.manager = m
         self.failures = 0
+        self._connects += 1
         log.info("%r: connected (session-id %s)", self, getattr(m, "session_id", None))
         m.when_closed().addCallback(self._ended, m)
         waiters, self._waiters = self._waiters, []
@@ -287,6 +308,7 @@ class ManagerService(Service):
             d.callback(m)
 
     def _connect_failed(self, f: Failure) -> None:
+        self._connect_failures += 1
         self._retry_later(f.value, "connecting failed")
 
     def _ended(self, reason: Optional[BaseException], m: Any) -> None:
@@ -306,7 +328,7 @@ class ManagerService(Service):
         self.failures += 1
         if error is not None:
             self.last_error = error
-        delay = self._retry_policy(self.failures)
+        delay = self._backoff = self._retry_policy(self.failures)
         why = "closed by close_session()" if error is None else "%s: %s" % (type(error).__name__, error)
         log.warning("%r: %s (%s); retrying in %.1f s", self, what, why, delay)
         keep: List[Tuple["Deferred[Any]", Optional[int]]] = []

@@ -325,6 +325,8 @@ class NotificationRouter(SessionListener):
         self._held: Dict[int, List[Notification]] = {}
         self._held_count = 0
         self._last_event = LastEventTime()
+        #: Notifications routed to the session's streams and subscriptions (stats).
+        self.delivered = 0
 
     @property
     def last_event_time(self) -> Optional[str]:
@@ -346,6 +348,7 @@ class NotificationRouter(SessionListener):
 
     # reactor thread
     def _route(self, n: Notification) -> None:
+        self.delivered += 1
         self._last_event.saw(n)
         if not (self.subscriptions or self.establishing):
             self.session_queue.deliver(n)

@@ -100,6 +100,8 @@ class ReactorSession(MessageDispatch, Session):
         self._channel: Optional[Link] = None
         #: Frames sent while held (see hold), or None.
         self._held: Optional[List[bytes]] = None
+        self.bytes_received = 0
+        self.bytes_sent = 0
         self._decoder = FrameDecoder(
             self._messages.append,
             lambda: self._base == NetconfBase.BASE_11,
@@ -159,6 +161,7 @@ class ReactorSession(MessageDispatch, Session):
             raise TransportError("Not connected to NETCONF server")
         data = message.encode("utf-8")
         frame = frame_11(data) if self._base == NetconfBase.BASE_11 else data + EOM
+        self.bytes_sent += len(frame)
         if self._held is not None:
             self._held.append(frame)  # written with the others when the work ends
             return
@@ -248,8 +251,9 @@ class ReactorSession(MessageDispatch, Session):
         if self.ended or channel is None:
             return  # the connect was given up meanwhile (cancelled, timed out)
         self._connected = True
-        hello = HelloHandler.build(self._client_capabilities, self._device_handler)
-        channel.write(hello.encode("utf-8") + EOM)
+        hello = HelloHandler.build(self._client_capabilities, self._device_handler).encode("utf-8") + EOM
+        self.bytes_sent += len(hello)
+        channel.write(hello)
 
     def _hello_ok(self, session_id: Any, capabilities: Any) -> None:
         self.remove_listener(self._hello_listener)
@@ -273,6 +277,7 @@ class ReactorSession(MessageDispatch, Session):
             channel.drop_connection()
 
     def data_received(self, data: bytes) -> None:
+        self.bytes_received += len(data)
         try:
             self._decoder.feed(data)
         except Exception as e:

@@ -112,6 +112,9 @@ class WakeOnSendSession(MessageDispatch, Session):
         self._ended = threading.Event()
         self.end_reason: Optional[Exception] = None
         self._decoder: Optional[FrameDecoder] = None
+        #: Updated by whichever thread reads or writes (the GIL keeps each addition whole).
+        self.bytes_received = 0
+        self.bytes_sent = 0
         # A memoryview once the session thread writes: what the transport took is cut
         # off without copying the rest (one SSH packet, 32 KiB, at a time).
         self._out: Union[bytes, memoryview] = b""
@@ -257,7 +260,9 @@ class WakeOnSendSession(MessageDispatch, Session):
 
     def _frame(self, message: str) -> bytes:
         data = message.encode("utf-8")
-        return frame_11(data) if self._base == NetconfBase.BASE_11 else data + EOM
+        frame = frame_11(data) if self._base == NetconfBase.BASE_11 else data + EOM
+        self.bytes_sent += len(frame)
+        return frame
 
     def _write_directly(self, message: str) -> bool:
         """Write *message* now, on this thread (the write lock held); False to queue it.
@@ -331,6 +336,7 @@ class WakeOnSendSession(MessageDispatch, Session):
             self._feed_parser(data)
 
     def _feed_parser(self, data: bytes) -> None:
+        self.bytes_received += len(data)
         parser: Any = self.parser
         if type(parser) is nc_parser.DefaultXMLParser:
             if self._decoder is None:
