@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 import os
 from dataclasses import dataclass, field
 from typing import AbstractSet, Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 import ncclient
 from ncclient.operations.rpc import RaiseMode
+from twisted.logger import Logger
 
 from ncclient_twisted.notifications import DEFAULT_NOTIFICATION_BUFFER
 from ncclient_twisted.transport.framing import DEFAULT_MAX_MESSAGE_SIZE
@@ -29,7 +29,7 @@ from ncclient_twisted.transport.keepalive import DEFAULT_KEEPALIVE_COUNT_MAX
 
 __all__ = ["ConnectOptions", "key_passphrase_for_old_ncclient", "REACTOR_KEYWORDS"]
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 _NCCLIENT_VERSION = tuple(int(x) for x in ncclient.__version__.split(".")[:2] if x.isdigit())
 
@@ -330,7 +330,10 @@ class ConnectOptions:
         if not missing:
             return
         if self.io_chosen:
-            log.debug("io='threads' for %s, which io='reactor' does not implement", ", ".join(missing))
+            log.debug(
+                "io='threads' for {keywords}, which io='reactor' does not implement",
+                keywords=", ".join(missing),
+            )
             self.io = "threads"
             return
         raise NotImplementedError(

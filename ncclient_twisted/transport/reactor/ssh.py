@@ -9,7 +9,6 @@ one :class:`NetconfClientChannel` on the ``netconf`` subsystem, which feeds the 
 from __future__ import annotations
 
 import collections
-import logging
 import time
 from typing import Any, Callable, Deque, List, Optional, Sequence, Tuple
 
@@ -24,6 +23,7 @@ from twisted.conch.ssh.common import NS
 from twisted.conch.ssh.connection import SSHConnection
 from twisted.conch.ssh.transport import DISCONNECT_HOST_KEY_NOT_VERIFIABLE, SSHClientTransport
 from twisted.internet.defer import Deferred
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
 from ncclient_twisted.transport.keepalive import KEEPALIVE_REQUEST
@@ -34,7 +34,7 @@ from ncclient_twisted.transport.reactor.userauth import AgentKeys, InteractiveHa
 __all__ = ["NetconfClientChannel", "ClientTransport", "HostKeyCheck"]
 
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 
 #: ``check(key_blob) -> Deferred[bool]``: whether the server's host key is accepted (it
@@ -303,7 +303,7 @@ class ClientTransport(SSHClientTransport):
             try:
                 SSHClientTransport.dataReceived(self, pending.popleft())
             except Exception:
-                log.exception("dropping data read at the end of the connection")
+                log.failure("dropping data read at the end of the connection", level=LogLevel.error)
                 pending.clear()
         SSHClientTransport.connectionLost(self, reason)
         if self._agent is not None:
