@@ -230,6 +230,8 @@ class ReactorConnector:
 
 
 class _Factory(protocol.Factory):
+    noisy = False  # no "Starting factory" line per connection
+
     def __init__(self, build: Callable[[], protocol.Protocol], made: List[Any]) -> None:
         self._build = build
         self._made = made

@@ -26,6 +26,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
+from ncclient_twisted._logging import QuietLogger
 from ncclient_twisted.transport.keepalive import KEEPALIVE_REQUEST
 from ncclient_twisted.transport.reactor.session import ReactorSession
 from ncclient_twisted.transport.reactor.transports import abort_transport, flush_now, pause_reading
@@ -62,6 +63,7 @@ class NetconfClientChannel(SSHChannel):
     """
 
     name = b"session"
+    _log = QuietLogger()
 
     def __init__(
         self,
@@ -158,9 +160,20 @@ class NetconfClientChannel(SSHChannel):
         self.session.connection_lost(None)
         self.drop_connection()
 
+    def request_exit_status(self, data: bytes) -> bool:
+        """The subsystem's exit status, which a NETCONF session has no use for: taken
+        (Conch would log the request as unhandled)."""
+        return True
+
+    def request_exit_signal(self, data: bytes) -> bool:
+        """The subsystem's end by a signal: taken, as its exit status."""
+        return True
+
 
 class NetconfConnection(SSHConnection):
     """Opens the NETCONF channel once the connection service runs."""
+
+    _log = QuietLogger()
 
     def __init__(self, channel: Callable[["NetconfConnection"], NetconfClientChannel]) -> None:
         SSHConnection.__init__(self)
@@ -178,6 +191,8 @@ class ClientTransport(SSHClientTransport):
     :class:`NetconfClientChannel`; *compression* asks for zlib, as paramiko's
     ``use_compression`` (ssh_config's ``Compression yes``); *auth_handler*: see
     :class:`UserAuth`."""
+
+    _log = QuietLogger()
 
     def __init__(
         self,

@@ -17,6 +17,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from ncclient_twisted._logging import QuietLogger
 from ncclient_twisted.transport.reactor.transports import abort_transport
 
 __all__ = ["UserAuth"]
@@ -43,6 +44,7 @@ class UserAuth(SSHUserAuthClient):
     # ncclient), and declines when only the password would answer it and the server
     # takes the password itself.
     preferredOrder = [b"publickey", b"keyboard-interactive", b"password"]
+    _log = QuietLogger()
 
     def __init__(
         self,
