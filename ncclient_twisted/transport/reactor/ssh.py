@@ -292,6 +292,13 @@ class ClientTransport(SSHClientTransport):
             desc = HOST_KEY_DISCONNECT_REASON
         SSHClientTransport.sendDisconnect(self, reason, desc)
 
+    def receiveError(self, reasonCode: int, description: bytes) -> None:
+        """The server's disconnect message, logged at debug (Conch: error): it is how a
+        server ends a session, which the session's end line and ManagerService report."""
+        self._log.debug(
+            "Got remote error, code {code}\nreason: {description}", code=reasonCode, description=description
+        )
+
     def connectionSecure(self) -> None:
         self._stage = "authentication"
 
