@@ -18,7 +18,7 @@ from ncclient.operations.rpc import RPC, RaiseMode
 from ncclient.transport.errors import TransportError
 from ncclient.xml_ import new_ele
 from twisted.internet.defer import CancelledError, Deferred, fail, maybeDeferred, succeed
-from twisted.logger import Logger, LogLevel
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ncclient_twisted._compat import rpc_raise_mode
@@ -435,10 +435,10 @@ class Manager(TypedOperations, SubscriptionOperations, nc_manager.Manager):
     async def __aexit__(self, *exc_info: Any) -> bool:
         try:
             await self.close_session()
-        except Exception:
+        except Exception as e:
             if exc_info[1] is None and self._end_reason is _NOT_ENDED:
                 raise
-            logger.failure("close_session on exit failed", level=LogLevel.debug)
+            logger.debug("close_session on exit failed: {error!r}", error=e)
         return False
 
     def __enter__(self) -> "Manager":

@@ -13,7 +13,7 @@ import threading
 from typing import Any, Callable, Dict, Optional, Set, TypeVar, cast
 
 from twisted.internet.defer import Deferred, DeferredList
-from twisted.logger import Logger, LogLevel
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
@@ -199,8 +199,8 @@ class Runtime:
 def _call_quietly(fn: Callable[[], None]) -> None:
     try:
         fn()
-    except Exception:
-        log.failure("ending a connect at shutdown failed", level=LogLevel.debug)
+    except Exception as e:
+        log.debug("ending a connect at shutdown failed: {error!r}", error=e)
 
 
 def runtime_for(reactor: INetconfReactor) -> Runtime:

@@ -66,7 +66,8 @@ TAC = textwrap.dedent(
     application = service.Application("logging-test")
     services = []
     for name, port in (("r1", {port0}), ("r2", {port0}), ("r3", {port1})):
-        kw = dict(host="127.0.0.1", port=port, username="admin", password="admin", hostkey_verify=False, io="{io}")
+        kw = dict(host="127.0.0.1", port=port, username="admin", password="admin", hostkey_verify=False)
+        kw["io"] = "{io}"
         s = ManagerService(kw, name=name, retry_policy=lambda failures: 0.2)
         s.setServiceParent(application)
         services.append(s)
@@ -170,7 +171,8 @@ def test_twistd_log(tmp_path: Path, devices: Tuple[int, int, int], io: str) -> N
     assert len(connected) == 5, connected
     assert {lvl for s, lvl, t in ours if ": connected, session" in t} == {"info"}
     for name in ("r1", "r2", "r3"):
-        assert any(t.startswith("ManagerService '%s' for 127.0.0.1 port " % name) for t in connected), connected
+        prefix = "ManagerService '%s' for 127.0.0.1 port " % name
+        assert any(t.startswith(prefix) for t in connected), connected
     assert sum(lvl == "info" for _, lvl, _ in ours) <= 5 + 5, ours
     retries = [t for s, lvl, t in ours if lvl == "warn" and "retrying in" in t]
     assert len(retries) == 2, ours

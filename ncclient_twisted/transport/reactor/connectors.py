@@ -29,7 +29,7 @@ from twisted.internet.endpoints import (
 from twisted.internet.error import ConnectError, DNSLookupError, TimeoutError
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.task import deferLater
-from twisted.logger import Logger, LogLevel
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ncclient_twisted._manager import Manager
@@ -180,8 +180,8 @@ class ReactorConnector:
             for d in connecting:
                 try:
                     d.cancel()
-                except Exception:  # an older Twisted's connector that is no longer connecting
-                    log.failure("cancelling a connect", level=LogLevel.debug)
+                except Exception as e:  # an older Twisted's connector that is no longer connecting
+                    log.debug("cancelling a connect: {error!r}", error=e)
             for p in self._protocols:
                 abort_transport(p.transport)
 
