@@ -7,6 +7,7 @@ The library logs through :class:`twisted.logger.Logger`, one namespace per modul
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, Optional
 
@@ -18,12 +19,12 @@ from twisted.logger import (
     Logger,
     LogLevel,
     PredicateResult,
-    STDLibLogObserver,
+    formatEvent,
     globalLogPublisher,
 )
 from zope.interface import implementer
 
-__all__ = ["QuietLogger", "log_to_stdlib", "BRIDGED_NAMESPACES"]
+__all__ = ["QuietLogger", "StdlibByNamespace", "log_to_stdlib", "BRIDGED_NAMESPACES"]
 
 #: The namespaces :func:`log_to_stdlib` forwards: ours and Twisted Conch's.
 BRIDGED_NAMESPACES = ("ncclient_twisted", "twisted.conch")
@@ -58,6 +59,30 @@ class _Bridged:
         return PredicateResult.no
 
 
+_STDLIB_LEVELS = {
+    LogLevel.debug: logging.DEBUG,
+    LogLevel.info: logging.INFO,
+    LogLevel.warn: logging.WARNING,
+    LogLevel.error: logging.ERROR,
+    LogLevel.critical: logging.CRITICAL,
+}
+
+
+@implementer(ILogObserver)
+class StdlibByNamespace:
+    """Each event to the stdlib logger named by its namespace, at the matching level
+    (Twisted's ``STDLibLogObserver`` sends every event to one logger, ``twisted``)."""
+
+    def __call__(self, event: LogEvent) -> None:
+        logger = logging.getLogger(event.get("log_namespace") or "twisted")
+        level = _STDLIB_LEVELS.get(event.get("log_level", LogLevel.info), logging.INFO)
+        if not logger.isEnabledFor(level):
+            return
+        failure = event.get("log_failure")
+        exc_info = None if failure is None else (failure.type, failure.value, failure.getTracebackObject())
+        logger.log(level, "%s", formatEvent(event), exc_info=exc_info)
+
+
 _bridge: Optional[ILogObserver] = None
 _bridge_lock = threading.Lock()
 
@@ -74,9 +99,7 @@ def log_to_stdlib() -> ILogObserver:
     global _bridge
     with _bridge_lock:
         if _bridge is None:
-            # name="": the stdlib logger of an event is named by its namespace alone
-            # (the default, "twisted", would prefix every name with "twisted.").
-            _bridge = FilteringLogObserver(STDLibLogObserver(name=""), [_Bridged()])
+            _bridge = FilteringLogObserver(StdlibByNamespace(), [_Bridged()])
         globalLogPublisher.removeObserver(_bridge)  # added once, even if called again
         globalLogPublisher.addObserver(_bridge)
         return _bridge
