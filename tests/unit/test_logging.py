@@ -4,7 +4,8 @@ stdlib bridge (log_to_stdlib): events reach stdlib handlers under their namespac
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterator, List
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
 
 import pytest
 from twisted.conch.ssh.channel import SSHChannel
@@ -125,3 +126,31 @@ def test_below_the_stdlib_level_nothing_is_formatted(stdlib_records: List[loggin
     event = {"log_namespace": "ncclient_twisted.x", "log_level": LogLevel.debug, "log_format": "{x}"}
     StdlibByNamespace()(dict(event, x=Exploding()))
     assert stdlib_records == []
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_blocks() -> List[str]:
+    """The python blocks of the README's Logging section."""
+    section = README.read_text().split("\n## Logging\n", 1)[1].split("\n## ", 1)[0]
+    return [part.split("```", 1)[0] for part in section.split("```python\n")[1:]]
+
+
+def test_readme_twistd_observer_keeps_info(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocks = readme_blocks()
+    assert len(blocks) == 2
+    compile(blocks[1], str(README), "exec")  # (it changes the process's logging: not run)
+    monkeypatch.chdir(tmp_path)
+    namespace: Dict[str, Any] = {}
+    exec(compile(blocks[0], str(README), "exec"), namespace)
+    observer = namespace["observer"]()
+    for ns, level in [("ncclient_twisted.service", LogLevel.info), ("twisted.conch.ssh.x", LogLevel.debug)]:
+        observer({"log_namespace": ns, "log_level": level, "log_format": "from " + ns, "log_time": 0.0})
+    debugging = blocks[0].replace("# levels.setLogLevelForNamespace", "levels.setLogLevelForNamespace")
+    exec(compile(debugging, str(README), "exec"), namespace)
+    observer = namespace["observer"]()
+    observer({"log_namespace": "twisted.conch.ssh.y", "log_level": LogLevel.debug, "log_format": "handshake"})
+    text = (tmp_path / "twistd.log").read_text()
+    assert "from ncclient_twisted.service" in text and "twisted.conch.ssh.x" not in text
+    assert "handshake" in text
