@@ -9,7 +9,6 @@ each reply fires its Deferred on the reactor thread: parsed on the session threa
 from __future__ import annotations
 
 import functools
-import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 import ncclient.manager as nc_manager
@@ -19,6 +18,7 @@ from ncclient.operations.rpc import RPC, RaiseMode
 from ncclient.transport.errors import TransportError
 from ncclient.xml_ import new_ele
 from twisted.internet.defer import CancelledError, Deferred, fail, maybeDeferred, succeed
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ncclient_twisted._compat import rpc_raise_mode
@@ -39,7 +39,7 @@ from ncclient_twisted.typed_operations import Reply, TypedOperations
 
 __all__ = ["Manager"]
 
-logger = logging.getLogger(__name__)
+logger = Logger(namespace=__name__)
 
 
 _NOT_ENDED: Any = object()
@@ -321,7 +321,7 @@ class Manager(TypedOperations, NotificationAccess, SubscriptionOperations, nc_ma
 
         def close_transport(result: Any) -> "Deferred[Any]":
             closed = self._close_transport()
-            closed.addErrback(lambda f: logger.warning("closing the transport: %s", f.value))
+            closed.addErrback(lambda f: logger.warn("closing the transport: {error}", error=f.value))
             return closed.addCallback(lambda _: result)
 
         return d.addBoth(close_transport)
@@ -416,10 +416,10 @@ class Manager(TypedOperations, NotificationAccess, SubscriptionOperations, nc_ma
     async def __aexit__(self, *exc_info: Any) -> bool:
         try:
             await self.close_session()
-        except Exception:
+        except Exception as e:
             if exc_info[1] is None and self._end_reason is _NOT_ENDED:
                 raise
-            logger.debug("close_session on exit failed", exc_info=True)
+            logger.debug("close_session on exit failed: {error!r}", error=e)
         return False
 
     def __enter__(self) -> "Manager":

@@ -14,13 +14,13 @@ counted and logged once per burst).
 from __future__ import annotations
 
 import collections
-import logging
 import time
 from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional
 
 from ncclient.transport.notify import Notification as NCNotification
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
 from ncclient_twisted._compat import share_notification
@@ -40,7 +40,7 @@ __all__ = [
     "YANG_PUSH_NS",
 ]
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 DEFAULT_NOTIFICATION_BUFFER = 10000
 
@@ -276,7 +276,10 @@ class NotificationQueue:
                 try:
                     fn(n)
                 except Exception:
-                    log.exception("notification callback %r failed", fn)
+                    log.failure(
+                        "notification callback {callback!r} failed",
+                        level=LogLevel.error, callback=fn,
+                    )
             return
         if self._waiters:
             self._waiters.pop(0).callback(n)
@@ -286,9 +289,10 @@ class NotificationQueue:
             self.dropped += 1
             if not self._dropping:
                 self._dropping = True
-                log.warning(
-                    "%s notification buffer full (%d): dropping the oldest (%d dropped so far)",
-                    self._name, self._maxlen, self.dropped,
+                log.warn(
+                    "{name} notification buffer full ({maxlen}): dropping the oldest"
+                    " ({dropped} dropped so far)",
+                    name=self._name, maxlen=self._maxlen, dropped=self.dropped,
                 )
         elif self._dropping and len(self._items) < self._maxlen - 1:
             self._dropping = False

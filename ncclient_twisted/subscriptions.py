@@ -18,7 +18,6 @@ and routes each notification:
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union, cast
 
 from lxml import etree
@@ -28,6 +27,7 @@ from ncclient.transport.notify import Notification as NCNotification
 from ncclient.transport.session import SessionListener
 from ncclient.xml_ import new_ele_ns, sub_ele_ns, to_ele
 from twisted.internet.defer import Deferred
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ncclient_twisted._types import INetconfReactor
@@ -56,7 +56,7 @@ __all__ = [
     "KillSubscription",
 ]
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 #: How many notifications naming a not-yet-known subscription are held, at most.
 MAX_HELD = 10000

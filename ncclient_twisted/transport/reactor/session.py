@@ -15,7 +15,6 @@ from any thread.
 from __future__ import annotations
 
 import collections
-import logging
 from typing import Any, Callable, Deque, List, Optional, Protocol, Union
 
 from ncclient.capabilities import Capabilities
@@ -26,6 +25,7 @@ from ncclient.transport.errors import (
 )
 from ncclient.transport.session import HelloHandler, NetconfBase, NotificationHandler, Session
 from twisted.internet.defer import Deferred, succeed
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
 from ncclient_twisted.transport.dispatch import MessageDispatch
@@ -38,7 +38,7 @@ from ncclient_twisted.transport.session_hooks import SessionHooks
 __all__ = ["ReactorSession"]
 
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 
 #: Messages longer than this (characters) are parsed on the pool, not the reactor.
@@ -230,7 +230,10 @@ class ReactorSession(MessageDispatch, Session):
     def _abort(self, channel: Link) -> None:
         self._abort_call = None
         if not self.ended:
-            log.debug("the close did not finish in %s s: aborting the connection", CLOSE_ABORT_AFTER)
+            log.debug(
+                "the close did not finish in {seconds} s: aborting the connection",
+                seconds=CLOSE_ABORT_AFTER,
+            )
             channel.drop_connection(abort=True)
 
     # -- from the channel ------------------------------------------------------------
@@ -288,7 +291,7 @@ class ReactorSession(MessageDispatch, Session):
     def _fail(self, error: Exception) -> None:
         """A framing error (or a failure ncclient would let end the loop): the session
         ends with it, as on the threads transport."""
-        log.debug("session ended by %r", error)
+        log.debug("session ended by {error!r}", error=error)
         channel = self._channel
         self.connection_lost(error)
         if channel is not None:
@@ -375,7 +378,7 @@ class ReactorSession(MessageDispatch, Session):
             try:
                 self._dispatch_any(messages.popleft())
             except Exception:
-                log.exception("dropping a message at the end of the session")
+                log.failure("dropping a message at the end of the session", level=LogLevel.error)
         self.ended = True
         self._connected = False
         self._channel = None
@@ -391,7 +394,10 @@ class ReactorSession(MessageDispatch, Session):
         if reason is not None and self._id is not None:
             # An end nobody asked for, of a session that was up: logged as the threads
             # transport logs it.
-            log.warning("session ended: %r", reason)
+            log.info(
+                "session {session_id} with {host} ended: {reason!r}",
+                session_id=self._id, host=self.host, reason=reason,
+            )
         jobs, self._jobs = self._jobs, collections.deque()
         for job in jobs:
             job.fail(reason or session_closed())
@@ -401,7 +407,7 @@ class ReactorSession(MessageDispatch, Session):
             try:
                 fn(reason)
             except Exception:
-                log.exception("end-of-session callback failed")
+                log.failure("end-of-session callback failed", level=LogLevel.error)
         waiters, self._closed_waiters = self._closed_waiters, []
         for d in waiters:
             d.callback(None)
