@@ -668,8 +668,8 @@ def _profile_markdown(count: int, result: Dict[str, Any]) -> str:
             1000 * x / count, 100 * x / max(total_x, 1e-9)))
     lines.append("| total | %.3f | | %.3f | |" % (1000 * total_c / count, 1000 * total_x / count))
     top = sorted(result["connect"].stats.items(), key=lambda kv: -(kv[1][2] - kv[1][1] * per_call))[:15]
-    lines += ["", "The largest single items of the connect under cProfile (own CPU time less calls × %.2f µs, "
-              "not scaled; per connect):" % (per_call * 1e6),
+    lines += ["", "The largest single items of the connect under cProfile (own CPU time less calls × "
+              "%.2f µs, not scaled; per connect):" % (per_call * 1e6),
               "", "| function | calls | ms |", "|---|---|---|"]
     for (filename, line, func), (_cc, nc, tottime, _ct, _callers) in top:
         short = filename.split("site-packages/")[-1].split("/work/", 1)[-1]
