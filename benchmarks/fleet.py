@@ -689,6 +689,20 @@ def _ints(text: str) -> List[int]:
     return [int(x) for x in text.split(",") if x]
 
 
+def _shown(argv: Sequence[str]) -> List[str]:
+    """*argv* without ``--note`` and ``--output`` (the report shows the note apart)."""
+    shown: List[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--note", "--output"):
+            skip = True
+        elif not arg.startswith(("--note=", "--output=")):
+            shown.append(arg)
+    return shown
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--devices", help="comma-separated device counts (default 500,2000; --quick 20)")
@@ -719,7 +733,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     output = args.output or os.path.join(ROOT, "benchmarks", "FLEET.quick.md" if args.quick else "FLEET.md")
     load = "%.2f %.2f %.2f" % os.getloadavg()
     rows = run_fleet(clients, sizes, concurrencies, rounds, args.servers)
-    command = "python -m benchmarks.fleet " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.fleet " + " ".join(_shown(argv if argv is not None else sys.argv[1:]))
     servers = max(args.servers, -(-max(sizes) // MAX_DEVICES_PER_SERVER))
     meta = {"command": command.strip(), "servers": servers,
             "rounds": rounds, "load_before": load, "load_after": "%.2f %.2f %.2f" % os.getloadavg(),
