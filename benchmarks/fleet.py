@@ -27,6 +27,8 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from benchmarks._measure import cpu_seconds
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 USERNAME = PASSWORD = "admin"
 #: The environment variable the workers read the password from (not their command line).
@@ -62,11 +64,6 @@ NORNIR_NOTE = (
 
 
 # --- the workers ----------------------------------------------------------------------------
-
-def _cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
-
 
 def _error(e: BaseException) -> str:
     return "%s: %s" % (type(e).__name__, str(e)[:200])
@@ -113,11 +110,11 @@ def _run_ours(io: str, spec: Dict[str, Any], password: str, out: Dict[str, Any])
                 errors.append(_error(e))
 
         monitor = LatenessMonitor(reactor, LATENESS_INTERVAL)
-        wall, cpu = time.perf_counter(), _cpu()
+        wall, cpu = time.perf_counter(), cpu_seconds()
         monitor.start()
         await defer.gatherResults([defer.ensureDeferred(one(h, p)) for h, p, _ in spec["devices"]])
         lateness = monitor.stop()
-        _record(out, time.perf_counter() - wall, _cpu() - cpu, ok, errors)
+        _record(out, time.perf_counter() - wall, cpu_seconds() - cpu, ok, errors)
         out["lateness_max_ms"] = round(lateness["lateness_max_ms"], 1)
         out["lateness_p99_ms"] = round(lateness["lateness_p99_ms"], 1)
 
@@ -162,9 +159,9 @@ def _run_scrapli(spec: Dict[str, Any], password: str, out: Dict[str, Any]) -> No
                 except Exception as e:  # noqa: BLE001 - counted and reported
                     errors.append(_error(e))
 
-        wall, cpu = time.perf_counter(), _cpu()
+        wall, cpu = time.perf_counter(), cpu_seconds()
         await asyncio.gather(*(one(h, p) for h, p, _ in spec["devices"]))
-        _record(out, time.perf_counter() - wall, _cpu() - cpu, ok, errors)
+        _record(out, time.perf_counter() - wall, cpu_seconds() - cpu, ok, errors)
 
     asyncio.run(run())
 
@@ -184,7 +181,7 @@ def _run_ncclient(spec: Dict[str, Any], password: str, out: Dict[str, Any]) -> N
 
     errors: List[str] = []
     ok = 0
-    wall, cpu = time.perf_counter(), _cpu()
+    wall, cpu = time.perf_counter(), cpu_seconds()
     with ThreadPoolExecutor(spec["concurrency"]) as pool:
         futures = [pool.submit(job, h, p, k) for h, p, k in spec["devices"]]
         for future in futures:
@@ -193,7 +190,7 @@ def _run_ncclient(spec: Dict[str, Any], password: str, out: Dict[str, Any]) -> N
                 ok += 1
             except Exception as e:  # noqa: BLE001 - counted and reported
                 errors.append(_error(e))
-    _record(out, time.perf_counter() - wall, _cpu() - cpu, ok, errors)
+    _record(out, time.perf_counter() - wall, cpu_seconds() - cpu, ok, errors)
 
 
 def _run_cli(spec: Dict[str, Any], password: str, out: Dict[str, Any]) -> None:
@@ -256,7 +253,7 @@ def worker(spec: Dict[str, Any]) -> Dict[str, Any]:
     if client == "cli":
         out["process_cpu_s"], out["process_wall_s"] = out.get("cpu_s"), out.get("wall_s")
     else:
-        out["process_cpu_s"] = round(_cpu(), 3)
+        out["process_cpu_s"] = round(cpu_seconds(), 3)
         out["process_wall_s"] = round(_process_age(), 2)
         out["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return out
