@@ -250,14 +250,16 @@ def read_known_hosts(path: str) -> KnownHosts:
     """The known_hosts file *path* (blocking; a missing file is an empty one). Each line
     that cannot be parsed is skipped with a warning naming the file and line."""
     try:
+        st = os.stat(path)
+        signature: Optional[Tuple[int, ...]] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        with _read_cache_guard:
+            cached = _read_cache.get(path)
+            if cached is not None and cached[0] == signature:
+                _read_cache.move_to_end(path)
+                return cached[2]
         with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            signature: Optional[Tuple[int, ...]] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-            with _read_cache_guard:
-                cached = _read_cache.get(path)
-                if cached is not None and cached[0] == signature:
-                    _read_cache.move_to_end(path)
-                    return cached[2]
+            st = os.fstat(f.fileno())  # what is read: the file may have changed since
+            signature = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
             if time.time() - st.st_mtime < _RACY_SECONDS:
                 signature = None
             data = f.read()
