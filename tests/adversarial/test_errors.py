@@ -24,8 +24,8 @@ from twisted.python.failure import Failure
 from ncclient_twisted import KeepaliveTimeoutError, manager
 from ncclient_twisted.bridge.jobs import BuildJob
 from ncclient_twisted.testing import Fault
-from tests.conftest import on_both_transports
 from tests.support.helpers import Resources, bounded
+from tests.support.transports import on_both_transports
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ from twisted.internet.defer import CancelledError
 
 from ncclient_twisted import manager
 from ncclient_twisted.testing import Fault
-from tests.conftest import on_both_transports
 from tests.support.held import stray_replies, twisted_errors
 from tests.support.helpers import Resources, bounded, pause, reactor, wait_until
+from tests.support.transports import on_both_transports
 
 STRAY_REPLIES = 50_000
 TIMEOUTS = 5_000

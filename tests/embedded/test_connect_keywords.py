@@ -16,8 +16,8 @@ from ncclient.transport.errors import SSHError, SSHUnknownHostError, TLSError
 from twisted.internet import defer
 
 from ncclient_twisted import manager, testing
-from tests.conftest import on_both_transports
 from tests.support.helpers import bounded, reactor
+from tests.support.transports import on_both_transports
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from twisted.internet.defer import CancelledError
 
 from ncclient_twisted import manager, testing
 from ncclient_twisted.testing import Fault
-from tests.conftest import on_both_transports
 from tests.support.helpers import WAIT, bounded, child_server, reactor
+from tests.support.transports import connect, on_both_transports
 
 CONFIG = (
     '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
@@ -30,10 +30,6 @@ CONFIG = (
 @pytest.fixture
 def server(server: Any, io: str) -> Any:
     return on_both_transports(server, io)
-
-
-async def connect(server: testing.NetconfServer, **kw: Any) -> manager.Manager:
-    return await bounded(manager.connect(**server.connect_kwargs(**kw)))
 
 
 @pytest_twisted.ensureDeferred

@@ -30,8 +30,8 @@ from ncclient_twisted import manager, testing
 from ncclient_twisted.testing import Fault
 from ncclient_twisted.transport.errors import HostResolutionError
 from ncclient_twisted.transport.framing import MalformedReplyError
-from tests.conftest import on_both_transports
 from tests.support.helpers import Resources, bounded, child_server, pause, reactor
+from tests.support.transports import connect, on_both_transports
 
 
 @pytest.fixture
@@ -53,10 +53,6 @@ async def server10(io: str) -> AsyncIterator[Any]:
 def resources(server: testing.NetconfServer, server10: testing.NetconfServer) -> Resources:
     """Threads and descriptors once the servers listen; checked by :func:`released`."""
     return Resources()
-
-
-async def connect(server: testing.NetconfServer, **kw: Any) -> manager.Manager:
-    return await bounded(manager.connect(**server.connect_kwargs(**kw)))
 
 
 async def released(m: Optional[manager.Manager], resources: Resources) -> None:

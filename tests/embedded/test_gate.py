@@ -10,13 +10,11 @@ import pytest_twisted
 from ncclient.transport.session import SessionListener
 from twisted.internet import defer
 
-from ncclient_twisted import manager, testing
 from ncclient_twisted.bridge.gate import GATED_MESSAGE_MAX
 from ncclient_twisted.bridge.runtime import runtime_for
-from ncclient_twisted.manager import Manager
-from tests.embedded.test_build_on_session import built_where
-from tests.support.helpers import bounded
-from tests.unit.test_direct_write import FakeTransportSession
+from tests.support.helpers import bounded, built_where
+from tests.support.transport_fakes import FakeTransportSession
+from tests.support.transports import connect
 
 NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 
@@ -109,16 +107,14 @@ def test_without_a_gate_nothing_is_taken(session: Any) -> None:
     assert ours.held == [False] and gate.entered == 0
 
 
-async def connect(server: testing.NetconfServer) -> Manager:
-    # The threads transport's gate (io="reactor" sessions have no thread to gate).
-    return await bounded(manager.connect(io="threads", **server.connect_kwargs()))
+# io="threads": the threads transport's gate (io="reactor" sessions have no thread to gate).
 
 
 @pytest_twisted.ensureDeferred
 async def test_the_sessions_of_a_reactor_share_its_gate(server: Any) -> None:
     from twisted.internet import reactor
 
-    async with await connect(server) as a, await connect(server) as b:
+    async with await connect(server, io="threads") as a, await connect(server, io="threads") as b:
         assert a._session._gate is b._session._gate is runtime_for(reactor).gate
         # Replies on both sessions at once, each routed to its request.
         ds = [m.get_config(source="running") for m in (a, b) for _ in range(20)]
@@ -129,7 +125,7 @@ async def test_the_sessions_of_a_reactor_share_its_gate(server: Any) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_in_a_burst_only_the_first_request_is_built_by_the_reactor(server: Any) -> None:
-    async with await connect(server) as a, await connect(server) as b:
+    async with await connect(server, io="threads") as a, await connect(server, io="threads") as b:
         where_a, where_b = built_where(a), built_where(b)
         # Two sessions, one request each, in one turn: the first is built and written
         # by the reactor, the second would be queued anyway, so its session builds it.

@@ -20,18 +20,8 @@ from twisted.internet import defer, task
 import ncclient_twisted
 from ncclient_twisted import manager, testing
 from ncclient_twisted.transport.hostkeys import PortAwareHostKeys, fingerprint_sha256, store_host_key
-
-WAIT = 15
-
-
-def reactor() -> Any:
-    from twisted.internet import reactor as r
-
-    return r
-
-
-async def bounded(d: "defer.Deferred[Any]", seconds: float = WAIT) -> Any:
-    return await d.addTimeout(seconds, reactor())
+from tests.support.helpers import bounded, reactor
+from tests.support.hostkeys import other_key_line
 
 
 def kwargs(server: testing.NetconfServer, **kw: Any) -> Any:
@@ -49,13 +39,6 @@ async def connect_fails(server: testing.NetconfServer, **kw: Any) -> Any:
         m = await bounded(manager.connect(**kwargs(server, **kw)))
         await bounded(m.close_session())
     return info.value
-
-
-def other_key_line(name: str) -> Tuple[str, str]:
-    """A known_hosts line for *name* with a freshly generated key, and the key's base64."""
-    public = conch_keys.Key(testing.generate_key()).public()
-    b64 = public.toString("openssh").decode().split()[1]
-    return "%s ssh-ed25519 %s\n" % (name, b64), b64
 
 
 def no_leak(e: Exception, *secrets: str) -> None:

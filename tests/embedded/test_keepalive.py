@@ -11,7 +11,7 @@ from twisted.internet import defer, task
 
 from ncclient_twisted import KeepaliveTimeoutError, manager
 from ncclient_twisted.transport.keepalive import DeadPeerDetector
-from tests.conftest import on_both_transports
+from tests.support.transports import on_both_transports
 
 WAIT = 15
 

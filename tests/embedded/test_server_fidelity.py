@@ -19,7 +19,6 @@ import socket
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, List, Optional, Tuple, TypeVar
 
-import ncclient.transport.session as ncclient_session
 import paramiko
 import pytest
 import pytest_twisted
@@ -34,6 +33,7 @@ from twisted.internet.threads import deferToThread
 from ncclient_twisted import manager, testing
 from ncclient_twisted.testing import _schemas
 from tests.support.helpers import ProcessOutput
+from tests.support.server import fast_ncclient  # noqa: F401  (autouse fixture)
 
 reactor: Any = _reactor
 T = TypeVar("T")
@@ -67,12 +67,6 @@ async def running(**kwargs: Any) -> AsyncIterator[testing.NetconfServer]:
         yield server
     finally:
         await bounded(server.stop())
-
-
-@pytest.fixture(autouse=True)
-def fast_ncclient(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ncclient's I/O thread polls every TICK (0.1 s); make it 5 ms."""
-    monkeypatch.setattr(ncclient_session, "TICK", 0.005)
 
 
 class Plain:

@@ -22,9 +22,9 @@ from twisted.internet import defer, task
 from twisted.internet.defer import CancelledError
 
 from ncclient_twisted import manager
-from tests.conftest import on_both_transports
 from tests.support.helpers import bounded, session_threads
 from tests.support.netconfd import TEST_NS
+from tests.support.transports import connect, on_both_transports
 
 
 @pytest.fixture
@@ -39,12 +39,6 @@ WAIT = 8
 
 def config(body: str) -> str:
     return '<config xmlns="%s"><top xmlns="%s">%s</top></config>' % (BASE, TEST_NS, body)
-
-
-async def connect(server: Any, **kw: Any) -> manager.Manager:
-    args = dict(server.connect_kwargs())
-    args.update(kw)
-    return await bounded(manager.connect(**args))
 
 
 async def ok(d: "defer.Deferred[Any]") -> Any:

@@ -4,48 +4,12 @@ the session thread, in order (unit tests with a fake transport)."""
 from __future__ import annotations
 
 import threading
-from typing import Any, List, Optional
+from typing import Any
 
 import pytest
-from ncclient.devices.default import DefaultDeviceHandler
-from ncclient.transport.session import NetconfBase, Session
 
-from ncclient_twisted.transport.threads.session import DIRECT_WRITE_MAX, WakeOnSendSession
-
-
-class FakeTransportSession(WakeOnSendSession, Session):
-    """The session's sending half over a list of writes; the loop is never started."""
-
-    def __init__(self) -> None:
-        super().__init__(DefaultDeviceHandler())
-        self.writes: List[bytes] = []
-        self.writers: List[threading.Thread] = []
-        self.take: Optional[int] = None  # bytes the transport accepts per write
-        self.fail: Optional[Exception] = None
-        self.ready = True
-        self.wakes = 0
-        self._connected = True
-        self._base = NetconfBase.BASE_11
-
-    def _transport_write(self, data: bytes) -> Optional[int]:
-        if self.fail is not None:
-            raise self.fail
-        n = len(data) if self.take is None else min(self.take, len(data))
-        self.writes.append(data[:n])
-        self.writers.append(threading.current_thread())
-        return n
-
-    def _send_ready(self) -> bool:
-        return True
-
-    def _can_write_now(self, size: int) -> bool:
-        return self.ready
-
-    def wake(self) -> None:
-        self.wakes += 1
-
-    def sent(self) -> bytes:
-        return b"".join(self.writes)
+from ncclient_twisted.transport.threads.session import DIRECT_WRITE_MAX
+from tests.support.transport_fakes import FakeTransportSession
 
 
 @pytest.fixture
