@@ -13,7 +13,7 @@ from twisted.internet import defer
 from ncclient_twisted.bridge.gate import GATED_MESSAGE_MAX
 from ncclient_twisted.bridge.runtime import runtime_for
 from tests.support.helpers import bounded, built_where
-from tests.support.transport_fakes import FakeTransportSession
+from tests.support.transport_fakes import FakeTransportSession, SettableHooks
 from tests.support.transports import connect
 
 NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
@@ -54,12 +54,9 @@ class Seen(SessionListener):
 
 @pytest.fixture
 def session() -> Any:
-    s = FakeTransportSession()
-    s._gate = RecordingGate()
-    s._gate_max = GATED_MESSAGE_MAX
+    s = FakeTransportSession(SettableHooks(gate=RecordingGate(), gate_max=GATED_MESSAGE_MAX))
     yield s
-    s._wake_r.close()
-    s._wake_w.close()
+    s.close_wake_pipe()
 
 
 def reply(body: str = "<ok/>") -> str:
@@ -99,12 +96,16 @@ def test_requests_are_built_under_the_gate(session: Any) -> None:
     assert not session.jobs_outstanding
 
 
-def test_without_a_gate_nothing_is_taken(session: Any) -> None:
-    ours = Seen(session._gate, gated=True)
-    session.add_listener(ours)
-    gate, session._gate = session._gate, None
-    session._dispatch_message(reply())
-    assert ours.held == [False] and gate.entered == 0
+def test_without_a_gate_nothing_is_taken() -> None:
+    gate = RecordingGate()
+    session = FakeTransportSession(SettableHooks(gate=None, gate_max=GATED_MESSAGE_MAX))
+    try:
+        ours = Seen(gate, gated=True)
+        session.add_listener(ours)
+        session._dispatch_message(reply())
+        assert ours.held == [False] and gate.entered == 0
+    finally:
+        session.close_wake_pipe()
 
 
 # io="threads": the threads transport's gate (io="reactor" sessions have no thread to gate).

@@ -32,9 +32,7 @@ CAPS = [
 ]
 
 
-
 NS = 'xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"'
-
 
 
 class FakeReactor(Clock):
@@ -44,13 +42,11 @@ class FakeReactor(Clock):
         f(*args, **kw)
 
 
-
 class InlineRuntime(Runtime):
     """Runs 'blocking' work at once, in the test's thread."""
 
     def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> "Deferred[Any]":
         return maybeDeferred(fn, *args, **kwargs)
-
 
 
 class FakeSession:
@@ -98,6 +94,11 @@ class FakeSession:
         self.sent.append(message)
 
     # -- test helpers --
+    def add_capability(self, uri: str) -> None:
+        """The server announces *uri* too (as if its hello had said so)."""
+        self.server_capabilities = Capabilities(list(self.server_capabilities) + [uri])
+        self._server_capabilities = self.server_capabilities
+
     def last_id(self, index: int = -1) -> str:
         m = re.search(r'message-id="([^"]+)"', self.sent[index])
         assert m is not None
@@ -119,16 +120,17 @@ class FakeSession:
             fn(reason)
 
 
-
 def fake_manager(
     timeout: Optional[float] = 30,
     raise_mode: int = RaiseMode.ALL,
     device_params: Any = None,
     ignore_errors: Any = None,
+    new_session: Callable[[Any], FakeSession] = lambda device_handler: FakeSession(),
 ) -> "tuple[Manager, FakeSession, FakeReactor]":
+    """A Manager on ``new_session(device_handler)``, its reactor a :class:`FakeReactor`."""
     reactor = FakeReactor()
-    session = FakeSession()
     dh = make_device_handler(device_params, ignore_errors)
+    session = new_session(dh)
     handoff = Handoff(reactor)
     listener = DeferredReplyListener.install(session, dh, reactor, handoff)
     m = Manager(

@@ -4,11 +4,12 @@ moves, a threads session without a socket."""
 from __future__ import annotations
 
 import threading
-from typing import List, Optional
+from typing import Any, ContextManager, List, Optional
 
 from ncclient.devices.default import DefaultDeviceHandler
 from ncclient.transport.session import NetconfBase, Session
 
+from ncclient_twisted.transport.session_hooks import SessionHooks
 from ncclient_twisted.transport.threads.session import WakeOnSendSession
 
 
@@ -43,11 +44,24 @@ class FakeTime:
         return self.t
 
 
+class SettableHooks(SessionHooks):
+    """Session hooks whose ``write_now()`` answers what the test last set in ``allowed``."""
+
+    def __init__(self, gate: Optional[ContextManager[Any]] = None, gate_max: int = 0) -> None:
+        self.allowed = False
+        self.gate = gate
+        self.gate_max = gate_max
+
+    def write_now(self) -> bool:
+        return self.allowed
+
+
 class FakeTransportSession(WakeOnSendSession, Session):
     """The session's sending half over a list of writes; the loop is never started."""
 
-    def __init__(self) -> None:
-        super().__init__(DefaultDeviceHandler())
+    def __init__(self, hooks: Optional[SettableHooks] = None) -> None:
+        self.hooks = hooks if hooks is not None else SettableHooks()
+        super().__init__(DefaultDeviceHandler(), self.hooks)
         self.writes: List[bytes] = []
         self.writers: List[threading.Thread] = []
         self.take: Optional[int] = None  # bytes the transport accepts per write
@@ -76,3 +90,8 @@ class FakeTransportSession(WakeOnSendSession, Session):
 
     def sent(self) -> bytes:
         return b"".join(self.writes)
+
+    def close_wake_pipe(self) -> None:
+        """Close what the session opened to be woken (its loop, never started, does not)."""
+        self._wake_r.close()
+        self._wake_w.close()

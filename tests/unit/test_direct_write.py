@@ -16,8 +16,7 @@ from tests.support.transport_fakes import FakeTransportSession
 def session() -> Any:
     s = FakeTransportSession()
     yield s
-    s._wake_r.close()
-    s._wake_w.close()
+    s.close_wake_pipe()
 
 
 def frame(text: str) -> bytes:
@@ -25,7 +24,7 @@ def frame(text: str) -> bytes:
 
 
 def test_a_lone_request_is_written_by_the_caller(session: Any) -> None:
-    session._write_now = lambda: True
+    session.hooks.allowed = True
     session.send("<rpc/>")
     assert session.sent() == frame("<rpc/>")
     assert session.writers == [threading.current_thread()]
@@ -33,7 +32,7 @@ def test_a_lone_request_is_written_by_the_caller(session: Any) -> None:
 
 
 def test_with_requests_in_flight_it_is_queued_for_the_session_thread(session: Any) -> None:
-    session._write_now = lambda: False
+    session.hooks.allowed = False
     session.send("<a/>")
     session.send("<b/>")
     assert session.writes == [] and session.wakes == 1  # one wake-up for the burst
@@ -42,17 +41,16 @@ def test_with_requests_in_flight_it_is_queued_for_the_session_thread(session: An
 
 
 def test_nothing_overtakes_what_is_queued(session: Any) -> None:
-    allowed = [False]
-    session._write_now = lambda: allowed[0]
+    session.hooks.allowed = False
     session.send("<first/>")
-    allowed[0] = True
+    session.hooks.allowed = True
     session.send("<second/>")  # the queue is not empty: queued behind the first
     session._write_some()
     assert session.sent() == frame("<first/>") + frame("<second/>")
 
 
 def test_a_partial_write_leaves_the_rest_to_the_session_thread_first(session: Any) -> None:
-    session._write_now = lambda: True
+    session.hooks.allowed = True
     session.take = 5
     session.send("<one/>")
     assert session.wakes == 1 and session._out
@@ -63,7 +61,7 @@ def test_a_partial_write_leaves_the_rest_to_the_session_thread_first(session: An
 
 
 def test_large_messages_and_busy_transports_go_through_the_session_thread(session: Any) -> None:
-    session._write_now = lambda: True
+    session.hooks.allowed = True
     session.send("<x>%s</x>" % ("y" * DIRECT_WRITE_MAX))
     session.ready = False
     session._write_some()
@@ -72,14 +70,14 @@ def test_large_messages_and_busy_transports_go_through_the_session_thread(sessio
 
 
 def test_a_failed_direct_write_is_left_to_the_session_thread(session: Any) -> None:
-    session._write_now = lambda: True
+    session.hooks.allowed = True
     session.fail = OSError("Socket is closed")
     session.send("<rpc/>")
     assert session._q.qsize() == 1 and session.wakes == 1
 
 
 def test_the_session_thread_writing_means_the_caller_queues(session: Any) -> None:
-    session._write_now = lambda: True
+    session.hooks.allowed = True
     with session._write_lock:  # as while the loop writes
         session.send("<rpc/>")
     assert session.writes == [] and session._q.qsize() == 1

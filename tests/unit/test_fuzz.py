@@ -194,12 +194,7 @@ class ThreadsWired(Wired):
     loop drives it (a framing error ends the session)."""
 
     def __init__(self, timeout: float, base11: bool) -> None:
-        m, fake, reactor = fake_manager(timeout=timeout)
-        session = WireSession(m._device_handler)
-        for listener in list(fake._listeners):
-            session.add_listener(listener)
-        m._session = session
-        session._end = fake._end
+        m, session, reactor = fake_manager(timeout=timeout, new_session=WireSession)
         super().__init__(m, reactor)
         self.session = session
         self._decoder = FrameDecoder(session._dispatch_message, lambda: base11, invalid=session._reject)

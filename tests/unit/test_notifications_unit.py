@@ -281,9 +281,7 @@ class InterleaveTests(SynchronousTestCase):
 
     def test_with_interleave_rpcs_go_on(self) -> None:
         m, s, _ = fake_manager()
-        s.server_capabilities = s._server_capabilities = type(s.server_capabilities)(
-            list(s.server_capabilities) + ["urn:ietf:params:netconf:capability:interleave:1.0"]
-        )
+        s.add_capability("urn:ietf:params:netconf:capability:interleave:1.0")
         d = m.create_subscription()
         s.reply(s.last_id())
         self.successResultOf(d)
