@@ -18,7 +18,7 @@ from twisted.internet.defer import CancelledError
 
 from ncclient_twisted import manager, testing
 from ncclient_twisted.testing import Fault
-from tests.support.helpers import WAIT, bounded, child_server, reactor
+from tests.support.helpers import WAIT, bounded, child_server, reactor, wait_until
 from tests.support.transports import connect, on_both_transports
 
 CONFIG = (
@@ -58,7 +58,7 @@ async def test_timeout_and_cancel_forget_the_request(server: Any) -> None:
         assert m.pending_requests == 0
         m.timeout = WAIT
         # Both late replies arrive (after 1 s) and are dropped; the session goes on.
-        await bounded(task.deferLater(reactor(), 1.2, lambda: None))
+        assert await wait_until(lambda: m.replies_dropped == 2)
         assert (await bounded(m.get_config(source="running"))).ok
         assert m.replies_dropped == 2
 
@@ -225,9 +225,8 @@ async def test_quiet_socket_keeps_keepalives_and_closes_promptly(server: Any) ->
     # thread's (see test_keepalive.py), paramiko's thread is not woken for them.
     assert sock.gettimeout() == 60.0
     transport = m._session.transport
-    await bounded(task.deferLater(reactor(), 2.5, lambda: None))
+    assert await wait_until(lambda: m._session.keepalive.probes_sent >= 2)
     assert transport.is_active() and m.connected  # keepalives went out; nothing broke
-    assert m._session.keepalive.probes_sent >= 1
     start = time.monotonic()
     await bounded(m.close_session())
     # The transport thread woke at once on close (not after its 1 s socket timeout).
