@@ -63,6 +63,16 @@ async def released(m: Optional[manager.Manager], resources: Resources) -> None:
     await resources.assert_released()
 
 
+async def get_ends_the_session(server: Any, resources: Resources, fault: Any, error: type) -> None:
+    """With *fault* added, a ``get`` fails with *error*, the session ends with it, and
+    nothing is left behind."""
+    server.faults.add(fault)
+    m = await connect(server)
+    await fails_with(m.get(), error, 5)
+    assert isinstance(await bounded(m.when_closed()), error)
+    await released(m, resources)
+
+
 async def fails_with(d: "defer.Deferred[Any]", exc: Any, within: float) -> BaseException:
     """*d* fails with *exc* in less than *within* seconds; the exception."""
     start = time.monotonic()
@@ -100,11 +110,7 @@ async def test_server_closes_mid_reply(server: Any, server10: Any, resources: Re
 
 @pytest_twisted.ensureDeferred
 async def test_tcp_reset(server: Any, resources: Resources) -> None:
-    server.faults.add(Fault.reset("get", count=1))
-    m = await connect(server)
-    await fails_with(m.get(), SessionCloseError, 5)
-    assert isinstance(await bounded(m.when_closed()), SessionCloseError)
-    await released(m, resources)
+    await get_ends_the_session(server, resources, Fault.reset("get", count=1), SessionCloseError)
 
 
 @pytest_twisted.ensureDeferred
@@ -144,21 +150,14 @@ async def test_kill_session_of_us_by_another_session(server: Any, resources: Res
 
 @pytest_twisted.ensureDeferred
 async def test_malformed_chunk_header(server: Any, resources: Resources) -> None:
-    server.faults.add(Fault.bad_chunk_header("get", count=1))
-    m = await connect(server)
-    await fails_with(m.get(), NetconfFramingError, 5)
-    assert isinstance(await bounded(m.when_closed()), NetconfFramingError)
-    await released(m, resources)
+    await get_ends_the_session(server, resources, Fault.bad_chunk_header("get", count=1), NetconfFramingError)
 
 
 @pytest_twisted.ensureDeferred
 async def test_chunk_size_that_claims_less(server: Any, resources: Resources) -> None:
-    server.faults.add(Fault.lying_chunk_size("get", -10, count=1))
-    m = await connect(server)
     # The chunk ends 10 bytes early; what follows is not a chunk header.
-    await fails_with(m.get(), NetconfFramingError, 5)
-    assert isinstance(await bounded(m.when_closed()), NetconfFramingError)
-    await released(m, resources)
+    fault = Fault.lying_chunk_size("get", -10, count=1)
+    await get_ends_the_session(server, resources, fault, NetconfFramingError)
 
 
 @pytest_twisted.ensureDeferred
@@ -333,20 +332,16 @@ async def test_unknown_and_duplicate_replies(server: Any, resources: Resources) 
     await released(m, resources)
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(Fault.unknown_message_id, id="unknown-message-id-instead-of-the-reply"),
+        pytest.param(Fault.no_message_id, id="reply-without-message-id"),
+    ],
+)
 @pytest_twisted.ensureDeferred
-async def test_unknown_message_id_instead_of_the_reply(server: Any, resources: Resources) -> None:
-    server.faults.add(Fault.unknown_message_id("get", count=1))
-    m = await connect(server)
-    m.timeout = SHORT
-    await fails_with(m.get(), TimeoutExpiredError, SHORT + 1)
-    await survives(m)
-    assert m.replies_dropped == 1
-    await released(m, resources)
-
-
-@pytest_twisted.ensureDeferred
-async def test_reply_without_message_id(server: Any, resources: Resources) -> None:
-    server.faults.add(Fault.no_message_id("get", count=1))
+async def test_a_reply_naming_no_request_is_dropped(server: Any, resources: Resources, fault: Any) -> None:
+    server.faults.add(fault("get", count=1))
     m = await connect(server)
     m.timeout = SHORT
     await fails_with(m.get(), TimeoutExpiredError, SHORT + 1)
