@@ -66,12 +66,8 @@ def _require_netconfd():
 def netconfd():
     """A NetconfdServer shared by the whole session: do not kill it."""
     _require_netconfd()
-    server = NetconfdServer()
-    server.start()
-    try:
+    with NetconfdServer() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

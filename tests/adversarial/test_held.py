@@ -18,11 +18,10 @@ import pytest
 import pytest_twisted
 from ncclient.operations import TimeoutExpiredError
 from twisted.internet import defer
-from twisted.internet.defer import CancelledError
 
 from ncclient_twisted import manager
 from ncclient_twisted.testing import Fault
-from tests.support.held import stray_replies, twisted_errors
+from tests.support.held import settle_connects, stray_replies, twisted_errors
 from tests.support.helpers import Resources, bounded, pause, reactor, wait_until
 from tests.support.transports import on_both_transports
 
@@ -110,18 +109,13 @@ async def test_100_random_connect_cancels_leave_no_unhandled_error(server: Any) 
                 d = manager.connect(**server.connect_kwargs())
                 reactor().callLater(rng.uniform(0, span), d.cancel)
                 ds.append(d)
-            for d in ds:
-                try:
-                    m = await bounded(d)
-                except CancelledError:
-                    cancelled += 1
-                    continue
-                came_up += 1  # up before its cancel: an ordinary session
-                await bounded(m.close_session())
-        # What came up after its cancel is closed: the server has no session left.
+            outcome = await settle_connects(ds)
+            cancelled, came_up = cancelled + outcome[0], came_up + outcome[1]
+        # What came up after its cancel is closed: the server has no session left, and the
+        # closes are done here (their sockets and threads are gone).
         assert await wait_until(lambda: not server.sessions)
-        await pause(0.2)  # the closes' outcomes
-        del ds, d
+        await resources.assert_released()
+        del ds
         gc.collect()  # a failed Deferred nobody handled is logged when it is collected
         await pause(0)
     assert cancelled + came_up == CONNECT_CANCELS

@@ -51,12 +51,8 @@ def netconfd10(netconfd: Any) -> Iterator[Any]:
     It asks for the shared ``netconfd`` fixture first so that the suite's skip/require
     rule (``NCCLIENT_TWISTED_REQUIRE_NETCONFD``) and the ``netconfd`` marker apply.
     """
-    server = NetconfdServer(extra_netconfd_args=["--protocols=netconf1.0"])
-    server.start()
-    try:
+    with NetconfdServer(extra_netconfd_args=["--protocols=netconf1.0"]) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
