@@ -14,7 +14,7 @@ from twisted.application.service import MultiService
 from twisted.internet import defer, task
 
 from ncclient_twisted import KeepaliveTimeoutError, ManagerService, resubscribe, testing
-from tests.support.helpers import bounded, reactor
+from tests.support.helpers import bounded, reactor, wait_until
 from tests.support.service_fakes import Policy
 
 NOTIF_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
@@ -96,11 +96,7 @@ async def test_service_through_embedded_server_restarts() -> None:
         await bounded(svc.stopService())
         await server.stop()
     assert not m1.connected
-    for _ in range(100):
-        if not session_threads():
-            break
-        await task.deferLater(reactor(), 0.05, lambda: None)
-    assert not session_threads()
+    assert await wait_until(lambda: not session_threads(), 5)
 
 
 @pytest_twisted.ensureDeferred
@@ -144,10 +140,6 @@ async def test_stop_while_connecting_and_many_under_a_multiservice() -> None:
     svc = ManagerService(servers[0].connect_kwargs())
     svc.startService()
     await bounded(svc.stopService())
-    for _ in range(100):
-        if not servers[0].sessions and not session_threads():
-            break
-        await task.deferLater(reactor(), 0.05, lambda: None)
-    assert not servers[0].sessions and not session_threads()
+    assert await wait_until(lambda: not servers[0].sessions and not session_threads(), 5)
     for s in servers:
         await s.stop()
