@@ -197,4 +197,4 @@ async def test_two_hundred_servers(nc: Blocking) -> None:
             assert "<a xmlns=\"urn:a\">199</a>" in (await nc.call(m199.get_config, "running")).xml
     finally:
         await gatherResults([s.stop() for s in servers]).addTimeout(TIMEOUT, reactor)
-    assert time.monotonic() - started < 20
+    assert time.monotonic() - started < 20  # wall time is the property: no hang

@@ -217,4 +217,4 @@ def test_a_device_that_stops_answering_times_out(netconfd_factory: Any, tmp_path
     assert r.code == 1, r
     assert_no_traceback(r)
     assert "FAILED %s:%d: timeout after 2 s" % (server.host, server.port) in r.err, r
-    assert elapsed < 20, r
+    assert elapsed < 20, r  # wall time is the property: the CLI's timeout holds

@@ -330,4 +330,4 @@ def test_reactor_shutdown_closes_sessions_and_exits(netconfd: Any) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "connected-after-shutdown 0" in proc.stdout
     assert "Traceback" not in proc.stderr, proc.stderr
-    assert time.monotonic() - start < 15
+    assert time.monotonic() - start < 15  # wall time is the property: shutdown within 15 s
