@@ -6,8 +6,14 @@ PIP_FLAGS ?= --quiet --disable-pip-version-check
 
 .PHONY: test demo bench docs lint compat clean
 
-$(VENV)/.installed: setup.cfg setup.py
+# The package alone: what `make demo` needs.
+$(VENV)/.demo-installed: setup.cfg setup.py
 	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) -e .
+	touch $@
+
+# The package with the test and benchmark peers: what `make test` needs.
+$(VENV)/.installed: $(VENV)/.demo-installed
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip setuptools wheel
 	$(PY) -m pip install $(PIP_FLAGS) -e '.[test,bench]'
 	touch $@
@@ -25,7 +31,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest -p no:cacheprovider
 
 ## Install into .venv and run the demo against embedded NETCONF servers.
-demo: $(VENV)/.installed
+demo: $(VENV)/.demo-installed
 	$(VENV)/bin/ncclient-twisted demo
 
 ## Run the benchmarks side by side with the peers; writes benchmarks/RESULTS.md.

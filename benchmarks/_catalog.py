@@ -96,77 +96,31 @@ class Client:
     notes: Dict[str, str] = field(default_factory=dict)
 
 
+_NO_BURST: Tuple[str, ...] = ("sequential", "inflight", "fanout", "connect")
+_HANDLES: Tuple[str, ...] = ("sequential", "inflight", "fanout")
+_SAME_AS_NCCLIENT = {"idle": "same sessions as ncclient sync"}
+_THREAD_EACH = "one thread per request"
+_SESSION_THREAD = "one thread per session"
+
 CLIENTS: Tuple[Client, ...] = (
-    Client(
-        "ours",
-        "ncclient_twisted",
-        "reactor",
-        ("sequential", "inflight", "fanout", "idle", "connect", "burst"),
-        reactor=True,
-    ),
-    Client(
-        "ours-reactor",
-        "ncclient_twisted io=reactor",
-        "reactor",
-        ("sequential", "inflight", "fanout", "idle", "connect", "burst"),
-        reactor=True,
-    ),
-    Client(
-        "ncclient",
-        "ncclient sync",
-        "blocking",
-        ("sequential", "inflight", "fanout", "idle", "connect"),
-        slow=True,
-        notes={
-            "inflight": "one thread per request",
-            "fanout": "one thread per request",
-            "connect": "one thread per session",
-        },
-    ),
-    Client(
-        "ncclient-async",
-        "ncclient async_mode",
-        "handles",
-        ("sequential", "inflight", "fanout"),
-        slow=True,
-        notes={"idle": "same sessions as ncclient sync", "connect": "same as ncclient sync"},
-    ),
-    Client(
-        "d2t-default",
-        "deferToThread (default pool)",
-        "reactor",
-        ("sequential", "inflight", "fanout", "connect"),
-        slow=True,
-        reactor=True,
-        notes={"idle": "same sessions as ncclient sync"},
-    ),
-    Client(
-        "d2t-100",
-        "deferToThreadPool (K=100)",
-        "reactor",
-        ("sequential", "inflight", "fanout", "connect"),
-        slow=True,
-        reactor=True,
-        notes={"idle": "same sessions as ncclient sync"},
-    ),
-    Client(
-        "netconf_client",
-        "netconf_client Manager",
-        "blocking",
-        ("sequential", "fanout", "idle", "connect"),
-        notes={
-            "inflight": "sync Manager is not safe from several threads on one session",
-            "fanout": "one thread per session, 10 sequential calls each",
-            "connect": "one thread per session",
-        },
-    ),
-    Client(
-        "netconf_client-futures",
-        "netconf_client futures",
-        "handles",
-        ("sequential", "inflight", "fanout"),
-        notes={"idle": "same sessions as netconf_client", "connect": "same as netconf_client"},
-    ),
+    Client("ours", "ncclient_twisted", "reactor", SCENARIOS, reactor=True),
+    Client("ours-reactor", "ncclient_twisted io=reactor", "reactor", SCENARIOS, reactor=True),
+    Client("ncclient", "ncclient sync", "blocking",
+           ("sequential", "inflight", "fanout", "idle", "connect"), slow=True,
+           notes={"inflight": _THREAD_EACH, "fanout": _THREAD_EACH, "connect": _SESSION_THREAD}),
+    Client("ncclient-async", "ncclient async_mode", "handles", _HANDLES, slow=True,
+           notes=dict(_SAME_AS_NCCLIENT, connect="same as ncclient sync")),
+    Client("d2t-default", "deferToThread (default pool)", "reactor", _NO_BURST, slow=True,
+           reactor=True, notes=dict(_SAME_AS_NCCLIENT)),
+    Client("d2t-100", "deferToThreadPool (K=100)", "reactor", _NO_BURST, slow=True,
+           reactor=True, notes=dict(_SAME_AS_NCCLIENT)),
+    Client("netconf_client", "netconf_client Manager", "blocking",
+           ("sequential", "fanout", "idle", "connect"),
+           notes={"inflight": "sync Manager is not safe from several threads on one session",
+                  "fanout": "one thread per session, 10 sequential calls each",
+                  "connect": _SESSION_THREAD}),
+    Client("netconf_client-futures", "netconf_client futures", "handles", _HANDLES,
+           notes={"idle": "same sessions as netconf_client", "connect": "same as netconf_client"}),
 )
 
 CLIENTS_BY_NAME: Dict[str, Client] = {c.name: c for c in CLIENTS}

@@ -15,7 +15,7 @@ thread).
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Protocol
+from typing import Any, Callable, Dict, Optional, Protocol
 
 __all__ = [
     "DeferredClient",
@@ -259,17 +259,23 @@ class NetconfClientFutures(NetconfClientSync):
             session.close()
 
 
+_BLOCKING: Dict[str, Callable[[ConnectKwargs, float], BlockingClient]] = {
+    "ncclient": NcclientSync,
+    "netconf_client": NetconfClientSync,
+}
+_HANDLES: Dict[str, Callable[[ConnectKwargs, float], HandleClient]] = {
+    "ncclient-async": NcclientAsync,
+    "netconf_client-futures": NetconfClientFutures,
+}
+
+
 def make_blocking_client(name: str, kwargs: ConnectKwargs, timeout: float) -> BlockingClient:
-    if name == "ncclient":
-        return NcclientSync(kwargs, timeout)
-    if name == "netconf_client":
-        return NetconfClientSync(kwargs, timeout)
-    raise ValueError("not a blocking client: %s" % name)
+    if name not in _BLOCKING:
+        raise ValueError("not a blocking client: %s" % name)
+    return _BLOCKING[name](kwargs, timeout)
 
 
 def make_handle_client(name: str, kwargs: ConnectKwargs, timeout: float) -> HandleClient:
-    if name == "ncclient-async":
-        return NcclientAsync(kwargs, timeout)
-    if name == "netconf_client-futures":
-        return NetconfClientFutures(kwargs, timeout)
-    raise ValueError("not a submit-and-wait client: %s" % name)
+    if name not in _HANDLES:
+        raise ValueError("not a submit-and-wait client: %s" % name)
+    return _HANDLES[name](kwargs, timeout)

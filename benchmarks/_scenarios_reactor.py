@@ -155,8 +155,9 @@ async def fanout(reactor: Any, client: DeferredClient, p: Params, n: int,
                 lateness_idle_p99_ms=baseline, **lateness)
 
 
-async def connect(reactor: Any, client: DeferredClient, p: Params, n: int,
-                  pids: Sequence[int], **extra: Any) -> Metrics:
+async def _connect_timed(reactor: Any, client: DeferredClient, p: Params, count: int,
+                         pids: Sequence[int]) -> Metrics:
+    """*count* connects launched at once, timed, with the reactor's lateness meanwhile."""
     baseline = await _baseline_lateness(reactor, p)
     floor = FloorProbe(p.lateness_interval)
     floor.start()
@@ -164,14 +165,19 @@ async def connect(reactor: Any, client: DeferredClient, p: Params, n: int,
     monitor = LatenessMonitor(reactor, p.lateness_interval)
     monitor.start()
     floor.open()
-    sessions = await _connect(client, p.connect_sessions)
+    sessions = await _connect(client, count)
     floor.close()
     window.close()
     lateness = monitor.stop()
     lateness.update(floor.stop())
     await _close(client, sessions)
-    return dict(seconds=window.seconds, sessions=float(p.connect_sessions),
+    return dict(seconds=window.seconds, sessions=float(count),
                 lateness_idle_p99_ms=baseline, **window.usage(), **lateness)
+
+
+async def connect(reactor: Any, client: DeferredClient, p: Params, n: int,
+                  pids: Sequence[int], **extra: Any) -> Metrics:
+    return await _connect_timed(reactor, client, p, p.connect_sessions, pids)
 
 
 async def burst(reactor: Any, client: DeferredClient, p: Params, n: int,
@@ -179,22 +185,8 @@ async def burst(reactor: Any, client: DeferredClient, p: Params, n: int,
     """``burst_sessions`` connects launched at once; they run ``pool size`` at a time."""
     from ncclient_twisted.bridge.runtime import runtime_for
 
-    baseline = await _baseline_lateness(reactor, p)
-    floor = FloorProbe(p.lateness_interval)
-    floor.start()
-    window = Window(pids)  # first: its /proc scan is not the client's (see fanout)
-    monitor = LatenessMonitor(reactor, p.lateness_interval)
-    monitor.start()
-    floor.open()
-    sessions = await _connect(client, p.burst_sessions)
-    floor.close()
-    window.close()
-    lateness = monitor.stop()
-    lateness.update(floor.stop())
-    await _close(client, sessions)
-    return dict(seconds=window.seconds, sessions=float(p.burst_sessions),
-                pool_size=float(runtime_for(reactor).pool_size),
-                lateness_idle_p99_ms=baseline, **window.usage(), **lateness)
+    metrics = await _connect_timed(reactor, client, p, p.burst_sessions, pids)
+    return dict(metrics, pool_size=float(runtime_for(reactor).pool_size))
 
 
 async def idle(reactor: Any, client: DeferredClient, p: Params, n: int,

@@ -22,25 +22,12 @@ import threading
 import time
 from typing import Any, Dict, List
 
-from benchmarks._measure import context_switches
+from benchmarks._measure import context_switches, cpu_seconds, rss_kib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Connects in progress at once.
 CONCURRENCY = 200
 IDLE_SECONDS = 10.0
-
-
-def _rss_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def worker(io: str, count: int, servers: List[Dict[str, Any]], out: Dict[str, Any]) -> None:
@@ -56,7 +43,7 @@ def worker(io: str, count: int, servers: List[Dict[str, Any]], out: Dict[str, An
         from ncclient_twisted import manager
 
         managers: List[Any] = []
-        base_rss, base_threads = _rss_kib(), threading.active_count()
+        base_rss, base_threads = rss_kib(), threading.active_count()
         start = time.perf_counter()
         error = None
         try:
@@ -76,14 +63,14 @@ def worker(io: str, count: int, servers: List[Dict[str, Any]], out: Dict[str, An
         if managers:
             added = threading.active_count() - base_threads
             out["threads_per_session"] = round(added / len(managers), 2)
-            out["rss_kib_per_session"] = round((_rss_kib() - base_rss) / len(managers), 1)
+            out["rss_kib_per_session"] = round((rss_kib() - base_rss) / len(managers), 1)
             start = time.perf_counter()
             replies = await defer.gatherResults([m.get_config(source="running") for m in managers])
             out["get_config_all_s"] = round(time.perf_counter() - start, 2)
             out["answered"] = sum(1 for r in replies if r.ok)
-            cpu, switches = _cpu(), context_switches()
+            cpu, switches = cpu_seconds(), context_switches()
             await task.deferLater(reactor, IDLE_SECONDS, lambda: None)
-            idle_ms = (_cpu() - cpu) * 1000
+            idle_ms = (cpu_seconds() - cpu) * 1000
             out["idle_cpu_ms_per_session_s"] = round(idle_ms / len(managers) / IDLE_SECONDS, 4)
             out["idle_wakeups_per_s"] = round((context_switches() - switches) / IDLE_SECONDS, 1)
             await defer.gatherResults(

@@ -33,6 +33,7 @@ from typing import Any, Dict, List, Optional
 
 from twisted.internet import defer, task
 
+from benchmarks._measure import rss_kib
 from tests.support.helpers import Resources, bounded, child_server, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,14 +43,6 @@ ROOT = os.path.dirname(HERE)
 SERVER_SETUP = "s.faults.add(Fault.no_reply('get'))"
 #: The request timeout of the requests meant to time out.
 LOST_TIMEOUT = 0.3
-
-
-def rss_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 # -- cycles ---------------------------------------------------------------------------------

@@ -1,40 +1,29 @@
 """An inventory: the same request to many devices at once, each failure reported apart.
 
-    NETCONF_PASSWORD=admin python examples/inventory.py devices.json --parallel 50
+    NETCONF_PASSWORD=admin python examples/inventory.py devices.yaml \\
+        --known-hosts lab_known_hosts --parallel 50
 
-``devices.json`` is a list of devices, each ``{"name": ..., "host": ..., "port": 830,
-"username": ..., "hostkey": ...}`` (``port``, ``username`` and ``hostkey`` optional;
-``password`` too, else ``NETCONF_PASSWORD``). One line per device, in the inventory's
+``devices.yaml`` is an inventory as ``ncclient-twisted --inventory`` reads it (YAML or CSV,
+see :mod:`ncclient_twisted.inventory`), e.g. what ``ncclient-twisted serve --inventory-out``
+writes. Each device's ``credentials`` is a reference (``env:NETCONF_PASSWORD``, ``key:PATH``,
+``agent``...), resolved before the reactor runs. One line per device, in the inventory's
 order; the exit status is 1 when any device failed.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from twisted.internet import defer, task
 
-from ncclient_twisted import manager
+from ncclient_twisted import inventory, manager
 
 
-async def fetch(device: Dict[str, Any], timeout: float) -> str:
+async def fetch(kwargs: Dict[str, Any], known_hosts: Optional[str], timeout: float) -> str:
     """Connect to one device and summarise its running configuration."""
-    kwargs: Dict[str, Any] = dict(
-        host=device["host"],
-        port=int(device.get("port", 830)),
-        username=device.get("username", "admin"),
-        password=device.get("password", os.environ.get("NETCONF_PASSWORD")),
-        timeout=timeout,
-        allow_agent=False,
-        look_for_keys=False,
-    )
-    if device.get("hostkey"):
-        kwargs["hostkey_b64"] = device["hostkey"]
-    async with await manager.connect(**kwargs) as m:
+    async with await manager.connect(**kwargs, known_hosts=known_hosts, timeout=timeout) as m:
         reply = await m.get_config(source="running")
     return "%d bytes of running config" % len(reply.data_xml)
 
@@ -43,30 +32,39 @@ async def main(reactor: Any, argv: List[str]) -> None:
     import argparse
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("inventory", help="JSON file: a list of devices")
+    p.add_argument("inventory", help="YAML or CSV inventory (the CLI's format)")
+    p.add_argument("--known-hosts", help="known_hosts file (default: ~/.ssh/known_hosts)")
     p.add_argument("--parallel", type=int, default=50, help="connections at once")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     args = p.parse_args(argv)
-    with open(args.inventory) as f:
-        devices: List[Dict[str, Any]] = json.load(f)
+    targets = inventory.load_inventory(args.inventory)
+    # Resolved now, once: reading files and the environment is no work for the reactor.
+    devices: List[Tuple[inventory.Target, Any]] = []
+    for target in targets:
+        try:
+            devices.append((target, target.connect_kwargs()))
+        except inventory.CredentialError as e:
+            devices.append((target, e))
 
     limit = defer.DeferredSemaphore(args.parallel)
     started = time.monotonic()
 
-    async def one(device: Dict[str, Any]) -> Tuple[bool, str]:
+    async def one(kwargs: Any) -> Tuple[bool, str]:
+        if isinstance(kwargs, Exception):
+            return False, "%s: %s" % (type(kwargs).__name__, kwargs)
         await limit.acquire()
         try:
-            return True, await fetch(device, args.timeout)
+            return True, await fetch(kwargs, args.known_hosts, args.timeout)
         except Exception as e:  # one device's failure does not stop the others
             return False, "%s: %s" % (type(e).__name__, e)
         finally:
             limit.release()
 
-    results = await defer.gatherResults([defer.ensureDeferred(one(d)) for d in devices])
+    results = await defer.gatherResults([defer.ensureDeferred(one(kw)) for _, kw in devices])
     failed = 0
-    for device, (ok, text) in zip(devices, results):
+    for (target, _), (ok, text) in zip(devices, results):
         failed += not ok
-        print("%-12s %-6s %s" % (device.get("name", device["host"]), "ok" if ok else "FAILED", text))
+        print("%-12s %-6s %s" % (target.name or target.address, "ok" if ok else "FAILED", text))
     print("%d devices, %d failed, %.2f s" % (len(devices), failed, time.monotonic() - started))
     if failed:
         raise SystemExit(1)  # task.react exits with this status

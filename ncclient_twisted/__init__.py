@@ -18,7 +18,7 @@ from ncclient_twisted.service import ManagerService, resubscribe
 from ncclient_twisted.subscriptions import InterleaveError, Subscription, SubscriptionTerminatedError
 from ncclient_twisted.transport.errors import HostResolutionError
 from ncclient_twisted.transport.framing import MalformedReplyError, MessageTooLargeError
-from ncclient_twisted.transport.hostkeys import HostKeyChangedError, HostKeyRevokedError
+from ncclient_twisted.transport.hostkeys import HostKeyChangedError, HostKeyRevokedError, HostKeyUnknownError
 from ncclient_twisted.transport.keepalive import KeepaliveTimeoutError
 from ncclient_twisted.transport.limits import DescriptorLimitError
 
@@ -40,6 +40,7 @@ __all__ = [
     "resubscribe",
     "HostKeyChangedError",
     "HostKeyRevokedError",
+    "HostKeyUnknownError",
     "KeepaliveTimeoutError",
     "DescriptorLimitError",
     "set_pool_size",

@@ -1,15 +1,15 @@
-"""Reaches into the private attributes of ncclient and paramiko, in one place, each with the
-versions it was checked against (the ends of docs/compatibility.md, which nox runs).
+"""Reaches into the private attributes of ncclient, paramiko and Twisted, in one place, each
+with the versions it was checked against (the ends of docs/compatibility.md, which nox runs).
 
-A new ncclient or paramiko release is checked here first. Not yet here: the private
-attributes our session subclasses inherit from ncclient's ``Session``/``SSHSession``
-(``_q``, ``_closing``, ``_channel``, ``_transport``, ``_base``, ...), which the subclasses
-use as their own.
+A new release is checked here first. What our subclasses use of their bases' privates
+as their own (attributes, hook methods) is listed in :data:`INHERITED`; any other use is
+a function here. ``tests/unit/test_reach_ins.py`` fails on a use outside this module that
+is not listed, and on a listed name the installed version lacks. (Twisted: none today.)
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Type, TypeVar
+from typing import Any, Dict, FrozenSet, Type, TypeVar
 
 from ncclient.operations.rpc import RPCReplyListener
 
@@ -25,6 +25,9 @@ __all__ = [
     "can_send_now",
     "send_user_message",
     "end_handshake_timer",
+    "share_notification",
+    "paramiko_host_key_algorithms",
+    "INHERITED",
 ]
 
 L = TypeVar("L", bound=RPCReplyListener)
@@ -100,3 +103,45 @@ def end_handshake_timer(transport: Any) -> None:
     packetizer = getattr(transport, "packetizer", None)
     if packetizer is not None:
         packetizer.complete_handshake()
+
+
+def paramiko_host_key_algorithms() -> Any:
+    """The host key algorithms paramiko negotiates (``Transport._key_info``: by name), or
+    None if this paramiko has no such table."""
+    import paramiko
+
+    return getattr(paramiko.Transport, "_key_info", None)
+
+
+# -- ncclient 0.6.17 and 0.7.1 (ncclient/transport/) ----------------------------------------
+
+
+def share_notification(notification: Any, raw: str, root: Any) -> None:
+    """Give an ncclient ``Notification`` made without ``__init__`` its text and parsed
+    element (``_raw``, ``_root_ele``: what ``notification_xml``/``_ele`` return)."""
+    notification._raw = raw
+    notification._root_ele = root
+
+
+#: The privates our subclasses use as their own (read, set, or override as hooks), by the
+#: class that brings them in; checked against ncclient 0.6.17 and 0.7.1. The session
+#: hooks (``_transport_*``, ``_send_ready``) came with ncclient 0.6.15.
+INHERITED: Dict[str, FrozenSet[str]] = {
+    "ncclient.manager.Manager": frozenset(
+        {"_device_handler", "_huge_tree", "_session", "_timeout", "_vendor_operations"}
+    ),
+    "ncclient.operations.rpc.RPC": frozenset({"_request"}),
+    "ncclient.operations.rpc.RPCReply": frozenset({"_parsing_hook"}),
+    "ncclient.operations.rpc.RPCReplyListener": frozenset({"_device_handler", "_lock"}),
+    "ncclient.transport.session.Session": frozenset(
+        {
+            "_base", "_client_capabilities", "_closing", "_connected", "_device_handler",
+            "_dispatch_error", "_dispatch_message", "_id", "_listeners", "_lock",
+            "_notification_q", "_post_connect", "_q", "_send_ready", "_server_capabilities",
+            "_transport_read", "_transport_register", "_transport_write",
+        }
+    ),
+    "ncclient.transport.ssh.SSHSession": frozenset({"_auth", "_channel", "_host_keys"}),
+    "ncclient.transport.tls.TLSSession": frozenset({"_host", "_socket"}),
+    "ncclient.transport.unixSocket.UnixSocketSession": frozenset({"_socket"}),
+}

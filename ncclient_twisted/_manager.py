@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, Type
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 import ncclient.manager as nc_manager
 from ncclient import operations
@@ -22,7 +22,7 @@ from twisted.internet.defer import CancelledError, Deferred, fail, maybeDeferred
 from twisted.python.failure import Failure
 
 from ncclient_twisted._compat import rpc_raise_mode
-from ncclient_twisted._types import INetconfReactor
+from ncclient_twisted._types import INetconfReactor, ManagedSession
 from ncclient_twisted.bridge.deadlines import Deadlines
 from ncclient_twisted.bridge.jobs import BuildJob, snapshot
 from ncclient_twisted.bridge.listener import DeferredReplyListener
@@ -46,34 +46,6 @@ logger = logging.getLogger(__name__)
 _NOT_ENDED: Any = object()
 #: ``_call``'s timeout when the caller gives none: the manager's ``timeout``.
 _MANAGER_TIMEOUT: Any = object()
-
-
-class ManagedSession(Protocol):
-    """What the :class:`Manager` asks of its session, on either transport (ncclient's
-    ``Session``, and ours: ``ReactorSession``, ``WakeOnSendSession``). A session that
-    cannot ``submit`` jobs has every request built on the reactor."""
-
-    end_reason: Optional[Exception]
-
-    @property
-    def connected(self) -> bool: ...
-
-    def get_listener_instance(self, cls: Any) -> Any: ...
-
-    @property
-    def id(self) -> Any: ...
-
-    def add_end_callback(self, fn: Callable[[Optional[Exception]], None]) -> None: ...
-
-    @property
-    def server_capabilities(self) -> Any: ...
-
-    def mark_closing(self) -> None: ...
-
-    @property
-    def ended(self) -> bool: ...
-
-    def close(self) -> None: ...
 
 
 class _CloseSession(operations.CloseSession):
@@ -143,11 +115,6 @@ class Manager(TypedOperations, SubscriptionOperations, nc_manager.Manager):
         self._interleave_blocked = False
         self._deadlines = Deadlines(self._reactor, _timed_out)
         self._waker = self._runtime.waker
-        #: Our sessions build requests on their thread (see _build_elsewhere).
-        self._can_submit = hasattr(session, "submit")
-        #: A session on the reactor runs every request as a job, within the reactor's
-        #: work budget: a caller's burst costs the reactor a queued job per request.
-        self._submit_always = bool(getattr(session, "submit_always", False))
         self._end_reason: Any = _NOT_ENDED
         self._closed_waiters: List["Deferred[Optional[Exception]]"] = []
         self._closing: Optional["Deferred[Any]"] = None
@@ -249,17 +216,17 @@ class Manager(TypedOperations, SubscriptionOperations, nc_manager.Manager):
 
     def _build_elsewhere(self, cls: Type[RPC]) -> bool:
         """Whether the session thread should build this request: others wait for their
-        reply or are still to be built, or the reactor is in a burst, and the session can
-        (our sessions). While requests are still to be built, every later one is built
-        after them, there: ``close-session`` too, so nothing overtakes them on the wire."""
-        session: Any = self._session
-        if not self._can_submit:
-            return False
+        reply or are still to be built, or the reactor is in a burst. While requests are
+        still to be built, every later one is built after them, there: ``close-session``
+        too, so nothing overtakes them on the wire."""
+        session: ManagedSession = self._session
         if session.jobs_outstanding:
             return True
         if issubclass(cls, operations.CloseSession):
             return False
-        if self._submit_always:
+        if session.submit_always:
+            # A session on the reactor runs every request as a job, within the reactor's
+            # work budget: a caller's burst costs the reactor a queued job per request.
             return True
         # In a burst (a request to each of many sessions in one turn) only the turn's
         # first is written by the reactor: the others gain nothing from being built here.

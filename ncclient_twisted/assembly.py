@@ -29,15 +29,16 @@ from ncclient_twisted.transport.hostkeys import HostKeyPolicy
 def host_key_policy(reactor: INetconfReactor, options: ConnectOptions, port: Any) -> Optional[HostKeyPolicy]:
     """The host-key policy of an SSH connect (either transport); None when
     ``hostkey_verify`` is false."""
-    if not options.session_kwds.get("hostkey_verify", True):
+    ssh = options.ssh
+    if not ssh.hostkey_verify:
         return None
     return HostKeyPolicy(
         reactor,
         port,
-        known_hosts=options.known_hosts,
-        accept_new=options.accept_new,
-        user_cb=options.unknown_host_cb,
-        pinned=bool(options.session_kwds.get("hostkey_b64")),
+        known_hosts=ssh.known_hosts,
+        accept_new=ssh.accept_new,
+        user_cb=ssh.unknown_host_cb,
+        pinned=bool(ssh.hostkey_b64),
         shutting_down=runtime_for(reactor).shutting_down,
     )
 

@@ -76,7 +76,7 @@ def _after_ssh_config(options: ConnectOptions, reactor: Optional[INetconfReactor
             return SSHConnector(dataclasses.replace(options, io="threads"), resolved).connect()
         return ReactorSSHConnector(options, resolved).connect()
 
-    d = runtime_for(resolved).run(read_ssh_config, options.session_kwds["ssh_config"], options.host)
+    d = runtime_for(resolved).run(read_ssh_config, options.ssh.ssh_config, options.host)
     return d.addCallback(connect)
 
 

@@ -18,7 +18,7 @@ from ncclient.manager import OPERATIONS, make_device_handler
 
 from ncclient_twisted._manager import Manager
 from ncclient_twisted.connecting import connect, connect_ssh, connect_tls, connect_uds
-from ncclient_twisted.transport.hostkeys import HostKeyChangedError, HostKeyRevokedError
+from ncclient_twisted.transport.hostkeys import HostKeyChangedError, HostKeyRevokedError, HostKeyUnknownError
 from ncclient_twisted.transport.keepalive import KeepaliveTimeoutError
 from ncclient_twisted.typed_operations import GetResult, Reply
 
@@ -34,5 +34,6 @@ __all__ = [
     "make_device_handler",
     "HostKeyChangedError",
     "HostKeyRevokedError",
+    "HostKeyUnknownError",
     "KeepaliveTimeoutError",
 ]

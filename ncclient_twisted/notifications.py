@@ -19,10 +19,11 @@ import time
 from typing import Any, Callable, Deque, List, Optional
 
 from ncclient.transport.notify import Notification as NCNotification
-from ncclient.xml_ import to_ele
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
+
+from ncclient_twisted._compat import share_notification
 
 __all__ = [
     "Notification",
@@ -79,9 +80,7 @@ class Notification(NCNotification):
     @classmethod
     def from_xml(cls, raw: str) -> "Notification":
         """Parse *raw* (a ``<notification>`` message) as ncclient's ``Notification`` does."""
-        ours: Notification = cls.__new__(cls)
-        ours._raw = raw
-        ours._root_ele = to_ele(raw)
+        ours = cls(raw)  # ncclient's __init__: the text and its element
         if not ours._may_be_control():
             ours._control = False  # known here, on the session thread: not on the reactor
         ours.received = time.perf_counter()
@@ -93,16 +92,14 @@ class Notification(NCNotification):
         if isinstance(n, cls):
             return n
         ours: Notification = cls.__new__(cls)
-        ours._raw = getattr(n, "_raw", None) or n.notification_xml
-        root = getattr(n, "_root_ele", None)
-        ours._root_ele = root if root is not None else n.notification_ele
+        share_notification(ours, n.notification_xml, n.notification_ele)
         ours.received = time.perf_counter()
         return ours
 
     def _read_children(self) -> None:
         """Find ``<eventTime>`` and the event among the root's children (once)."""
         self._control = False
-        for child in self._root_ele:
+        for child in self.notification_ele:
             tag = child.tag
             if tag == _EVENT_TIME:
                 self._event_time = child.text.strip() if child.text else None
@@ -115,7 +112,7 @@ class Notification(NCNotification):
     def _may_be_control(self) -> bool:
         """False when the text shows the event cannot be a control notification (its
         namespaces do not occur in it), without looking at the element."""
-        raw = self._raw
+        raw = self.notification_xml
         return not isinstance(raw, str) or "&" in raw or SN_NS in raw or NETMOD_NOTIFICATION_NS in raw
 
     @property
@@ -211,7 +208,7 @@ class LastEventTime:
             # From the text, which nothing can change, unless the element has been read
             # already (its event time is then kept as a string): the element is the
             # application's, which may have changed or moved it meanwhile.
-            event_time = n._event_time if n._read else Notification.from_xml(n._raw).event_time
+            event_time = n._event_time if n._read else Notification.from_xml(n.notification_xml).event_time
             if event_time:
                 self._value = event_time
         return self._value

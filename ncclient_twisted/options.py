@@ -8,7 +8,9 @@ our keywords (``known_hosts``, ``accept_new``, ``unknown_host_cb``, ``keepalive`
 and what is left
 for the session's ``connect``, checked against that method's own signature. A keyword
 nobody takes or a value of the wrong kind is a ``TypeError`` or ``ValueError`` saying which,
-which the connect functions return as a failed Deferred.
+which the connect functions return as a failed Deferred. The transport's keywords are
+then typed attributes, each default written once: :class:`SSHOptions`, :class:`TLSOptions`,
+:class:`UnixOptions`.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import functools
 import inspect
 import logging
 import os
-from dataclasses import dataclass, field
-from typing import AbstractSet, Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
+import socket
+from dataclasses import dataclass, field, fields
+from typing import AbstractSet, Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple, Type, TypeVar
 
 import ncclient
 from ncclient.operations.rpc import RaiseMode
@@ -27,7 +30,14 @@ from ncclient_twisted.notifications import DEFAULT_NOTIFICATION_BUFFER
 from ncclient_twisted.transport.framing import DEFAULT_MAX_MESSAGE_SIZE
 from ncclient_twisted.transport.keepalive import DEFAULT_KEEPALIVE_COUNT_MAX
 
-__all__ = ["ConnectOptions", "key_passphrase_for_old_ncclient", "REACTOR_KEYWORDS"]
+__all__ = [
+    "ConnectOptions",
+    "SSHOptions",
+    "TLSOptions",
+    "UnixOptions",
+    "key_passphrase_for_old_ncclient",
+    "REACTOR_KEYWORDS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +123,13 @@ def _connect_keywords(session_class: Any) -> Tuple[FrozenSet[str], int, bool]:
     return names, positional, any(p.kind == p.VAR_KEYWORD for p in params)
 
 
+@functools.lru_cache(maxsize=64)
+def _positional_names(session_class: Any) -> Tuple[str, ...]:
+    """The names of the positional parameters of a session class's ``connect``, in order."""
+    params = list(inspect.signature(session_class.connect).parameters.values())[1:]  # self
+    return tuple(p.name for p in params if p.kind == p.POSITIONAL_OR_KEYWORD)
+
+
 def _number(name: str, value: Any, *, positive: bool = False) -> Optional[float]:
     if value is None:
         return None
@@ -136,12 +153,113 @@ def _check_environment(environment: Any) -> None:
             raise TypeError("environment's names and values must be text (%r)" % (name,))
 
 
+@dataclass(frozen=True)
+class _OverTCP:
+    """What the SSH and TLS keywords share."""
+
+    host: Optional[str] = None
+    #: The connect's bound (seconds); None: the transport's hello timeout.
+    timeout: Optional[float] = None
+    #: A connected socket (call home), or the local address to bind to.
+    sock: Optional[socket.socket] = None
+    bind_addr: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class SSHOptions(_OverTCP):
+    """An SSH connect's keywords (ncclient's ``connect_ssh`` and ours), typed, with
+    ncclient's defaults."""
+
+    port: int = 830
+    username: Optional[str] = None
+    password: Optional[str] = field(default=None, repr=False)
+    #: A path or a list of paths.
+    key_filename: Any = None
+    allow_agent: bool = True
+    look_for_keys: bool = True
+    hostkey_verify: bool = True
+    hostkey_b64: Optional[str] = None
+    #: A path, or True: ``~/.ssh/config``.
+    ssh_config: Any = None
+    sock_fd: Optional[int] = None
+    environment: Optional[Mapping[Any, Any]] = field(default=None, repr=False)
+    auth_handler: Optional[Callable[..., Any]] = None
+    #: Dead-peer detection (seconds; None: off) and the keepalives it may miss.
+    keepalive: Optional[float] = None
+    keepalive_count_max: int = DEFAULT_KEEPALIVE_COUNT_MAX
+    #: Host keys (see :mod:`ncclient_twisted.transport.hostkeys`).
+    known_hosts: Optional[str] = None
+    accept_new: bool = False
+    unknown_host_cb: Optional[Callable[[str, str], Any]] = None
+
+    @property
+    def reads_ssh_config(self) -> bool:
+        """Whether the connect reads an ssh_config for its connection (given one, and no
+        socket: ncclient uses neither the config's host nor its ProxyCommand then)."""
+        return self.ssh_config not in (None, False) and self.sock is None and self.sock_fd is None
+
+
+@dataclass(frozen=True)
+class TLSOptions(_OverTCP):
+    """A TLS connect's keywords (ncclient's ``connect_tls``), typed, with ncclient's
+    defaults."""
+
+    port: int = 6513
+    #: The client's certificate and key (PEM files; no ``keyfile``: both in ``certfile``).
+    certfile: Optional[str] = None
+    keyfile: Optional[str] = None
+    #: The CAs that may sign the server's certificate (None: the platform's).
+    ca_certs: Optional[str] = None
+    #: An ``ssl.PROTOCOL_*`` constant (None: ``PROTOCOL_TLS_CLIENT``).
+    protocol: Any = None
+    #: Whether the server's certificate must name ``server_hostname`` (None: ``host``).
+    check_hostname: bool = True
+    server_hostname: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class UnixOptions:
+    """A Unix-socket connect's keywords (ncclient's ``connect_uds``), typed."""
+
+    path: Optional[str] = None
+    #: The connect's bound (seconds); None: the transport's hello timeout.
+    timeout: Optional[float] = None
+
+
+_G = TypeVar("_G", SSHOptions, TLSOptions, UnixOptions)
+
+
+def _group(cls: Type[_G], values: Mapping[str, Any]) -> _G:
+    """*cls* from the keywords in *values* it has (absent ones keep its defaults); a port
+    or timeout given as None takes the default too."""
+    names = {f.name for f in fields(cls)}
+    given = {k: v for k, v in values.items() if k in names}
+    if given.get("port", 0) is None:
+        del given["port"]
+    if "port" in given:
+        given["port"] = _port(given["port"])
+    if "timeout" in given:
+        given["timeout"] = _number("timeout", given["timeout"])
+    return cls(**given)
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError("port must be a number, not %s" % type(value).__name__)
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError("port must be a number, not %r" % (value,)) from None
+
+
 @dataclass
 class ConnectOptions:
     """One connect call's arguments, sorted out and checked.
 
-    ``args`` and ``session_kwds`` go to the session's ``connect`` (ncclient's); the
-    rest is for the manager, the device handler and our own transport features.
+    ``args`` and ``session_kwds`` go to the session's ``connect`` (ncclient's) on
+    ``io="threads"``; the connectors read the transport's keywords, typed and with their
+    defaults, in its group (:attr:`ssh`, :attr:`tls` or :attr:`uds`; the other groups
+    keep their defaults). The rest is for the manager and the device handler.
     """
 
     transport: str
@@ -160,27 +278,25 @@ class ConnectOptions:
     ignore_errors: List[Any] = field(default_factory=list)
     raise_mode: int = RaiseMode.ALL
     notification_buffer: int = DEFAULT_NOTIFICATION_BUFFER
-    #: SSH: dead-peer detection (seconds; None: off) and the keepalives it may miss.
-    keepalive: Optional[float] = None
-    keepalive_count_max: int = DEFAULT_KEEPALIVE_COUNT_MAX
-    #: SSH host keys (see :mod:`ncclient_twisted.transport.hostkeys`).
-    known_hosts: Optional[str] = None
-    accept_new: bool = False
-    unknown_host_cb: Optional[Callable[[str, str], Any]] = None
     #: The largest message the session takes (bytes of one message, framing excluded;
     #: None: no limit): a larger one ends the session with ``MessageTooLargeError``.
     max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE
+    #: The transport's keywords, positional ones included (the call's transport's group).
+    ssh: SSHOptions = field(default_factory=SSHOptions)
+    tls: TLSOptions = field(default_factory=TLSOptions)
+    uds: UnixOptions = field(default_factory=UnixOptions)
 
     @property
     def reads_ssh_config(self) -> bool:
-        """Whether the connect reads an ssh_config for its connection (given one, and no
-        socket: ncclient uses neither the config's host nor its ProxyCommand then)."""
-        kwds = self.session_kwds
-        return (
-            kwds.get("ssh_config") not in (None, False)
-            and kwds.get("sock") is None
-            and kwds.get("sock_fd") is None
-        )
+        """See :attr:`SSHOptions.reads_ssh_config`."""
+        return self.ssh.reads_ssh_config
+
+    # SSH's own keywords, read here before the groups were (kept: documented API).
+    keepalive = property(lambda self: self.ssh.keepalive)
+    keepalive_count_max = property(lambda self: self.ssh.keepalive_count_max)
+    known_hosts = property(lambda self: self.ssh.known_hosts)
+    accept_new = property(lambda self: self.ssh.accept_new)
+    unknown_host_cb = property(lambda self: self.ssh.unknown_host_cb)
 
     def __repr__(self) -> str:
         # Never the password, the key's passphrase or the parameters that may carry them.
@@ -188,12 +304,23 @@ class ConnectOptions:
         return "<ConnectOptions %s %r>" % (self.transport, shown)
 
     @property
-    def host(self) -> Any:
-        return self.args[0] if self.args else self.session_kwds.get("host")
+    def host(self) -> Optional[str]:
+        """The host of an SSH or TLS connect (None for a Unix socket)."""
+        return self.tls.host if self.transport == "tls" else self.ssh.host
 
     @property
-    def port(self) -> Any:
-        return self.args[1] if len(self.args) > 1 else self.session_kwds.get("port", 830)
+    def timeout(self) -> Optional[float]:
+        """The connect's bound, as given (seconds; None: the transport's default)."""
+        if self.transport == "uds":
+            return self.uds.timeout
+        return self.tls.timeout if self.transport == "tls" else self.ssh.timeout
+
+    @property
+    def port(self) -> Optional[int]:
+        """The port of an SSH or TLS connect, its default if not given (None for a Unix socket)."""
+        if self.transport == "uds":
+            return None
+        return self.tls.port if self.transport == "tls" else self.ssh.port
 
     @classmethod
     def parse(
@@ -255,12 +382,26 @@ class ConnectOptions:
             notification_buffer=buffer_size,
             max_message_size=max_message_size,
         )
-        if transport == "ssh":
-            options._take_ssh_keywords()
+        ours = options._take_ssh_keywords() if transport == "ssh" else {}
         options._check_session_keywords(session_class)
+        options._fill_group(session_class, ours)
         return options
 
-    def _take_ssh_keywords(self) -> None:
+    def _fill_group(self, session_class: Any, ours: Dict[str, Any]) -> None:
+        """The transport's group, from the positional arguments (named as the session's
+        ``connect`` names them), the keywords and *ours* (SSH's own)."""
+        values = dict(zip(_positional_names(session_class), self.args))
+        values.update(self.session_kwds)
+        values.update(ours)
+        if self.transport == "ssh":
+            self.ssh = _group(SSHOptions, values)
+        elif self.transport == "tls":
+            self.tls = _group(TLSOptions, values)
+        else:
+            self.uds = _group(UnixOptions, values)
+
+    def _take_ssh_keywords(self) -> Dict[str, Any]:
+        """Check the SSH keywords and take ours out of ``session_kwds``: they are returned."""
         kwds = self.session_kwds
         if kwds.pop("use_libssh", False):
             raise NotImplementedError("ncclient_twisted does not support use_libssh")
@@ -269,30 +410,29 @@ class ConnectOptions:
             "local"
         ):
             raise NotImplementedError("ncclient_twisted does not support the junos ioproc transport")
+        ours: Dict[str, Any] = {}
         known_hosts = kwds.pop("known_hosts", None)
-        self.known_hosts = None if known_hosts is None else os.fspath(known_hosts)
-        self.accept_new = bool(kwds.pop("accept_new", False))
-        self.unknown_host_cb = kwds.pop("unknown_host_cb", None)
-        if self.unknown_host_cb is not None and not callable(self.unknown_host_cb):
+        ours["known_hosts"] = None if known_hosts is None else os.fspath(known_hosts)
+        ours["accept_new"] = bool(kwds.pop("accept_new", False))
+        ours["unknown_host_cb"] = kwds.pop("unknown_host_cb", None)
+        if ours["unknown_host_cb"] is not None and not callable(ours["unknown_host_cb"]):
             raise TypeError("unknown_host_cb must be callable")
         interval = kwds.pop("keepalive", None)
         count_max = kwds.pop("keepalive_count_max", DEFAULT_KEEPALIVE_COUNT_MAX)
         if interval:
-            self.keepalive = _number("keepalive", interval)
+            keepalive = ours["keepalive"] = _number("keepalive", interval)
             try:
-                self.keepalive_count_max = int(count_max)
+                count_max = ours["keepalive_count_max"] = int(count_max)
             except (TypeError, ValueError):
                 raise TypeError("keepalive_count_max must be a whole number") from None
-            if self.keepalive is None or self.keepalive <= 0 or self.keepalive_count_max < 1:
+            if keepalive is None or keepalive <= 0 or count_max < 1:
                 raise ValueError("keepalive must be positive and keepalive_count_max at least 1")
-        port = self.port
-        if port is not None and (isinstance(port, bool) or not isinstance(port, (int, str))):
-            raise TypeError("port must be a number, not %s" % type(port).__name__)
         _check_environment(kwds.get("environment"))
         auth_handler = kwds.get("auth_handler")
         if auth_handler is not None and not callable(auth_handler):
             raise TypeError("auth_handler must be callable")
         key_passphrase_for_old_ncclient(self.args, self.session_kwds)
+        return ours
 
     def _check_session_keywords(self, session_class: Any) -> None:
         names, positional, any_keyword = _connect_keywords(session_class)

@@ -14,13 +14,19 @@ from typing import Any, Callable, Dict, List, Optional, Union
 import click
 
 from ncclient_twisted._types import ICommandReactor
+from ncclient_twisted.inventory import (
+    DEFAULT_PORT,
+    InventoryError,
+    Target,
+    load_inventory,
+    parse_device_params,
+)
 
 from ._credentials import CredentialError, CredentialOptions, Credentials, resolver
 from ._errors import describe
 from ._output import Output
 from ._progress import make_progress
 from ._runner import Action, HostKeySettings, Settings, Stop, run_devices, run_reactor
-from ._targets import DEFAULT_PORT, InventoryError, Target, load_inventory, parse_device_params
 
 __all__ = ["Common", "device_options", "run_action", "read_xml_arg", "setup_logging"]
 
@@ -70,7 +76,8 @@ OUTPUT_OPTIONS = [
     _opt("--out", "out_dir", type=click.Path(file_okay=False), metavar="DIR",
          help="Write each device's reply to DIR/<device>.xml."),
     _opt("--format", "fmt", type=click.Choice(["xml", "json"]), default="xml", show_default=True,
-         help="xml: the replies; json: one summary line per device (host, ok, error, latency)."),
+         help="xml: the replies; json: one line per device (host, ok, error, latency_s, and the "
+              "reply, or its file with --out)."),
     _opt("--quiet", "-q", is_flag=True, help="No progress and no summary, only failures."),
     _opt("--verbose", "-v", count=True, help="Log ncclient's and ncclient_twisted's messages (-vv: debug)."),
 ]

@@ -12,33 +12,14 @@ cannot be resolved fails that device only.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional
+
+from ncclient_twisted.inventory import CredentialError, Credentials, resolve_credentials
 
 __all__ = ["CredentialError", "CredentialOptions", "Credentials", "DEFAULT_PASSWORD_ENV", "resolve"]
 
 DEFAULT_PASSWORD_ENV = "NCCLIENT_TWISTED_PASSWORD"
-
-
-class CredentialError(ValueError):
-    """A credentials reference that cannot be resolved (the message holds no secret)."""
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """Keyword arguments for ``connect``; the password is kept out of ``repr``."""
-
-    password: Optional[str] = field(default=None, repr=False)
-    key_filename: Optional[str] = None
-    agent: bool = False
-
-    def connect_kwargs(self) -> Dict[str, Any]:
-        kw: Dict[str, Any] = {"allow_agent": self.agent, "look_for_keys": self.agent}
-        if self.password is not None:
-            kw["password"] = self.password
-        if self.key_filename is not None:
-            kw["key_filename"] = self.key_filename
-        return kw
 
 
 @dataclass(frozen=True)
@@ -49,28 +30,6 @@ class CredentialOptions:
     password_file: Optional[str] = None
     key_file: Optional[str] = None
     ask_password: bool = False
-
-
-def _read_secret_file(path: str) -> str:
-    try:
-        with open(os.path.expanduser(path), encoding="utf-8") as f:
-            return f.read().rstrip("\r\n")
-    except OSError as e:
-        raise CredentialError("cannot read password file %s: %s" % (path, e.strerror or e)) from None
-
-
-def _from_env(name: str) -> str:
-    value = os.environ.get(name)
-    if value is None:
-        raise CredentialError("environment variable %s is not set" % name)
-    return value
-
-
-def _key(path: str) -> Credentials:
-    path = os.path.expanduser(path)
-    if not os.path.isfile(path):
-        raise CredentialError("key file %s does not exist" % path)
-    return Credentials(key_filename=path)
 
 
 class _Resolver:
@@ -89,30 +48,16 @@ class _Resolver:
 
     def _resolve(self, reference: Optional[str], username: Optional[str]) -> Credentials:
         if reference:
-            kind, _, value = reference.partition(":")
-            if kind == "env" and value:
-                return Credentials(password=_from_env(value))
-            if kind == "file" and value:
-                return Credentials(password=_read_secret_file(value))
-            if kind == "key" and value:
-                return _key(value)
-            if reference == "agent":
-                return Credentials(agent=True)
-            if reference == "prompt":
-                return Credentials(password=self.prompt(username or ""))
-            raise CredentialError(
-                "unknown credentials reference %r (use env:VAR, file:PATH, key:PATH, agent or prompt)"
-                % reference.split(":", 1)[0]
-            )
+            return resolve_credentials(reference, username, self.prompt)
         o = self.options
         if o.ask_password:
-            return Credentials(password=self.prompt(username or ""))
+            return resolve_credentials("prompt", username, self.prompt)
         if o.password_env:
-            return Credentials(password=_from_env(o.password_env))
+            return resolve_credentials("env:" + o.password_env)
         if o.password_file:
-            return Credentials(password=_read_secret_file(o.password_file))
+            return resolve_credentials("file:" + o.password_file)
         if o.key_file:
-            return _key(o.key_file)
+            return resolve_credentials("key:" + o.key_file)
         if DEFAULT_PASSWORD_ENV in os.environ:
             return Credentials(password=os.environ[DEFAULT_PASSWORD_ENV])
         return Credentials(agent=True)

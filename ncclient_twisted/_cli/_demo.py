@@ -24,6 +24,7 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
 
 from ncclient_twisted._types import ICommandReactor
+from ncclient_twisted.inventory import Target
 
 from ._common import setup_logging
 from ._credentials import Credentials
@@ -31,7 +32,6 @@ from ._errors import describe
 from ._output import Outcome, Output
 from ._progress import make_progress
 from ._runner import HostKeySettings, Settings, Stop, Timer, run_devices, run_reactor
-from ._targets import Target
 
 __all__ = ["register", "report", "device_script"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import socket
 from typing import Optional
 
@@ -16,11 +17,12 @@ from ncclient.transport.errors import (
 from twisted.internet.defer import CancelledError
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 
+from ncclient_twisted.transport.errors import HostResolutionError
 from ncclient_twisted.transport.hostkeys import HostKeyChangedError, HostKeyRevokedError
 
-from ._credentials import CredentialError
+from ._credentials import CredentialError, Credentials
 
-__all__ = ["describe", "is_expected"]
+__all__ = ["describe", "auth_hint", "is_expected"]
 
 
 def _rpc_error(e: RPCError) -> str:
@@ -48,11 +50,16 @@ def describe(exc: BaseException, timeout: Optional[float] = None) -> str:
         return "host key revoked: %s %s is marked @revoked in %s" % (
             exc.key_type, exc.fingerprint_sha256, exc.known_hosts)
     if isinstance(exc, SSHUnknownHostError):
-        fingerprint = getattr(exc, "fingerprint", None)
-        text = "host key not trusted%s: " % (" (MD5 %s)" % fingerprint if fingerprint else "")
-        return text + "not in known_hosts (--accept-new trusts a new host on first use)"
+        sha256 = getattr(exc, "fingerprint_sha256", None)
+        if sha256:
+            key = "%s %s" % (getattr(exc, "key_type", "key"), sha256)
+        else:  # ncclient's own error carries only the MD5 form
+            key = "MD5 %s" % getattr(exc, "fingerprint", "?")
+        return "host key not trusted (%s): not in known_hosts (--known-hosts FILE lists keys, " \
+            "--accept-new trusts a new host on first use)" % key
     if isinstance(exc, AuthenticationError):
-        return "authentication failed"
+        text = _first_line(exc)  # the user, the methods offered and tried: never a secret
+        return text if text.startswith("authentication failed") else "authentication failed: " + text
     if isinstance(exc, (TimeoutExpiredError, DeferredTimeoutError, socket.timeout)):
         return "timeout%s" % after
     if isinstance(exc, RPCError):
@@ -63,8 +70,10 @@ def describe(exc: BaseException, timeout: Optional[float] = None) -> str:
         return "interrupted"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
+    if isinstance(exc, HostResolutionError):
+        return str(exc)  # "Could not resolve hostname H: why", as OpenSSH says it
     if isinstance(exc, socket.gaierror):
-        return "unknown host: %s" % (exc.strerror or exc)
+        return "could not resolve hostname: %s" % (exc.strerror or exc)
     if isinstance(exc, SessionCloseError):
         return "session closed by the device"
     if isinstance(exc, (SSHError, TransportError)):
@@ -72,6 +81,23 @@ def describe(exc: BaseException, timeout: Optional[float] = None) -> str:
     if isinstance(exc, OSError):
         return exc.strerror or _first_line(exc) or type(exc).__name__
     return "%s: %s" % (type(exc).__name__, _first_line(exc))
+
+
+def auth_hint(credentials: Credentials, username: Optional[str]) -> str:
+    """What the command was not given, said after an authentication failure ("" if nothing)."""
+    missing = []
+    if credentials.password is None and credentials.key_filename is None:
+        missing.append(
+            "no password was given (--password-env VAR, --password-file FILE, --ask-password, "
+            "or credentials: in the inventory)"
+            + ("; only the SSH agent and ~/.ssh keys were offered" if credentials.agent else "")
+        )
+    if not username:
+        missing.append(
+            "no user name was given, so the local one (%s) was used (--username, or username: "
+            "in the inventory)" % getpass.getuser()
+        )
+    return "; ".join(missing)
 
 
 def is_expected(exc: BaseException) -> bool:

@@ -9,11 +9,11 @@ from lxml import etree
 
 from ncclient_twisted import defer_to_pool
 from ncclient_twisted._types import ICommandReactor
+from ncclient_twisted.inventory import Target
 
 from ._common import Common, pass_common, read_xml_arg, run_action
 from ._output import pretty_xml
 from ._runner import Action, Timer
-from ._targets import Target
 
 __all__ = ["register"]
 

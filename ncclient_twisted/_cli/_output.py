@@ -2,8 +2,9 @@
 
 Standard output carries the replies (``--format xml``, pretty-printed; with several
 devices each is preceded by an ``<!-- device -->`` comment) or one JSON summary line per
-device (``--format json``: host, port, name, ok, error, latency in seconds, file). With
-``--out DIR`` each device's reply goes to ``DIR/<device>.xml`` instead of standard output.
+device (``--format json``: host, port, name, ok, error, ``latency_s`` in seconds, and the
+reply: under ``reply`` without ``--out``, else its ``file``). With ``--out DIR`` each
+device's reply goes to ``DIR/<device>.xml`` instead of standard output.
 Standard error carries progress, the failures (``FAILED device: reason``) and, for several
 devices, a summary line. Nothing here ever sees a password.
 """
@@ -18,7 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from lxml import etree
 
-from ._targets import Target
+from ncclient_twisted.inventory import Target
 
 __all__ = ["Outcome", "Output", "pretty_xml"]
 
@@ -46,15 +47,18 @@ class Outcome:
     file: Optional[str] = None
     count: Optional[int] = None
 
-    def summary(self) -> Dict[str, Any]:
+    def summary(self, with_reply: bool = False) -> Dict[str, Any]:
+        """The JSON line of ``--format json``; *with_reply* adds the reply's text (no ``--out``)."""
         d: Dict[str, Any] = {
             "host": self.target.host,
             "port": self.target.port,
             "name": self.target.name,
             "ok": self.ok,
             "error": self.error,
-            "latency": round(self.latency, 6) if self.latency is not None else None,
+            "latency_s": round(self.latency, 6) if self.latency is not None else None,
         }
+        if with_reply and self.output is not None:
+            d["reply"] = self.output
         if self.file is not None:
             d["file"] = self.file
         if self.count is not None:
@@ -132,7 +136,7 @@ class Output:
         several = len(outcomes) > 1
         for o in outcomes:
             if self.fmt == "json":
-                self.stdout.write(json.dumps(o.summary()) + "\n")
+                self.stdout.write(json.dumps(o.summary(with_reply=self.out_dir is None)) + "\n")
             elif o.ok and o.output is not None and self.out_dir is None:
                 if several:
                     self.stdout.write("<!-- %s -->\n" % o.target.label)

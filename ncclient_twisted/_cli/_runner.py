@@ -17,17 +17,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Coroutine, Dict, List, Mapping, Optional, Sequence, Union
 
+from ncclient.transport.errors import AuthenticationError
 from twisted.internet import defer
 from twisted.internet.defer import CancelledError, Deferred
 
 from ncclient_twisted import defer_to_pool, manager
 from ncclient_twisted._types import ICommandReactor
+from ncclient_twisted.inventory import Target
 
 from ._credentials import CredentialError, Credentials
-from ._errors import describe, is_expected
+from ._errors import auth_hint, describe, is_expected
 from ._output import Outcome, Output
 from ._progress import Progress
-from ._targets import Target
 
 __all__ = ["HostKeySettings", "Settings", "Timer", "Stop", "run_devices", "connect_target"]
 
@@ -128,18 +129,8 @@ def connect_target(
     reactor: ICommandReactor, target: Target, credentials: Credentials, settings: Settings
 ) -> "Deferred[Any]":
     """Connect to *target*; the connect is bounded by ``settings.timeout`` as a whole."""
-    kw: Dict[str, Any] = dict(
-        host=target.host,
-        port=target.port,
-        timeout=settings.timeout,
-        manager_params={"timeout": settings.timeout},
-        io=settings.io,
-    )
-    if target.username:
-        kw["username"] = target.username
-    if target.device_params:
-        kw["device_params"] = dict(target.device_params)
-    kw.update(credentials.connect_kwargs())
+    kw = target.connect_kwargs(credentials)
+    kw.update(timeout=settings.timeout, manager_params={"timeout": settings.timeout}, io=settings.io)
     kw.update(settings.host_keys.connect_kwargs())
     return manager.connect(reactor=reactor, **kw).addTimeout(settings.timeout, reactor)
 
@@ -198,7 +189,12 @@ async def run_devices(
                 if stop.fired and isinstance(e, (CancelledError, defer.TimeoutError)):
                     outcome = Outcome(target, False, "interrupted")
                 else:
-                    outcome = Outcome(target, False, describe(e, settings.timeout))
+                    text = describe(e, settings.timeout)
+                    creds = credentials[target]
+                    if isinstance(e, AuthenticationError) and isinstance(creds, Credentials):
+                        hint = auth_hint(creds, target.username)
+                        text += "; " + hint if hint else ""
+                    outcome = Outcome(target, False, text)
                     if not is_expected(e):
                         log.debug("%s failed", target.label, exc_info=e)
             finally:

@@ -47,9 +47,10 @@ Nothing here imports the global reactor: pass yours to :func:`serve`.
 from ._certificates import Certificates, generate_certificates
 from ._errors import NetconfError
 from ._faults import Fault, Faults
-from ._server import NetconfServer, serve
+from ._keys import generate_key
+from ._serve import serve
+from ._server import NetconfServer
 from ._session import Session
-from ._ssh import generate_key
 
 __all__ = [
     "Certificates",

@@ -14,7 +14,7 @@ cannot be told apart from a leaf; a merge overwrites the first one.
 from __future__ import annotations
 
 from copy import deepcopy
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from lxml import etree
 
@@ -82,11 +82,15 @@ class Datastore:
         self.version = 0
         self.lock_owner: Optional[int] = None
         self._serialized: Optional[bytes] = None
+        #: Called with this datastore after each change of its content.
+        self.listeners: List[Callable[["Datastore"], None]] = []
 
     def changed(self) -> None:
-        """Record that the content changed (invalidates caches)."""
+        """Record that the content changed (invalidates caches, tells the listeners)."""
         self.version += 1
         self._serialized = None
+        for listener in list(self.listeners):
+            listener(self)
 
     def replace(self, root: etree._Element) -> None:
         """Replace the whole content with *root* (which is taken, not copied)."""

@@ -102,6 +102,17 @@ class Event:
             self._element = etree.fromstring(self.xml)
         return self._element
 
+    def wanted_by(self, matches: Optional[Callable[[etree._Element], bool]], stop: Optional[float]) -> bool:
+        """Whether a subscription with filter *matches* and stop time *stop* takes this event."""
+        if stop is not None and self.time > stop:
+            return False
+        if matches is None:
+            return True  # unfiltered: the element is never parsed
+        try:
+            return matches(self.element)
+        except NetconfError:
+            return False
+
 
 class Subscriber(Protocol):
     """What the hub needs from a session."""
@@ -142,14 +153,7 @@ class Subscription:
         self._matches = notification_matcher(filter_element) if filter_element is not None else None
 
     def wants(self, event: Event) -> bool:
-        if self.stop is not None and event.time > self.stop:
-            return False
-        if self._matches is None:
-            return True
-        try:
-            return self._matches(event.element)
-        except NetconfError:
-            return False
+        return event.wanted_by(self._matches, self.stop)
 
 
 def _event_content(xml: XmlInput) -> Tuple[Optional[str], Sequence[etree._Element]]:

@@ -1,16 +1,14 @@
 # Twisted Conch is only partly annotated:
 # mypy: allow-untyped-calls
 """
-The server object and :func:`serve`.
+The test server object: listening, stopping, its host key, the keyword arguments a
+client connects with, and its sessions, data and notifications for tests.
 """
 
 from __future__ import annotations
 
-import inspect
-import itertools
-import sys
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, cast
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from lxml import etree
 from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, succeed
@@ -18,33 +16,28 @@ from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.interfaces import IDelayedCall, IReactorTCP, IReactorTime, IReactorUNIX
 from twisted.python.failure import Failure
 
+from ._capabilities import Options
 from ._certificates import Certificates
+from ._connections import Connections
 from ._datastore import root_from_xml
 from ._faults import Faults
 from ._framing import DEFAULT_MAX_CHUNK
-from ._notifications import ChangedBy, EventTime, NotificationHub, config_change
-from ._operations import Engine, Options, RpcHandler
-from ._schemas import SchemaInput
-from ._session import Session
-from ._ssh import (
+from ._host import ServerCore
+from ._keys import (
     AuthorizedKeyInput,
-    ChannelAdapter,
     HostKeyInput,
-    build_factory,
     fingerprint_md5,
     fingerprint_sha256,
     load_host_key,
     public_b64,
 )
+from ._notifications import ChangedBy, EventTime, NotificationHub, config_change
+from ._operations import RpcHandler
+from ._schemas import SchemaInput
+from ._session import Session
+from ._ssh import build_factory
 from ._stream import NetconfStreamFactory, tls_factory
-from ._xml import BASE_NS, XmlInput, escape_text, make_parser
-
-if TYPE_CHECKING:
-    if sys.version_info >= (3, 10):
-        from typing import ParamSpec
-    else:
-        from typing_extensions import ParamSpec
-    _P = ParamSpec("_P")
+from ._xml import XmlInput
 
 #: Seconds :meth:`NetconfServer.stop` waits for a clean SSH disconnect
 #: before aborting a connection.
@@ -53,69 +46,6 @@ STOP_GRACE = 2.0
 CALL_HOME_TIMEOUT = 10.0
 #: The transports a server can call home with.
 CALL_HOME_TRANSPORTS = ("ssh", "tls")
-
-
-def _transport_of(channel: Any) -> str:
-    """The ietf-netconf-monitoring transport identity of a session's channel."""
-    if isinstance(channel, ChannelAdapter):
-        return "ncm:netconf-ssh"
-    if getattr(channel, "tls", False):
-        return "ncm:netconf-tls"
-    # A Unix socket: RFC 6022 has no identity for it; it carries what the SSH
-    # subsystem does (ncclient's connect_uds), so it is shown as that.
-    return "ncm:netconf-ssh"
-
-
-class _Core:
-    """The per-server state sessions talk to (the session ``Host``)."""
-
-    def __init__(
-        self,
-        *,
-        clock: IReactorTime,
-        options: Options,
-        max_chunk_size: int,
-        faults: Faults,
-        hub: NotificationHub,
-        handlers: Optional[Mapping[str, RpcHandler]],
-        config: Optional[XmlInput],
-        state: Optional[XmlInput],
-    ) -> None:
-        self.clock = clock
-        self.faults = faults
-        self.max_chunk_size = max_chunk_size
-        self.base_versions = options.base_versions
-        self.parser = make_parser()
-        self.sessions: Dict[int, Session] = {}
-        self.hub = hub
-        self.engine = Engine(
-            clock=clock,
-            options=options,
-            hub=hub,
-            sessions=self.sessions,
-            handlers=handlers,
-            config=config,
-            state=state,
-        )
-        self.capabilities = self.engine.capabilities
-        caps = "".join("<capability>%s</capability>" % escape_text(c) for c in self.capabilities)
-        self._hello_prefix = (
-            '<hello xmlns="%s"><capabilities>%s</capabilities><session-id>' % (BASE_NS, caps)
-        ).encode()
-        self._ids = itertools.count(1)
-
-    def hello_bytes(self, session_id: int) -> bytes:
-        return self._hello_prefix + str(session_id).encode() + b"</session-id></hello>"
-
-    def open_session(self, channel: Any, username: str, source_host: Optional[str]) -> Session:
-        session = Session(self, channel, next(self._ids), username, source_host, _transport_of(channel))
-        self.sessions[session.session_id] = session
-        return session
-
-    def session_closed(self, session: Session) -> None:
-        if self.sessions.get(session.session_id) is session:
-            del self.sessions[session.session_id]
-        self.engine.session_closed(session)
 
 
 class NetconfServer:
@@ -179,7 +109,7 @@ class NetconfServer:
         self._host_key = load_host_key(host_key)
         self.clock: IReactorTime = clock if clock is not None else IReactorTime(reactor)
         self.faults = Faults()
-        self._core = _Core(
+        self._core = ServerCore(
             clock=self.clock,
             options=Options(
                 base_versions=base_versions,
@@ -205,7 +135,7 @@ class NetconfServer:
         self._ports: List[Any] = []  # IListeningPort
         self._ssh_factory: Any = None
         self._tls_factory: Any = None
-        self._connections: Dict[Any, List["Deferred[None]"]] = {}
+        self._connections = Connections()
         self._stopped: Optional["Deferred[None]"] = None
         self._stop_result: Optional[List["Deferred[None]"]] = None
 
@@ -224,8 +154,8 @@ class NetconfServer:
             users=self.users,
             authorized_keys=self._authorized_keys,
             opener=self._core.open_session,
-            on_made=self._connection_made,
-            on_lost=self._connection_lost,
+            on_made=self._connections.made,
+            on_lost=self._connections.lost,
         )
         try:
             if self._tls is not None:
@@ -255,8 +185,8 @@ class NetconfServer:
         return NetconfStreamFactory(
             tls=tls,
             opener=self._core.open_session,
-            on_made=self._connection_made,
-            on_lost=self._connection_lost,
+            on_made=self._connections.made,
+            on_lost=self._connections.lost,
         )
 
     def call_home(self, host: str, port: int, transport: str = "ssh") -> "Deferred[None]":
@@ -301,21 +231,16 @@ class NetconfServer:
             d.callback(None)
 
     def _stop(self) -> "Deferred[None]":
+        self._connections.refusing = True
         self._core.engine.stop()
         self._core.hub.stop()
         waits: List["Deferred[Any]"] = []
         for port in self._ports:
             waits.append(maybeDeferred(port.stopListening))
-        for conn, waiters in list(self._connections.items()):
-            d: "Deferred[None]" = Deferred()
-            waiters.append(d)
-            waits.append(d)
-            tcp = conn.transport
-            if tcp is not None and not getattr(tcp, "disconnecting", False):
-                conn.loseConnection()
+        waits.extend(self._connections.close_all())
         grace: Optional[IDelayedCall] = None
         if self._connections:
-            grace = IReactorTime(self._reactor).callLater(STOP_GRACE, self._abort_all)
+            grace = IReactorTime(self._reactor).callLater(STOP_GRACE, self._connections.abort_all)
         done = DeferredList(waits, consumeErrors=True)
 
         def finished(_: object) -> None:
@@ -326,21 +251,6 @@ class NetconfServer:
 
         return done.addCallback(finished)
 
-    def _abort_all(self) -> None:
-        for conn in list(self._connections):
-            tcp = cast(Any, conn.transport)
-            if tcp is not None:
-                tcp.abortConnection()
-
-    def _connection_made(self, conn: Any) -> None:
-        if self._stopped is not None:
-            cast(Any, conn.transport).abortConnection()
-        self._connections[conn] = []
-
-    def _connection_lost(self, conn: Any) -> None:
-        for d in self._connections.pop(conn, []):
-            d.callback(None)
-
     def stop_answering(self) -> None:
         """
         Stop reading from every open connection, as a hung device or a dead
@@ -348,17 +258,11 @@ class NetconfServer:
         message is answered, keepalives included.  New connections are not
         affected.  :meth:`resume_answering` reads again.
         """
-        for conn in self._connections:
-            tcp = conn.transport
-            if tcp is not None:
-                cast(Any, tcp).pauseProducing()
+        self._connections.pause_all()
 
     def resume_answering(self) -> None:
         """Read again from the connections :meth:`stop_answering` paused."""
-        for conn in self._connections:
-            tcp = conn.transport
-            if tcp is not None:
-                cast(Any, tcp).resumeProducing()
+        self._connections.resume_all()
 
     @property
     def disconnect_reasons(self) -> List[tuple[int, str]]:
@@ -501,6 +405,12 @@ class NetconfServer:
         elif datastore == "candidate":
             engine.candidate_dirty_by.clear()
 
+    def on_datastore_change(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(datastore name)`` after each change of a datastore's content
+        (edit-config, commit, copy-config, delete-config, :meth:`set_config`...)."""
+        for datastore in self._core.engine.datastores.values():
+            datastore.listeners.append(lambda ds: callback(ds.name))
+
     def set_state(self, state: Optional[XmlInput]) -> None:
         """Replace the state data that ``<get>`` merges into the running config."""
         self._core.engine.set_state(state)
@@ -544,74 +454,3 @@ class NetconfServer:
     ) -> None:
         """End a dynamic subscription (sends ``subscription-terminated``)."""
         self._core.hub.dynamic.terminate(ident, reason)
-
-
-def _starter(cls: "Callable[_P, NetconfServer]") -> "Callable[_P, Deferred[NetconfServer]]":
-    """``serve`` from the server class: the same parameters, one definition of them."""
-
-    def serve(*args: "_P.args", **kwargs: "_P.kwargs") -> "Deferred[NetconfServer]":
-        return cls(*args, **kwargs).start()
-
-    serve.__doc__ = _SERVE_DOC
-    # help() and Sphinx show NetconfServer's parameters, and what serve returns.
-    signature = inspect.signature(cls).replace(return_annotation="Deferred[NetconfServer]")
-    serve.__signature__ = signature  # type: ignore[attr-defined]
-    return serve
-
-
-_SERVE_DOC = """
-    Start a NETCONF test server; returns a Deferred firing with the
-    :class:`NetconfServer` once it listens.  *reactor* must provide
-    ``IReactorTCP`` and ``IReactorTime``.
-
-    Keyword arguments (all optional; the same as :class:`NetconfServer`):
-
-    - ``users``: ``{username: password}`` (default ``{"admin": "admin"}``).
-    - ``authorized_keys``: ``{username: [key, ...]}``; keys are Conch keys,
-      ``cryptography`` keys or OpenSSH public key lines.
-    - ``host`` (default ``"127.0.0.1"``) and ``port`` (default 0: the OS picks).
-    - ``host_key``: a private key (Conch, ``cryptography``, PEM text) or the
-      path of a key file; default: an ed25519 key generated once per process
-      and shared by all servers.
-    - ``config``: initial running configuration (XML text or element, a
-      ``<config>``/``<data>`` wrapper or one top-level element); candidate
-      and startup start as copies.
-    - ``state``: state data merged into the running config by ``<get>``.
-    - ``base_versions``: advertised base versions, ``("1.0", "1.1")`` by
-      default; ``("1.0",)`` forces end-of-message framing.
-    - ``writable_running``, ``candidate``, ``startup``: enable the
-      capabilities of those names (all True by default).
-    - ``extra_capabilities``: more capability URIs for the hello.
-    - ``max_chunk_size``: the largest chunk sent with base:1.1 framing.
-    - ``clock``: an ``IReactorTime`` for confirmed-commit timeouts, fault
-      delays and event times (default: the reactor; ``task.Clock`` in tests).
-    - ``handlers``: custom RPCs, ``{"{namespace}name" or "name": handler}``;
-      ``handler(session, operation_element)`` returns None (``<ok/>``), reply
-      content as XML text or elements, or a Deferred of those, and may raise
-      :class:`NetconfError`.
-    - ``replay_log_size``: how many events the replay log keeps.
-    - ``interleave``: advertise ``:interleave`` and RFC 8639 subscribed notifications
-      (default True; False makes a server that only offers RFC 5277, and, as
-      such a device does, answers a session with a subscription in force with
-      an ``<rpc-error>`` to anything but ``<close-session>``).
-    - ``tls``: :class:`Certificates` (see :func:`generate_certificates`) to
-      serve NETCONF over TLS (RFC 7589) on ``tls_port`` too (default 0: the
-      OS picks; ``server.tls_port``).  Clients must present a certificate
-      signed by the CA; its common name is the username.  Needs pyOpenSSL
-      (``twisted[tls]``).
-    - ``unix_socket``: a path to serve NETCONF on a Unix socket too (as
-      ncclient's ``connect_uds`` speaks it: NETCONF framing, no SSH).
-    - ``schemas``: more YANG modules, ``{name: YANG text or path of a .yang
-      file}``: advertised in the hello (modules, not submodules), listed in
-      ``/netconf-state/schemas`` and served by ``<get-schema>``, besides the
-      modules of what the server implements (ietf-netconf,
-      ietf-netconf-monitoring, notifications, nc-notifications,
-      ietf-subscribed-notifications, ietf-netconf-notifications) and those
-      they import, whose text ships with the package.
-    - ``xpath_local_names``: in XPath filters, an unprefixed name (``/top``)
-      matches an element of that local name in any namespace, as netconfd
-      does (default True; False: only elements in no namespace, as XPath 1.0
-      has it).
-    """
-
-serve = _starter(NetconfServer)

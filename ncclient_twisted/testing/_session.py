@@ -1,119 +1,41 @@
 """
-One NETCONF session: hello exchange, framing, request pipeline, replies,
-notifications and fault injection.  It talks to its SSH channel through the
-small :class:`Channel` interface, so it can be driven without any network.
+One NETCONF session of the test server: hello exchange, framing, request pipeline,
+notifications and fault injection (how replies are written, faults included, is in
+``_replies``).  It talks to its SSH channel through the small :class:`Channel`
+interface (``_interfaces``), so it can be driven without any network.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections import deque
-from typing import TYPE_CHECKING, Callable, Deque, Dict, List, Optional, Protocol, Sequence, Set, Tuple
+from typing import Callable, Deque, Dict, List, Optional, Sequence, Set, Tuple
 
 from lxml import etree
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
 from . import _faults as F
 from ._errors import NetconfError
 from ._faults import Fault, Faults
-from ._framing import END_OF_CHUNKS, EOM, Decoder, FramingError, encode_chunked
+from ._framing import EOM, Decoder, FramingError, encode_chunked
+from ._interfaces import Channel, Host
 from ._monitoring import Counters
-from ._operations import Outcome
-from ._xml import BASE_1_0, BASE_1_1, BASE_NS, attributes, escape_attr, first_child, localname, nc, text_of
-
-if TYPE_CHECKING:
-    from ._operations import Engine
+from ._operation_state import Outcome
+from ._replies import REPLY_END, emit_reply, reply_open_tag
+from ._xml import BASE_1_0, BASE_1_1, first_child, localname, nc, text_of
 
 _log = Logger()
 
 _RPC = nc("rpc")
 _CLOSE_SESSION = nc("close-session")
 _HELLO = nc("hello")
-_REPLY_START = b'<rpc-reply xmlns="' + BASE_NS.encode() + b'"'
-_REPLY_END = b"</rpc-reply>"
-_XML_NS = "http://www.w3.org/XML/1998/namespace"
-_FILLER_ITEM = b"<item>" + b"x" * 1000 + b"</item>"
-_FILLER_START = b'<filler xmlns="urn:ncclient-twisted:testing:filler">'
-_FAULT_NS = b"urn:ncclient-twisted:testing:fault"
-_MESSAGE_ID = re.compile(rb' message-id="[^"]*"')
 # The base capabilities, and the ietf-netconf module's (its namespace ends in
 # ":base:1.0", which some clients take for the base capability).
 _BASE_CAPABILITY = re.compile(
     rb"<capability>urn:ietf:params:(?:netconf:base:1\.[01]|xml:ns:netconf:base:1\.0\?[^<]*)</capability>"
 )
-_unknown_ids = itertools.count(1)
-
-
-class Channel(Protocol):
-    """The byte pipe a session runs on (an SSH channel)."""
-
-    def write(self, data: bytes) -> None:
-        """Send bytes to the client."""
-
-    def close(self) -> None:
-        """Close this session's channel (graceful)."""
-
-    def abort(self) -> None:
-        """Drop the whole underlying connection."""
-
-    def reset(self) -> None:
-        """Reset the underlying TCP connection (an RST, not a FIN)."""
-
-    def freeze(self) -> None:
-        """Stop reading and writing without closing anything."""
-
-
-class Host(Protocol):
-    """What a session needs from its server."""
-
-    engine: "Engine"
-    faults: Faults
-    clock: IReactorTime
-    max_chunk_size: int
-    base_versions: Tuple[str, ...]
-    parser: etree.XMLParser
-
-    def hello_bytes(self, session_id: int) -> bytes:
-        ...
-
-    def session_closed(self, session: "Session") -> None:
-        ...
-
-
-def reply_open_tag(rpc: Optional[etree._Element], message_id: Optional[str] = None) -> bytes:
-    """
-    The ``<rpc-reply ...>`` start tag carrying every attribute of *rpc*
-    (RFC 6241 4.2), with ``message-id`` optionally replaced.
-    """
-    if rpc is None or not rpc.attrib:
-        return _REPLY_START + b">"
-    parts: List[str] = []
-    declared: Dict[str, str] = {}
-    nsmap = rpc.nsmap
-    for name, value in attributes(rpc).items():
-        if message_id is not None and name == "message-id":
-            value = message_id
-        if name[:1] == "{":
-            uri, local = name[1:].split("}", 1)
-            if uri == _XML_NS:
-                prefix = "xml"
-            else:
-                found = declared.get(uri)
-                if found is None:
-                    found = next((p for p, u in nsmap.items() if u == uri and p), None)
-                    if found is None or found in declared.values():
-                        found = "a%d" % len(declared)
-                    declared[uri] = found
-                prefix = found
-            parts.append(' %s:%s="%s"' % (prefix, local, escape_attr(value)))
-        else:
-            parts.append(' %s="%s"' % (name, escape_attr(value)))
-    for uri, prefix in declared.items():
-        parts.append(' xmlns:%s="%s"' % (prefix, escape_attr(uri)))
-    return _REPLY_START + "".join(parts).encode("utf-8") + b">"
 
 
 def _has_dtd(element: etree._Element) -> bool:
@@ -121,33 +43,6 @@ def _has_dtd(element: etree._Element) -> bool:
     docinfo = element.getroottree().docinfo
     doctype: str = getattr(docinfo, "doctype", "")  # not in lxml-stubs
     return bool(doctype) or docinfo.internalDTD is not None or docinfo.system_url is not None
-
-
-def _pad(body: bytes, size: int, text: bool = False) -> bytes:
-    if size <= 0:
-        return body
-    if body.endswith(b"</data>"):
-        if text:
-            return body[:-7] + _FILLER_START + b"x" * size + b"</filler></data>"
-        count = max(1, -(-size // len(_FILLER_ITEM)))
-        return body[:-7] + _FILLER_START + _FILLER_ITEM * count + b"</filler></data>"
-    return body + b"<!--" + b"x" * size + b"-->"
-
-
-def _insert(body: bytes, element: bytes) -> bytes:
-    """*element* inside ``<data>`` for replies with data, after the body otherwise."""
-    if body.endswith(b"</data>"):
-        return body[:-7] + element + b"</data>"
-    return body + element
-
-
-def _fault_element(name: str, content: bytes) -> bytes:
-    return b'<%s xmlns="%s">%s</%s>' % (name.encode(), _FAULT_NS, content, name.encode())
-
-
-def _cuts(size: int, at: Tuple[int, ...]) -> List[int]:
-    """Sorted cut offsets inside ``(0, size)`` for *at* (negative: from the end)."""
-    return sorted({a if a >= 0 else size + a for a in at} & set(range(1, size)))
 
 
 class Session:
@@ -402,7 +297,7 @@ class Session:
         if self._hello_sent and self._hello_received:
             error = NetconfError("malformed-message", str(exc), error_type="rpc")
             self._count_bad_rpc()
-            self._write(reply_open_tag(None) + error.to_xml() + _REPLY_END)
+            self._write(reply_open_tag(None) + error.to_xml() + REPLY_END)
         self._dropped()
         self.close_gracefully()
 
@@ -419,7 +314,7 @@ class Session:
 
     def _error_reply(self, rpc: Optional[etree._Element], error: NetconfError) -> None:
         self._count_bad_rpc()
-        self._write(reply_open_tag(rpc) + error.to_xml() + _REPLY_END)
+        self._write(reply_open_tag(rpc) + error.to_xml() + REPLY_END)
 
     def _malformed(self, message: str) -> NetconfError:
         # malformed-message is new in base:1.1: a base:1.0 client gets operation-failed.
@@ -481,7 +376,8 @@ class Session:
         if not host.engine.options.interleave and op.tag != _CLOSE_SESSION and self.subscribed:
             # RFC 5277 3.1: without :interleave, a session with a subscription in
             # force serves the notifications only.
-            self._emit(
+            emit_reply(
+                self,
                 rpc,
                 NetconfError(
                     "operation-failed",
@@ -534,182 +430,9 @@ class Session:
 
             def later() -> None:
                 self._busy = False
-                self._emit(rpc, body, after, fault)
+                emit_reply(self, rpc, body, after, fault)
                 self._pump()
 
             self._later(delay.seconds, later)
             return
-        self._emit(rpc, body, after, fault)
-
-    def _emit(
-        self,
-        rpc: etree._Element,
-        body: bytes,
-        after: Optional[Callable[[], None]],
-        fault: Optional[Fault],
-    ) -> None:
-        if self.closed:
-            return
-        kind = fault.kind if fault is not None else None
-        if b"<rpc-error>" in body:
-            self.counters.out_rpc_errors += 1
-            self._host.engine.statistics.out_rpc_errors += 1
-        if kind is None or kind == F.RPC_ERROR:
-            self._write(reply_open_tag(rpc) + body + _REPLY_END)
-        elif kind == F.NO_REPLY:
-            pass
-        elif kind == F.UNKNOWN_MESSAGE_ID:
-            bogus = "ncclient-twisted-unknown-%d" % next(_unknown_ids)
-            self._write(reply_open_tag(rpc, bogus) + body + _REPLY_END)
-            assert fault is not None
-            if fault.before:
-                self._write(reply_open_tag(rpc) + body + _REPLY_END)
-        elif kind == F.DUPLICATE_REPLY:
-            payload = reply_open_tag(rpc) + body + _REPLY_END
-            self._write(payload)
-            self._write(payload)
-        elif kind == F.CLOSE_MID_REPLY:
-            payload = reply_open_tag(rpc) + body + _REPLY_END
-            framed = encode_chunked(payload, self._host.max_chunk_size) if self._chunked else payload + EOM
-            self._channel.write(framed[: len(framed) // 2])
-            self.disconnect()
-            return
-        elif kind == F.BAD_CHUNK_HEADER:
-            assert fault is not None
-            payload = reply_open_tag(rpc) + body + _REPLY_END
-            self._channel.write(fault.payload + payload + (END_OF_CHUNKS if self._chunked else EOM))
-        elif kind == F.NOT_XML:
-            assert fault is not None
-            self._write(fault.payload)
-        elif kind == F.LARGE_REPLY:
-            assert fault is not None
-            self._write(reply_open_tag(rpc) + _pad(body, fault.size, fault.text) + _REPLY_END)
-        elif kind is not None and kind in _MORE_FAULTS:
-            assert fault is not None
-            if not _MORE_FAULTS[kind](self, fault, rpc, body, after):
-                return  # the fault calls *after* itself, or never
-        else:  # pragma: no cover - all kinds handled above
-            self._write(reply_open_tag(rpc) + body + _REPLY_END)
-        if after is not None:
-            after()
-
-
-# -- the faults added for the reliability tests ---------------------------------------------
-#
-# Each takes (session, fault, rpc, body, after) and returns True when the caller should
-# run *after* now, False when it has taken care of it (or the session is gone).
-
-_Emitter = Callable[[Session, Fault, etree._Element, bytes, Optional[Callable[[], None]]], bool]
-
-
-def _lying_chunk_size(
-    s: Session, fault: Fault, rpc: etree._Element, body: bytes, after: Optional[Callable[[], None]]
-) -> bool:
-    payload = reply_open_tag(rpc) + body + _REPLY_END
-    if not s._chunked:
-        s._write(payload)
-        return True
-    claimed = max(1, len(payload) + fault.size)
-    s._channel.write(b"\n#%d\n" % claimed + payload + END_OF_CHUNKS)
-    return True
-
-
-def _eom_in_reply(
-    s: Session, fault: Fault, rpc: etree._Element, body: bytes, after: Optional[Callable[[], None]]
-) -> bool:
-    s._write(reply_open_tag(rpc) + b"<!--" + EOM + b"-->" + body + _REPLY_END)
-    return True
-
-
-def _no_message_id(
-    s: Session, fault: Fault, rpc: etree._Element, body: bytes, after: Optional[Callable[[], None]]
-) -> bool:
-    s._write(_MESSAGE_ID.sub(b"", reply_open_tag(rpc)) + body + _REPLY_END)
-    return True
-
-
-def _unsolicited_notification(
-    s: Session, fault: Fault, rpc: etree._Element, body: bytes, after: Optional[Callable[[], None]]
-) -> bool:
-    s._write(
-        b'<notification xmlns="urn:ietf:params:xml:ns:netconf:notification:1.0">'
-        b"<eventTime>2000-01-01T00:00:00Z</eventTime>"
-        + _fault_element("unsolicited", b"")
-        + b"</notification>"
-    )
-    s._write(reply_open_tag(rpc) + body + _REPLY_END)
-    return True
-
-
-def _dtd(
-    s: Session, fault: Fault, rpc: etree._Element, body: bytes, after: Optional[Callable[[], None]]
-) -> bool:
-    declaration, reference = F.DTDS[fault.payload.decode()]
-    prolog = b'<?xml version="1.0"?>' + (declaration % {"url": fault.url}).encode()
-    entity = _fault_element("dtd-entity", reference.encode())
-    s._write(prolog + reply_open_tag(rpc) + _insert(body, entity) + _REPLY_END)
-    return True
-
-
-def _deep_reply(
-    s: Session, fault: Fault, rpc: etree._Element, body: bytes, after: Optional[Callable[[], None]]
-) -> bool:
-    deep = _fault_element("deep", b"<a>" * fault.size + b"</a>" * fault.size)
-    s._write(reply_open_tag(rpc) + _insert(body, deep) + _REPLY_END)
-    return True
-
-
-def _reset(
-    s: Session, fault: Fault, rpc: etree._Element, body: bytes, after: Optional[Callable[[], None]]
-) -> bool:
-    s._terminate()
-    s._channel.reset()
-    return False
-
-
-def _stop_answering(
-    s: Session, fault: Fault, rpc: etree._Element, body: bytes, after: Optional[Callable[[], None]]
-) -> bool:
-    s._closing = True  # nothing more is processed or sent
-    s._channel.freeze()
-    return False
-
-
-def _split_reply(
-    s: Session, fault: Fault, rpc: etree._Element, body: bytes, after: Optional[Callable[[], None]]
-) -> bool:
-    payload = reply_open_tag(rpc) + body + _REPLY_END
-    framed = encode_chunked(payload, s._host.max_chunk_size) if s._chunked else payload + EOM
-    bounds = [0] + _cuts(len(framed), fault.at) + [len(framed)]
-    pieces = [framed[a:b] for a, b in zip(bounds, bounds[1:])]
-    s._channel.write(pieces[0])
-    s._busy = True
-
-    def write(i: int) -> None:
-        s._channel.write(pieces[i])
-        if i + 1 < len(pieces):
-            s._later(fault.seconds, lambda: write(i + 1))
-            return
-        s._busy = False
-        if after is not None:
-            after()
-        s._pump()
-
-    if len(pieces) > 1:
-        s._later(fault.seconds, lambda: write(1))
-        return False
-    s._busy = False
-    return True
-
-
-_MORE_FAULTS: Dict[str, _Emitter] = {
-    F.LYING_CHUNK_SIZE: _lying_chunk_size,
-    F.EOM_IN_REPLY: _eom_in_reply,
-    F.NO_MESSAGE_ID: _no_message_id,
-    F.UNSOLICITED_NOTIFICATION: _unsolicited_notification,
-    F.DTD: _dtd,
-    F.DEEP_REPLY: _deep_reply,
-    F.RESET: _reset,
-    F.STOP_ANSWERING: _stop_answering,
-    F.SPLIT_REPLY: _split_reply,
-}
+        emit_reply(self, rpc, body, after, fault)

@@ -49,14 +49,7 @@ class DynamicSubscription:
     def wants(self, event: "Event") -> bool:
         if not self.active or self.suspended:
             return False
-        if self.stop is not None and event.time > self.stop:
-            return False
-        if self.matches is None:
-            return True
-        try:
-            return self.matches(event.element)
-        except NetconfError:
-            return False
+        return event.wanted_by(self.matches, self.stop)
 
 
 class DynamicSubscriptions:

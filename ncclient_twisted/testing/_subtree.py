@@ -188,17 +188,22 @@ def subtree_filter(root: etree._Element, filter_element: etree._Element) -> etre
     return materialise(root, subtree_select(root, filter_element))
 
 
+def _bad_xpath(message: str) -> NetconfError:
+    """The ``invalid-value`` error of a filter whose XPath ``select`` cannot be used."""
+    return NetconfError(
+        "invalid-value",
+        message,
+        error_type="protocol",
+        info=[("bad-attribute", "select"), ("bad-element", "filter")],
+    )
+
+
 def compile_xpath(select: str, namespaces: Dict[str, str]) -> etree.XPath:
     """Compile a filter's XPath *select*; a bad expression is an ``invalid-value`` error."""
     try:
         return etree.XPath(select, namespaces=namespaces)
     except etree.XPathSyntaxError as exc:
-        raise NetconfError(
-            "invalid-value",
-            "invalid XPath expression: %s" % exc,
-            error_type="protocol",
-            info=[("bad-attribute", "select"), ("bad-element", "filter")],
-        ) from None
+        raise _bad_xpath("invalid XPath expression: %s" % exc) from None
 
 
 _XPATH_TOKEN = re.compile(
@@ -289,19 +294,9 @@ def xpath_filter(
         try:
             result = xpath(doc)
         except etree.XPathEvalError as exc:
-            raise NetconfError(
-                "invalid-value",
-                "cannot evaluate XPath expression: %s" % exc,
-                error_type="protocol",
-                info=[("bad-attribute", "select"), ("bad-element", "filter")],
-            ) from None
+            raise _bad_xpath("cannot evaluate XPath expression: %s" % exc) from None
         if not isinstance(result, list):
-            raise NetconfError(
-                "invalid-value",
-                "the XPath expression does not select nodes",
-                error_type="protocol",
-                info=[("bad-attribute", "select"), ("bad-element", "filter")],
-            )
+            raise _bad_xpath("the XPath expression does not select nodes")
         sel: Optional[Selection] = None
         for item in result:
             if isinstance(item, etree._Element):

@@ -28,7 +28,7 @@ def not_connected(reason: Optional[BaseException]) -> TransportError:
     """What a request made after the session ended fails with; *reason*: why it ended
     (``None``: we closed it), kept as the error's ``__cause__``."""
     if reason is None:
-        error = TransportError(NOT_CONNECTED + ": the session was closed")
+        error = TransportError(NOT_CONNECTED + ": this client closed the session (close_session() or close)")
     else:
         # The class name only: the reason's own text is in __cause__, not repeated.
         error = TransportError("%s: the session ended with %s" % (NOT_CONNECTED, type(reason).__name__))

@@ -39,11 +39,13 @@ from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.python.failure import Failure
 
+from ncclient_twisted._compat import paramiko_host_key_algorithms
 from ncclient_twisted.transport.known_hosts import ACCEPTED, CHANGED, REVOKED, UNKNOWN, KnownHosts, blob_type
 
 __all__ = [
     "HostKeyChangedError",
     "HostKeyRevokedError",
+    "HostKeyUnknownError",
     "HostKeyPolicy",
     "KnownHostsMixin",
     "PortAwareHostKeys",
@@ -152,6 +154,26 @@ class HostKeyRevokedError(_RefusedHostKey):
         )
 
 
+class HostKeyUnknownError(_RefusedHostKey):
+    """The server's host key is not known for it, and nothing said to trust it.
+
+    A subclass of ncclient's ``SSHUnknownHostError`` (what ncclient raises here), with the
+    SHA256 fingerprint as OpenSSH prints it and what to do about it; attributes as
+    :class:`HostKeyChangedError`'s (``known_hosts``: the file that was read).
+    """
+
+    _headline = "Unknown host key"
+
+    def __init__(self, host: str, port: int, key: paramiko.PKey, known_hosts: str, asked: bool) -> None:
+        why = (
+            "which unknown_host_cb did not accept"
+            if asked
+            else "which is not in %s; pass known_hosts= a file that lists it, accept_new=True "
+            "to store it on first use, or hostkey_b64= to pin it" % known_hosts
+        )
+        _RefusedHostKey.__init__(self, host, port, key, known_hosts, why)
+
+
 class PortAwareHostKeys(paramiko.HostKeys):
     """ncclient's host keys (a ``paramiko.HostKeys``) read from a known_hosts file as
     OpenSSH reads it (:mod:`.known_hosts`), matching names as OpenSSH does for one *port*.
@@ -184,7 +206,7 @@ class PortAwareHostKeys(paramiko.HostKeys):
         if not self._applies(hostname):
             return None
         found: Dict[str, paramiko.PKey] = {}
-        negotiable = getattr(paramiko.Transport, "_key_info", None)
+        negotiable = paramiko_host_key_algorithms()
         for entry in self.known.host_keys(hostname):
             try:
                 key = paramiko.PKey.from_type_string(entry.key_type, entry.blob)
@@ -354,9 +376,11 @@ class HostKeyPolicy:
             accepted = self._ask(host, fingerprint)
         else:
             accepted = self.accept_new
-        if accepted and self.accept_new:
+        if not accepted:
+            raise HostKeyUnknownError(host, self.port, key, self.path, asked=self.user_cb is not None)
+        if self.accept_new:
             store_host_key(self.path, host, self.port, key)
-        return accepted
+        return True
 
     def check_key(
         self,
@@ -368,7 +392,8 @@ class HostKeyPolicy:
         """The same decisions for a session on the reactor thread (``io="reactor"``):
         ncclient's check against the stored (or *pinned_b64*) key, then
         :meth:`unknown_host`'s, with ``user_cb``'s answer awaited as a Deferred. Fails
-        with :class:`HostKeyChangedError` or ncclient's ``SSHUnknownHostError``.
+        with :class:`HostKeyChangedError` or :class:`HostKeyUnknownError` (ncclient's
+        ``SSHUnknownHostError``).
         *known_hosts_file* is ssh_config's ``UserKnownHostsFile`` (see :meth:`load`)."""
         name = known_hosts_name(host, self.port)
         if pinned_b64 is not None:
@@ -390,7 +415,7 @@ class HostKeyPolicy:
 
         def decided(accepted: Any) -> bool:
             if not accepted:
-                raise SSHUnknownHostError(name, fingerprint)
+                raise HostKeyUnknownError(host, self.port, key, self.path, asked=self.user_cb is not None)
             if self.accept_new:
                 store_host_key(self.path, host, self.port, key)
             return True

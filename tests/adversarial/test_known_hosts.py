@@ -22,7 +22,7 @@ from ncclient.transport.errors import AuthenticationError, SSHUnknownHostError
 from twisted.conch.ssh import keys as conch_keys
 from twisted.conch.ssh.transport import DISCONNECT_HOST_KEY_NOT_VERIFIABLE
 
-from ncclient_twisted import HostKeyChangedError, HostKeyRevokedError, manager, testing
+from ncclient_twisted import HostKeyChangedError, HostKeyRevokedError, HostKeyUnknownError, manager, testing
 from ncclient_twisted.transport.known_hosts import hash_name
 from tests.support.helpers import bounded, wait_until
 from tests.support.openssh_oracle import ACCEPTED, CHANGED, REVOKED, SSH, UNKNOWN, openssh_verdict
@@ -106,7 +106,7 @@ CASES: Dict[str, Case] = {
 }
 
 #: What each verdict is on our side: the exception the connect fails with (exact type).
-ERRORS = {REVOKED: HostKeyRevokedError, CHANGED: HostKeyChangedError, UNKNOWN: SSHUnknownHostError}
+ERRORS = {REVOKED: HostKeyRevokedError, CHANGED: HostKeyChangedError, UNKNOWN: HostKeyUnknownError}
 
 
 async def our_verdict(server: testing.NetconfServer, io: str, path: str) -> Tuple[str, Optional[Exception]]:

@@ -8,7 +8,6 @@ under a running service).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -135,14 +134,20 @@ async def test_one_device_refuses_a_wrong_host_key() -> None:
 async def test_inventory_reports_each_device(tmp_path: Path) -> None:
     servers = [await serve(), await serve(), await serve(users={"admin": "another-password"})]
     try:
-        inventory = [
-            dict(name="r%d" % i, host=s.host, port=s.port, username="admin", hostkey=s.hostkey_b64)
-            for i, s in enumerate(servers)
-        ]
-        path = tmp_path / "devices.json"
-        path.write_text(json.dumps(inventory))
+        # The CLI's inventory format, credentials by reference; host keys from a known_hosts file.
+        devices = "\n".join(
+            "  - {name: r%d, host: '%s', port: %d}" % (i, s.host, s.port) for i, s in enumerate(servers)
+        )
+        path = tmp_path / "devices.yaml"
+        path.write_text(
+            "defaults: {username: admin, credentials: 'env:NETCONF_PASSWORD'}\ndevices:\n%s\n" % devices
+        )
+        known_hosts = tmp_path / "known_hosts"
+        known_hosts.write_text("".join(s.known_hosts_line + "\n" for s in servers))
         code, lines, err = await run_example(
-            "inventory.py", [str(path), "--parallel", "2"], example_env(servers[0])
+            "inventory.py",
+            [str(path), "--known-hosts", str(known_hosts), "--parallel", "2"],
+            example_env(servers[0]),
         )
         assert code == 1, err  # one device failed
         by_name = {line.split()[0]: line for line in lines if line.startswith("r")}

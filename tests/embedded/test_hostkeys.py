@@ -19,7 +19,12 @@ from twisted.internet import defer, task
 
 import ncclient_twisted
 from ncclient_twisted import manager, testing
-from ncclient_twisted.transport.hostkeys import PortAwareHostKeys, fingerprint_sha256, store_host_key
+from ncclient_twisted.transport.hostkeys import (
+    HostKeyUnknownError,
+    PortAwareHostKeys,
+    fingerprint_sha256,
+    store_host_key,
+)
 from tests.support.helpers import bounded, reactor
 from tests.support.hostkeys import other_key_line
 
@@ -52,8 +57,14 @@ def no_leak(e: Exception, *secrets: str) -> None:
 @pytest_twisted.ensureDeferred
 async def test_unknown_host_is_refused(server: Any, tmp_path: Any) -> None:
     e = await connect_fails(server, known_hosts=str(tmp_path / "missing"))
-    assert type(e) is SSHUnknownHostError
-    assert e.fingerprint == server.fingerprint
+    assert type(e) is HostKeyUnknownError  # an SSHUnknownHostError, as ncclient raises
+    assert e.fingerprint == server.fingerprint  # ncclient's MD5 form, kept
+    assert str(e) == (
+        "Unknown host key for %s port %d: the server offers ssh-ed25519 key %s, which is not in %s; "
+        "pass known_hosts= a file that lists it, accept_new=True to store it on first use, "
+        "or hostkey_b64= to pin it"
+        % (server.host, server.port, server.fingerprint_sha256, tmp_path / "missing")
+    )
 
 
 @pytest_twisted.ensureDeferred
@@ -68,7 +79,7 @@ async def test_default_known_hosts_with_bracketed_port(server: Any, tmp_path: An
         "%s ssh-ed25519 %s\n" % (server.host, server.hostkey_b64)
     )
     e = await connect_fails(server)
-    assert type(e) is SSHUnknownHostError
+    assert type(e) is HostKeyUnknownError
 
 
 @pytest_twisted.ensureDeferred
@@ -178,7 +189,7 @@ async def test_unknown_host_cb_runs_on_the_reactor_and_may_return_a_deferred(
 
     path = tmp_path / "known_hosts"
     e = await connect_fails(server, known_hosts=str(path), unknown_host_cb=cb)
-    assert type(e) is SSHUnknownHostError
+    assert type(e) is HostKeyUnknownError
     await connect_ok(server, known_hosts=str(path), unknown_host_cb=cb)
     assert not path.exists()  # accepted, not stored: accept_new was not given
     await connect_ok(server, known_hosts=str(path), unknown_host_cb=cb, accept_new=True)

@@ -67,6 +67,13 @@ class FakeSession:
         self._closing = threading.Event()
         self._end: List[Callable[[Optional[Exception]], None]] = []
 
+    #: As a session's thread would, the fake runs a submitted job at once.
+    submit_always = False
+    jobs_outstanding = False
+
+    def submit(self, job: Any) -> None:
+        job.run()
+
     def mark_closing(self) -> None:
         self._closing.set()
 

@@ -22,7 +22,8 @@ from ncclient_twisted._cli._operations import config_element, rpc_element
 from ncclient_twisted._cli._output import Outcome, Output, pretty_xml
 from ncclient_twisted._cli._progress import PlainProgress, Progress, make_progress
 from ncclient_twisted._cli._subscribe import parse_until
-from ncclient_twisted._cli._targets import InventoryError, Target, parse_inventory
+from ncclient_twisted.inventory import InventoryError, Target, parse_inventory
+from ncclient_twisted.transport.errors import HostResolutionError
 from tests.support.cli import cli_env, run_cli_sync
 
 # -- inventories -----------------------------------------------------------------------------
@@ -130,12 +131,15 @@ def test_one_line_descriptions() -> None:
         "<error-message>held by 7</error-message></rpc-error>"
     ))  # fmt: skip
     assert describe(rpc_error) == "rpc-error: lock-denied: held by 7"
-    assert describe(AuthenticationError("bad things")) == "authentication failed"
+    assert describe(AuthenticationError("bad things")) == "authentication failed: bad things"
     assert describe(TimeoutExpiredError("x"), 2.5) == "timeout after 2.5 s"
     assert describe(ConnectionRefusedError(111, "Connection refused")) == "connection refused"
     assert describe(
         socket.gaierror(-2, "Name or service not known")
-    ) == "unknown host: Name or service not known"
+    ) == "could not resolve hostname: Name or service not known"
+    assert describe(
+        HostResolutionError.of("h.invalid", -2, "Name or service not known")
+    ) == "Could not resolve hostname h.invalid: Name or service not known"
     assert describe(SSHUnknownHostError("[h]:830", "aa:bb")).startswith("host key not trusted (MD5 aa:bb)")
     assert describe(ValueError("odd\nsecond line")) == "ValueError: odd"
 
@@ -166,7 +170,7 @@ def test_finish_json_lines_failures_and_exit_status() -> None:
     )
     assert status == 1
     first, second = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert first == {"host": "a", "port": 830, "name": "A", "ok": True, "error": None, "latency": 0.001235}
+    assert first == {"host": "a", "port": 830, "name": "A", "ok": True, "error": None, "latency_s": 0.001235}
     assert second["error"] == "authentication failed"
     assert "FAILED b:830: authentication failed\n" in err.getvalue()
     assert "2 devices: 1 ok, 1 failed" in err.getvalue()

@@ -93,3 +93,34 @@ def test_io_is_checked_and_auto_is_resolved_at_the_call() -> None:
     assert chosen.io == "threads"
     with pytest.raises(ValueError):
         ConnectOptions.parse("ssh", ThreadedSSHSession, (), {"host": "h", "io": "fibres"})
+
+
+def test_each_transport_fills_its_group_with_its_defaults() -> None:
+    from ncclient_twisted.options import SSHOptions, TLSOptions, UnixOptions
+    from ncclient_twisted.transport.threads.sockets import ThreadedTLSSession, ThreadedUnixSocketSession
+
+    ssh = parse("h")
+    assert (ssh.host, ssh.port, ssh.timeout) == ("h", 830, None)
+    assert ssh.ssh.allow_agent and ssh.ssh.hostkey_verify and ssh.ssh.look_for_keys
+    assert ssh.ssh.keepalive is None and ssh.ssh.keepalive_count_max == 3 and ssh.tls == TLSOptions()
+    tls = ConnectOptions.parse("tls", ThreadedTLSSession, (), {"host": "h", "certfile": "c"})
+    assert (tls.host, tls.port, tls.tls.certfile, tls.tls.check_hostname) == ("h", 6513, "c", True)
+    assert tls.ssh == SSHOptions()
+    assert ConnectOptions.parse("tls", ThreadedTLSSession, (), {"host": "h", "port": None}).port == 6513
+    uds = ConnectOptions.parse("uds", ThreadedUnixSocketSession, ("/run/nc.sock",), {"timeout": 5})
+    assert uds.uds == UnixOptions(path="/run/nc.sock", timeout=5.0) and uds.port is None
+
+
+def test_positional_arguments_fill_the_group_by_name() -> None:
+    o = parse("h", "2022", 7)
+    assert (o.ssh.host, o.ssh.port, o.ssh.timeout) == ("h", 2022, 7.0)
+    assert o.args == ("h", "2022", 7)  # ncclient's, unchanged
+    assert not {"host", "port", "timeout"} & set(o.session_kwds)
+    with pytest.raises(ValueError, match="port"):
+        parse("h", port="ssh")
+
+
+def test_the_groups_repr_shows_no_secret() -> None:
+    o = parse("h", password="secret", environment={"TOKEN": "secret2"})
+    assert "secret" not in repr(o.ssh)
+

@@ -88,8 +88,8 @@ class ReactorConnector:
 
     @property
     def _timeout(self) -> float:
-        timeout = self.options.session_kwds.get("timeout")
-        return DEFAULT_HELLO_TIMEOUT if timeout is None else float(timeout)
+        timeout = self.options.timeout
+        return DEFAULT_HELLO_TIMEOUT if timeout is None else timeout
 
     def _describe(self) -> str:
         return "the server"
@@ -248,12 +248,12 @@ class ReactorUnixConnector(ReactorConnector):
     error = UnixSocketError
 
     def _describe(self) -> str:
-        return repr(self.options.session_kwds.get("path"))
+        return repr(self.options.uds.path)
 
     def _open(self, session: "ReactorSession", ready: "Deferred[None]") -> "Deferred[Any]":
         from ncclient_twisted.transport.reactor.stream import NetconfStreamProtocol
 
-        path = self.options.session_kwds.get("path") or (self.options.args[0] if self.options.args else None)
+        path = self.options.uds.path
         if not path:
             return fail(UnixSocketError("Missing socket path"))
         endpoint = UNIXClientEndpoint(self.reactor, path, timeout=self._timeout)
@@ -305,7 +305,9 @@ def _connect_error(f: Failure, host: str, port: int, error: Callable[[str], Exce
     if limit is not None:
         return Failure(limit)
     if f.check(DNSLookupError):
-        return Failure(HostResolutionError(None, "Could not resolve %s: %s" % (host, f.value)))
+        # Twisted's resolver keeps no reason; getaddrinfo's for a name with no address
+        # (EAI_NONAME) is what OpenSSH prints, and what the threads transport gives.
+        return Failure(HostResolutionError.of(host, socket.EAI_NONAME, "Name or service not known"))
     if f.check(TimeoutError):  # the connect's timeout: said as the threads transport says it
         return Failure(error("Could not open socket to %s:%s (timed out)" % (host, port)))
     if f.check(ConnectError):

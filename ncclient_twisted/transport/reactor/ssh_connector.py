@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import socket
 from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple
 
 from ncclient.transport.errors import SSHError
@@ -79,29 +78,24 @@ class ReactorSSHConnector(ReactorConnector):
 
     @property
     def _timeout(self) -> float:
-        if self.options.session_kwds.get("timeout") is None and self._config_timeout:
+        if self.options.ssh.timeout is None and self._config_timeout:
             return float(self._config_timeout)
         return super()._timeout
 
     def _describe(self) -> str:
-        return "%s:%s" % (self.options.host, self.options.port)
+        return "%s:%s" % (self.options.ssh.host, self.options.ssh.port)
 
     def _host_key_check(self, host: str, port: int, known_hosts_file: Optional[str] = None) -> "HostKeyCheck":
-        o = self.options
-        kwds = o.session_kwds
-        policy = host_key_policy(self.reactor, o, port)
+        policy = host_key_policy(self.reactor, self.options, port)
         if policy is None:
             return lambda blob: succeed(True)
-        pinned = kwds.get("hostkey_b64")
-
-        return _PolicyCheck(policy, host, pinned, known_hosts_file)
+        return _PolicyCheck(policy, host, self.options.ssh.hostkey_b64, known_hosts_file)
 
     def _open(self, session: "ReactorSession", ready: "Deferred[None]") -> "Deferred[Any]":
-        o = self.options
-        kwds = o.session_kwds
-        if not (o.host or kwds.get("sock") is not None or kwds.get("sock_fd") is not None):
+        o = self.options.ssh
+        if not (o.host or o.sock is not None or o.sock_fd is not None):
             return fail(SSHError("Missing host, socket or socket fd"))
-        ssh_config = kwds.get("ssh_config")
+        ssh_config = o.ssh_config
         if ssh_config is None or ssh_config is False:
             return self._connect(session, ready, None)
         from ncclient_twisted.transport.sshconfig import read_ssh_config
@@ -120,16 +114,15 @@ class ReactorSSHConnector(ReactorConnector):
         from ncclient_twisted.transport.reactor.ssh import ClientTransport
         from ncclient_twisted.transport.reactor.userauth import connect_agent
 
-        o = self.options
-        kwds = o.session_kwds
-        host = o.host
-        username = kwds.get("username")
-        key_filename = kwds.get("key_filename")
+        o = self.options.ssh
+        host = o.host or ""
+        username = o.username
+        key_filename = o.key_filename
         config_key_files: Sequence[str] = ()
         known_hosts_file: Optional[str] = None
         compression = False
         if config is not None:
-            if config.has_proxy_command and kwds.get("sock") is None and kwds.get("sock_fd") is None:
+            if config.has_proxy_command and o.sock is None and o.sock_fd is None:
                 return fail(
                     NotImplementedError(
                         "the ssh_config entry of %s has a ProxyCommand, which io='reactor' does not "
@@ -143,22 +136,22 @@ class ReactorSSHConnector(ReactorConnector):
             self._config_timeout = config.connect_timeout
             known_hosts_file = config.user_known_hosts_file
             compression = config.compression
-        port = int(o.port)
+        port = o.port
         username = username or getpass.getuser()
-        password = kwds.get("password")
+        password = o.password
         reactor: Any = self.reactor
 
-        agent_path = os.environ.get("SSH_AUTH_SOCK") if kwds.get("allow_agent", True) else None
+        agent_path = os.environ.get("SSH_AUTH_SOCK") if o.allow_agent else None
         agent: List[Any] = [None]
 
-        environment = environment_requests(kwds.get("environment"))
-        auth_handler = interactive_handler(reactor, kwds.get("auth_handler"))
+        environment = environment_requests(o.environment)
+        auth_handler = interactive_handler(reactor, o.auth_handler)
 
         def keys_loaded(private_keys: List[Any]) -> "Deferred[Any]":
-            sock: Optional[socket.socket] = kwds.get("sock")  # call home: the connection accepted
-            if sock is None and kwds.get("sock_fd") is not None:
+            sock = o.sock  # call home: the connection accepted
+            if sock is None and o.sock_fd is not None:
                 try:
-                    sock = _socket_from_fd(kwds["sock_fd"])
+                    sock = _socket_from_fd(o.sock_fd)
                 except Exception:
                     return fail()
             # Without a host (a socket given), host keys are filed under the peer's address.
@@ -183,10 +176,10 @@ class ReactorSSHConnector(ReactorConnector):
             factory = _Factory(build, self._protocols)
             if sock is not None:
                 return _adopt(reactor, sock, factory)
-            endpoint = _tcp_endpoint(reactor, host, port, self._timeout, kwds.get("bind_addr"))
+            endpoint = _tcp_endpoint(reactor, host, port, self._timeout, o.bind_addr)
             return endpoint.connect(factory).addErrback(_connect_error, host, port)
 
-        look_for_keys = bool(kwds.get("look_for_keys", True))
+        look_for_keys = bool(o.look_for_keys)
         if key_filename or config_key_files or (look_for_keys and default_key_files()):
             # Reading (and decrypting) key files may take long: on the pool.
             loading = runtime_for(self.reactor).run(
@@ -208,7 +201,7 @@ class ReactorSSHConnector(ReactorConnector):
         return loading.addCallback(keys_loaded)
 
     def _started(self, session: "ReactorSession") -> None:
-        o = self.options
+        o = self.options.ssh
         if not o.keepalive:
             return
         t: "ClientTransport" = self._protocols[-1]

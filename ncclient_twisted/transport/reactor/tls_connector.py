@@ -34,15 +34,15 @@ class ReactorTLSConnector(ReactorConnector):
     error = TLSError
 
     def _describe(self) -> str:
-        return "%s:%s" % (self.options.host, self.options.session_kwds.get("port", 6513))
+        return "%s:%s" % (self.options.tls.host, self.options.tls.port)
 
-    def _tls_options(self) -> Any:
-        kwds = self.options.session_kwds
+    def _tls_options(self, host: str) -> Any:
+        o = self.options.tls
         try:
             from twisted.internet import ssl
         except ImportError as e:  # pragma: no cover - twisted[tls] is in the test extra
             raise NotImplementedError("io='reactor' over TLS needs twisted[tls] (pyOpenSSL): %s" % e) from e
-        certfile, keyfile, ca_certs = kwds.get("certfile"), kwds.get("keyfile"), kwds.get("ca_certs")
+        certfile, keyfile, ca_certs = o.certfile, o.keyfile, o.ca_certs
         if not certfile:
             raise TLSError("Missing client certificate file")
         try:
@@ -67,9 +67,9 @@ class ReactorTLSConnector(ReactorConnector):
                 raise TLSError("Bad Certification Authority file") from None
         else:
             trust = ssl.platformTrust()
-        versions = tls_versions(kwds.get("protocol"))
-        if kwds.get("check_hostname", True):
-            name = kwds.get("server_hostname") or self.options.host
+        versions = tls_versions(o.protocol)
+        if o.check_hostname:
+            name = o.server_hostname or host
             return ssl.optionsForClientTLS(
                 name, trustRoot=trust, clientCertificate=client, extraCertificateOptions=versions
             )
@@ -82,22 +82,21 @@ class ReactorTLSConnector(ReactorConnector):
 
         from ncclient_twisted.transport.reactor.stream import NetconfStreamProtocol
 
-        o = self.options
-        host = o.host
+        o = self.options.tls
+        host, port = o.host, o.port
         if not host:
             return fail(TLSError("Missing host"))
-        port = int(o.session_kwds.get("port") or 6513)
         try:
-            options = self._tls_options()
+            options = self._tls_options(host)
         except Exception:
             return fail()
         factory = _Factory(lambda: NetconfStreamProtocol(session, ready, TLSError), self._protocols)
-        if o.session_kwds.get("sock") is not None:  # call home: the connection accepted
+        if o.sock is not None:  # call home: the connection accepted
             from twisted.protocols.tls import TLSMemoryBIOFactory
 
             tls = TLSMemoryBIOFactory(options, True, factory)
-            return _adopt(self.reactor, o.session_kwds["sock"], tls)
-        tcp = _tcp_endpoint(self.reactor, host, port, self._timeout, o.session_kwds.get("bind_addr"))
+            return _adopt(self.reactor, o.sock, tls)
+        tcp = _tcp_endpoint(self.reactor, host, port, self._timeout, o.bind_addr)
         endpoint = wrapClientTLS(options, tcp)
         return endpoint.connect(factory).addErrback(_connect_error, host, port, TLSError)
 

@@ -154,14 +154,14 @@ class SSHConnector(ThreadsConnector):
         device_handler.add_additional_ssh_connect_params(self.options.session_kwds)
 
     def _policy(self, session: Any) -> Optional[HostKeyPolicy]:
-        policy = host_key_policy(self.reactor, self.options, self.options.port)
+        policy = host_key_policy(self.reactor, self.options, self.options.ssh.port)
         if policy is not None:
             session.use_hostkey_policy(policy)
         return policy
 
     def connect_session(self, session: Any) -> None:
-        o = self.options
-        kwds = dict(o.session_kwds)
+        o = self.options.ssh
+        kwds = dict(self.options.session_kwds)  # what goes to ncclient's connect
         policy = self._policy(session)
         if policy is not None:
             kwds["unknown_host_cb"] = policy.unknown_host
@@ -169,11 +169,11 @@ class SSHConnector(ThreadsConnector):
         host, port = o.host, o.port
         sock: Optional[QuietSocket] = None
         opened = False
-        if isinstance(kwds.get("sock"), QuietSocket):
-            sock = kwds["sock"]
-        elif host and not ({"sock", "sock_fd", "ssh_config"} & {k for k, v in kwds.items() if v}):
+        if isinstance(o.sock, QuietSocket):
+            sock = o.sock
+        elif host and not (o.sock or o.sock_fd or o.ssh_config):
             cls = CountingSocket if interval else QuietSocket
-            sock = open_socket(host, port, kwds.get("timeout"), kwds.get("bind_addr"), cls)
+            sock = open_socket(host, port, o.timeout, o.bind_addr, cls)
             kwds["sock"] = sock
             opened = True
         if interval and isinstance(sock, CountingSocket):
@@ -192,7 +192,7 @@ class SSHConnector(ThreadsConnector):
         given = sock
         untrack = runtime_for(self.reactor).track_connect(lambda: _shut_down(session, given))
         try:
-            session.connect(*o.args, **kwds)
+            session.connect(*self.options.args, **kwds)
         except BaseException:
             if opened and sock is not None:
                 sock.close()
@@ -208,7 +208,7 @@ def _shut_down(session: Any, sock: Optional[socket.socket]) -> None:
     paramiko's thread, and ncclient's connect fails at once); never blocks. The socket
     is closed by the connect's own failure path."""
     if sock is None:  # ncclient's own socket (sock_fd, ssh_config): paramiko's, if any yet
-        sock = getattr(getattr(session, "_transport", None), "sock", None)
+        sock = getattr(getattr(session, "transport", None), "sock", None)
     shutdown = getattr(sock, "shutdown", None)
     if shutdown is not None:
         try:

@@ -87,6 +87,8 @@ class WakeOnSendSession(MessageDispatch, Session):
 
     #: ncclient's message parser (set by its ``connect``).
     parser: Any
+    #: The manager submits a request only while others are in flight (see ``submit``).
+    submit_always = False
 
     def __init__(self, device_handler: Any, hooks: Optional[SessionHooks] = None) -> None:
         super().__init__(device_handler)

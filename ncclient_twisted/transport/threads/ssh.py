@@ -55,14 +55,14 @@ class ThreadedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
             try:
                 super().connect(*args, **kwds)
             except BaseException:
-                transport = getattr(self, "_transport", None)
+                transport = self.transport
                 if transport is not None:
                     end_handshake_timer(transport)  # nothing waits on it now
                 raise
         except NCClientError:
             raise
         except (EOFError, OSError, paramiko.SSHException) as e:
-            if getattr(self, "_transport", None) is None:
+            if self.transport is None:
                 raise  # before the SSH transport
             what = getattr(e, "text", None) or str(e) or type(e).__name__  # ChannelException: text
             raise SSHError("SSH handshake failed: %s" % what) from e
@@ -81,7 +81,7 @@ class ThreadedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
             super()._auth(username, password, *args, **kwds)
         except AuthenticationError as e:
             raise AuthenticationError(self._auth_failure(username, password, *args, **kwds)) from e
-        transport = self._transport
+        transport = self.transport
         if transport is None or transport.is_authenticated():
             return
         # ncclient returns after a key the server took as a partial success.
@@ -139,7 +139,7 @@ class ThreadedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
         ``None`` when it cannot be asked."""
         import paramiko
 
-        transport = self._transport
+        transport = self.transport
         if transport is None or not transport.is_active():
             return None
         transport.auth_timeout = min(transport.auth_timeout or OFFERED_TIMEOUT, OFFERED_TIMEOUT)
@@ -166,7 +166,7 @@ class ThreadedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
     def _can_write_now(self, size: int) -> bool:
         # paramiko's Channel.send is thread-safe; it waits only for the peer's window
         # and for a key exchange in progress (clear_to_send): neither may be the case.
-        channel, transport = self._channel, self._transport
+        channel, transport = self._channel, self.transport
         return (
             channel is not None
             and transport is not None
@@ -185,19 +185,19 @@ class ThreadedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
         return channel is None or (bool(channel.closed) and not channel.recv_ready())
 
     def _interrupt_transport(self) -> None:
-        transport = self._transport
+        transport = self.transport
         if transport is not None and transport.is_active():
             transport.close()
 
     def _close_transport(self) -> None:
-        transport = self._transport
+        transport = self.transport
         if transport is not None and transport.is_active():
             transport.close()
         if self._channel is not None:
             self._channel.close()
 
     def _reap_transport(self) -> None:
-        transport = self._transport
+        transport = self.transport
         if (
             transport is not None
             and transport.is_alive()

@@ -92,7 +92,7 @@ def open_socket(
     try:
         addresses = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM)
     except socket.gaierror as e:
-        raise HostResolutionError(e.errno, "Could not resolve %s: %s" % (host, e.strerror)) from e
+        raise HostResolutionError.of(host, e.errno, e.strerror or str(e)) from e
     for af, socktype, proto, _, sa in addresses:
         try:
             sock = cls(af, socktype, proto)

@@ -1,4 +1,11 @@
-"""The devices a command runs on: ``--host`` for one, ``--inventory FILE`` for many.
+"""Inventories: the devices of a YAML or CSV file, checked, with ``connect`` keywords for each.
+
+The CLI's ``--inventory FILE`` reads this format, and a program can too::
+
+    from ncclient_twisted import inventory, manager
+
+    for target in inventory.load_inventory("devices.yaml"):
+        m = await manager.connect(**target.connect_kwargs())
 
 An inventory is YAML (or JSON) or CSV. YAML: a list of devices, or a mapping with
 ``devices:`` (the list) and optional ``defaults:`` (keys every device inherits)::
@@ -13,7 +20,10 @@ CSV: a header line naming the columns (``host`` is required; ``port``, ``usernam
 ``device_params`` is a handler name (``junos``) or a JSON object.
 
 ``credentials`` is a reference, never a secret: ``env:VAR``, ``file:PATH``, ``key:PATH``
-(an SSH private key), ``agent`` (the SSH agent and ``~/.ssh`` keys) or ``prompt``.
+(an SSH private key), ``agent`` (the SSH agent and ``~/.ssh`` keys) or ``prompt``. Anything
+else is refused when the file is loaded, and the message does not repeat it (it may be a
+password written where a reference belongs). References are resolved when
+:meth:`Target.connect_kwargs` or :func:`resolve_credentials` is called, not at load time.
 """
 
 from __future__ import annotations
@@ -21,19 +31,111 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import yaml
 
-__all__ = ["DEFAULT_PORT", "InventoryError", "Target", "load_inventory", "parse_inventory"]
+__all__ = [
+    "DEFAULT_PORT",
+    "REFERENCE_FORMS",
+    "CredentialError",
+    "Credentials",
+    "InventoryError",
+    "Target",
+    "is_reference",
+    "load_inventory",
+    "parse_device_params",
+    "parse_inventory",
+    "resolve_credentials",
+]
 
 DEFAULT_PORT = 830
 FIELDS = ("host", "port", "username", "credentials", "device_params", "name")
+#: The forms a ``credentials`` field may take, as messages list them.
+REFERENCE_FORMS = "env:VAR, file:PATH, key:PATH, agent or prompt"
+_PREFIXED = ("env", "file", "key")
+_BARE = ("agent", "prompt")
 
 
 class InventoryError(ValueError):
     """An inventory that cannot be used; the message names the file and the entry."""
+
+
+class CredentialError(ValueError):
+    """A credentials reference that cannot be resolved (the message holds no secret)."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Keyword arguments for ``connect``; the password is kept out of ``repr``."""
+
+    password: Optional[str] = field(default=None, repr=False)
+    key_filename: Optional[str] = None
+    agent: bool = False
+
+    def connect_kwargs(self) -> Dict[str, Any]:
+        """``password``/``key_filename``, and the agent and ``~/.ssh`` keys only for ``agent``."""
+        kw: Dict[str, Any] = {"allow_agent": self.agent, "look_for_keys": self.agent}
+        if self.password is not None:
+            kw["password"] = self.password
+        if self.key_filename is not None:
+            kw["key_filename"] = self.key_filename
+        return kw
+
+
+def is_reference(value: str) -> bool:
+    """Whether *value* has the form of a credentials reference (see :data:`REFERENCE_FORMS`)."""
+    kind, colon, rest = value.partition(":")
+    return value in _BARE or (bool(colon) and kind in _PREFIXED and bool(rest))
+
+
+def _read_secret_file(path: str) -> str:
+    try:
+        with open(os.path.expanduser(path), encoding="utf-8") as f:
+            return f.read().rstrip("\r\n")
+    except OSError as e:
+        raise CredentialError("cannot read password file %s: %s" % (path, e.strerror or e)) from None
+
+
+def _from_env(name: str) -> str:
+    value = os.environ.get(name)
+    if value is None:
+        raise CredentialError("environment variable %s is not set" % name)
+    return value
+
+
+def _no_prompt(username: str) -> str:
+    raise CredentialError("credentials 'prompt' needs a prompt function (none given)")
+
+
+def resolve_credentials(
+    reference: str, username: Optional[str] = None, prompt: Callable[[str], str] = _no_prompt
+) -> Credentials:
+    """The credentials a reference names, read now (blocking: files, environment, a prompt).
+
+    :param reference: ``env:VAR``, ``file:PATH``, ``key:PATH``, ``agent`` or ``prompt``.
+    :param username: Passed to *prompt*, to say whose password is asked for.
+    :param prompt: Asks for a password; called for ``prompt`` only.
+    :raises CredentialError: The reference is unknown or names nothing usable; the message
+        names the variable or file, never a secret, and never repeats an unknown reference.
+    """
+    kind, _, value = reference.partition(":")
+    if not is_reference(reference):
+        raise CredentialError("unknown credentials reference (use %s)" % REFERENCE_FORMS)
+    if kind == "env":
+        return Credentials(password=_from_env(value))
+    if kind == "file":
+        return Credentials(password=_read_secret_file(value))
+    if kind == "key":
+        path = os.path.expanduser(value)
+        if not os.path.isfile(path):
+            raise CredentialError("key file %s does not exist" % path)
+        return Credentials(key_filename=path)
+    if reference == "agent":
+        return Credentials(agent=True)
+    return Credentials(password=prompt(username or ""))
 
 
 @dataclass(frozen=True)
@@ -46,6 +148,28 @@ class Target:
     credentials: Optional[str] = None
     device_params: Optional[Mapping[str, Any]] = None
     name: Optional[str] = None
+
+    def connect_kwargs(self, credentials: Optional[Credentials] = None) -> Dict[str, Any]:
+        """Keywords for ``manager.connect`` (host, port, username, device_params, credentials).
+
+        :param credentials: What to authenticate with; default: this device's reference
+            resolved now (:func:`resolve_credentials`), or the SSH agent and ``~/.ssh`` keys
+            when it has none, as ``ssh`` does.
+        :raises CredentialError: The reference cannot be resolved.
+        """
+        if credentials is None:
+            credentials = (
+                resolve_credentials(self.credentials, self.username)
+                if self.credentials
+                else Credentials(agent=True)
+            )
+        kw: Dict[str, Any] = {"host": self.host, "port": self.port}
+        if self.username is not None:
+            kw["username"] = self.username
+        if self.device_params is not None:
+            kw["device_params"] = dict(self.device_params)
+        kw.update(credentials.connect_kwargs())
+        return kw
 
     @property
     def address(self) -> str:
@@ -75,6 +199,7 @@ def _port(value: Any, where: str) -> int:
 
 
 def parse_device_params(value: Any, where: str) -> Optional[Mapping[str, Any]]:
+    """A ``device_params`` value: a handler name (``junos``), a JSON object, or a mapping."""
     if value is None or value == "":
         return None
     if isinstance(value, Mapping):
@@ -93,7 +218,19 @@ def parse_device_params(value: Any, where: str) -> Optional[Mapping[str, Any]]:
     raise InventoryError("%s: device_params must be a handler name or a mapping" % where)
 
 
+def _credentials(value: Any, where: str) -> Optional[str]:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not is_reference(value):
+        # Not repeated: a password written where a reference belongs would be echoed.
+        raise InventoryError(
+            "%s: credentials must be a reference: %s (the value is not shown)" % (where, REFERENCE_FORMS)
+        )
+    return value
+
+
 def target_from_mapping(entry: Mapping[str, Any], where: str) -> Target:
+    """One device from an inventory entry; *where* prefixes every message."""
     unknown = sorted(set(entry) - set(FIELDS))
     if unknown:
         raise InventoryError(
@@ -112,7 +249,7 @@ def target_from_mapping(entry: Mapping[str, Any], where: str) -> Target:
         host=host.strip(),
         port=DEFAULT_PORT if port is None or port == "" else _port(port, where),
         username=text("username"),
-        credentials=text("credentials"),
+        credentials=_credentials(entry.get("credentials"), where),
         device_params=parse_device_params(entry.get("device_params"), where),
         name=text("name"),
     )
@@ -122,7 +259,11 @@ def _parse_yaml(text: str, source: str) -> List[Target]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise InventoryError("%s: not valid YAML: %s" % (source, e)) from None
+        # PyYAML's own text quotes the offending line, which may hold a secret.
+        mark = getattr(e, "problem_mark", None)
+        place = "line %d, column %d: " % (mark.line + 1, mark.column + 1) if mark is not None else ""
+        problem = getattr(e, "problem", None) or "cannot be parsed"
+        raise InventoryError("%s: not valid YAML: %s%s" % (source, place, problem)) from None
     defaults: Mapping[str, Any] = {}
     if isinstance(data, Mapping):
         defaults = data.get("defaults") or {}
@@ -176,7 +317,10 @@ def parse_inventory(text: str, source: str = "inventory", fmt: Optional[str] = N
 
 
 def load_inventory(path: str) -> List[Target]:
-    """Read and parse an inventory file (before the reactor runs)."""
+    """The devices of the inventory file at *path* (reads it: call before the reactor runs).
+
+    :raises InventoryError: The file cannot be read or is not a valid inventory.
+    """
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
