@@ -13,12 +13,12 @@ from typing import Any, List
 
 import pytest
 import pytest_twisted
-from cryptography.hazmat.primitives import serialization
 from ncclient.transport.errors import AuthenticationError, SSHError, SSHUnknownHostError
 from twisted.internet import defer
 
 from ncclient_twisted import HostKeyChangedError, manager, testing
 from tests.support.helpers import bounded, reactor
+from tests.support.hostkeys import write_private_key
 from tests.support.transports import connect
 
 
@@ -61,13 +61,7 @@ async def test_wrong_password_is_an_authentication_error(server: Any) -> None:
 @pytest_twisted.ensureDeferred
 async def test_public_key_authentication(tmp_path: Any) -> None:
     key = testing.generate_key("ed25519")
-    path = os.path.join(str(tmp_path), "id_ed25519")
-    with open(path, "wb") as f:
-        f.write(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
-            )
-        )
+    path = write_private_key(os.path.join(str(tmp_path), "id_ed25519"), key)
     server = await testing.serve(
         reactor(), users={"admin": "not-this"}, authorized_keys={"admin": [key.public_key()]}
     )
@@ -217,14 +211,7 @@ def ssh_agent(tmp_path: Any) -> Any:
     if shutil.which("ssh-agent") is None or shutil.which("ssh-add") is None:
         pytest.skip("no ssh-agent here (openssh-client)")
     key = testing.generate_key("ed25519")
-    path = os.path.join(str(tmp_path), "id_agent")
-    with open(path, "wb") as f:
-        f.write(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
-            )
-        )
-    os.chmod(path, 0o600)
+    path = write_private_key(os.path.join(str(tmp_path), "id_agent"), key)
     sock = os.path.join(str(tmp_path), "agent.sock")
     # Without -D the agent forks once its socket listens and prints its pid: no waiting.
     started = subprocess.run(["ssh-agent", "-s", "-a", sock], capture_output=True, text=True, timeout=30)

@@ -22,7 +22,6 @@ from typing import Any, AsyncIterator, Callable, List, Optional, Tuple, TypeVar
 import paramiko
 import pytest
 import pytest_twisted
-from cryptography.hazmat.primitives import serialization
 from lxml import etree
 from ncclient import manager as nc_manager
 from ncclient.operations import RPCError
@@ -33,6 +32,7 @@ from twisted.internet.threads import deferToThread
 from ncclient_twisted import manager, testing
 from ncclient_twisted.testing import _schemas
 from tests.support.helpers import ProcessOutput
+from tests.support.hostkeys import write_private_key
 from tests.support.server import fast_ncclient  # noqa: F401  (autouse fixture)
 
 reactor: Any = _reactor
@@ -187,16 +187,10 @@ def error_tags(reply: etree._Element) -> List[str]:
 
 
 def _ssh_files(tmp_path: Path, server: testing.NetconfServer, key: Any) -> Tuple[str, str]:
-    key_file = tmp_path / "id_ed25519"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
-        )
-    )
-    key_file.chmod(0o600)
+    key_file = write_private_key(tmp_path / "id_ed25519", key)
     known = tmp_path / "known_hosts"
     known.write_text(server.known_hosts_line + "\n")
-    return str(key_file), str(known)
+    return key_file, str(known)
 
 
 @pytest.mark.skipif(shutil.which("ssh") is None, reason="OpenSSH's ssh client is not installed")
