@@ -14,12 +14,11 @@ from ncclient.transport.errors import (
     TransportError,
 )
 from twisted.internet import defer, task
-from twisted.internet.defer import CancelledError
 
 from ncclient_twisted import manager, testing
 from ncclient_twisted.testing import Fault
 from tests.support.helpers import WAIT, bounded, child_server, reactor, wait_until
-from tests.support.transports import connect, on_both_transports
+from tests.support.transports import connect, on_both_transports, time_out_and_cancel
 
 CONFIG = (
     '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
@@ -49,13 +48,7 @@ async def test_timeout_and_cancel_forget_the_request(server: Any) -> None:
     server.faults.add(Fault.delay("get-config", 1.0, count=2))
     async with await connect(server) as m:
         m.timeout = 0.2
-        with pytest.raises(TimeoutExpiredError):
-            await bounded(m.get_config(source="running"))
-        d = m.get_config(source="running")
-        d.cancel()
-        with pytest.raises(CancelledError):
-            await d
-        assert m.pending_requests == 0
+        await time_out_and_cancel(m)
         m.timeout = WAIT
         # Both late replies arrive (after 1 s) and are dropped; the session goes on.
         assert await wait_until(lambda: m.replies_dropped == 2)

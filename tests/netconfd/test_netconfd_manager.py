@@ -19,12 +19,11 @@ from ncclient.transport.errors import (
     TransportError,
 )
 from twisted.internet import defer, task
-from twisted.internet.defer import CancelledError
 
 from ncclient_twisted import manager
 from tests.support.helpers import bounded, session_threads
 from tests.support.netconfd import TEST_NS
-from tests.support.transports import connect, on_both_transports
+from tests.support.transports import connect, on_both_transports, time_out_and_cancel
 
 
 @pytest.fixture
@@ -145,13 +144,7 @@ async def test_timeout_then_late_reply_is_dropped_and_session_survives(
     try:
         os.kill(netconfd_private.netconfd_pid, signal.SIGSTOP)
         try:
-            with pytest.raises(TimeoutExpiredError):
-                await bounded(m.get_config(source="running"))
-            slow = m.get_config(source="running")
-            slow.cancel()
-            with pytest.raises(CancelledError):
-                await slow
-            assert m.pending_requests == 0
+            await time_out_and_cancel(m)
         finally:
             os.kill(netconfd_private.netconfd_pid, signal.SIGCONT)
         m.timeout = WAIT

@@ -1,8 +1,13 @@
-"""Running one test on both transports, and the one ``connect`` the tests share."""
+"""Running one test on both transports, the one ``connect`` the tests share, and what tests
+of any server do with the session it gives."""
 
 from __future__ import annotations
 
 from typing import Any, Dict
+
+import pytest
+from ncclient.operations import TimeoutExpiredError
+from twisted.internet.defer import CancelledError
 
 from ncclient_twisted import manager
 from tests.support.helpers import WAIT, bounded
@@ -47,3 +52,15 @@ async def connect(server: Any, *args: Any, within: float = WAIT, **kw: Any) -> m
     """A ``Manager`` connected (bounded by *within* seconds) with
     ``server.connect_kwargs(*args, **kw)`` (``io=...`` among them)."""
     return await bounded(manager.connect(**server.connect_kwargs(*args, **kw)), within)
+
+
+async def time_out_and_cancel(m: manager.Manager) -> None:
+    """A ``get-config`` times out and another is cancelled, on a server that has not
+    answered yet: each fails so, and neither is left pending."""
+    with pytest.raises(TimeoutExpiredError):
+        await bounded(m.get_config(source="running"))
+    d = m.get_config(source="running")
+    d.cancel()
+    with pytest.raises(CancelledError):
+        await d
+    assert m.pending_requests == 0
