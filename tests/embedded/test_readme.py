@@ -3,20 +3,12 @@ against netconfd: tests/netconfd/test_readme_netconfd.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Dict
 
 import pytest_twisted
 from twisted.internet import defer
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def readme_block(heading: str, index: int = 0) -> str:
-    """The *index*-th python code block under the README's *heading*."""
-    section = README.read_text().split(heading, 1)[1]
-    return section.split("```python\n")[index + 1].split("```", 1)[0]
-
+from tests.support.readme import README, readme_block
 
 EXAMPLE_CONFIG = (
     '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
