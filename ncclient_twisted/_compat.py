@@ -4,7 +4,8 @@ with the versions it was checked against (the ends of docs/compatibility.md, whi
 A new release is checked here first. What our subclasses use of their bases' privates
 as their own (attributes, hook methods) is listed in :data:`INHERITED`; any other use is
 a function here. ``tests/unit/test_reach_ins.py`` fails on a use outside this module that
-is not listed, and on a listed name the installed version lacks. (Twisted: none today.)
+is not listed, and on a listed name the installed version lacks. (Twisted: the Conch
+classes' ``_log``, which our SSH classes replace to log their chatter at debug.)
 """
 
 from __future__ import annotations
@@ -141,7 +142,12 @@ INHERITED: Dict[str, FrozenSet[str]] = {
             "_transport_read", "_transport_register", "_transport_write",
         }
     ),
-    "ncclient.transport.ssh.SSHSession": frozenset({"_auth", "_channel", "_host_keys"}),
+    "ncclient.transport.ssh.SSHSession": frozenset({"_auth", "_channel", "_host", "_host_keys"}),
     "ncclient.transport.tls.TLSSession": frozenset({"_host", "_socket"}),
     "ncclient.transport.unixSocket.UnixSocketSession": frozenset({"_socket"}),
+    # Twisted 22.10 and 26.10: a Logger class attribute (ncclient_twisted._logging.QuietLogger).
+    "twisted.conch.ssh.transport.SSHTransportBase": frozenset({"_log"}),
+    "twisted.conch.ssh.channel.SSHChannel": frozenset({"_log"}),
+    "twisted.conch.ssh.connection.SSHConnection": frozenset({"_log"}),
+    "twisted.conch.ssh.service.SSHService": frozenset({"_log"}),
 }

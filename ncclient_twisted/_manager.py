@@ -9,7 +9,6 @@ each reply fires its Deferred on the reactor thread: parsed on the session threa
 from __future__ import annotations
 
 import functools
-import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 import ncclient.manager as nc_manager
@@ -19,6 +18,7 @@ from ncclient.operations.rpc import RPC, RaiseMode
 from ncclient.transport.errors import TransportError
 from ncclient.xml_ import new_ele
 from twisted.internet.defer import CancelledError, Deferred, fail, maybeDeferred, succeed
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ncclient_twisted._compat import rpc_raise_mode
@@ -30,17 +30,16 @@ from ncclient_twisted.bridge.runtime import Runtime, resolve_reactor, runtime_fo
 from ncclient_twisted.locks import LockContext
 from ncclient_twisted.notifications import (
     DEFAULT_NOTIFICATION_BUFFER,
-    CallbackHandle,
-    Notification,
-    NotificationIterator,
+    NotificationAccess,
     NotificationQueue,
 )
+from ncclient_twisted.stats import SessionStats, manager_ended, new_request_counters, register_manager
 from ncclient_twisted.subscriptions import InterleaveError, NotificationRouter, SubscriptionOperations
 from ncclient_twisted.typed_operations import Reply, TypedOperations
 
 __all__ = ["Manager"]
 
-logger = logging.getLogger(__name__)
+logger = Logger(namespace=__name__)
 
 
 _NOT_ENDED: Any = object()
@@ -68,7 +67,7 @@ def _timed_out(result: Any, timeout: float) -> Any:
     raise TimeoutExpiredError("ncclient timed out while waiting for an rpc reply.")
 
 
-class Manager(TypedOperations, SubscriptionOperations, nc_manager.Manager):
+class Manager(TypedOperations, NotificationAccess, SubscriptionOperations, nc_manager.Manager):
     """ncclient's ``Manager`` whose operations return Deferreds.
 
     Every operation of :data:`ncclient.manager.OPERATIONS`, every vendor operation of the
@@ -124,6 +123,8 @@ class Manager(TypedOperations, SubscriptionOperations, nc_manager.Manager):
         for name, cls in self._vendor_operations.items():
             if hasattr(type(self), name):
                 setattr(self, name, functools.partial(self.execute, cls))
+        self._counters = new_request_counters()
+        register_manager(self)
         self._runtime.add(self)
         session.add_end_callback(self._session_thread_ended)
         if session.ended:
@@ -160,6 +161,18 @@ class Manager(TypedOperations, SubscriptionOperations, nc_manager.Manager):
         kwds: Dict[str, Any],
         raise_mode: Optional[int] = None,
         timeout: Any = _MANAGER_TIMEOUT,
+    ) -> "Deferred[Any]":
+        """Request *cls*; its outcome counted in :attr:`stats` (after any timeout's)."""
+        self._counters.request()
+        return self._request(cls, args, kwds, raise_mode, timeout).addBoth(self._counters.count)
+
+    def _request(
+        self,
+        cls: Type[RPC],
+        args: Tuple[Any, ...],
+        kwds: Dict[str, Any],
+        raise_mode: Optional[int],
+        timeout: Any,
     ) -> "Deferred[Any]":
         if self._listener.ended:
             # After the end, whatever the transport: TransportError, the reason its cause.
@@ -308,7 +321,7 @@ class Manager(TypedOperations, SubscriptionOperations, nc_manager.Manager):
 
         def close_transport(result: Any) -> "Deferred[Any]":
             closed = self._close_transport()
-            closed.addErrback(lambda f: logger.warning("closing the transport: %s", f.value))
+            closed.addErrback(lambda f: logger.warn("closing the transport: {error}", error=f.value))
             return closed.addCallback(lambda _: result)
 
         return d.addBoth(close_transport)
@@ -373,6 +386,7 @@ class Manager(TypedOperations, SubscriptionOperations, nc_manager.Manager):
             return
         self._end_reason = reason
         self._runtime.discard(self)
+        manager_ended(self)
         self._router.end(Failure(reason or TransportError("Session closed")), quiet=reason is None)
         if reason is not None and self._closing is None:
             # Not our close: the threads end by themselves; reap them off the reactor.
@@ -402,10 +416,10 @@ class Manager(TypedOperations, SubscriptionOperations, nc_manager.Manager):
     async def __aexit__(self, *exc_info: Any) -> bool:
         try:
             await self.close_session()
-        except Exception:
+        except Exception as e:
             if exc_info[1] is None and self._end_reason is _NOT_ENDED:
                 raise
-            logger.debug("close_session on exit failed", exc_info=True)
+            logger.debug("close_session on exit failed: {error!r}", error=e)
         return False
 
     def __enter__(self) -> "Manager":
@@ -420,48 +434,6 @@ class Manager(TypedOperations, SubscriptionOperations, nc_manager.Manager):
 
     # -- notifications and counters -----------------------------------------------
 
-    def take_notification(
-        self, block: bool = True, timeout: Optional[float] = None
-    ) -> "Deferred[Optional[Notification]]":
-        """A Deferred of the next ``Notification`` (``None`` on *timeout* or not *block*).
-
-        Once the session has ended and nothing is buffered, it fails with the reason.
-        """
-        return self._router.session_queue.take(block, timeout)
-
-    def notifications(self, until_complete: bool = True) -> NotificationIterator:
-        """``async for n in m.notifications():`` the session's notifications.
-
-        The loop ends when the session ends (after the buffered ones) and, with
-        *until_complete*, after a ``notificationComplete``.
-        """
-        return self._router.session_queue.iterate(until_complete)
-
-    def add_notification_callback(self, fn: Callable[[Notification], Any]) -> CallbackHandle:
-        """Call ``fn(notification)`` on the reactor thread for each notification.
-
-        While a callback is registered the session's notifications go to the callbacks
-        and are not buffered for :meth:`take_notification`. ``handle.remove()`` stops it.
-        """
-        return self._router.session_queue.add_callback(fn)
-
-    @property
-    def notifications_dropped(self) -> int:
-        """Notifications dropped because a buffer was full (oldest first), all streams."""
-        return self._router.session_queue.dropped + sum(
-            sub.dropped for sub in self._router.subscriptions.values()
-        )
-
-    @property
-    def last_event_time(self) -> Optional[str]:
-        """The ``eventTime`` of the last event received (to replay from after a reconnect)."""
-        return self._router.last_event_time
-
-    @property
-    def notification_router(self) -> NotificationRouter:
-        """The session's notification router (its streams and subscriptions)."""
-        return self._router
-
     @property
     def replies_dropped(self) -> int:
         """Replies dropped because no request waited for them."""
@@ -471,6 +443,25 @@ class Manager(TypedOperations, SubscriptionOperations, nc_manager.Manager):
     def pending_requests(self) -> int:
         """Requests sent and waiting for their reply."""
         return self._listener.pending
+
+    @property
+    def stats(self) -> SessionStats:
+        """This session's counters and gauges (a snapshot; read on the reactor thread)."""
+        c, session = self._counters, self._session
+        return SessionStats(
+            requests=c.requests,
+            replies=c.replies,
+            rpc_errors=c.rpc_errors,
+            timeouts=c.timeouts,
+            cancels=c.cancels,
+            failures=c.failures,
+            pending=self._listener.pending,
+            stray_replies_dropped=self._listener.replies_dropped,
+            notifications_delivered=self._router.delivered,
+            notifications_dropped=self.notifications_dropped,
+            bytes_received=session.bytes_received,
+            bytes_sent=session.bytes_sent,
+        )
 
     def scp(self) -> Any:
         raise NotImplementedError("scp is not supported by ncclient_twisted")

@@ -40,6 +40,9 @@ class ManagedSession(Protocol):
     transport (``ReactorSession``, ``WakeOnSendSession``: ncclient's ``Session`` and more)."""
 
     end_reason: Optional[Exception]
+    #: NETCONF bytes received and sent (framing included, not SSH's or TLS's), for stats.
+    bytes_received: int
+    bytes_sent: int
     #: Whether every request goes to :meth:`submit` (a session on the reactor), not only
     #: those made while others are in flight.
     submit_always: bool

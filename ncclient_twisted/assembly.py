@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional, Protocol, Tuple
 
 from ncclient.manager import make_device_handler
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from ncclient_twisted._manager import Manager
 from ncclient_twisted._types import INetconfReactor
@@ -22,6 +23,7 @@ from ncclient_twisted.bridge.listener import DeferredReplyListener
 from ncclient_twisted.bridge.runtime import runtime_for
 from ncclient_twisted.notifications import NotificationQueue
 from ncclient_twisted.options import ConnectOptions
+from ncclient_twisted.stats import connect_done, connect_started
 from ncclient_twisted.subscriptions import NotificationRouter
 from ncclient_twisted.transport.hostkeys import HostKeyPolicy
 
@@ -107,4 +109,10 @@ def open_manager(connector: Connector) -> "Deferred[Manager]":
             **options.manager_params,
         )
 
-    return connector.open(assemble)
+    connect_started()
+
+    def done(result: Any) -> Any:
+        connect_done(failed=isinstance(result, Failure))
+        return result
+
+    return connector.open(assemble).addBoth(done)

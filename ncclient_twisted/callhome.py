@@ -30,13 +30,13 @@ accepts any number of devices for as long as it runs.
 from __future__ import annotations
 
 import collections
-import logging
 import socket
 from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple, cast
 
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, fail, succeed
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IReactorFDSet, IReadDescriptor
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -47,7 +47,7 @@ from ncclient_twisted.transport.threads.tcp import QuietSocket
 
 __all__ = ["listen", "CallHomeListener", "DEFAULT_PORTS"]
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 #: The IANA ports of RFC 8071: ``netconf-ch-ssh`` and ``netconf-ch-tls``.
 DEFAULT_PORTS = {"ssh": 4334, "tls": 4335}
@@ -141,7 +141,7 @@ class CallHomeListener:
             m.close_session(timeout=0)
             return
         self.connections += 1
-        log.info("call home from %s: connected (session-id %s)", host, m.session_id)
+        log.info("call home from {host}: connected, session {session_id}", host=host, session_id=m.session_id)
         for entry in self._waiting:
             if entry[0] is None or entry[0] == host:
                 self._waiting.remove(entry)
@@ -151,7 +151,7 @@ class CallHomeListener:
             try:
                 self._on_connection(m)
             except Exception:
-                log.exception("call home from %s: on_connection failed", host)
+                log.failure("call home from {host}: on_connection failed", level=LogLevel.error, host=host)
             return
         self._unclaimed.append((host, m))
 
@@ -160,12 +160,15 @@ class CallHomeListener:
             return
         self.failures += 1
         kind = failure.type.__name__ if failure.type is not None else "Failure"
-        log.warning("call home from %s: %s: %s", host, kind, failure.getErrorMessage())
+        log.warn(
+            "call home from {host}: {kind}: {error}",
+            host=host, kind=kind, error=failure.getErrorMessage(),
+        )
         if self._on_error is not None:
             try:
                 self._on_error(host, failure)
             except Exception:
-                log.exception("call home from %s: on_error failed", host)
+                log.failure("call home from {host}: on_error failed", level=LogLevel.error, host=host)
 
     # -- accepting (IReadDescriptor) ---------------------------------------------------
 
@@ -184,7 +187,7 @@ class CallHomeListener:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as e:  # EMFILE, ECONNABORTED...: try again on the next wake-up
-                log.warning("call home: accept failed: %s", e)
+                log.warn("call home: accept failed: {error}", error=e)
                 return
             self._handshake(sock, str(address[0]))
 

@@ -5,10 +5,10 @@ keywords (:class:`~ncclient_twisted.options.ConnectOptions`), picks the transpor
 from __future__ import annotations
 
 import dataclasses
-import logging
 from typing import Any, Optional
 
 from twisted.internet.defer import Deferred, fail
+from twisted.logger import Logger
 
 from ncclient_twisted._manager import Manager
 from ncclient_twisted._types import INetconfReactor
@@ -20,7 +20,7 @@ from ncclient_twisted.transport.threads.ssh import ThreadedSSHSession
 __all__ = ["connect", "connect_ssh", "connect_tls", "connect_uds"]
 
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 
 def connect_ssh(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: Any) -> "Deferred[Manager]":
@@ -72,7 +72,7 @@ def _after_ssh_config(options: ConnectOptions, reactor: Optional[INetconfReactor
 
     def connect(entry: Any) -> "Deferred[Manager]":
         if entry is not None and entry.has_proxy_command:
-            log.debug("the ssh_config entry of %s has a ProxyCommand: io='threads'", options.host)
+            log.debug("the ssh_config entry of {host} has a ProxyCommand: io='threads'", host=options.host)
             return SSHConnector(dataclasses.replace(options, io="threads"), resolved).connect()
         return ReactorSSHConnector(options, resolved).connect()
 

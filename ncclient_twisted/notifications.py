@@ -14,20 +14,24 @@ counted and logged once per burst).
 from __future__ import annotations
 
 import collections
-import logging
 import time
-from typing import Any, Callable, Deque, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional
 
 from ncclient.transport.notify import Notification as NCNotification
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
 from ncclient_twisted._compat import share_notification
 
+if TYPE_CHECKING:  # the router imports this module
+    from ncclient_twisted.subscriptions import NotificationRouter
+
 __all__ = [
     "Notification",
     "NotificationQueue",
+    "NotificationAccess",
     "CallbackHandle",
     "DEFAULT_NOTIFICATION_BUFFER",
     "NOTIFICATION_NS",
@@ -36,7 +40,7 @@ __all__ = [
     "YANG_PUSH_NS",
 ]
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 DEFAULT_NOTIFICATION_BUFFER = 10000
 
@@ -272,7 +276,10 @@ class NotificationQueue:
                 try:
                     fn(n)
                 except Exception:
-                    log.exception("notification callback %r failed", fn)
+                    log.failure(
+                        "notification callback {callback!r} failed",
+                        level=LogLevel.error, callback=fn,
+                    )
             return
         if self._waiters:
             self._waiters.pop(0).callback(n)
@@ -282,9 +289,10 @@ class NotificationQueue:
             self.dropped += 1
             if not self._dropping:
                 self._dropping = True
-                log.warning(
-                    "%s notification buffer full (%d): dropping the oldest (%d dropped so far)",
-                    self._name, self._maxlen, self.dropped,
+                log.warn(
+                    "{name} notification buffer full ({maxlen}): dropping the oldest"
+                    " ({dropped} dropped so far)",
+                    name=self._name, maxlen=self._maxlen, dropped=self.dropped,
                 )
         elif self._dropping and len(self._items) < self._maxlen - 1:
             self._dropping = False
@@ -400,3 +408,51 @@ class NotificationIterator:
         ):
             self._done = True
         return n
+
+
+class NotificationAccess:
+    """The notification methods of a ``Manager``: its session's queue and router."""
+
+    _router: "NotificationRouter"
+
+    def take_notification(
+        self, block: bool = True, timeout: Optional[float] = None
+    ) -> "Deferred[Optional[Notification]]":
+        """A Deferred of the next ``Notification`` (``None`` on *timeout* or not *block*).
+
+        Once the session has ended and nothing is buffered, it fails with the reason.
+        """
+        return self._router.session_queue.take(block, timeout)
+
+    def notifications(self, until_complete: bool = True) -> NotificationIterator:
+        """``async for n in m.notifications():`` the session's notifications.
+
+        The loop ends when the session ends (after the buffered ones) and, with
+        *until_complete*, after a ``notificationComplete``.
+        """
+        return self._router.session_queue.iterate(until_complete)
+
+    def add_notification_callback(self, fn: Callable[[Notification], Any]) -> CallbackHandle:
+        """Call ``fn(notification)`` on the reactor thread for each notification.
+
+        While a callback is registered the session's notifications go to the callbacks
+        and are not buffered for :meth:`take_notification`. ``handle.remove()`` stops it.
+        """
+        return self._router.session_queue.add_callback(fn)
+
+    @property
+    def notifications_dropped(self) -> int:
+        """Notifications dropped because a buffer was full (oldest first), all streams."""
+        return self._router.session_queue.dropped + sum(
+            sub.dropped for sub in self._router.subscriptions.values()
+        )
+
+    @property
+    def last_event_time(self) -> Optional[str]:
+        """The ``eventTime`` of the last event received (to replay from after a reconnect)."""
+        return self._router.last_event_time
+
+    @property
+    def notification_router(self) -> NotificationRouter:
+        """The session's notification router (its streams and subscriptions)."""
+        return self._router

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 import os
 import socket
 from dataclasses import dataclass, field, fields
@@ -25,6 +24,7 @@ from typing import AbstractSet, Any, Callable, Dict, FrozenSet, List, Mapping, O
 
 import ncclient
 from ncclient.operations.rpc import RaiseMode
+from twisted.logger import Logger
 
 from ncclient_twisted.notifications import DEFAULT_NOTIFICATION_BUFFER
 from ncclient_twisted.transport.framing import DEFAULT_MAX_MESSAGE_SIZE
@@ -39,7 +39,7 @@ __all__ = [
     "REACTOR_KEYWORDS",
 ]
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 _NCCLIENT_VERSION = tuple(int(x) for x in ncclient.__version__.split(".")[:2] if x.isdigit())
 
@@ -470,7 +470,10 @@ class ConnectOptions:
         if not missing:
             return
         if self.io_chosen:
-            log.debug("io='threads' for %s, which io='reactor' does not implement", ", ".join(missing))
+            log.debug(
+                "io='threads' for {keywords}, which io='reactor' does not implement",
+                keywords=", ".join(missing),
+            )
             self.io = "threads"
             return
         raise NotImplementedError(

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import enum
 import inspect
-import logging
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from ncclient.operations import RPCError
@@ -44,15 +43,17 @@ from twisted.internet.defer import (
     succeed,
 )
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
 from ncclient_twisted import manager as _manager
 from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.runtime import resolve_reactor
+from ncclient_twisted.stats import ServiceStats, register_service, unregister_service
 
 __all__ = ["ManagerService", "State", "resubscribe", "PrepareConnection", "RetryPolicy"]
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 #: ``prepare_connection(manager, last_event_time)``: may return a Deferred or be async.
 PrepareConnection = Callable[[Any, Optional[str]], Union[None, "Deferred[Any]", Awaitable[Any]]]
@@ -130,6 +131,10 @@ class ManagerService(Service):
         self._attempt: "Optional[Deferred[Any]]" = None
         self._delayed: Optional[IDelayedCall] = None
         self._waiters: List[Tuple["Deferred[Any]", Optional[int]]] = []
+        # For stats: sessions opened, connects that failed, the delay now waited.
+        self._connects = 0
+        self._connect_failures = 0
+        self._backoff = 0.0
 
     def __repr__(self) -> str:
         kw = self._connect_kwargs
@@ -137,10 +142,33 @@ class ManagerService(Service):
             type(self).__name__, kw.get("host"), kw.get("port", 830), self._state.value
         )
 
+    def _log(self, level: LogLevel, text: str, **fields: Any) -> None:
+        """Log *text* (a format string) under this service's name, host and port, which
+        are fields of the event too."""
+        kw = self._connect_kwargs
+        label = "ManagerService {name!r}" if self.name is not None else "ManagerService"
+        log.emit(
+            level, label + " for {host} port {port}: " + text,
+            name=self.name, host=kw.get("host"), port=kw.get("port", 830), **fields,
+        )
+
     @property
     def state(self) -> "State":
         """Where the service is: ``STOPPED``, ``CONNECTING``, ``CONNECTED`` or ``WAITING``."""
         return self._state
+
+    @property
+    def stats(self) -> ServiceStats:
+        """This service's state, reconnects and backoff (a snapshot)."""
+        return ServiceStats(
+            name=self.name,
+            state=self._state.name,
+            connects=self._connects,
+            reconnects=max(0, self._connects - 1),
+            connect_failures=self._connect_failures,
+            consecutive_failures=self.failures,
+            backoff_s=self._backoff if self._state is State.WAITING else 0.0,
+        )
 
     @property
     def clock(self) -> IReactorTime:
@@ -156,12 +184,13 @@ class ManagerService(Service):
     def _handle(self, event: str, *args: Any) -> Any:
         action = _TRANSITIONS.get((self._state, event))
         if action is None:
-            log.debug("%r: %s ignored in state %s", self, event, self._state.value)
+            self._log(LogLevel.debug, "{event} ignored in state {state}",
+                      event=event, state=self._state.value)
             return None
         return action(self, *args)
 
     def _enter(self, state: "State") -> None:
-        log.debug("%r: %s -> %s", self, self._state.value, state.value)
+        self._log(LogLevel.debug, "{old} -> {new}", old=self._state.value, new=state.value)
         self._state = state
 
     # -- Service ---------------------------------------------------------------------
@@ -170,7 +199,7 @@ class ManagerService(Service):
         """Start connecting. A second call while running is ignored, with a warning (as
         Twisted's ``ClientService``)."""
         if self._state is not State.STOPPED:
-            log.warning("Duplicate ManagerService.startService %r call ignored.", self)
+            self._log(LogLevel.warn, "duplicate startService call ignored")
             return
         self._handle("start")
 
@@ -185,6 +214,7 @@ class ManagerService(Service):
 
     def _start(self) -> None:
         super().startService()
+        register_service(self)
         self._stopped = False
         self.failures = 0
         self._enter(State.CONNECTING)
@@ -192,6 +222,7 @@ class ManagerService(Service):
 
     def _stop(self) -> "Deferred[None]":
         super().stopService()
+        unregister_service(self)
         self._stopped = True
         self._enter(State.STOPPED)
         delayed, self._delayed = self._delayed, None
@@ -280,13 +311,15 @@ class ManagerService(Service):
         self._enter(State.CONNECTED)
         self.manager = m
         self.failures = 0
-        log.info("%r: connected (session-id %s)", self, getattr(m, "session_id", None))
+        self._connects += 1
+        self._log(LogLevel.info, "connected, session {session_id}", session_id=getattr(m, "session_id", None))
         m.when_closed().addCallback(self._ended, m)
         waiters, self._waiters = self._waiters, []
         for d, _ in waiters:
             d.callback(m)
 
     def _connect_failed(self, f: Failure) -> None:
+        self._connect_failures += 1
         self._retry_later(f.value, "connecting failed")
 
     def _ended(self, reason: Optional[BaseException], m: Any) -> None:
@@ -306,9 +339,9 @@ class ManagerService(Service):
         self.failures += 1
         if error is not None:
             self.last_error = error
-        delay = self._retry_policy(self.failures)
+        delay = self._backoff = self._retry_policy(self.failures)
         why = "closed by close_session()" if error is None else "%s: %s" % (type(error).__name__, error)
-        log.warning("%r: %s (%s); retrying in %.1f s", self, what, why, delay)
+        self._log(LogLevel.warn, "{what} ({why}); retrying in {delay:.1f} s", what=what, why=why, delay=delay)
         keep: List[Tuple["Deferred[Any]", Optional[int]]] = []
         failed: List["Deferred[Any]"] = []
         for d, limit in self._waiters:
@@ -368,7 +401,10 @@ def resubscribe(
                 )
                 return
             except RPCError as e:
-                log.info("replay from %s refused (%s): live events only", last_event_time, e)
+                log.warn(
+                    "replay from {start_time} refused ({error}): live events only",
+                    start_time=last_event_time, error=e,
+                )
         await m.create_subscription(filter=filter, stream_name=stream_name)
 
     return lambda m, t: ensureDeferred(prepare(m, t))

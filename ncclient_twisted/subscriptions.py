@@ -18,7 +18,6 @@ and routes each notification:
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union, cast
 
 from lxml import etree
@@ -28,6 +27,7 @@ from ncclient.transport.notify import Notification as NCNotification
 from ncclient.transport.session import SessionListener
 from ncclient.xml_ import new_ele_ns, sub_ele_ns, to_ele
 from twisted.internet.defer import Deferred
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ncclient_twisted._types import INetconfReactor
@@ -56,7 +56,7 @@ __all__ = [
     "KillSubscription",
 ]
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 #: How many notifications naming a not-yet-known subscription are held, at most.
 MAX_HELD = 10000
@@ -325,6 +325,8 @@ class NotificationRouter(SessionListener):
         self._held: Dict[int, List[Notification]] = {}
         self._held_count = 0
         self._last_event = LastEventTime()
+        #: Notifications routed to the session's streams and subscriptions (stats).
+        self.delivered = 0
 
     @property
     def last_event_time(self) -> Optional[str]:
@@ -346,6 +348,7 @@ class NotificationRouter(SessionListener):
 
     # reactor thread
     def _route(self, n: Notification) -> None:
+        self.delivered += 1
         self._last_event.saw(n)
         if not (self.subscriptions or self.establishing):
             self.session_queue.deliver(n)

@@ -103,7 +103,9 @@ class Common:
 
 def setup_logging(verbose: int) -> None:
     """stdlib logging to stderr with -v; Twisted's log into it; else nothing at all."""
-    from twisted.logger import STDLibLogObserver, globalLogBeginner
+    from twisted.logger import globalLogBeginner
+
+    from ncclient_twisted._logging import StdlibByNamespace
 
     root = logging.getLogger()
     if verbose:
@@ -114,7 +116,9 @@ def setup_logging(verbose: int) -> None:
         for name in ("ncclient", "ncclient_twisted"):
             logging.getLogger(name).setLevel(level)
         root.setLevel(logging.WARNING)
-        observer: Any = STDLibLogObserver()
+        # Each event to the stdlib logger named by its namespace (ncclient_twisted.service,
+        # ...), under the levels set above.
+        observer: Any = StdlibByNamespace()
         globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
     else:
         root.addHandler(logging.NullHandler())

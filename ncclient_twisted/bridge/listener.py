@@ -18,7 +18,6 @@ its own request with :exc:`~ncclient_twisted.transport.framing.MalformedReplyErr
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Dict, Optional, Tuple
 
 from lxml import etree
@@ -26,6 +25,7 @@ from ncclient.operations.rpc import RaiseMode, RPCError, RPCReplyListener
 from ncclient.xml_ import NCElement, qualify, to_ele
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFromThreads
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ncclient_twisted._compat import (
@@ -44,7 +44,7 @@ from ncclient_twisted.transport.framing import MalformedReplyError, reply_parse_
 
 __all__ = ["DeferredReplyListener", "reply_outcome"]
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 _RPC_REPLY = qualify("rpc-reply")
 #: Replies longer than this (characters) are parsed a piece at a time (see _parse_in_pieces).
@@ -253,9 +253,9 @@ class DeferredReplyListener(RPCReplyListener):
         if rpc is None:
             with self._lock:
                 self.replies_dropped += 1
-            log.warning("dropped a message no request waits for: %s", error)
+            log.warn("dropped a message no request waits for: {error}", error=error)
             return
-        log.warning("failed the request %s: %s", msgid, error)
+        log.warn("failed the request {msgid}: {error}", msgid=msgid, error=error)
         rpc.deliver_error(error)
         if pending is not None:
             self._post(pending.deferred, False, error)
@@ -268,9 +268,9 @@ class DeferredReplyListener(RPCReplyListener):
         with self._lock:
             self.replies_dropped += 1
         if msgid is None:
-            log.warning("dropped an <rpc-reply> without message-id")
+            log.warn("dropped an <rpc-reply> without message-id")
         else:
-            log.info("dropped a reply to message-id %s: no request waits for it", msgid)
+            log.info("dropped a reply to message-id {msgid}: no request waits for it", msgid=msgid)
 
     def errback(self, ex: Exception) -> None:
         """The session failed: every waiting request fails with *ex*."""

@@ -9,11 +9,11 @@ use and stops at reactor shutdown, after every open session has been closed.
 from __future__ import annotations
 
 import itertools
-import logging
 import threading
 from typing import Any, Callable, Dict, Optional, Set, TypeVar, cast
 
 from twisted.internet.defer import Deferred, DeferredList
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
@@ -33,7 +33,7 @@ __all__ = [
     "SHUTDOWN_CLOSE_GRACE",
 ]
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 T = TypeVar("T")
 
@@ -156,12 +156,12 @@ class Runtime:
             self.shutting_down.set()
             aborts, self._connect_aborts = list(self._connect_aborts.values()), {}
         if aborts:
-            log.debug("reactor shutdown: ending %d connects under way", len(aborts))
+            log.debug("reactor shutdown: ending {count} connects under way", count=len(aborts))
         for abort in aborts:
             _call_quietly(abort)
         if not self._open:
             return None
-        log.debug("reactor shutdown: closing %d sessions", len(self._open))
+        log.debug("reactor shutdown: closing {count} sessions", count=len(self._open))
         ds = [m.close_session(timeout=SHUTDOWN_CLOSE_TIMEOUT) for m in list(self._open)]
         closed = DeferredList(ds, consumeErrors=True)
         return self._at_most(closed, SHUTDOWN_CLOSE_TIMEOUT + SHUTDOWN_CLOSE_GRACE)
@@ -201,8 +201,8 @@ class Runtime:
 def _call_quietly(fn: Callable[[], None]) -> None:
     try:
         fn()
-    except Exception:
-        log.debug("ending a connect at shutdown failed", exc_info=True)
+    except Exception as e:
+        log.debug("ending a connect at shutdown failed: {error!r}", error=e)
 
 
 def runtime_for(reactor: INetconfReactor) -> Runtime:

@@ -22,17 +22,17 @@ waiting for the GIL).
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger, LogLevel
 from twisted.python import threadable
 
 __all__ = ["Waker"]
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 #: Bound on joining the waker thread at reactor shutdown.
 STOP_TIMEOUT = 5.0
@@ -135,7 +135,7 @@ class Waker:
             try:
                 fn(*args)
             except Exception:
-                log.exception("the waker thread's work failed")
+                log.failure("the waker thread's work failed", level=LogLevel.error)
 
 
 def _wake_all(sessions: List[Any]) -> None:
@@ -143,4 +143,4 @@ def _wake_all(sessions: List[Any]) -> None:
         try:
             session.wake()
         except Exception:
-            log.exception("waking a session failed")
+            log.failure("waking a session failed", level=LogLevel.error)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Callable, ContextManager, Optional, cast
 
 from ncclient.transport.session import NotificationHandler
+from twisted.logger import Logger
 
 from ncclient_twisted.transport.framing import LargeMessage, MalformedReplyError, not_utf8
 from ncclient_twisted.transport.rootscan import scan_root
 
 __all__ = ["MessageDispatch"]
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 
 class MessageDispatch:
@@ -76,7 +76,10 @@ class MessageDispatch:
                 # ncclient lets this end the session ("fail loudly"): a notification that
                 # its parser refuses (too deep, not well-formed) would kill a long-lived
                 # session. The message is dropped instead.
-                log.error("%s dropped a message: %r", type(listener).__name__, e)
+                log.error(
+                    "{listener} dropped a message: {error!r}",
+                    listener=type(listener).__name__, error=e,
+                )
 
     def _dispatch_large(self, message: LargeMessage) -> None:
         """Decode a large message (off the reactor: see :class:`LargeMessage`) and hand it
@@ -99,4 +102,4 @@ class MessageDispatch:
                 reject(error)
                 rejected = True
         if not rejected:
-            log.error("dropping a message: %s", error)
+            log.error("dropping a message: {error}", error=error)

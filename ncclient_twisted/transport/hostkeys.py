@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import logging
 import os
 import queue
 import tempfile
@@ -37,6 +36,7 @@ import paramiko
 from ncclient.transport.errors import SSHError, SSHUnknownHostError
 from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.internet.interfaces import IReactorFromThreads
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ncclient_twisted._compat import paramiko_host_key_algorithms
@@ -55,7 +55,7 @@ __all__ = [
     "fingerprint_sha256",
 ]
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 #: The file read (and written by ``accept_new``) when no ``known_hosts=`` is given.
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
@@ -258,7 +258,7 @@ def read_known_hosts(path: str) -> KnownHosts:
             return cached[1]
     known = KnownHosts.parse(data)
     for lineno, problem in known.problems:
-        log.warning("%s line %d skipped: %s", path, lineno, problem)
+        log.warn("{path} line {lineno} skipped: {problem}", path=path, lineno=lineno, problem=problem)
     with _read_cache_guard:
         _read_cache[path] = (digest, known)
         _read_cache.move_to_end(path)
@@ -323,7 +323,10 @@ def store_host_key(path: str, host: str, port: int, key: paramiko.PKey) -> None:
             except OSError:
                 pass
             raise
-    log.info("stored the %s host key %s of %s in %s", key.get_name(), fingerprint_sha256(key), name, path)
+    log.info(
+        "stored the {key_type} host key {fingerprint} of {host} in {path}",
+        key_type=key.get_name(), fingerprint=fingerprint_sha256(key), host=name, path=path,
+    )
 
 
 class HostKeyPolicy:
@@ -476,8 +479,8 @@ class HostKeyPolicy:
                 if time.monotonic() < deadline and not self.shutting_down.is_set():
                     continue
             self.reactor.callFromThread(give_up)
-            log.warning("unknown_host_cb gave no answer (in %s s, or the reactor is stopping): "
-                        "key refused", self.answer_timeout)
+            log.warn("unknown_host_cb gave no answer (in {seconds} s, or the reactor is stopping): "
+                     "key refused", seconds=self.answer_timeout)
             return False
         if isinstance(answer, Failure):
             answer.raiseException()

@@ -19,11 +19,11 @@ woken), the reactor transport's session on the reactor's clock.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Callable, Optional
 
 from ncclient.transport.errors import SSHError
+from twisted.logger import Logger
 
 __all__ = [
     "DeadPeerDetector",
@@ -31,7 +31,7 @@ __all__ = [
     "DEFAULT_KEEPALIVE_COUNT_MAX",
 ]
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 #: Probes without an answer before the peer is declared dead (OpenSSH's default).
 DEFAULT_KEEPALIVE_COUNT_MAX = 3
@@ -101,7 +101,10 @@ class DeadPeerDetector:
                     now - self._seen if self._seen else self.interval * self.missed,
                 )
             )
-        log.debug("nothing from %s for %.1f s: keepalive %d", self._peer, self.interval, self.missed)
+        log.debug(
+            "nothing from {peer} for {seconds:.1f} s: keepalive {missed}",
+            peer=self._peer, seconds=self.interval, missed=self.missed,
+        )
         self._probe()
         self.probes_sent += 1
         self._deadline = now + self.interval

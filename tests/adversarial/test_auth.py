@@ -9,7 +9,6 @@ server does not take ``password``.
 
 from __future__ import annotations
 
-import logging
 import subprocess
 import threading
 import time
@@ -24,6 +23,7 @@ from ncclient_twisted.options import _connect_keywords
 from ncclient_twisted.transport.threads.ssh import ThreadedSSHSession
 from tests.support.helpers import bounded, wait_until
 from tests.support.hostile_ssh import OTP, PASSWORD, HostileSSHServer
+from tests.support.logevents import LogEvents, log_events  # noqa: F401
 
 WRONG = "wrong-Pa55word-xyzzy"
 KEY_PASSPHRASE = "key-Pa55phrase-plugh"
@@ -136,11 +136,10 @@ async def test_no_method_to_try(hostile: HostileSSHServer, io: str) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_undecryptable_key_files_are_skipped(
-    hostile: HostileSSHServer, io: str, keys: Dict[str, str], tmp_path: Any, caplog: Any
+    hostile: HostileSSHServer, io: str, keys: Dict[str, str], tmp_path: Any, log_events: LogEvents
 ) -> None:
     """A key the password does not decrypt, one that is no key file and a missing one:
     skipped (logged at debug, no secret), then the password is used."""
-    caplog.set_level(logging.DEBUG)
     not_a_key = tmp_path / "not-a-key"
     not_a_key.write_text("hello\n")
     await works(
@@ -149,8 +148,8 @@ async def test_undecryptable_key_files_are_skipped(
     )
     assert hostile.attempts("pw-ok").get("password") == 1
     if io == "reactor":
-        assert "skipping the key file %s" % keys["encrypted"] in caplog.text
-    assert PASSWORD not in caplog.text and KEY_PASSPHRASE not in caplog.text
+        assert "skipping the key file %s" % keys["encrypted"] in log_events.text
+    assert PASSWORD not in log_events.text and KEY_PASSPHRASE not in log_events.text
 
 
 @pytest_twisted.ensureDeferred

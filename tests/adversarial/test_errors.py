@@ -9,7 +9,6 @@ a plain ``TransportError`` whose ``__cause__`` is the reason the session ended.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, Type
 
@@ -19,12 +18,14 @@ from ncclient import operations
 from ncclient.operations.rpc import RaiseMode
 from ncclient.transport.errors import NetconfFramingError, SessionCloseError, TransportError
 from twisted.internet import defer
+from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
 from ncclient_twisted import KeepaliveTimeoutError, manager
 from ncclient_twisted.bridge.jobs import BuildJob
 from ncclient_twisted.testing import Fault
 from tests.support.helpers import Resources, bounded
+from tests.support.logevents import LogEvents, log_events  # noqa: F401
 from tests.support.transports import on_both_transports
 
 
@@ -119,8 +120,7 @@ CASES: Dict[str, Case] = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest_twisted.ensureDeferred
-async def test_session_end_error_vocabulary(server: Any, case: str, caplog: Any) -> None:
-    caplog.set_level(logging.WARNING, logger="ncclient_twisted")
+async def test_session_end_error_vocabulary(server: Any, case: str, log_events: LogEvents) -> None:
     resources = Resources()
     arrange, trigger, pending_class, reason_class, kwargs = CASES[case]
     m = await bounded(manager.connect(**server.connect_kwargs(**kwargs)))
@@ -145,12 +145,12 @@ async def test_session_end_error_vocabulary(server: Any, case: str, caplog: Any)
         else:
             assert type(reason) is reason_class
         # Logged once, the same on both transports; nothing for our own close.
-        ended = [r for r in caplog.records if r.getMessage().startswith("session ended")]
+        ended = [(level, text) for _, level, text in log_events.records() if " ended: " in text]
         if reason is None:
             assert ended == []
         else:
-            expected = (logging.WARNING, "session ended: %r" % (reason,))
-            assert [(r.levelno, r.getMessage()) for r in ended] == [expected]
+            expected = (LogLevel.info, "session %s with 127.0.0.1 ended: %r" % (m.session_id, reason))
+            assert ended == [expected]
         if "closing" in ctx:
             await bounded(ctx["closing"].addErrback(lambda _: None))
         assert not m.connected and m.pending_requests == 0

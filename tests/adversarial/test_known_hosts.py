@@ -12,7 +12,6 @@ carry nothing local (point 6).
 from __future__ import annotations
 
 import base64
-import logging
 import os
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -21,10 +20,12 @@ import pytest_twisted
 from ncclient.transport.errors import AuthenticationError, SSHUnknownHostError
 from twisted.conch.ssh import keys as conch_keys
 from twisted.conch.ssh.transport import DISCONNECT_HOST_KEY_NOT_VERIFIABLE
+from twisted.logger import LogLevel
 
 from ncclient_twisted import HostKeyChangedError, HostKeyRevokedError, HostKeyUnknownError, manager, testing
 from ncclient_twisted.transport.known_hosts import hash_name
 from tests.support.helpers import bounded, wait_until
+from tests.support.logevents import LogEvents, log_events  # noqa: F401
 from tests.support.openssh_oracle import ACCEPTED, CHANGED, REVOKED, SSH, UNKNOWN, openssh_verdict
 from tests.support.several_host_keys import SeveralHostKeysServer
 
@@ -136,7 +137,7 @@ def assert_nothing_local(reasons: List[Tuple[int, str]], *local: str) -> None:
 @pytest.mark.parametrize("case", list(CASES))
 @pytest_twisted.ensureDeferred
 async def test_known_hosts_verdict_is_openssh_s(
-    case: str, io: str, server: testing.NetconfServer, tmp_path: Any, caplog: Any
+    case: str, io: str, server: testing.NetconfServer, tmp_path: Any, log_events: LogEvents
 ) -> None:
     spec = CASES[case]
     name = "[%s]:%d" % (server.host, server.port)
@@ -149,11 +150,10 @@ async def test_known_hosts_verdict_is_openssh_s(
     assert await wait_until(lambda: not server._connections)
     opened_by_openssh = len(server.disconnect_reasons)
 
-    with caplog.at_level(logging.WARNING, logger="ncclient_twisted.transport.hostkeys"):
-        ours, error = await our_verdict(server, io, str(path))
+    ours, error = await our_verdict(server, io, str(path))
     assert ours == (spec.ours or openssh), (error, stderr)
 
-    warnings = [r.getMessage() for r in caplog.records if r.name == "ncclient_twisted.transport.hostkeys"]
+    warnings = log_events.messages("ncclient_twisted.transport.hostkeys", LogLevel.warn)
     if spec.bad_line is None:
         assert warnings == []
     else:

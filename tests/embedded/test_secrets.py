@@ -146,6 +146,7 @@ async def test_no_secret_in_logs_reprs_or_errors(captured: "Captured", tmp_path:
 
     everything = captured.text() + "\n".join(seen)
     assert "DEBUG" in everything  # it captures
+    assert "'log_namespace': 'ncclient_twisted." in everything  # our events too
     if io == "threads":
         assert "Authentication (password) failed" in everything  # paramiko's log
     for secret in [PASSWORD, WRONG_PASSWORD, PASSPHRASE, WRONG_PASSPHRASE] + key_fragments:

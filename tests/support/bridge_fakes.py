@@ -64,6 +64,7 @@ class FakeSession:
         self.host = "fake"
         self.ended = False
         self.end_reason: Optional[Exception] = None
+        self.bytes_received = self.bytes_sent = 0
         self._closing = threading.Event()
         self._end: List[Callable[[Optional[Exception]], None]] = []
 

@@ -6,13 +6,13 @@ OpenSSH's own verdicts against a live server are in tests/adversarial/test_known
 from __future__ import annotations
 
 import base64
-import logging
 import os
 import struct
 from typing import Any
 
 import paramiko
 import pytest
+from twisted.logger import LogLevel
 
 from ncclient_twisted.transport import hostkeys
 from ncclient_twisted.transport.known_hosts import (
@@ -25,6 +25,7 @@ from ncclient_twisted.transport.known_hosts import (
     host_name,
     match_patterns,
 )
+from tests.support.logevents import LogEvents, log_events  # noqa: F401
 
 
 def blob(kind: str = "ssh-ed25519", body: bytes = b"") -> bytes:
@@ -154,7 +155,7 @@ def pkey() -> paramiko.PKey:
     return paramiko.Ed25519Key(data=conch_keys.Key(testing.generate_key()).public().blob())
 
 
-def test_adapter_for_ncclient(tmp_path: Any, caplog: Any) -> None:
+def test_adapter_for_ncclient(tmp_path: Any, log_events: LogEvents) -> None:
     path = tmp_path / "known_hosts"
     current, old, revoked = pkey(), pkey(), pkey()
     path.write_text(
@@ -165,10 +166,9 @@ def test_adapter_for_ncclient(tmp_path: Any, caplog: Any) -> None:
         + line("*", revoked.asbytes(), "@revoked")
         + line(NAME, revoked.asbytes())
     )
-    with caplog.at_level(logging.WARNING, logger="ncclient_twisted.transport.hostkeys"):
-        keys = hostkeys.PortAwareHostKeys(2022, str(path))
-        hostkeys.PortAwareHostKeys(2022, str(path))  # read again: no second warning
-    warnings = [r.getMessage() for r in caplog.records]
+    keys = hostkeys.PortAwareHostKeys(2022, str(path))
+    hostkeys.PortAwareHostKeys(2022, str(path))  # read again: no second warning
+    warnings = log_events.messages("ncclient_twisted.transport.hostkeys", LogLevel.warn)
     assert warnings == ["%s line 2 skipped: too few fields" % path]
     assert keys  # ncclient's "if self._host_keys:"
     assert keys.check(NAME, current) and keys.check(NAME, old)

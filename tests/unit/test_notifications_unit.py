@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any, List, Optional
 
 from ncclient.transport.errors import SessionCloseError
 from ncclient.transport.notify import Notification as NCNotification
 from twisted.internet.defer import ensureDeferred
+from twisted.logger import LogLevel
 from twisted.trial.unittest import SynchronousTestCase
 
 from ncclient_twisted.notifications import NETMOD_NOTIFICATION_NS, SN_NS, YANG_PUSH_NS, Notification
 from ncclient_twisted.subscriptions import InterleaveError, SubscriptionTerminatedError
 from tests.support.bridge_fakes import FakeSession, fake_manager
+from tests.support.logevents import capture_log_events
 
 NOTIF = "urn:ietf:params:xml:ns:netconf:notification:1.0"
 
@@ -83,11 +84,11 @@ class SessionStreamTests(SynchronousTestCase):
 
     def test_overflow_drops_oldest_counts_and_logs_once_per_burst(self) -> None:
         m, _, _ = fake_manager()  # buffer of 3
-        with self.assertLogs("ncclient_twisted.notifications", logging.WARNING) as logs:
+        with capture_log_events() as logs:
             for i in range(10):
                 m._router.put(event(i))
         self.assertEqual(m.notifications_dropped, 7)
-        self.assertEqual(len(logs.records), 1)
+        self.assertEqual(len(logs.records("ncclient_twisted.notifications", LogLevel.warn)), 1)
         self.assertEqual(
             [number(self.successResultOf(m.take_notification())) for _ in range(3)], ["7", "8", "9"]
         )
@@ -115,9 +116,12 @@ class SessionStreamTests(SynchronousTestCase):
 
         m.add_notification_callback(bad)
         m.add_notification_callback(lambda n: got.append(number(n)))
-        with self.assertLogs("ncclient_twisted.notifications", logging.ERROR):
+        with capture_log_events() as logs:
             m._router.put(event(1))
         self.assertEqual(got, ["1"])
+        levels = [lvl for _, lvl, _ in logs.records("ncclient_twisted.notifications")]
+        self.assertEqual(levels, [LogLevel.error])
+        self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
 
     def test_async_iterator_ends_after_notification_complete(self) -> None:
         m, _, _ = fake_manager()

@@ -3,12 +3,11 @@ ignored with a warning (as Twisted's ClientService), events a state does not tak
 
 from __future__ import annotations
 
-import logging
-
-import pytest
 from ncclient.transport.errors import AuthenticationError, SessionCloseError
+from twisted.logger import LogLevel
 
 from ncclient_twisted.service import State
+from tests.support.logevents import LogEvents, log_events  # noqa: F401
 from tests.support.service_fakes import fake_service, result_of
 
 
@@ -30,13 +29,13 @@ def test_each_state_in_turn() -> None:
     assert "stopped" in repr(svc) and "secret" not in repr(svc)
 
 
-def test_a_second_start_is_ignored_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_second_start_is_ignored_with_a_warning(log_events: LogEvents) -> None:
     svc, connect, _ = fake_service()
     svc.startService()
-    with caplog.at_level(logging.WARNING, logger="ncclient_twisted.service"):
-        svc.startService()
+    svc.startService()
     assert len(connect.calls) == 1
-    assert any("Duplicate ManagerService.startService" in r.getMessage() for r in caplog.records)
+    warnings = log_events.messages("ncclient_twisted.service", LogLevel.warn)
+    assert warnings == ["ManagerService for 192.0.2.1 port 830: duplicate startService call ignored"]
     connect.succeed()
     svc.startService()
     assert len(connect.calls) == 1 and svc.state is State.CONNECTED

@@ -12,7 +12,6 @@ Conch and pyOpenSSL are imported only when a connector of theirs is used.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 from typing import TYPE_CHECKING, Any, Callable, List, Optional
@@ -30,6 +29,7 @@ from twisted.internet.endpoints import (
 from twisted.internet.error import ConnectError, DNSLookupError, TimeoutError
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.task import deferLater
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ncclient_twisted._manager import Manager
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["ReactorUnixConnector"]
 
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 
 def _tcp_endpoint(
@@ -180,8 +180,8 @@ class ReactorConnector:
             for d in connecting:
                 try:
                     d.cancel()
-                except Exception:  # an older Twisted's connector that is no longer connecting
-                    log.debug("cancelling a connect", exc_info=True)
+                except Exception as e:  # an older Twisted's connector that is no longer connecting
+                    log.debug("cancelling a connect: {error!r}", error=e)
             for p in self._protocols:
                 abort_transport(p.transport)
 
@@ -222,7 +222,7 @@ class ReactorConnector:
                     result.errback(r)
                 return
             if result.called:  # cancelled meanwhile
-                r.close_session(timeout=0).addErrback(lambda f: log.debug("closing: %s", f.value))
+                r.close_session(timeout=0).addErrback(lambda f: log.debug("closing: {error}", error=f.value))
                 return
             result.callback(r)
 
@@ -230,6 +230,8 @@ class ReactorConnector:
 
 
 class _Factory(protocol.Factory):
+    noisy = False  # no "Starting factory" line per connection
+
     def __init__(self, build: Callable[[], protocol.Protocol], made: List[Any]) -> None:
         self._build = build
         self._made = made

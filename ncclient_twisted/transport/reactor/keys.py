@@ -4,12 +4,12 @@ the pool."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any, List, Optional, Sequence
 
 from twisted.conch.ssh import keys
+from twisted.logger import Logger
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 
 #: The keys ncclient's ``look_for_keys`` tries, in its order (those that exist).
@@ -41,7 +41,10 @@ def load_private_keys(
         try:
             found.append(keys.Key.fromFile(os.path.expanduser(os.fspath(path)), passphrase=passphrase))
         except Exception as e:  # as ncclient: whatever stops a key file, the next one is tried
-            log.debug("skipping the key file %s: it cannot be loaded (%s)", path, type(e).__name__)
+            log.debug(
+                "skipping the key file {path}: it cannot be loaded ({error})",
+                path=path, error=type(e).__name__,
+            )
     optional = [os.path.expanduser(p) for p in config_key_files]
     if look_for_keys:
         optional += [p for p in default_key_files() if p not in optional]
@@ -50,5 +53,5 @@ def load_private_keys(
         try:
             found.append(keys.Key.fromFile(full, passphrase=passphrase))
         except (OSError, keys.BadKeyError, keys.EncryptedKeyError, ValueError):
-            log.debug("skipping %s: it cannot be loaded", path)
+            log.debug("skipping {path}: it cannot be loaded", path=path)
     return found

@@ -5,16 +5,17 @@ connections are served in between. One per reactor (:func:`scheduler_for`)."""
 from __future__ import annotations
 
 import collections
-import logging
 import time
 from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional, Protocol
+
+from twisted.logger import Logger, LogLevel
 
 from ncclient_twisted.per_reactor import per_reactor
 
 if TYPE_CHECKING:
     from ncclient_twisted.transport.reactor.session import ReactorSession
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 
 #: The longest a session works on a burst in one reactor turn (seconds).
@@ -176,7 +177,7 @@ class _Call:
             try:
                 fn()
             except Exception:
-                log.exception("reactor work failed")
+                log.failure("reactor work failed", level=LogLevel.error)
         return True
 
     def pause_reading(self, paused: bool) -> None:

@@ -15,7 +15,6 @@ from any thread.
 from __future__ import annotations
 
 import collections
-import logging
 from typing import Any, Callable, Deque, List, Optional, Protocol, Union
 
 from ncclient.capabilities import Capabilities
@@ -26,6 +25,7 @@ from ncclient.transport.errors import (
 )
 from ncclient.transport.session import HelloHandler, NetconfBase, NotificationHandler, Session
 from twisted.internet.defer import Deferred, succeed
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
 from ncclient_twisted.transport.dispatch import MessageDispatch
@@ -38,7 +38,7 @@ from ncclient_twisted.transport.session_hooks import SessionHooks
 __all__ = ["ReactorSession"]
 
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 
 #: Messages longer than this (characters) are parsed on the pool, not the reactor.
@@ -100,6 +100,8 @@ class ReactorSession(MessageDispatch, Session):
         self._channel: Optional[Link] = None
         #: Frames sent while held (see hold), or None.
         self._held: Optional[List[bytes]] = None
+        self.bytes_received = 0
+        self.bytes_sent = 0
         self._decoder = FrameDecoder(
             self._messages.append,
             lambda: self._base == NetconfBase.BASE_11,
@@ -159,6 +161,7 @@ class ReactorSession(MessageDispatch, Session):
             raise TransportError("Not connected to NETCONF server")
         data = message.encode("utf-8")
         frame = frame_11(data) if self._base == NetconfBase.BASE_11 else data + EOM
+        self.bytes_sent += len(frame)
         if self._held is not None:
             self._held.append(frame)  # written with the others when the work ends
             return
@@ -227,7 +230,10 @@ class ReactorSession(MessageDispatch, Session):
     def _abort(self, channel: Link) -> None:
         self._abort_call = None
         if not self.ended:
-            log.debug("the close did not finish in %s s: aborting the connection", CLOSE_ABORT_AFTER)
+            log.debug(
+                "the close did not finish in {seconds} s: aborting the connection",
+                seconds=CLOSE_ABORT_AFTER,
+            )
             channel.drop_connection(abort=True)
 
     # -- from the channel ------------------------------------------------------------
@@ -248,8 +254,9 @@ class ReactorSession(MessageDispatch, Session):
         if self.ended or channel is None:
             return  # the connect was given up meanwhile (cancelled, timed out)
         self._connected = True
-        hello = HelloHandler.build(self._client_capabilities, self._device_handler)
-        channel.write(hello.encode("utf-8") + EOM)
+        hello = HelloHandler.build(self._client_capabilities, self._device_handler).encode("utf-8") + EOM
+        self.bytes_sent += len(hello)
+        channel.write(hello)
 
     def _hello_ok(self, session_id: Any, capabilities: Any) -> None:
         self.remove_listener(self._hello_listener)
@@ -273,6 +280,7 @@ class ReactorSession(MessageDispatch, Session):
             channel.drop_connection()
 
     def data_received(self, data: bytes) -> None:
+        self.bytes_received += len(data)
         try:
             self._decoder.feed(data)
         except Exception as e:
@@ -283,7 +291,7 @@ class ReactorSession(MessageDispatch, Session):
     def _fail(self, error: Exception) -> None:
         """A framing error (or a failure ncclient would let end the loop): the session
         ends with it, as on the threads transport."""
-        log.debug("session ended by %r", error)
+        log.debug("session ended by {error!r}", error=error)
         channel = self._channel
         self.connection_lost(error)
         if channel is not None:
@@ -370,7 +378,7 @@ class ReactorSession(MessageDispatch, Session):
             try:
                 self._dispatch_any(messages.popleft())
             except Exception:
-                log.exception("dropping a message at the end of the session")
+                log.failure("dropping a message at the end of the session", level=LogLevel.error)
         self.ended = True
         self._connected = False
         self._channel = None
@@ -386,7 +394,10 @@ class ReactorSession(MessageDispatch, Session):
         if reason is not None and self._id is not None:
             # An end nobody asked for, of a session that was up: logged as the threads
             # transport logs it.
-            log.warning("session ended: %r", reason)
+            log.info(
+                "session {session_id} with {host} ended: {reason!r}",
+                session_id=self._id, host=self.host, reason=reason,
+            )
         jobs, self._jobs = self._jobs, collections.deque()
         for job in jobs:
             job.fail(reason or session_closed())
@@ -396,7 +407,7 @@ class ReactorSession(MessageDispatch, Session):
             try:
                 fn(reason)
             except Exception:
-                log.exception("end-of-session callback failed")
+                log.failure("end-of-session callback failed", level=LogLevel.error)
         waiters, self._closed_waiters = self._closed_waiters, []
         for d in waiters:
             d.callback(None)

@@ -9,7 +9,6 @@ one :class:`NetconfClientChannel` on the ``netconf`` subsystem, which feeds the 
 from __future__ import annotations
 
 import collections
-import logging
 import time
 from typing import Any, Callable, Deque, List, Optional, Sequence, Tuple
 
@@ -24,8 +23,10 @@ from twisted.conch.ssh.common import NS
 from twisted.conch.ssh.connection import SSHConnection
 from twisted.conch.ssh.transport import DISCONNECT_HOST_KEY_NOT_VERIFIABLE, SSHClientTransport
 from twisted.internet.defer import Deferred
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
+from ncclient_twisted._logging import QuietLogger
 from ncclient_twisted.transport.keepalive import KEEPALIVE_REQUEST
 from ncclient_twisted.transport.reactor.session import ReactorSession
 from ncclient_twisted.transport.reactor.transports import abort_transport, flush_now, pause_reading
@@ -34,7 +35,7 @@ from ncclient_twisted.transport.reactor.userauth import AgentKeys, InteractiveHa
 __all__ = ["NetconfClientChannel", "ClientTransport", "HostKeyCheck"]
 
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 
 #: ``check(key_blob) -> Deferred[bool]``: whether the server's host key is accepted (it
@@ -62,6 +63,7 @@ class NetconfClientChannel(SSHChannel):
     """
 
     name = b"session"
+    _log = QuietLogger()
 
     def __init__(
         self,
@@ -158,9 +160,20 @@ class NetconfClientChannel(SSHChannel):
         self.session.connection_lost(None)
         self.drop_connection()
 
+    def request_exit_status(self, data: bytes) -> bool:
+        """The subsystem's exit status, which a NETCONF session has no use for: taken
+        (Conch would log the request as unhandled)."""
+        return True
+
+    def request_exit_signal(self, data: bytes) -> bool:
+        """The subsystem's end by a signal: taken, as its exit status."""
+        return True
+
 
 class NetconfConnection(SSHConnection):
     """Opens the NETCONF channel once the connection service runs."""
+
+    _log = QuietLogger()
 
     def __init__(self, channel: Callable[["NetconfConnection"], NetconfClientChannel]) -> None:
         SSHConnection.__init__(self)
@@ -178,6 +191,8 @@ class ClientTransport(SSHClientTransport):
     :class:`NetconfClientChannel`; *compression* asks for zlib, as paramiko's
     ``use_compression`` (ssh_config's ``Compression yes``); *auth_handler*: see
     :class:`UserAuth`."""
+
+    _log = QuietLogger()
 
     def __init__(
         self,
@@ -277,6 +292,13 @@ class ClientTransport(SSHClientTransport):
             desc = HOST_KEY_DISCONNECT_REASON
         SSHClientTransport.sendDisconnect(self, reason, desc)
 
+    def receiveError(self, reasonCode: int, description: bytes) -> None:
+        """The server's disconnect message, logged at debug (Conch: error): it is how a
+        server ends a session, which the session's end line and ManagerService report."""
+        self._log.debug(
+            "Got remote error, code {code}\nreason: {description}", code=reasonCode, description=description
+        )
+
     def connectionSecure(self) -> None:
         self._stage = "authentication"
 
@@ -303,7 +325,7 @@ class ClientTransport(SSHClientTransport):
             try:
                 SSHClientTransport.dataReceived(self, pending.popleft())
             except Exception:
-                log.exception("dropping data read at the end of the connection")
+                log.failure("dropping data read at the end of the connection", level=LogLevel.error)
                 pending.clear()
         SSHClientTransport.connectionLost(self, reason)
         if self._agent is not None:

@@ -4,7 +4,6 @@ one password attempt)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Callable, List, Optional, Tuple
 
 from ncclient.transport.errors import (
@@ -15,14 +14,16 @@ from twisted.conch.ssh.common import getNS
 from twisted.conch.ssh.connection import SSHConnection
 from twisted.conch.ssh.userauth import SSHUserAuthClient
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from ncclient_twisted._logging import QuietLogger
 from ncclient_twisted.transport.reactor.transports import abort_transport
 
 __all__ = ["UserAuth"]
 
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 
 #: ``handler(title, instructions, [(prompt, echo), ...])``, as paramiko's
@@ -43,6 +44,7 @@ class UserAuth(SSHUserAuthClient):
     # ncclient), and declines when only the password would answer it and the server
     # takes the password itself.
     preferredOrder = [b"publickey", b"keyboard-interactive", b"password"]
+    _log = QuietLogger()
 
     def __init__(
         self,
@@ -158,7 +160,10 @@ class UserAuth(SSHUserAuthClient):
 
             def failed(f: Failure) -> Failure:
                 # Its type only: the text of a handler's error may hold an answer.
-                log.debug("auth_handler failed (%s): keyboard-interactive gives up", type(f.value).__name__)
+                log.debug(
+                    "auth_handler failed ({error}): keyboard-interactive gives up",
+                    error=type(f.value).__name__,
+                )
                 return f
 
             return d.addCallbacks(lambda answers: [str(a) for a in answers], failed)
@@ -202,7 +207,7 @@ def connect_agent(reactor: Any, path: str) -> "Deferred[Optional[AgentKeys]]":
         return AgentKeys(client, blobs)
 
     def unreachable(f: Failure) -> None:
-        log.debug("the SSH agent at %s cannot be used: %s", path, f.value)
+        log.debug("the SSH agent at {path} cannot be used: {error}", path=path, error=f.value)
         if client.transport is not None:
             client.transport.loseConnection()
         return None

@@ -14,11 +14,11 @@ is the path they share: the session is built and connected on the reactor's pool
 from __future__ import annotations
 
 import importlib
-import logging
 import socket
 from typing import Any, List, Optional, Tuple, Type
 
 from twisted.internet.defer import Deferred, fail
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ncclient_twisted._manager import Manager
@@ -44,7 +44,7 @@ from ncclient_twisted.transport.threads.tcp import (
 __all__ = ["ThreadsConnector", "SSHConnector", "SocketConnector"]
 
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 
 class ThreadsConnector:
@@ -125,7 +125,7 @@ class ThreadsConnector:
                     # Cancelled while connecting: close the session nobody will use. Its
                     # outcome concerns nobody either (the session may well be gone already).
                     r.close_session(timeout=0).addErrback(
-                        lambda f: log.debug("closing a session whose connect was cancelled: %s", f.value)
+                        lambda f: log.debug("closing a session whose connect was cancelled: {e}", e=f.value)
                     )
                 return
             result.errback(r) if isinstance(r, Failure) else result.callback(r)

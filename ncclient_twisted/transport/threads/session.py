@@ -19,7 +19,6 @@ at once when the session is closed.
 from __future__ import annotations
 
 import collections
-import logging
 import queue
 import selectors
 import socket
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional, Protocol
 import ncclient.transport.parser as nc_parser
 from ncclient.transport.errors import SessionCloseError, SessionError, TransportError
 from ncclient.transport.session import NetconfBase, Session
+from twisted.logger import Logger, LogLevel
 
 from ncclient_twisted.transport.dispatch import MessageDispatch
 from ncclient_twisted.transport.ended import not_connected, session_closed
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["WakeOnSendSession"]
 
 
-log = logging.getLogger(__name__)
+log = Logger(namespace=__name__)
 
 
 class Job(Protocol):
@@ -112,6 +112,9 @@ class WakeOnSendSession(MessageDispatch, Session):
         self._ended = threading.Event()
         self.end_reason: Optional[Exception] = None
         self._decoder: Optional[FrameDecoder] = None
+        #: Updated by whichever thread reads or writes (the GIL keeps each addition whole).
+        self.bytes_received = 0
+        self.bytes_sent = 0
         # A memoryview once the session thread writes: what the transport took is cut
         # off without copying the rest (one SSH packet, 32 KiB, at a time).
         self._out: Union[bytes, memoryview] = b""
@@ -236,7 +239,7 @@ class WakeOnSendSession(MessageDispatch, Session):
                     with gate:
                         job.run()
             except Exception:
-                log.exception("a request could not be built")
+                log.failure("a request could not be built", level=LogLevel.error)
             finally:
                 self._jobs_done += 1
         self.wake()  # more to build: after this turn's reads and writes
@@ -257,7 +260,9 @@ class WakeOnSendSession(MessageDispatch, Session):
 
     def _frame(self, message: str) -> bytes:
         data = message.encode("utf-8")
-        return frame_11(data) if self._base == NetconfBase.BASE_11 else data + EOM
+        frame = frame_11(data) if self._base == NetconfBase.BASE_11 else data + EOM
+        self.bytes_sent += len(frame)
+        return frame
 
     def _write_directly(self, message: str) -> bool:
         """Write *message* now, on this thread (the write lock held); False to queue it.
@@ -274,7 +279,7 @@ class WakeOnSendSession(MessageDispatch, Session):
         try:
             n = self._transport_write(data)
         except Exception as e:
-            log.debug("direct write failed (%r): left to the session thread", e)
+            log.debug("direct write failed ({error!r}): left to the session thread", error=e)
             return False
         if n is None or n <= 0:
             return False
@@ -331,6 +336,7 @@ class WakeOnSendSession(MessageDispatch, Session):
             self._feed_parser(data)
 
     def _feed_parser(self, data: bytes) -> None:
+        self.bytes_received += len(data)
         parser: Any = self.parser
         if type(parser) is nc_parser.DefaultXMLParser:
             if self._decoder is None:
@@ -394,7 +400,10 @@ class WakeOnSendSession(MessageDispatch, Session):
                     self._keepalive.check()
         except Exception as e:
             reason = e
-            log.warning("session ended: %r", e)
+            log.info(
+                "session {session_id} with {host} ended: {reason!r}",
+                session_id=self.id, host=getattr(self, "_host", None), reason=e,
+            )
             self._dispatch_error(e)
         finally:
             sel.close()
@@ -417,7 +426,7 @@ class WakeOnSendSession(MessageDispatch, Session):
             try:
                 fn(reason)
             except Exception:
-                log.exception("end-of-session callback failed")
+                log.failure("end-of-session callback failed", level=LogLevel.error)
 
     # -- connect and close ---------------------------------------------------------
 
