@@ -4,7 +4,7 @@ tests/netconfd/test_readme_netconfd.py)."""
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import pytest_twisted
 from twisted.internet import defer
@@ -20,43 +20,32 @@ EXAMPLE_CONFIG = (
 TESTING = DOCS / "testing.md"
 
 
-def test_embedded_server_pytest_example_runs(tmp_path: Any) -> None:
-    """docs/testing.md's pytest module, run by pytest (with pytest-twisted) as a user runs it."""
+def run_python(cwd: Any, *args: str, env: Optional[Dict[str, str]] = None) -> str:
+    """Standard output of this Python running *args* in *cwd*, which must exit 0 within 120 s."""
     import subprocess
     import sys
 
-    (tmp_path / "test_docs_pytest_example.py").write_text(doc_block(TESTING, "## With pytest"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_docs_pytest_example.py"],
-        cwd=str(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = subprocess.run([sys.executable, *args], cwd=str(cwd), env=env, capture_output=True,
+                          text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "1 passed" in proc.stdout
+    return proc.stdout
+
+
+def test_embedded_server_pytest_example_runs(tmp_path: Any) -> None:
+    """docs/testing.md's pytest module, run by pytest (with pytest-twisted) as a user runs it."""
+    (tmp_path / "test_docs_pytest_example.py").write_text(doc_block(TESTING, "## With pytest"))
+    out = run_python(tmp_path, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_docs_pytest_example.py")
+    assert "1 passed" in out
 
 
 def test_embedded_server_trial_example_runs(tmp_path: Any) -> None:
-    import subprocess
-    import sys
-
     module = tmp_path / "test_readme_trial_example.py"
-    module.write_text(
-        "CONFIG = %r\n%s" % (EXAMPLE_CONFIG, doc_block(TESTING, "## With trial"))
-    )
-    proc = subprocess.run(
-        # The trial command's entry point; ``-m twisted.trial`` goes through pkg_resources
-        # in Twisted 22.10, which cannot find today's zope.interface distribution.
-        [sys.executable, "-c", "from twisted.scripts.trial import run; run()",
-         "test_readme_trial_example"],
-        cwd=str(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "PASSED (successes=1)" in proc.stdout
+    module.write_text("CONFIG = %r\n%s" % (EXAMPLE_CONFIG, doc_block(TESTING, "## With trial")))
+    # The trial command's entry point; ``-m twisted.trial`` goes through pkg_resources
+    # in Twisted 22.10, which cannot find today's zope.interface distribution.
+    trial = "from twisted.scripts.trial import run; run()"
+    out = run_python(tmp_path, "-c", trial, "test_readme_trial_example")
+    assert "PASSED (successes=1)" in out
 
 
 NOTIFICATIONS = DOCS / "notifications.md"
@@ -241,20 +230,15 @@ def test_quick_start_runs_against_ncclient_twisted_serve(tmp_path: Any) -> None:
         script = readme_block("## Quick start")
         assert "port=8300" in script
         (tmp_path / "quick_start.py").write_text(script.replace("port=8300", "port=%d" % port))
-        proc = subprocess.run([sys.executable, "quick_start.py"], cwd=str(tmp_path),
-                              capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert "<data" in proc.stdout
+        assert "<data" in run_python(tmp_path, "quick_start.py")
 
         shell = readme_block_sh("## Quick start", 1).strip()
         assert shell.startswith("NCCLIENT_TWISTED_PASSWORD=admin ncclient-twisted "), shell
         args = shell.split()[2:]
         args[args.index("8300")] = str(port)
-        proc = subprocess.run([sys.executable, "-m", "ncclient_twisted"] + args,
-                              env=dict(os.environ, NCCLIENT_TWISTED_PASSWORD="admin"),
-                              capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert re.search(r"<top xmlns=\"urn:example:top\">\s*<name>demo</name>", proc.stdout), proc.stdout
+        out = run_python(tmp_path, "-m", "ncclient_twisted", *args,
+                         env=dict(os.environ, NCCLIENT_TWISTED_PASSWORD="admin"))
+        assert re.search(r"<top xmlns=\"urn:example:top\">\s*<name>demo</name>", out), out
     finally:
         assert serve.stdin is not None
         serve.stdin.close()
