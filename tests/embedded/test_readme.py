@@ -208,7 +208,8 @@ def deferLater(reactor: Any, seconds: float) -> "defer.Deferred[None]":
 
 
 def test_quick_start_runs_against_ncclient_twisted_serve(tmp_path: Any) -> None:
-    """The README's serve command, first script and shell line, with only the port changed."""
+    """The README's serve command, first script and shell line (and docs/manager.md's
+    inlineCallbacks version of the script), with only the port changed."""
     import json
     import os
     import re
@@ -227,10 +228,12 @@ def test_quick_start_runs_against_ncclient_twisted_serve(tmp_path: Any) -> None:
         assert ready and serve.stdout is not None, "serve printed nothing in 60 s"
         port = json.loads(serve.stdout.readline())[0]["port"]
 
-        script = readme_block("## Quick start")
-        assert "port=8300" in script
-        (tmp_path / "quick_start.py").write_text(script.replace("port=8300", "port=%d" % port))
-        assert "<data" in run_python(tmp_path, "quick_start.py")
+        inline_callbacks = doc_block(DOCS / "manager.md", "## With `inlineCallbacks`")
+        for name, script in [("quick_start.py", readme_block("## Quick start")),
+                             ("inline_callbacks.py", inline_callbacks)]:
+            assert "port=8300" in script
+            (tmp_path / name).write_text(script.replace("port=8300", "port=%d" % port))
+            assert "<data" in run_python(tmp_path, name)
 
         shell = readme_block_sh("## Quick start", 1).strip()
         assert shell.startswith("NCCLIENT_TWISTED_PASSWORD=admin ncclient-twisted "), shell
