@@ -135,3 +135,17 @@ FIGURE = re.compile(r"\d+\.\d+ ?(?:ms|s|KiB|MiB)\b|\d[\d,]* ?(?:RPC/s|requests/s
 def test_no_hand_typed_benchmark_figures(name: str) -> None:
     text = re.sub(r"<!-- figures: \w+ -->.*?<!-- figures: end -->", "", (DOCS / name).read_text(), flags=re.S)
     assert FIGURE.findall(text) == []
+
+
+def test_the_work_budget_the_docs_name_is_the_schedulers() -> None:
+    """Every "N ms (of work) per reactor turn" is the WorkScheduler's slice."""
+    from ncclient_twisted.transport.reactor.scheduler import WORK_SLICE
+
+    named = [
+        (page.name, float(ms))
+        for page in pages()
+        for ms in re.findall(r"(\d+(?:\.\d+)?) ms (?:of work )?(?:per reactor turn|a turn)",
+                             re.sub(r"\s+", " ", page.read_text()))
+    ]
+    assert len(named) >= 5
+    assert [(name, ms) for name, ms in named if ms != WORK_SLICE * 1000] == []
