@@ -1,4 +1,4 @@
-"""The fault matrix (README, "Guarantees"): every bad case, against the embedded server.
+"""The fault matrix (docs/guarantees.md): every bad case, against the embedded server.
 
 Each test checks what the caller's Deferred gets (a typed exception), that nothing waits
 past the configured timeout, whether the session survives, and that no thread or file
