@@ -28,10 +28,17 @@ __all__ = [
     "end_handshake_timer",
     "share_notification",
     "paramiko_host_key_algorithms",
+    "HAS_LISTENER_FORGET",
     "INHERITED",
 ]
 
 L = TypeVar("L", bound=RPCReplyListener)
+
+# -- seams a patched ncclient has (upstream/ncclient/*.patch), feature-detected -----------
+
+#: ``RPCReplyListener.forget(id)`` (patch 0001): ncclient unregisters a request itself,
+#: under its listener's lock; without it, :func:`registered_rpcs` is reached into.
+HAS_LISTENER_FORGET: bool = callable(getattr(RPCReplyListener, "forget", None))
 
 # -- ncclient 0.6.17 and 0.7.1 (ncclient/operations/rpc.py) --------------------------------
 

@@ -29,6 +29,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ncclient_twisted._compat import (
+    HAS_LISTENER_FORGET,
     new_reply_listener,
     registered_rpcs,
     reply_parsed,
@@ -122,6 +123,9 @@ class DeferredReplyListener(RPCReplyListener):
     #: Its callback never blocks: the session dispatches to it under the gate
     #: (:mod:`ncclient_twisted.bridge.gate`).
     gated = True
+    #: Whether ncclient's listener has ``forget`` (upstream patch 0001) for :meth:`forget`
+    #: to call, instead of reaching into its registry.
+    ncclient_forgets = HAS_LISTENER_FORGET
     _reactor: IReactorFromThreads
     _pending: Dict[str, _Pending]
     _ended: Optional[Exception]
@@ -202,6 +206,13 @@ class DeferredReplyListener(RPCReplyListener):
 
     def forget(self, msgid: str) -> None:
         """Stop waiting for *msgid*; its reply, if it comes, will be dropped."""
+        if self.ncclient_forgets:
+            # ncclient's takes the listener's lock (not reentrant): called outside ours.
+            # callback() finds the request gone from either registry and drops the reply.
+            super().forget(msgid)  # type: ignore[misc]
+            with self._lock:
+                self._pending.pop(msgid, None)
+            return
         with self._lock:
             registered_rpcs(self).pop(msgid, None)
             self._pending.pop(msgid, None)

@@ -1,0 +1,109 @@
+"""The seams of a patched ncclient (upstream/ncclient/*.patch), feature-detected in
+``_compat``: each taken when present, its workaround kept for released ncclient.
+
+Each detection runs both ways here: the workaround path, and the seam path through a
+small test double of what the patch adds. Against the patched ncclient itself
+(``nox -s upstream``) the listener tests below also run on ncclient's own seam.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Tuple, Type
+
+import pytest
+from ncclient.manager import make_device_handler
+from ncclient.operations.rpc import RPCReplyListener
+from twisted.trial.unittest import SynchronousTestCase
+
+from ncclient_twisted import _compat
+from ncclient_twisted.bridge.handoff import Handoff
+from ncclient_twisted.bridge.listener import DeferredReplyListener
+from ncclient_twisted.manager import Manager
+from ncclient_twisted.notifications import NotificationQueue
+from ncclient_twisted.subscriptions import NotificationRouter
+from tests.unit.test_bridge import FakeReactor, FakeSession, InlineRuntime
+
+
+class NcclientWithForget(RPCReplyListener):
+    """Test double of patch 0001's ``RPCReplyListener.forget`` (same body), recording."""
+
+    forgotten: List[str]
+
+    def forget(self, id: str) -> None:
+        self.forgotten.append(id)
+        with self._lock:
+            _compat.registered_rpcs(self).pop(id, None)
+
+
+class SeamListener(DeferredReplyListener, NcclientWithForget):
+    """Our listener over an ncclient that has ``forget``."""
+
+    ncclient_forgets = True
+
+
+class WorkaroundListener(DeferredReplyListener):
+    """Our listener as on released ncclient (it reaches into the registry)."""
+
+    ncclient_forgets = False
+
+
+def make(cls: Type[DeferredReplyListener]) -> Tuple[Manager, FakeSession, DeferredReplyListener]:
+    reactor = FakeReactor()
+    session = FakeSession()
+    dh = make_device_handler(None, None)
+    handoff = Handoff(reactor)
+    listener = cls.install(session, dh, reactor, handoff)
+    m = Manager(
+        session,  # type: ignore[arg-type]
+        dh,
+        timeout=30,
+        reactor=reactor,
+        listener=listener,
+        notifications=NotificationRouter(reactor, NotificationQueue(reactor, 3), 3, handoff),
+        runtime=InlineRuntime(reactor),
+    )
+    return m, session, listener
+
+
+class DetectionTests(SynchronousTestCase):
+    def test_forget_detected_from_the_installed_ncclient(self) -> None:
+        self.assertEqual(_compat.HAS_LISTENER_FORGET, hasattr(RPCReplyListener, "forget"))
+        self.assertEqual(DeferredReplyListener.ncclient_forgets, _compat.HAS_LISTENER_FORGET)
+
+
+class ForgetTests(SynchronousTestCase):
+    """A cancelled request is forgotten in both registries; its late reply is dropped."""
+
+    def _cancel_then_reply(self, cls: Type[DeferredReplyListener]) -> DeferredReplyListener:
+        m, s, listener = make(cls)
+        d = m.get_config(source="running")
+        msgid = s.last_id()
+        self.assertIn(msgid, _compat.registered_rpcs(listener))
+        d.cancel()
+        self.failureResultOf(d)
+        self.assertNotIn(msgid, _compat.registered_rpcs(listener))
+        self.assertEqual(listener.pending, 0)
+        s.reply(msgid, "<data/>")  # late: dropped and counted, the session goes on
+        self.assertEqual(listener.replies_dropped, 1)
+        d2 = m.get_config(source="running")
+        s.reply(s.last_id(), "<data/>")
+        self.successResultOf(d2)
+        return listener
+
+    def test_workaround_reaches_into_the_registry(self) -> None:
+        self._cancel_then_reply(WorkaroundListener)
+
+    def test_seam_forgets_through_ncclient(self) -> None:
+        listener: Any = self._cancel_then_reply(SeamListener)
+        self.assertEqual(len(listener.forgotten), 1)
+
+    def setUp(self) -> None:
+        SeamListener.forgotten = []
+
+    @pytest.mark.skipif(
+        not _compat.HAS_LISTENER_FORGET,
+        reason="released ncclient has no RPCReplyListener.forget (upstream patch 0001): "
+        "run by `nox -s upstream` against the patched ncclient",
+    )
+    def test_installed_ncclient_forget(self) -> None:
+        self._cancel_then_reply(DeferredReplyListener)
