@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, FrozenSet, Type, TypeVar
 
-from ncclient.operations.rpc import RPCReplyListener
+from ncclient.operations.rpc import RPC, RPCReplyListener
 
 __all__ = [
     "rpc_reply",
@@ -29,6 +29,7 @@ __all__ = [
     "share_notification",
     "paramiko_host_key_algorithms",
     "HAS_LISTENER_FORGET",
+    "HAS_RPC_RESULT",
     "INHERITED",
 ]
 
@@ -39,6 +40,10 @@ L = TypeVar("L", bound=RPCReplyListener)
 #: ``RPCReplyListener.forget(id)`` (patch 0001): ncclient unregisters a request itself,
 #: under its listener's lock; without it, :func:`registered_rpcs` is reached into.
 HAS_LISTENER_FORGET: bool = callable(getattr(RPCReplyListener, "forget", None))
+
+#: ``RPC.result()`` (patch 0008): ncclient's reply handling after the wait (``RaiseMode``,
+#: exemptions error by error, ``transform_reply``), for asynchronous users to call.
+HAS_RPC_RESULT: bool = callable(getattr(RPC, "result", None))
 
 # -- ncclient 0.6.17 and 0.7.1 (ncclient/operations/rpc.py) --------------------------------
 

@@ -30,6 +30,7 @@ from twisted.python.failure import Failure
 
 from ncclient_twisted._compat import (
     HAS_LISTENER_FORGET,
+    HAS_RPC_RESULT,
     new_reply_listener,
     registered_rpcs,
     reply_parsed,
@@ -66,12 +67,14 @@ def _parse_in_pieces(raw: str, huge_tree: bool) -> "etree._Element":
     return root
 
 
-def reply_outcome(rpc: Any, device_handler: Any) -> Any:
+def reply_outcome(rpc: Any, device_handler: Any, ncclient_result: bool = HAS_RPC_RESULT) -> Any:
     """What ncclient's synchronous ``RPC._request`` would return or raise for *rpc*'s reply.
 
-    Runs on the session thread (it parses the reply). Differences from ncclient, on
-    purpose: ``RaiseMode.ERRORS`` looks at every ``rpc-error`` (ncclient looks at the
-    first only), and errors the device handler exempts are left out one by one.
+    Runs on the session thread (it parses the reply). Differences from released ncclient,
+    on purpose: ``RaiseMode.ERRORS`` looks at every ``rpc-error`` (ncclient looks at the
+    first only), and errors the device handler exempts are left out one by one: what
+    ``RPC.result()`` of the patched ncclient (patch 0008) does, called when
+    *ncclient_result*.
     """
     reply = rpc_reply(rpc)
     try:
@@ -88,6 +91,8 @@ def reply_outcome(rpc: Any, device_handler: Any) -> Any:
             reply.parse()
     except etree.XMLSyntaxError as e:
         raise reply_parse_error(e, rpc.id, rpc_huge_tree(rpc)) from e
+    if ncclient_result:
+        return rpc.result()  # the reply is parsed: result() does not parse it again
     errors = [e for e in reply.errors if not device_handler.is_rpc_error_exempt(e.message)]
     if errors:
         mode = rpc_raise_mode(rpc)

@@ -12,16 +12,17 @@ from typing import Any, List, Tuple, Type
 
 import pytest
 from ncclient.manager import make_device_handler
-from ncclient.operations.rpc import RPCReplyListener
+from ncclient.operations.rpc import RPC, RaiseMode, RPCReply, RPCReplyListener
 from twisted.trial.unittest import SynchronousTestCase
 
 from ncclient_twisted import _compat
 from ncclient_twisted.bridge.handoff import Handoff
-from ncclient_twisted.bridge.listener import DeferredReplyListener
+from ncclient_twisted.bridge.listener import DeferredReplyListener, reply_outcome
 from ncclient_twisted.manager import Manager
 from ncclient_twisted.notifications import NotificationQueue
 from ncclient_twisted.subscriptions import NotificationRouter
-from tests.unit.test_bridge import FakeReactor, FakeSession, InlineRuntime
+from ncclient_twisted.transport.framing import MalformedReplyError
+from tests.unit.test_bridge import NS, FakeReactor, FakeSession, InlineRuntime, error
 
 
 class NcclientWithForget(RPCReplyListener):
@@ -70,6 +71,9 @@ class DetectionTests(SynchronousTestCase):
         self.assertEqual(_compat.HAS_LISTENER_FORGET, hasattr(RPCReplyListener, "forget"))
         self.assertEqual(DeferredReplyListener.ncclient_forgets, _compat.HAS_LISTENER_FORGET)
 
+    def test_result_detected_from_the_installed_ncclient(self) -> None:
+        self.assertEqual(_compat.HAS_RPC_RESULT, hasattr(RPC, "result"))
+
 
 class ForgetTests(SynchronousTestCase):
     """A cancelled request is forgotten in both registries; its late reply is dropped."""
@@ -107,3 +111,44 @@ class ForgetTests(SynchronousTestCase):
     )
     def test_installed_ncclient_forget(self) -> None:
         self._cancel_then_reply(DeferredReplyListener)
+
+
+class RpcWithResult:
+    """Test double of an RPC of patch 0008 (``RPC.result()``), recording what it saw."""
+
+    id = "1"
+    _huge_tree = False
+    _raise_mode = RaiseMode.ALL
+
+    def __init__(self, body: str) -> None:
+        self._reply = RPCReply('<rpc-reply %s message-id="1">%s</rpc-reply>' % (NS, body))
+        self.saw_parsed: List[bool] = []
+
+    def result(self) -> str:
+        self.saw_parsed.append(_compat.reply_parsed(self._reply))
+        return "ncclient's outcome"
+
+
+class ResultTests(SynchronousTestCase):
+    """reply_outcome parses the reply itself (in pieces if large, errors mapped), then
+    leaves the outcome to ``RPC.result()`` when ncclient has it. (Against the patched
+    ncclient, test_bridge's RaiseMode and exemption tests run through the real one.)"""
+
+    def test_seam_leaves_the_outcome_to_ncclient(self) -> None:
+        rpc = RpcWithResult(error())
+        dh = make_device_handler(None, None)
+        self.assertEqual(reply_outcome(rpc, dh, ncclient_result=True), "ncclient's outcome")
+        self.assertEqual(rpc.saw_parsed, [True])
+
+    def test_workaround_decides_itself(self) -> None:
+        rpc = RpcWithResult(error())
+        dh = make_device_handler(None, None)
+        with pytest.raises(Exception, match="boom"):
+            reply_outcome(rpc, dh, ncclient_result=False)
+        self.assertEqual(rpc.saw_parsed, [])
+
+    def test_seam_a_malformed_reply_fails_before_ncclient_is_asked(self) -> None:
+        rpc = RpcWithResult("<data></oops>")
+        with pytest.raises(MalformedReplyError):
+            reply_outcome(rpc, make_device_handler(None, None), ncclient_result=True)
+        self.assertEqual(rpc.saw_parsed, [])
