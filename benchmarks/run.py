@@ -314,16 +314,27 @@ def _patched_targets(p: Params) -> List[_report.Target]:
     ]
 
 
+#: What the worker's python is asked: its ncclient's version and which seams of the
+#: series (upstream/ncclient) it has, found by name as ncclient_twisted._compat does.
+_PROBE = """
+import ncclient, ncclient.operations.rpc as r, ncclient.transport.session as s
+seams = [("0001", r.RPCReplyListener, "forget"), ("0002", s.Session, "_wakeup"),
+         ("0005", s.Session, "add_end_callback"), ("0006", r.RPCReplyListener, "for_session"),
+         ("0007", s.Session, "set_notification_sink"), ("0008", r.RPC, "result"),
+         ("0009", s.Session, "set_message_id_factory")]
+print(ncclient.__version__, " ".join(n for n, c, a in seams if hasattr(c, a)))
+"""
+
+
 def _patched_ncclient(python: str) -> str:
-    """Which ncclient *python* imports, and the series applied to it (by file name)."""
+    """Which ncclient *python* imports, and the patches of the series found in it."""
     try:
-        version = subprocess.run(
-            [python, "-c", "import ncclient; print(ncclient.__version__)"],
-            capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+        out = subprocess.run([python, "-c", _PROBE], capture_output=True, text=True,
+                             timeout=60, check=True).stdout.split()
     except (OSError, subprocess.SubprocessError) as e:
-        version = "unknown (%s)" % e
-    series = sorted(os.listdir(os.path.join(ROOT, "upstream", "ncclient")))
-    return "ncclient %s with %s" % (version, ", ".join(n.split("-")[0] for n in series))
+        return "an ncclient not probed (%s)" % e
+    return "ncclient %s, patches found by name: %s (0003 and 0004 add none to look for)" % (
+        out[0], ", ".join(out[1:]) or "none")
 
 
 def patched_section(results: _report.Results, p: Params, clients: Sequence[str],

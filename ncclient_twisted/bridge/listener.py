@@ -18,7 +18,7 @@ its own request with :exc:`~ncclient_twisted.transport.framing.MalformedReplyErr
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from lxml import etree
 from ncclient.operations.rpc import RaiseMode, RPCError, RPCReplyListener
@@ -31,6 +31,7 @@ from twisted.python.failure import Failure
 from ncclient_twisted._compat import (
     HAS_LISTENER_FORGET,
     HAS_RPC_RESULT,
+    MESSAGE_ID_COUNTER,
     new_reply_listener,
     registered_rpcs,
     reply_parsed,
@@ -131,6 +132,9 @@ class DeferredReplyListener(RPCReplyListener):
     #: Whether ncclient's listener has ``forget`` (upstream patch 0001) for :meth:`forget`
     #: to call, instead of reaching into its registry.
     ncclient_forgets = HAS_LISTENER_FORGET
+    #: Makes each session's message-id source (ncclient's counter, patch 0009), or None
+    #: to leave ncclient's uuid4 for each request.
+    message_ids: Optional[Callable[[], Callable[[], str]]] = MESSAGE_ID_COUNTER
     _reactor: IReactorFromThreads
     _pending: Dict[str, _Pending]
     _ended: Optional[Exception]
@@ -158,6 +162,10 @@ class DeferredReplyListener(RPCReplyListener):
         # 0.7): it makes the session's one instance of this class and registers it. What
         # is ours is added here, before any RPC is made on the session.
         self = new_reply_listener(cls, session, device_handler)
+        set_message_ids = getattr(session, "set_message_id_factory", None)
+        if cls.message_ids is not None and set_message_ids is not None:
+            # Unique within the session, all RFC 6241 asks, and cheaper than a uuid4.
+            set_message_ids(cls.message_ids())
         self.logger = log
         self._reactor = reactor
         self._pending = {}
@@ -214,7 +222,7 @@ class DeferredReplyListener(RPCReplyListener):
         if self.ncclient_forgets:
             # ncclient's takes the listener's lock (not reentrant): called outside ours.
             # callback() finds the request gone from either registry and drops the reply.
-            super().forget(msgid)  # type: ignore[misc]
+            super().forget(msgid)
             with self._lock:
                 self._pending.pop(msgid, None)
             return

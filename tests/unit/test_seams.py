@@ -48,9 +48,35 @@ class WorkaroundListener(DeferredReplyListener):
     ncclient_forgets = False
 
 
-def make(cls: Type[DeferredReplyListener]) -> Tuple[Manager, FakeSession, DeferredReplyListener]:
+class SessionWithMessageIds(FakeSession):
+    """Test double of patch 0009's ``Session.set_message_id_factory`` (same body)."""
+
+    _message_id_factory: Any = None
+
+    def set_message_id_factory(self, factory: Any) -> None:
+        self._message_id_factory = factory
+
+
+class Counter:
+    """Test double of patch 0009's ``MessageIdCounter``."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self) -> str:
+        self.n += 1
+        return "c%d" % self.n
+
+
+class CounterListener(DeferredReplyListener):
+    message_ids = Counter
+
+
+def make(
+    cls: Type[DeferredReplyListener], session_cls: Type[FakeSession] = FakeSession
+) -> Tuple[Manager, FakeSession, DeferredReplyListener]:
     reactor = FakeReactor()
-    session = FakeSession()
+    session = session_cls()
     dh = make_device_handler(None, None)
     handoff = Handoff(reactor)
     listener = cls.install(session, dh, reactor, handoff)
@@ -73,6 +99,14 @@ class DetectionTests(SynchronousTestCase):
 
     def test_result_detected_from_the_installed_ncclient(self) -> None:
         self.assertEqual(_compat.HAS_RPC_RESULT, hasattr(RPC, "result"))
+
+    def test_message_id_counter_detected_from_the_installed_ncclient(self) -> None:
+        from ncclient.operations import rpc
+        from ncclient.transport.session import Session
+
+        found = hasattr(rpc, "MessageIdCounter") and hasattr(Session, "set_message_id_factory")
+        self.assertEqual(_compat.MESSAGE_ID_COUNTER is not None, found)
+        self.assertIs(DeferredReplyListener.message_ids, _compat.MESSAGE_ID_COUNTER)
 
 
 class ForgetTests(SynchronousTestCase):
@@ -152,3 +186,40 @@ class ResultTests(SynchronousTestCase):
         with pytest.raises(MalformedReplyError):
             reply_outcome(rpc, make_device_handler(None, None), ncclient_result=True)
         self.assertEqual(rpc.saw_parsed, [])
+
+
+class MessageIdTests(SynchronousTestCase):
+    """With ncclient's counter, each session gets its own source of message-ids."""
+
+    def test_seam_gives_each_session_a_counter(self) -> None:
+        sessions = [make(CounterListener, SessionWithMessageIds)[1] for _ in range(2)]
+        factories = [s._message_id_factory for s in sessions]  # type: ignore[attr-defined]
+        self.assertIsInstance(factories[0], Counter)
+        self.assertIsNot(factories[0], factories[1])
+
+    def test_workaround_leaves_the_session_alone(self) -> None:
+        class Uuids(DeferredReplyListener):
+            message_ids = None
+
+        _, s, _ = make(Uuids, SessionWithMessageIds)
+        self.assertIsNone(s._message_id_factory)  # type: ignore[attr-defined]
+
+    def test_a_session_without_the_seam_is_left_alone(self) -> None:
+        m, s, _ = make(CounterListener)  # no set_message_id_factory
+        m.get_config(source="running")
+        self.assertTrue(s.last_id().startswith("urn:uuid:"))
+
+    @pytest.mark.skipif(
+        _compat.MESSAGE_ID_COUNTER is None,
+        reason="released ncclient has no MessageIdCounter (upstream patch 0009): "
+        "run by `nox -s upstream` against the patched ncclient",
+    )
+    def test_installed_ncclient_counts(self) -> None:
+        m, s, _ = make(DeferredReplyListener, SessionWithMessageIds)
+        d1 = m.get_config(source="running")
+        d2 = m.get_config(source="running")
+        self.assertEqual([s.last_id(0), s.last_id(1)], ["1", "2"])
+        s.reply("2", "<data/>")
+        s.reply("1", "<data/>")
+        self.successResultOf(d1)
+        self.successResultOf(d2)
