@@ -136,12 +136,14 @@ def make(
     raise_mode: int = RaiseMode.ALL,
     device_params: Any = None,
     ignore_errors: Any = None,
+    listener_class: "type[DeferredReplyListener]" = DeferredReplyListener,
+    session_class: "Optional[type[FakeSession]]" = None,
 ) -> "tuple[Manager, FakeSession, FakeReactor]":
     reactor = FakeReactor()
-    session = FakeSession()
+    session = (session_class or FakeSession)()
     dh = make_device_handler(device_params, ignore_errors)
     handoff = Handoff(reactor)
-    listener = DeferredReplyListener.install(session, dh, reactor, handoff)
+    listener = listener_class.install(session, dh, reactor, handoff)
     m = Manager(
         session,  # type: ignore[arg-type]
         dh,

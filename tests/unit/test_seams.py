@@ -16,13 +16,11 @@ from ncclient.operations.rpc import RPC, RaiseMode, RPCReply, RPCReplyListener
 from twisted.trial.unittest import SynchronousTestCase
 
 from ncclient_twisted import _compat
-from ncclient_twisted.bridge.handoff import Handoff
 from ncclient_twisted.bridge.listener import DeferredReplyListener, reply_outcome
 from ncclient_twisted.manager import Manager
-from ncclient_twisted.notifications import NotificationQueue
-from ncclient_twisted.subscriptions import NotificationRouter
 from ncclient_twisted.transport.framing import MalformedReplyError
-from tests.unit.test_bridge import NS, FakeReactor, FakeSession, InlineRuntime, error
+from tests.unit.test_bridge import NS, FakeSession, error
+from tests.unit.test_bridge import make as make_manager
 
 
 class NcclientWithForget(RPCReplyListener):
@@ -75,20 +73,8 @@ class CounterListener(DeferredReplyListener):
 def make(
     cls: Type[DeferredReplyListener], session_cls: Type[FakeSession] = FakeSession
 ) -> Tuple[Manager, FakeSession, DeferredReplyListener]:
-    reactor = FakeReactor()
-    session = session_cls()
-    dh = make_device_handler(None, None)
-    handoff = Handoff(reactor)
-    listener = cls.install(session, dh, reactor, handoff)
-    m = Manager(
-        session,  # type: ignore[arg-type]
-        dh,
-        timeout=30,
-        reactor=reactor,
-        listener=listener,
-        notifications=NotificationRouter(reactor, NotificationQueue(reactor, 3), 3, handoff),
-        runtime=InlineRuntime(reactor),
-    )
+    m, session, _ = make_manager(listener_class=cls, session_class=session_cls)
+    listener: DeferredReplyListener = session.get_listener_instance(RPCReplyListener)
     return m, session, listener
 
 
