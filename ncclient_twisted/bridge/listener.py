@@ -153,7 +153,8 @@ class DeferredReplyListener(RPCReplyListener):
         """Create the listener and register it on *session* (before any RPC is made).
 
         *handoff* is the session's ordered path to the reactor, shared with its
-        notification router.
+        notification router. With :attr:`message_ids` (ncclient's counter, when it has
+        one), the session's RPCs take their message-ids from a counter of their own.
         """
         existing = session.get_listener_instance(RPCReplyListener)
         if existing is not None:
