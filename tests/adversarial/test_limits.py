@@ -296,7 +296,7 @@ def test_a_large_reply_parsed_in_pieces_is_what_ncclients_parse_gives(huge_tree:
         def transform_reply(self) -> bool:
             return False
 
-    ours = reply_outcome(Rpc(), Handler())
+    ours = reply_outcome(Rpc(), Handler(), ncclient_result=False)  # a fake RPC: no result()
     theirs = RPCReply(raw, huge_tree=huge_tree)
     theirs.parse()
     assert len(raw) > LARGE_REPLY and ours.xml is raw
@@ -321,5 +321,5 @@ def test_a_large_reply_that_is_not_well_formed_fails_as_a_small_one_does() -> No
         _reply = RPCReply(raw)
 
     with pytest.raises(MalformedReplyError) as e:
-        reply_outcome(Rpc(), None)
+        reply_outcome(Rpc(), None, ncclient_result=False)
     assert e.value.message_id == "1" and Rpc._reply.xml is raw

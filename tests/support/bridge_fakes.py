@@ -134,13 +134,15 @@ def fake_manager(
     device_params: Any = None,
     ignore_errors: Any = None,
     new_session: Callable[[Any], FakeSession] = lambda device_handler: FakeSession(),
+    listener_class: "type[DeferredReplyListener]" = DeferredReplyListener,
 ) -> "tuple[Manager, FakeSession, FakeReactor]":
-    """A Manager on ``new_session(device_handler)``, its reactor a :class:`FakeReactor`."""
+    """A Manager on ``new_session(device_handler)``, its reactor a :class:`FakeReactor`,
+    its replies through *listener_class*."""
     reactor = FakeReactor()
     dh = make_device_handler(device_params, ignore_errors)
     session = new_session(dh)
     handoff = Handoff(reactor)
-    listener = DeferredReplyListener.install(session, dh, reactor, handoff)
+    listener = listener_class.install(session, dh, reactor, handoff)
     m = Manager(
         session,  # type: ignore[arg-type]
         dh,
@@ -152,3 +154,11 @@ def fake_manager(
         runtime=InlineRuntime(reactor),
     )
     return m, session, reactor
+
+
+def error(severity: str = "error", message: str = "boom", tag: str = "operation-failed") -> str:
+    return (
+        "<rpc-error><error-type>application</error-type><error-tag>%s</error-tag>"
+        "<error-severity>%s</error-severity><error-message>%s</error-message></rpc-error>"
+        % (tag, severity, message)
+    )

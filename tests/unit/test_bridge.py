@@ -11,15 +11,7 @@ from ncclient.transport.errors import SessionCloseError, TransportError
 from twisted.internet.defer import CancelledError, ensureDeferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.support.bridge_fakes import NS, fake_manager
-
-
-def error(severity: str = "error", message: str = "boom", tag: str = "operation-failed") -> str:
-    return (
-        "<rpc-error><error-type>application</error-type><error-tag>%s</error-tag>"
-        "<error-severity>%s</error-severity><error-message>%s</error-message></rpc-error>"
-        % (tag, severity, message)
-    )
+from tests.support.bridge_fakes import NS, error, fake_manager
 
 
 class ReplyRoutingTests(SynchronousTestCase):
