@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Dict, List, Tuple
 
-__all__ = ["Params", "DEFAULT", "QUICK", "Client", "CLIENTS", "SCENARIOS", "scenario_jobs"]
+__all__ = [
+    "Params", "DEFAULT", "QUICK", "Client", "CLIENTS", "PATCHED_CLIENTS", "SCENARIOS",
+    "scenario_jobs",
+]
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,9 @@ class Client:
     #: Whether it runs inside a Twisted reactor (its lateness is measured).
     reactor: bool = False
     notes: Dict[str, str] = field(default_factory=dict)
+    #: Runs with the python of a virtualenv holding ncclient patched by
+    #: upstream/ncclient/*.patch (``benchmarks.run --patched-python``), not this one.
+    patched: bool = False
 
 
 _NO_BURST: Tuple[str, ...] = ("sequential", "inflight", "fanout", "connect")
@@ -123,7 +129,16 @@ CLIENTS: Tuple[Client, ...] = (
            notes={"idle": "same sessions as netconf_client", "connect": "same as netconf_client"}),
 )
 
-CLIENTS_BY_NAME: Dict[str, Client] = {c.name: c for c in CLIENTS}
+#: The clients run with the patched ncclient, reported in a section of their own (not
+#: among the peers of CLIENTS' targets).
+PATCHED_CLIENTS: Tuple[Client, ...] = (
+    Client("ours-patched", "ncclient_twisted io=reactor, patched ncclient", "reactor",
+           SCENARIOS, reactor=True, patched=True),
+    Client("ncclient-patched", "ncclient sync, patched ncclient", "blocking", ("sequential",),
+           patched=True),
+)
+
+CLIENTS_BY_NAME: Dict[str, Client] = {c.name: c for c in CLIENTS + PATCHED_CLIENTS}
 
 
 def scenario_jobs(scenario: str, params: Params) -> List[Tuple[str, Dict[str, object]]]:

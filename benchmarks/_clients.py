@@ -130,7 +130,7 @@ def make_deferred_client(
 ) -> DeferredClient:
     if name == "ours":
         return OursClient(reactor, kwargs, timeout)
-    if name == "ours-reactor":
+    if name in ("ours-reactor", "ours-patched"):
         return OursClient(reactor, kwargs, timeout, io="reactor")
     if name == "d2t-default":
         return DeferToThreadClient(reactor, kwargs, timeout, None)
@@ -261,6 +261,7 @@ class NetconfClientFutures(NetconfClientSync):
 
 _BLOCKING: Dict[str, Callable[[ConnectKwargs, float], BlockingClient]] = {
     "ncclient": NcclientSync,
+    "ncclient-patched": NcclientSync,
     "netconf_client": NetconfClientSync,
 }
 _HANDLES: Dict[str, Callable[[ConnectKwargs, float], HandleClient]] = {

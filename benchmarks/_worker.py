@@ -75,8 +75,18 @@ def _run_threads(client: Client, scenario: str, spec: Dict[str, Any], p: Params)
     return metrics
 
 
+def _require_patched_ncclient() -> None:
+    from ncclient.operations.rpc import RPCReplyListener
+
+    if not hasattr(RPCReplyListener, "forget"):  # patch 0001's seam: the series is in
+        raise RuntimeError("this python's ncclient is not patched (upstream/ncclient): %s"
+                           % sys.executable)
+
+
 def run(spec: Dict[str, Any]) -> Metrics:
     client = CLIENTS_BY_NAME[spec["client"]]
+    if client.patched:
+        _require_patched_ncclient()
     params = Params.from_json(spec["params"])
     runner = _run_reactor if client.family == "reactor" else _run_threads
     return runner(client, spec["scenario"], spec, params)

@@ -4,16 +4,23 @@
     .venv/bin/python -m benchmarks.run            # everything (what `make bench` runs)
     .venv/bin/python -m benchmarks.run --quick    # a smoke run, small sizes, one run each
     .venv/bin/python -m benchmarks.run --only sequential,idle --clients ours,ncclient
+    .venv/bin/python -m benchmarks.run --patched-python /tmp/ncclient-patched/bin/python \
+        --only sequential,inflight --servers embedded --runs 1 --output /tmp/patched.md
 
 Every (server, scenario, client, run) is one worker process (``_worker.py``) with a
 hard timeout, against a server started fresh for it. The report (markdown) is printed
 and written to ``benchmarks/RESULTS.md`` (``RESULTS.quick.md`` for ``--quick``); the raw
 figures go next to it as JSON. See README.md for what is measured and how to read it.
+
+With ``--patched-python`` (or ``NCCLIENT_PATCHED_PYTHON``: the python of a virtualenv
+made by ``upstream/apply-and-test --venv PATH``), the clients of ``PATCHED_CLIENTS`` run
+too, their workers with that python, and the report gains a section on them.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -23,7 +30,7 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from benchmarks import _report, _servers, _sysinfo
 from benchmarks._catalog import (
@@ -31,6 +38,7 @@ from benchmarks._catalog import (
     CLIENTS_BY_NAME,
     DEFAULT,
     LATENESS_SCENARIOS,
+    PATCHED_CLIENTS,
     QUICK,
     SCENARIOS,
     Params,
@@ -71,6 +79,8 @@ class Job:
     client: str
     run: int
     runs: int
+    #: The worker's python (another virtualenv's for a patched client).
+    python: str = sys.executable
 
 
 # -- command line ----------------------------------------------------------------------
@@ -92,7 +102,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     ap.add_argument("--only", type=_csv, default=[],
                     help="scenarios: %s, lateness" % ", ".join(SCENARIOS))
     ap.add_argument("--clients", type=_csv, default=[],
-                    help="clients: %s" % ", ".join(c.name for c in CLIENTS))
+                    help="clients: %s" % ", ".join(c.name for c in CLIENTS + PATCHED_CLIENTS))
+    ap.add_argument("--patched-python", metavar="PATH",
+                    default=os.environ.get("NCCLIENT_PATCHED_PYTHON") or None,
+                    help="the python of a virtualenv with the patched ncclient "
+                    "(upstream/apply-and-test --venv): runs %s too"
+                    % ", ".join(c.name for c in PATCHED_CLIENTS))
     ap.add_argument("--servers", type=_csv, default=list(_servers.SERVER_KINDS),
                     help="servers: %s (default: those available)"
                     % ", ".join(_servers.SERVER_KINDS))
@@ -104,6 +119,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     unknown |= set(args.servers) - set(_servers.SERVER_KINDS)
     if unknown:
         ap.error("unknown names: %s" % ", ".join(sorted(unknown)))
+    if not args.patched_python and any(CLIENTS_BY_NAME[c].patched for c in args.clients):
+        ap.error("the patched clients need --patched-python")
     return args
 
 
@@ -120,23 +137,26 @@ def build_params(args: argparse.Namespace) -> Params:
 
 def selection(args: argparse.Namespace) -> Tuple[List[str], List[str]]:
     scenarios = list(SCENARIOS)
-    clients = [c.name for c in CLIENTS]
+    clients = [c.name for c in CLIENTS + (PATCHED_CLIENTS if args.patched_python else ())]
     if args.only:
         wanted = set(args.only)
         if "lateness" in wanted:
             wanted |= set(LATENESS_SCENARIOS)
         scenarios = [s for s in SCENARIOS if s in wanted]
         if set(args.only) == {"lateness"}:
-            clients = [c.name for c in CLIENTS if c.reactor]
+            clients = [c for c in clients if CLIENTS_BY_NAME[c].reactor]
     if args.clients:
         clients = [c for c in clients if c in args.clients]
     return scenarios, clients
 
 
 def plan(servers: Sequence[str], scenarios: Sequence[str], clients: Sequence[str],
-         p: Params) -> List[Job]:
+         p: Params, patched_python: Optional[str] = None) -> List[Job]:
     """Every run of every (server, scenario, client); the clients take turns per run."""
     jobs = []
+    # Without a patched python, a patched client's worker finds no series and says so.
+    pythons = {c: patched_python if CLIENTS_BY_NAME[c].patched and patched_python
+               else sys.executable for c in clients}
     for server in servers:
         for scenario in scenarios:
             runs = runs_for(scenario, p, server)
@@ -144,7 +164,8 @@ def plan(servers: Sequence[str], scenarios: Sequence[str], clients: Sequence[str
                 for run in range(runs):
                     for client in clients:
                         if scenario in CLIENTS_BY_NAME[client].scenarios:
-                            jobs.append(Job(server, scenario, job_id, job_args, client, run, runs))
+                            jobs.append(Job(server, scenario, job_id, job_args, client, run,
+                                            runs, pythons[client]))
     return jobs
 
 
@@ -178,7 +199,7 @@ def run_worker(job: Job, server: _servers.Server, p: Params, tmp: str) -> Dict[s
         json.dump(spec, f)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._worker", spec_path, out_path],
+            [job.python, "-m", "benchmarks._worker", spec_path, out_path],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             cwd=ROOT, start_new_session=True,
         )
@@ -276,6 +297,69 @@ def preamble(p: Params, argv: Sequence[str], took: float, quick: bool) -> str:
     ])
 
 
+#: Beside the patched clients in their section: the same clients on released ncclient.
+PATCHED_PEERS: Tuple[str, ...] = ("ours-reactor", "ncclient", "netconf_client",
+                                  "netconf_client-futures")
+_NC = ("netconf_client", "netconf_client-futures")
+
+
+def _patched_targets(p: Params) -> List[_report.Target]:
+    """Issue #24's targets for ours on the patched ncclient (those of io=reactor, R1-R2)."""
+    t = functools.partial(_report.Target, client="ours-patched")
+    return [
+        t("P1. sequential latency ≤ 0.8× netconf_client's (best of its two APIs)",
+          "sequential", "median_ms", "<=", 0.8, _NC, "min", " ms"),
+        t("P2. %d in flight ≥ 2× netconf_client's futures" % p.inflight, "inflight",
+          "rpc_per_s", ">=", 2.0, ("netconf_client-futures",), "max", " RPC/s"),
+    ]
+
+
+#: What the worker's python is asked: its ncclient's version and which seams of the
+#: series (upstream/ncclient) it has, found by name as ncclient_twisted._compat does.
+_PROBE = """
+import ncclient, ncclient.operations.rpc as r, ncclient.transport.session as s
+seams = [("0001", r.RPCReplyListener, "forget"), ("0002", s.Session, "_wakeup"),
+         ("0005", s.Session, "add_end_callback"), ("0006", r.RPCReplyListener, "for_session"),
+         ("0007", s.Session, "set_notification_sink"), ("0008", r.RPC, "result"),
+         ("0009", s.Session, "set_message_id_factory")]
+print(ncclient.__version__, " ".join(n for n, c, a in seams if hasattr(c, a)))
+"""
+
+
+def _patched_ncclient(python: str) -> str:
+    """Which ncclient *python* imports, and the patches of the series found in it."""
+    try:
+        out = subprocess.run([python, "-c", _PROBE], capture_output=True, text=True,
+                             timeout=60, check=True).stdout.split()
+    except (OSError, subprocess.SubprocessError) as e:
+        return "an ncclient not probed (%s)" % e
+    return "ncclient %s, patches found by name: %s (0003 and 0004 add none to look for)" % (
+        out[0], ", ".join(out[1:]) or "none")
+
+
+def patched_section(results: _report.Results, p: Params, clients: Sequence[str],
+                    jobs: Sequence[str], python: str) -> str:
+    """The patched clients beside the same clients on released ncclient, and their targets."""
+    shown = [c for c in clients if CLIENTS_BY_NAME[c].patched or c in PATCHED_PEERS]
+    parts = ["## The patched ncclient (upstream/ncclient, issue #24)",
+             "Clients marked *patched* run with %s, in its own virtualenv (`%s`); the others "
+             "with this one's ncclient, in the same run." % (_patched_ncclient(python), python)]
+    label = {c: CLIENTS_BY_NAME[c].label if CLIENTS_BY_NAME[c].patched
+             else _report.SHORT_LABELS[c] for c in shown}
+    for server, per_job in results.items():
+        fig = _report.Figures(per_job)
+        rows = [[label[c]] + [fig.cell(j, c, HEADLINE[j.split("-")[0]], 3, spread=True)
+                              if j.split("-")[0] in CLIENTS_BY_NAME[c].scenarios else "n/a"
+                              for j in jobs] for c in shown]
+        headers = ["client"] + ["%s (%s)" % (j, HEADLINE[j.split("-")[0]]) for j in jobs]
+        parts += ["### Server: %s\n\n%s" % (server, _report._table(headers, rows)),
+                  _report._table(["Target", "ours, patched", "reference", "ratio", "threshold",
+                                  "result"],
+                                 [_report._judge(fig, t, clients) for t in _patched_targets(p)
+                                  if t.job in jobs])]
+    return "\n\n".join(parts) + "\n"
+
+
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     p = build_params(args)
@@ -289,15 +373,18 @@ def main(argv: Sequence[str]) -> int:
             servers.append(kind)
         else:
             sys.stderr.write("server %s not available: %s\n" % (kind, why_not))
-    jobs = plan(servers, scenarios, clients, p)
+    jobs = plan(servers, scenarios, clients, p, args.patched_python)
     sys.stderr.write("%d runs: servers %s, scenarios %s, clients %s\n" % (
         len(jobs), ",".join(servers), ",".join(scenarios), ",".join(clients)))
     t0 = time.monotonic()
     results = execute(jobs, p)
     took = time.monotonic() - t0
     job_ids = [j for s in scenarios for j, _ in scenario_jobs(s, p)]
-    report = _report.render(results, p, clients, job_ids, _sysinfo.collect(),
+    released = [c for c in clients if not CLIENTS_BY_NAME[c].patched]
+    report = _report.render(results, p, released, job_ids, _sysinfo.collect(),
                             preamble(p, argv, took, args.quick), server_notes)
+    if len(released) < len(clients):
+        report += "\n" + patched_section(results, p, clients, job_ids, args.patched_python)
     output = args.output or os.path.join(
         HERE, "RESULTS.quick.md" if args.quick else "RESULTS.md")
     with open(output, "w") as f:

@@ -10,9 +10,11 @@ classes' ``_log``, which our SSH classes replace to log their chatter at debug.)
 
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, Type, TypeVar
+from typing import Any, Callable, Dict, FrozenSet, Optional, Type, TypeVar
 
-from ncclient.operations.rpc import RPCReplyListener
+import ncclient.operations.rpc as nc_rpc
+from ncclient.operations.rpc import RPC, RPCReplyListener
+from ncclient.transport.session import Session
 
 __all__ = [
     "rpc_reply",
@@ -28,10 +30,31 @@ __all__ = [
     "end_handshake_timer",
     "share_notification",
     "paramiko_host_key_algorithms",
+    "HAS_LISTENER_FORGET",
+    "HAS_RPC_RESULT",
+    "MESSAGE_ID_COUNTER",
     "INHERITED",
 ]
 
 L = TypeVar("L", bound=RPCReplyListener)
+
+# -- seams a patched ncclient has (upstream/ncclient/*.patch), feature-detected -----------
+
+#: ``RPCReplyListener.forget(id)`` (patch 0001): ncclient unregisters a request itself,
+#: under its listener's lock; without it, :func:`registered_rpcs` is reached into.
+HAS_LISTENER_FORGET: bool = callable(getattr(RPCReplyListener, "forget", None))
+
+#: ``RPC.result()`` (patch 0008): ncclient's reply handling after the wait (``RaiseMode``,
+#: exemptions error by error, ``transform_reply``), for asynchronous users to call.
+HAS_RPC_RESULT: bool = callable(getattr(RPC, "result", None))
+
+#: ``rpc.MessageIdCounter`` with ``Session.set_message_id_factory`` (patch 0009): makes a
+#: session's source of message-ids "1", "2"... (instead of a uuid4 each); else None.
+MESSAGE_ID_COUNTER: Optional[Callable[[], Callable[[], str]]] = (
+    getattr(nc_rpc, "MessageIdCounter", None)
+    if callable(getattr(Session, "set_message_id_factory", None))
+    else None
+)
 
 # -- ncclient 0.6.17 and 0.7.1 (ncclient/operations/rpc.py) --------------------------------
 

@@ -6,6 +6,7 @@ import pytest
 import pytest_twisted
 
 from tests.support.netconfd import NetconfdServer, netconfd_available
+from tests.support.transports import IO_MODES
 
 #: CI sets this to 1 so the netconfd integration tests can never be skipped.
 REQUIRE_NETCONFD_ENV = "NCCLIENT_TWISTED_REQUIRE_NETCONFD"
@@ -65,12 +66,8 @@ def _require_netconfd():
 def netconfd():
     """A NetconfdServer shared by the whole session: do not kill it."""
     _require_netconfd()
-    server = NetconfdServer()
-    server.start()
-    try:
+    with NetconfdServer() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -113,7 +110,7 @@ async def server():
 
 # -- both transports -------------------------------------------------------------------
 # A test module runs on both transports (io="threads" and io="reactor") by overriding
-# its server fixture with ``on_both_transports``:
+# its server fixture with ``tests.support.transports.on_both_transports``:
 #
 #     @pytest.fixture
 #     def server(server, io):
@@ -121,8 +118,6 @@ async def server():
 #
 # ``@pytest.mark.threads_only("why")`` skips a test on the reactor transport (something
 # it does not do yet, named in the reason).
-
-IO_MODES = ("threads", "reactor")
 
 
 @pytest.fixture(params=IO_MODES)
@@ -132,34 +127,3 @@ def io(request):
     if marker is not None and request.param != "threads":
         pytest.skip("io=%r: %s" % (request.param, marker.args[0] if marker.args else "threads only"))
     return request.param
-
-
-class _OnTransport:
-    """A server (embedded or netconfd) whose ``connect_kwargs()`` also names ``io``; the
-    rest is the server's own (the server is not changed: netconfd's is shared)."""
-
-    def __init__(self, server, io):
-        self._server = server
-        self.io = io
-
-    def connect_kwargs(self, *args, **kw):
-        return self._with_io(self._server.connect_kwargs(*args, **kw))
-
-    def tls_connect_kwargs(self, *args, **kw):
-        return self._with_io(self._server.tls_connect_kwargs(*args, **kw))
-
-    def uds_connect_kwargs(self, *args, **kw):
-        return self._with_io(self._server.uds_connect_kwargs(*args, **kw))
-
-    def _with_io(self, kwargs):
-        kwargs = dict(kwargs)
-        kwargs.setdefault("io", self.io)
-        return kwargs
-
-    def __getattr__(self, name):
-        return getattr(self._server, name)
-
-
-def on_both_transports(server, io):
-    """*server* for a test that runs on both transports (see above)."""
-    return _OnTransport(server, io)

@@ -18,7 +18,7 @@ its own request with :exc:`~ncclient_twisted.transport.framing.MalformedReplyErr
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from lxml import etree
 from ncclient.operations.rpc import RaiseMode, RPCError, RPCReplyListener
@@ -29,6 +29,9 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ncclient_twisted._compat import (
+    HAS_LISTENER_FORGET,
+    HAS_RPC_RESULT,
+    MESSAGE_ID_COUNTER,
     new_reply_listener,
     registered_rpcs,
     reply_parsed,
@@ -65,12 +68,14 @@ def _parse_in_pieces(raw: str, huge_tree: bool) -> "etree._Element":
     return root
 
 
-def reply_outcome(rpc: Any, device_handler: Any) -> Any:
+def reply_outcome(rpc: Any, device_handler: Any, ncclient_result: bool = HAS_RPC_RESULT) -> Any:
     """What ncclient's synchronous ``RPC._request`` would return or raise for *rpc*'s reply.
 
-    Runs on the session thread (it parses the reply). Differences from ncclient, on
-    purpose: ``RaiseMode.ERRORS`` looks at every ``rpc-error`` (ncclient looks at the
-    first only), and errors the device handler exempts are left out one by one.
+    Runs on the session thread (it parses the reply). Differences from released ncclient,
+    on purpose: ``RaiseMode.ERRORS`` looks at every ``rpc-error`` (ncclient looks at the
+    first only), and errors the device handler exempts are left out one by one: what
+    ``RPC.result()`` of the patched ncclient (patch 0008) does, called when
+    *ncclient_result*.
     """
     reply = rpc_reply(rpc)
     try:
@@ -87,6 +92,8 @@ def reply_outcome(rpc: Any, device_handler: Any) -> Any:
             reply.parse()
     except etree.XMLSyntaxError as e:
         raise reply_parse_error(e, rpc.id, rpc_huge_tree(rpc)) from e
+    if ncclient_result:
+        return rpc.result()  # the reply is parsed: result() does not parse it again
     errors = [e for e in reply.errors if not device_handler.is_rpc_error_exempt(e.message)]
     if errors:
         mode = rpc_raise_mode(rpc)
@@ -122,6 +129,12 @@ class DeferredReplyListener(RPCReplyListener):
     #: Its callback never blocks: the session dispatches to it under the gate
     #: (:mod:`ncclient_twisted.bridge.gate`).
     gated = True
+    #: Whether ncclient's listener has ``forget`` (upstream patch 0001) for :meth:`forget`
+    #: to call, instead of reaching into its registry.
+    ncclient_forgets = HAS_LISTENER_FORGET
+    #: Makes each session's message-id source (ncclient's counter, patch 0009), or None
+    #: to leave ncclient's uuid4 for each request.
+    message_ids: Optional[Callable[[], Callable[[], str]]] = MESSAGE_ID_COUNTER
     _reactor: IReactorFromThreads
     _pending: Dict[str, _Pending]
     _ended: Optional[Exception]
@@ -140,7 +153,8 @@ class DeferredReplyListener(RPCReplyListener):
         """Create the listener and register it on *session* (before any RPC is made).
 
         *handoff* is the session's ordered path to the reactor, shared with its
-        notification router.
+        notification router. With :attr:`message_ids` (ncclient's counter, when it has
+        one), the session's RPCs take their message-ids from a counter of their own.
         """
         existing = session.get_listener_instance(RPCReplyListener)
         if existing is not None:
@@ -149,6 +163,10 @@ class DeferredReplyListener(RPCReplyListener):
         # 0.7): it makes the session's one instance of this class and registers it. What
         # is ours is added here, before any RPC is made on the session.
         self = new_reply_listener(cls, session, device_handler)
+        set_message_ids = getattr(session, "set_message_id_factory", None)
+        if cls.message_ids is not None and set_message_ids is not None:
+            # Unique within the session, all RFC 6241 asks, and cheaper than a uuid4.
+            set_message_ids(cls.message_ids())
         self.logger = log
         self._reactor = reactor
         self._pending = {}
@@ -202,6 +220,13 @@ class DeferredReplyListener(RPCReplyListener):
 
     def forget(self, msgid: str) -> None:
         """Stop waiting for *msgid*; its reply, if it comes, will be dropped."""
+        if self.ncclient_forgets:
+            # ncclient's takes the listener's lock (not reentrant): called outside ours.
+            # callback() finds the request gone from either registry and drops the reply.
+            super().forget(msgid)
+            with self._lock:
+                self._pending.pop(msgid, None)
+            return
         with self._lock:
             registered_rpcs(self).pop(msgid, None)
             self._pending.pop(msgid, None)

@@ -58,7 +58,9 @@ def resolve_reactor(reactor: Optional[INetconfReactor] = None) -> INetconfReacto
 class Runtime:
     """The thread pool and the set of open managers of one reactor."""
 
-    def __init__(self, reactor: INetconfReactor, pool_size: int = DEFAULT_POOL_SIZE) -> None:
+    def __init__(
+        self, reactor: INetconfReactor, pool_size: int = DEFAULT_POOL_SIZE, *, waker: Optional[Waker] = None
+    ) -> None:
         self.reactor = reactor
         self.pool_size = pool_size
         self._pool: Optional[ThreadPool] = None
@@ -67,7 +69,7 @@ class Runtime:
         #: Set once the reactor begins to shut down: pool work waiting on it gives up.
         self.shutting_down = threading.Event()
         #: Wakes session threads for the reactor after each of its turns.
-        self.waker = Waker(reactor)
+        self.waker = waker if waker is not None else Waker(reactor)
         #: Taken by its session threads around the Python work of each message.
         self.gate = new_gate()
         #: Bounds the reactor transport's connects in progress as the pool bounds the

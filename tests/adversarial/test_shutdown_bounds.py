@@ -22,12 +22,12 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from ncclient_twisted.bridge.runtime import SHUTDOWN_CLOSE_GRACE, SHUTDOWN_CLOSE_TIMEOUT, Runtime
 from ncclient_twisted.transport.reactor import session as reactor_session
-from tests.unit.test_bridge import FakeReactor, make
+from tests.support.bridge_fakes import FakeReactor, fake_manager
 
 
 class CloseBoundTests(SynchronousTestCase):
     def test_a_close_under_way_is_bounded_by_a_later_shorter_timeout(self) -> None:
-        m, s, clock = make(timeout=30)
+        m, s, clock = fake_manager(timeout=30)
         first = m.close_session()
         self.assertIn("close-session", s.sent[-1])
         self.assertNoResult(first)
@@ -40,7 +40,7 @@ class CloseBoundTests(SynchronousTestCase):
         self.assertEqual(clock.getDelayedCalls(), [])
 
     def test_a_longer_timeout_does_not_lengthen_the_close(self) -> None:
-        m, s, clock = make(timeout=30)
+        m, s, clock = fake_manager(timeout=30)
         d = m.close_session(timeout=1)
         later = m.close_session(timeout=10)
         clock.advance(1)
@@ -48,7 +48,7 @@ class CloseBoundTests(SynchronousTestCase):
         self.failureResultOf(later, TimeoutExpiredError)  # the same outcome
 
     def test_a_reply_in_time_cancels_every_bound(self) -> None:
-        m, s, clock = make(timeout=30)
+        m, s, clock = fake_manager(timeout=30)
         first = m.close_session()
         second = m.close_session(timeout=SHUTDOWN_CLOSE_TIMEOUT)
         s.reply(s.last_id())
@@ -147,7 +147,7 @@ class ReactorSessionCloseTests(SynchronousTestCase):
         self.assertEqual(asked, [s._close_now])
 
     def test_the_manager_closes_a_reactor_session_on_the_reactor(self) -> None:
-        m, s, clock = make(timeout=30)
+        m, s, clock = fake_manager(timeout=30)
         closed_here: List[bool] = []
         s.close_on_reactor = lambda: closed_here.append(True) or succeed(None)  # type: ignore[attr-defined]
         s.close = lambda: self.fail("closed on the pool")  # type: ignore[method-assign]

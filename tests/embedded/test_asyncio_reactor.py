@@ -1,10 +1,10 @@
 """ncclient_twisted under Twisted's asyncio reactor, driven from asyncio coroutines, and the
-README's asyncio example run as written.
+example of docs/asyncio.md run as written.
 
 The program (``tests/support/asyncio_program.py``) runs in a child process, because the reactor
 is chosen once per process and pytest's is the default one. It installs
 ``twisted.internet.asyncioreactor``, serves the embedded server in that reactor and uses
-the manager through ``Deferred.asFuture``; the README's asyncio section shows the same.
+the manager through ``Deferred.asFuture``; docs/asyncio.md shows the same.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest_twisted
 from twisted.internet.utils import getProcessOutputAndValue
+
+from tests.support.readme import DOCS, doc_block
 
 PROGRAM = Path(__file__).resolve().parents[1] / "support" / "asyncio_program.py"
 
@@ -44,7 +46,7 @@ def test_manager_under_the_asyncio_reactor() -> None:
     assert seen["threads_left"] == []
 
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ASYNCIO_PAGE = DOCS / "asyncio.md"
 README_DEVICE = (
     'DEVICE = dict(host="127.0.0.1", port=8300, username="admin", password="admin",\n'
     '              hostkey_verify=False)'
@@ -57,9 +59,8 @@ async def test_readme_asyncio_example_runs(tmp_path: Path) -> None:
 
     from ncclient_twisted import testing
 
-    block = README.read_text().split("## From asyncio", 1)[1].split("```python\n", 1)[1]
-    block = block.split("```", 1)[0]
-    assert README_DEVICE in block, "the README's asyncio example changed: update this test"
+    block = doc_block(ASYNCIO_PAGE, "# From asyncio")
+    assert README_DEVICE in block, "docs/asyncio.md's example changed: update this test"
     program = tmp_path / "readme_asyncio.py"
     program.write_text(
         block.replace(README_DEVICE, 'import json, os\nDEVICE = json.loads(os.environ["DEVICE"])')

@@ -3,8 +3,7 @@ with the rest, failing or cancelled as the others do (embedded server)."""
 
 from __future__ import annotations
 
-import threading
-from typing import Any, List
+from typing import Any
 
 import pytest
 import pytest_twisted
@@ -13,10 +12,9 @@ from ncclient.transport.errors import SessionCloseError, TransportError
 from twisted.internet import defer
 from twisted.internet.defer import CancelledError
 
-from ncclient_twisted import manager, testing
-from ncclient_twisted.manager import Manager
 from ncclient_twisted.testing import Fault
-from tests.support.helpers import bounded
+from tests.support.helpers import bounded, built_where
+from tests.support.transports import connect
 
 CONFIG = (
     '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
@@ -24,27 +22,13 @@ CONFIG = (
 )
 
 
-async def connect(server: testing.NetconfServer, **kw: Any) -> Manager:
-    # The threads transport's own machinery (io="reactor" builds on the reactor thread).
-    return await bounded(manager.connect(io="threads", **server.connect_kwargs(**kw)))
-
-
-def built_where(m: Manager) -> List[str]:
-    """Record the thread that builds each request from now on."""
-    where: List[str] = []
-    new_rpc = m._new_rpc
-
-    def spy(cls: Any, mode: int) -> Any:
-        where.append("session" if threading.current_thread() is m._session else "caller")
-        return new_rpc(cls, mode)
-
-    m._new_rpc = spy  # type: ignore[method-assign]
-    return where
+# io="threads" throughout: the threads transport's own machinery (io="reactor" builds on
+# the reactor thread).
 
 
 @pytest_twisted.ensureDeferred
 async def test_a_burst_is_built_on_the_session_thread_and_sent_in_order(server: Any) -> None:
-    async with await connect(server) as m:
+    async with await connect(server, io="threads") as m:
         where = built_where(m)
         edits = [m.edit_config(target="candidate", config=CONFIG % i) for i in range(100)]
         await bounded(defer.gatherResults(edits))
@@ -57,7 +41,7 @@ async def test_a_burst_is_built_on_the_session_thread_and_sent_in_order(server: 
 
 @pytest_twisted.ensureDeferred
 async def test_a_request_that_cannot_be_built_fails_alone(server: Any) -> None:
-    async with await connect(server) as m:
+    async with await connect(server, io="threads") as m:
         first = m.get_config(source="running")
         refused = m.get_config(source="https://example.com/c.xml")  # no :url: not built
         last = m.get_config(source="running")
@@ -70,7 +54,7 @@ async def test_a_request_that_cannot_be_built_fails_alone(server: Any) -> None:
 @pytest_twisted.ensureDeferred
 async def test_cancel_and_timeout_of_a_request_built_on_the_session_thread(server: Any) -> None:
     server.faults.add(Fault.delay("get", 0.5, count=1))
-    async with await connect(server) as m:
+    async with await connect(server, io="threads") as m:
         slow = m.get()  # built by the caller; keeps the next ones on the session thread
         cancelled = m.get_config(source="running")
         cancelled.cancel()
@@ -88,7 +72,7 @@ async def test_cancel_and_timeout_of_a_request_built_on_the_session_thread(serve
 @pytest_twisted.ensureDeferred
 async def test_requests_waiting_to_be_built_fail_when_the_session_ends(server: Any) -> None:
     server.faults.add(Fault.close_mid_reply("get", count=1))
-    m = await connect(server)
+    m = await connect(server, io="threads")
     first = m.get()
     queued = [m.get_config(source="running") for _ in range(50)]
     for d in [first] + queued:
@@ -102,7 +86,7 @@ async def test_requests_waiting_to_be_built_fail_when_the_session_ends(server: A
 
 @pytest_twisted.ensureDeferred
 async def test_close_session_does_not_overtake_requests_still_to_be_built(server: Any) -> None:
-    m = await connect(server)
+    m = await connect(server, io="threads")
     first = m.get_config(source="running")
     second = m.get_config(source="running")  # built on the session thread
     closed = m.close_session()
@@ -114,7 +98,7 @@ async def test_close_session_does_not_overtake_requests_still_to_be_built(server
 async def test_arguments_are_taken_as_they_were_when_the_call_was_made(server: Any) -> None:
     from lxml import etree
 
-    async with await connect(server) as m:
+    async with await connect(server, io="threads") as m:
         busy = m.get_config(source="running")
         config = etree.fromstring(CONFIG % 1)
         hostname = config.find(".//{urn:example:system}hostname")

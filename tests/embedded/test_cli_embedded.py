@@ -183,7 +183,7 @@ async def test_rpc_timeout(tmp_path: Path, server: Any) -> None:
     assert r.code == 1, r
     assert_no_traceback(r)
     assert "FAILED %s:%d: timeout after 1 s" % (server.host, server.port) in r.err, r
-    assert time.monotonic() - start < 20
+    assert time.monotonic() - start < 20  # wall time is the property: the CLI's timeout holds
 
 
 class _Silent(protocol.Protocol):
@@ -207,7 +207,7 @@ async def test_connect_timeout_on_a_silent_device(tmp_path: Path) -> None:
         assert r.code == 1, r
         assert_no_traceback(r)
         assert "timeout" in r.err, r
-        assert time.monotonic() - start < 20
+        assert time.monotonic() - start < 20  # wall time is the property: the CLI's timeout holds
     finally:
         await port.stopListening()
 

@@ -92,3 +92,26 @@ async def test_json_without_out_carries_the_reply(tmp_path: Path, server: Any) -
     record = json.loads(line)
     assert set(record) == {"host", "port", "name", "ok", "error", "latency_s", "reply"}, record
     assert "<a>1</a>" in record["reply"] and record["latency_s"] > 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_unknown_host_key_is_shown_in_sha256_with_what_to_do(tmp_path: Path, server: Any) -> None:
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "known_hosts").write_text("")
+    where = ["--host", server.host, "--port", str(server.port), "-u", "admin", "--password-env", "PW"]
+    r = await run_cli(reactor(), ["get-config"] + where, cli_env(home=str(home), PW=PASSWORD))
+    assert r.code == 1, r
+    assert failure_line(r) == (
+        "host key not trusted (ssh-ed25519 %s): not in known_hosts (--known-hosts FILE lists keys, "
+        "--accept-new trusts a new host on first use)" % server.fingerprint_sha256
+    )
+    assert server.sessions == {}
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_name_that_does_not_resolve_reads_as_openssh_says_it(tmp_path: Path) -> None:
+    args = ["get-config", "--host", "no-such-device.invalid", "--io", "reactor", "-u", "admin"]
+    r = await run_cli(reactor(), args, cli_env(home=str(tmp_path)))
+    assert r.code == 1, r
+    assert failure_line(r) == "Could not resolve hostname no-such-device.invalid: Name or service not known"

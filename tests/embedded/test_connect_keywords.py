@@ -11,13 +11,13 @@ from typing import Any, AsyncIterator, Tuple
 
 import pytest
 import pytest_twisted
-from cryptography.hazmat.primitives import serialization
 from ncclient.transport.errors import SSHError, SSHUnknownHostError, TLSError
 from twisted.internet import defer
 
 from ncclient_twisted import manager, testing
-from tests.conftest import on_both_transports
 from tests.support.helpers import bounded, reactor
+from tests.support.hostkeys import write_private_key
+from tests.support.transports import on_both_transports
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +29,7 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> testing.Certificates:
 def alice_key(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Any, str]:
     """Alice's key, and its private key file."""
     key = testing.generate_key("ed25519")
-    path = tmp_path_factory.mktemp("keys") / "alice"
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
-        )
-    )
-    path.chmod(0o600)
-    return key, str(path)
+    return key, write_private_key(tmp_path_factory.mktemp("keys") / "alice", key)
 
 
 @pytest_twisted.async_yield_fixture

@@ -4,15 +4,14 @@ closes what came up without an unhandled error."""
 from __future__ import annotations
 
 import gc
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 import pytest_twisted
-from twisted.internet.defer import CancelledError
-from twisted.logger import globalLogPublisher
 
 from ncclient_twisted import manager
-from tests.support.helpers import bounded, pause, reactor, wait_until
+from tests.support.held import settle_connects, twisted_errors
+from tests.support.helpers import Resources, bounded, reactor, wait_until
 
 
 @pytest_twisted.ensureDeferred
@@ -29,33 +28,19 @@ async def test_a_wrong_keyword_is_a_failed_deferred_at_the_call() -> None:
 async def test_cancelled_connects_close_their_session_without_an_unhandled_error(
     server: Any, io: str
 ) -> None:
-    errors: List[Any] = []
-
-    def observe(event: Dict[str, Any]) -> None:
-        if event.get("isError") or event.get("log_failure") is not None:
-            errors.append(event)
-
-    globalLogPublisher.addObserver(observe)
-    try:
+    resources = Resources()
+    with twisted_errors() as errors:
         ds = []
         for i in range(10):  # cancelled at once, and while the session comes up
             d = manager.connect(io=io, **server.connect_kwargs())
             ds.append(d)
             reactor().callLater(0.002 * i, d.cancel)
-        cancelled = 0
-        for d in ds:
-            try:
-                m = await bounded(d)
-            except CancelledError:
-                cancelled += 1
-                continue
-            await bounded(m.close_session())  # it came up before its cancel (a fast transport)
+        cancelled, _ = await settle_connects(ds)  # some may come up first (a fast transport)
         assert cancelled >= 1
-        # What came up after the cancel is closed: the server sees no session left.
+        # What came up after the cancel is closed: the server sees no session left, and the
+        # closes are done here (their sockets and threads are gone).
         assert await wait_until(lambda: not server.sessions)
-        await pause(0.2)  # the closes' outcomes
+        await resources.assert_released()
         del ds, d
         gc.collect()
-    finally:
-        globalLogPublisher.removeObserver(observe)
     assert errors == []

@@ -14,12 +14,11 @@ from ncclient.transport.errors import (
     TransportError,
 )
 from twisted.internet import defer, task
-from twisted.internet.defer import CancelledError
 
 from ncclient_twisted import manager, testing
 from ncclient_twisted.testing import Fault
-from tests.conftest import on_both_transports
-from tests.support.helpers import WAIT, bounded, child_server, reactor
+from tests.support.helpers import WAIT, bounded, child_server, reactor, wait_until
+from tests.support.transports import connect, on_both_transports, time_out_and_cancel
 
 CONFIG = (
     '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
@@ -30,10 +29,6 @@ CONFIG = (
 @pytest.fixture
 def server(server: Any, io: str) -> Any:
     return on_both_transports(server, io)
-
-
-async def connect(server: testing.NetconfServer, **kw: Any) -> manager.Manager:
-    return await bounded(manager.connect(**server.connect_kwargs(**kw)))
 
 
 @pytest_twisted.ensureDeferred
@@ -53,16 +48,10 @@ async def test_timeout_and_cancel_forget_the_request(server: Any) -> None:
     server.faults.add(Fault.delay("get-config", 1.0, count=2))
     async with await connect(server) as m:
         m.timeout = 0.2
-        with pytest.raises(TimeoutExpiredError):
-            await bounded(m.get_config(source="running"))
-        d = m.get_config(source="running")
-        d.cancel()
-        with pytest.raises(CancelledError):
-            await d
-        assert m.pending_requests == 0
+        await time_out_and_cancel(m)
         m.timeout = WAIT
         # Both late replies arrive (after 1 s) and are dropped; the session goes on.
-        await bounded(task.deferLater(reactor(), 1.2, lambda: None))
+        assert await wait_until(lambda: m.replies_dropped == 2)
         assert (await bounded(m.get_config(source="running"))).ok
         assert m.replies_dropped == 2
 
@@ -229,9 +218,8 @@ async def test_quiet_socket_keeps_keepalives_and_closes_promptly(server: Any) ->
     # thread's (see test_keepalive.py), paramiko's thread is not woken for them.
     assert sock.gettimeout() == 60.0
     transport = m._session.transport
-    await bounded(task.deferLater(reactor(), 2.5, lambda: None))
+    assert await wait_until(lambda: m._session.keepalive.probes_sent >= 2)
     assert transport.is_active() and m.connected  # keepalives went out; nothing broke
-    assert m._session.keepalive.probes_sent >= 1
     start = time.monotonic()
     await bounded(m.close_session())
     # The transport thread woke at once on close (not after its 1 s socket timeout).

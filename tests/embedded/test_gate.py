@@ -10,13 +10,11 @@ import pytest_twisted
 from ncclient.transport.session import SessionListener
 from twisted.internet import defer
 
-from ncclient_twisted import manager, testing
 from ncclient_twisted.bridge.gate import GATED_MESSAGE_MAX
 from ncclient_twisted.bridge.runtime import runtime_for
-from ncclient_twisted.manager import Manager
-from tests.embedded.test_build_on_session import built_where
-from tests.support.helpers import bounded
-from tests.unit.test_direct_write import FakeTransportSession
+from tests.support.helpers import bounded, built_where
+from tests.support.transport_fakes import FakeTransportSession, SettableHooks
+from tests.support.transports import connect
 
 NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 
@@ -56,12 +54,9 @@ class Seen(SessionListener):
 
 @pytest.fixture
 def session() -> Any:
-    s = FakeTransportSession()
-    s._gate = RecordingGate()
-    s._gate_max = GATED_MESSAGE_MAX
+    s = FakeTransportSession(SettableHooks(gate=RecordingGate(), gate_max=GATED_MESSAGE_MAX))
     yield s
-    s._wake_r.close()
-    s._wake_w.close()
+    s.close_wake_pipe()
 
 
 def reply(body: str = "<ok/>") -> str:
@@ -101,24 +96,26 @@ def test_requests_are_built_under_the_gate(session: Any) -> None:
     assert not session.jobs_outstanding
 
 
-def test_without_a_gate_nothing_is_taken(session: Any) -> None:
-    ours = Seen(session._gate, gated=True)
-    session.add_listener(ours)
-    gate, session._gate = session._gate, None
-    session._dispatch_message(reply())
-    assert ours.held == [False] and gate.entered == 0
+def test_without_a_gate_nothing_is_taken() -> None:
+    gate = RecordingGate()
+    session = FakeTransportSession(SettableHooks(gate=None, gate_max=GATED_MESSAGE_MAX))
+    try:
+        ours = Seen(gate, gated=True)
+        session.add_listener(ours)
+        session._dispatch_message(reply())
+        assert ours.held == [False] and gate.entered == 0
+    finally:
+        session.close_wake_pipe()
 
 
-async def connect(server: testing.NetconfServer) -> Manager:
-    # The threads transport's gate (io="reactor" sessions have no thread to gate).
-    return await bounded(manager.connect(io="threads", **server.connect_kwargs()))
+# io="threads": the threads transport's gate (io="reactor" sessions have no thread to gate).
 
 
 @pytest_twisted.ensureDeferred
 async def test_the_sessions_of_a_reactor_share_its_gate(server: Any) -> None:
     from twisted.internet import reactor
 
-    async with await connect(server) as a, await connect(server) as b:
+    async with await connect(server, io="threads") as a, await connect(server, io="threads") as b:
         assert a._session._gate is b._session._gate is runtime_for(reactor).gate
         # Replies on both sessions at once, each routed to its request.
         ds = [m.get_config(source="running") for m in (a, b) for _ in range(20)]
@@ -129,7 +126,7 @@ async def test_the_sessions_of_a_reactor_share_its_gate(server: Any) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_in_a_burst_only_the_first_request_is_built_by_the_reactor(server: Any) -> None:
-    async with await connect(server) as a, await connect(server) as b:
+    async with await connect(server, io="threads") as a, await connect(server, io="threads") as b:
         where_a, where_b = built_where(a), built_where(b)
         # Two sessions, one request each, in one turn: the first is built and written
         # by the reactor, the second would be queued anyway, so its session builds it.

@@ -7,24 +7,11 @@ from typing import Any, List
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer, task
 
 from ncclient_twisted import KeepaliveTimeoutError, manager
 from ncclient_twisted.transport.keepalive import DeadPeerDetector
-from tests.conftest import on_both_transports
-
-WAIT = 15
-
-
-def reactor() -> Any:
-    from twisted.internet import reactor as r
-
-    return r
-
-
-async def bounded(d: "defer.Deferred[Any]", seconds: float = WAIT) -> Any:
-    return await d.addTimeout(seconds, reactor())
-
+from tests.support.helpers import bounded, reactor, wait_until
+from tests.support.transports import on_both_transports
 
 # -- unit: the detector's arithmetic ------------------------------------------------------
 
@@ -119,7 +106,9 @@ async def test_dead_peer_ends_the_session_and_fails_pending_requests(server: Any
     elapsed = time.monotonic() - start
     assert isinstance(reason, KeepaliveTimeoutError)
     assert "did not answer 2 keepalives" in str(reason)
-    assert 0.4 < elapsed < 5  # (count_max + 1) x interval, give or take the GIL
+    # Wall time is the property: the transport runs the detector at the interval it was
+    # given, (count_max + 1) x interval (its arithmetic is checked on a fake clock above).
+    assert 0.4 < elapsed < 5
     assert not m.connected and m.pending_requests == 0
     with pytest.raises(Exception):  # noqa: B017 - any error: the point is that it fails at once
         await bounded(m.get())
@@ -127,21 +116,20 @@ async def test_dead_peer_ends_the_session_and_fails_pending_requests(server: Any
         return  # no thread to reap
     # The session's threads are reaped (off the reactor) without anyone calling close.
     session = m._session
-    for _ in range(100):
-        if not session.is_alive() and not session.transport.is_alive():
-            break
-        await task.deferLater(reactor(), 0.05, lambda: None)
-    assert not session.is_alive() and not session.transport.is_alive()
+    assert await wait_until(lambda: not session.is_alive() and not session.transport.is_alive(), 5)
 
 
 @pytest_twisted.ensureDeferred
 async def test_answering_peer_keeps_an_idle_session_and_is_probed_sparingly(server: Any) -> None:
     m = await bounded(manager.connect(**server.connect_kwargs(keepalive=0.2, keepalive_count_max=1)))
     try:
-        await task.deferLater(reactor(), 1.5, lambda: None)
+        start = reactor().seconds()
+        keepalive = m._session.keepalive
+        # With keepalive_count_max=1, a probe left unanswered for an interval ends the session.
+        assert await wait_until(lambda: keepalive.probes_sent >= 3)
         assert m.connected
-        probes = m._session.keepalive.probes_sent
-        assert 3 <= probes <= 8  # about one per 0.2 s of silence, not a busy loop
+        # Wall time is the property: about one probe per 0.2 s of silence, not a busy loop.
+        assert keepalive.probes_sent <= (reactor().seconds() - start) / 0.2 + 2
         if server.io == "threads":
             # paramiko's transport thread is not woken for keepalives: its socket sleeps long.
             assert m._session.transport.sock.gettimeout() == 60.0
@@ -154,10 +142,13 @@ async def test_answering_peer_keeps_an_idle_session_and_is_probed_sparingly(serv
 async def test_a_peer_that_answers_again_in_time_is_kept(server: Any) -> None:
     m = await bounded(manager.connect(**server.connect_kwargs(keepalive=0.2, keepalive_count_max=5)))
     try:
+        keepalive = m._session.keepalive
         server.stop_answering()
-        await task.deferLater(reactor(), 0.5, lambda: None)
+        silent_from = keepalive.probes_sent
+        assert await wait_until(lambda: keepalive.missed >= 2)  # of the 5 it may miss
         server.resume_answering()
-        await task.deferLater(reactor(), 0.6, lambda: None)
+        # Kept past the point where 6 probes unanswered would have ended the session.
+        assert await wait_until(lambda: keepalive.probes_sent > silent_from + 6 or not m.connected)
         assert m.connected
         assert (await bounded(m.get_config(source="running"))).ok
     finally:

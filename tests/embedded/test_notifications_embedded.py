@@ -11,8 +11,8 @@ from ncclient.operations import RPCError
 from ncclient.transport.errors import SessionCloseError, TransportError
 from twisted.internet import defer
 
-from ncclient_twisted import InterleaveError, Notification, SubscriptionTerminatedError, manager, testing
-from tests.conftest import on_both_transports
+from ncclient_twisted import InterleaveError, Notification, SubscriptionTerminatedError, testing
+from tests.support.transports import connect, on_both_transports
 
 
 @pytest.fixture
@@ -39,10 +39,6 @@ def ev(i: int, kind: str = "tick") -> str:
 
 def n_of(n: Notification) -> int:
     return int(n.event.findtext("{%s}n" % EV))
-
-
-async def connect(server: testing.NetconfServer, **kw: Any) -> manager.Manager:
-    return await bounded(manager.connect(**server.connect_kwargs(**kw)))
 
 
 @pytest_twisted.ensureDeferred

@@ -12,7 +12,8 @@ from twisted.internet import defer, task
 
 import ncclient_twisted
 from ncclient_twisted import manager, testing
-from ncclient_twisted.bridge.runtime import DEFAULT_POOL_SIZE, runtime_for
+from ncclient_twisted.bridge.runtime import DEFAULT_POOL_SIZE, Runtime, runtime_for
+from ncclient_twisted.bridge.wakeups import Waker
 
 WAIT = 120
 BURST = 200
@@ -108,8 +109,8 @@ def test_the_reactor_only_queues_work_the_waker_thread_hands_it_to_the_pool() ->
     done = threading.Event()
     results: List[Any] = []
     fake_reactor.callFromThread = lambda f, *a: (results.append((f, a)), done.set())  # type: ignore[attr-defined]
-    runtime = runtime_for(fake_reactor)
-    runtime.waker._on_reactor_thread = lambda: True
+    # The test's thread stands for the reactor's.
+    runtime = Runtime(fake_reactor, waker=Waker(fake_reactor, on_reactor_thread=lambda: True))
     handed_over_on: List[str] = []
     pool = runtime._start()
     real = pool.callInThreadWithCallback

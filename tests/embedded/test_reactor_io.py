@@ -13,17 +13,14 @@ from typing import Any, List
 
 import pytest
 import pytest_twisted
-from cryptography.hazmat.primitives import serialization
 from ncclient.transport.errors import AuthenticationError, SSHError, SSHUnknownHostError
 from twisted.internet import defer
 
 from ncclient_twisted import HostKeyChangedError, manager, testing
 from ncclient_twisted.transport.reactor.ssh import ReusedMACCiphers
 from tests.support.helpers import bounded, reactor
-
-
-async def connect(server: Any, **kw: Any) -> manager.Manager:
-    return await bounded(manager.connect(**server.connect_kwargs(io="reactor", **kw)))
+from tests.support.hostkeys import write_private_key
+from tests.support.transports import connect
 
 
 async def fails(d: "defer.Deferred[Any]", kind: type) -> BaseException:
@@ -34,9 +31,9 @@ async def fails(d: "defer.Deferred[Any]", kind: type) -> BaseException:
 
 @pytest_twisted.ensureDeferred
 async def test_sessions_start_no_thread(server: Any) -> None:
-    managers = [await connect(server)]  # the first connect may start the key-loading pool
+    managers = [await connect(server, io="reactor")]  # the first connect may start the key-loading pool
     before = threading.active_count()
-    managers += [await connect(server) for _ in range(10)]
+    managers += [await connect(server, io="reactor") for _ in range(10)]
     results = await bounded(defer.gatherResults([m.get_config(source="running") for m in managers]))
     assert all(r.ok for r in results)
     assert threading.active_count() == before
@@ -85,13 +82,7 @@ async def test_wrong_password_is_an_authentication_error(server: Any) -> None:
 @pytest_twisted.ensureDeferred
 async def test_public_key_authentication(tmp_path: Any) -> None:
     key = testing.generate_key("ed25519")
-    path = os.path.join(str(tmp_path), "id_ed25519")
-    with open(path, "wb") as f:
-        f.write(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
-            )
-        )
+    path = write_private_key(os.path.join(str(tmp_path), "id_ed25519"), key)
     server = await testing.serve(
         reactor(), users={"admin": "not-this"}, authorized_keys={"admin": [key.public_key()]}
     )
@@ -116,10 +107,10 @@ async def test_host_keys_unknown_accept_new_then_changed(server: Any, tmp_path: 
     known_hosts = os.path.join(str(tmp_path), "known_hosts")
     strict = dict(hostkey_verify=True, known_hosts=known_hosts)
     await fails(manager.connect(**server.connect_kwargs(io="reactor", **strict)), SSHUnknownHostError)
-    m = await connect(server, accept_new=True, **strict)
+    m = await connect(server, io="reactor", accept_new=True, **strict)
     await bounded(m.close_session())
     assert server.hostkey_b64 in open(known_hosts).read()
-    m = await connect(server, **strict)  # now known
+    m = await connect(server, io="reactor", **strict)  # now known
     await bounded(m.close_session())
     other = await testing.serve(reactor(), users={"admin": "admin"}, host_key=testing.generate_key())
     try:
@@ -135,7 +126,7 @@ async def test_host_keys_unknown_accept_new_then_changed(server: Any, tmp_path: 
 
 @pytest_twisted.ensureDeferred
 async def test_pinned_key_and_unknown_host_cb_with_a_deferred(server: Any, tmp_path: Any) -> None:
-    m = await connect(server, hostkey_verify=True, hostkey_b64=server.hostkey_b64)
+    m = await connect(server, io="reactor", hostkey_verify=True, hostkey_b64=server.hostkey_b64)
     await bounded(m.close_session())
     asked: List[str] = []
 
@@ -144,7 +135,7 @@ async def test_pinned_key_and_unknown_host_cb_with_a_deferred(server: Any, tmp_p
         return defer.succeed(True)
 
     known_hosts = os.path.join(str(tmp_path), "empty")
-    m = await connect(server, hostkey_verify=True, known_hosts=known_hosts, unknown_host_cb=ask)
+    m = await connect(server, io="reactor", hostkey_verify=True, known_hosts=known_hosts, unknown_host_cb=ask)
     await bounded(m.close_session())
     assert len(asked) == 1 and asked[0].count(":") == 15  # ncclient's MD5 form
 
@@ -159,7 +150,8 @@ async def test_sock_fd_without_a_host_checks_the_host_key_under_the_peer_address
     sock = socket.create_connection((server.host, server.port), timeout=5)
     try:
         m = await connect(
-            server, host=None, sock_fd=sock.fileno(), hostkey_verify=True, known_hosts=known_hosts
+            server, io="reactor", host=None, sock_fd=sock.fileno(), hostkey_verify=True,
+            known_hosts=known_hosts,
         )
     finally:
         sock.close()
@@ -218,7 +210,7 @@ async def test_a_large_reply_is_parsed_off_the_reactor_a_small_one_on_it(server:
         original(self)
 
     server.faults.add(Fault.large_reply("get", 2 * 1024 * 1024, count=1))
-    m = await connect(server)
+    m = await connect(server, io="reactor")
     GetReply.parse = spy  # type: ignore[method-assign]
     try:
         big = m.get()
@@ -240,14 +232,7 @@ def ssh_agent(tmp_path: Any) -> Any:
     if shutil.which("ssh-agent") is None or shutil.which("ssh-add") is None:
         pytest.skip("no ssh-agent here (openssh-client)")
     key = testing.generate_key("ed25519")
-    path = os.path.join(str(tmp_path), "id_agent")
-    with open(path, "wb") as f:
-        f.write(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
-            )
-        )
-    os.chmod(path, 0o600)
+    path = write_private_key(os.path.join(str(tmp_path), "id_agent"), key)
     sock = os.path.join(str(tmp_path), "agent.sock")
     # Without -D the agent forks once its socket listens and prints its pid: no waiting.
     started = subprocess.run(["ssh-agent", "-s", "-a", sock], capture_output=True, text=True, timeout=30)
@@ -278,7 +263,7 @@ async def test_the_ssh_agent_keys_authenticate(ssh_agent: Any, monkeypatch: pyte
         await fails(manager.connect(**kw), AuthenticationError)
         # An agent that cannot be reached is passed over: the password still works.
         monkeypatch.setenv("SSH_AUTH_SOCK", sock + ".missing")
-        m = await connect(server, allow_agent=True, password="not-this")
+        m = await connect(server, io="reactor", allow_agent=True, password="not-this")
         await bounded(m.close_session())
     finally:
         await server.stop()

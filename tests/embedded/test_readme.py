@@ -1,22 +1,15 @@
-"""The README's examples run as written against the embedded server (the quick start,
-against netconfd: tests/netconfd/test_readme_netconfd.py)."""
+"""The examples of README.md and docs/ run as written against the embedded server (the
+README's quick start also against `ncclient-twisted serve`, and against netconfd in
+tests/netconfd/test_readme_netconfd.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import pytest_twisted
 from twisted.internet import defer
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def readme_block(heading: str, index: int = 0) -> str:
-    """The *index*-th python code block under the README's *heading*."""
-    section = README.read_text().split(heading, 1)[1]
-    return section.split("```python\n")[index + 1].split("```", 1)[0]
-
+from tests.support.readme import DOCS, README, doc_block, readme_block
 
 EXAMPLE_CONFIG = (
     '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
@@ -24,38 +17,43 @@ EXAMPLE_CONFIG = (
 )
 
 
-@pytest_twisted.ensureDeferred
-async def test_embedded_server_pytest_example_runs() -> None:
-    namespace: Dict[str, Any] = {"CONFIG": EXAMPLE_CONFIG}
-    exec(compile(readme_block("## Testing your code"), str(README), "exec"), namespace)
-    await namespace["test_hostname_is_set"]()
+TESTING = DOCS / "testing.md"
 
 
-def test_embedded_server_trial_example_runs(tmp_path: Any) -> None:
+def run_python(cwd: Any, *args: str, env: Optional[Dict[str, str]] = None) -> str:
+    """Standard output of this Python running *args* in *cwd*, which must exit 0 within 120 s."""
     import subprocess
     import sys
 
-    module = tmp_path / "test_readme_trial_example.py"
-    module.write_text(
-        "CONFIG = %r\n%s" % (EXAMPLE_CONFIG, readme_block("## Testing your code", 1))
-    )
-    proc = subprocess.run(
-        # The trial command's entry point; ``-m twisted.trial`` goes through pkg_resources
-        # in Twisted 22.10, which cannot find today's zope.interface distribution.
-        [sys.executable, "-c", "from twisted.scripts.trial import run; run()",
-         "test_readme_trial_example"],
-        cwd=str(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = subprocess.run([sys.executable, *args], cwd=str(cwd), env=env, capture_output=True,
+                          text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "PASSED (successes=1)" in proc.stdout
+    return proc.stdout
+
+
+def test_embedded_server_pytest_example_runs(tmp_path: Any) -> None:
+    """docs/testing.md's pytest module, run by pytest (with pytest-twisted) as a user runs it."""
+    (tmp_path / "test_docs_pytest_example.py").write_text(doc_block(TESTING, "## With pytest"))
+    out = run_python(tmp_path, "-m", "pytest", "-p", "no:cacheprovider", "-q", "test_docs_pytest_example.py")
+    assert "1 passed" in out
+
+
+def test_embedded_server_trial_example_runs(tmp_path: Any) -> None:
+    module = tmp_path / "test_readme_trial_example.py"
+    module.write_text("CONFIG = %r\n%s" % (EXAMPLE_CONFIG, doc_block(TESTING, "## With trial")))
+    # The trial command's entry point; ``-m twisted.trial`` goes through pkg_resources
+    # in Twisted 22.10, which cannot find today's zope.interface distribution.
+    trial = "from twisted.scripts.trial import run; run()"
+    out = run_python(tmp_path, "-c", trial, "test_readme_trial_example")
+    assert "PASSED (successes=1)" in out
+
+
+NOTIFICATIONS = DOCS / "notifications.md"
 
 
 @pytest_twisted.ensureDeferred
 async def test_notification_examples_run_as_written() -> None:
-    """The README's two notification examples, against the embedded server."""
+    """docs/notifications.md's two examples, against the embedded server."""
     from twisted.internet import reactor
 
     from ncclient_twisted import manager, testing
@@ -63,7 +61,7 @@ async def test_notification_examples_run_as_written() -> None:
     server = await testing.serve(reactor)
     try:
         namespace: Dict[str, Any] = {}
-        exec(compile(readme_block("## Notifications", 0), str(README), "exec"), namespace)
+        exec(compile(doc_block(NOTIFICATIONS, "# Notifications", 0), str(NOTIFICATIONS), "exec"), namespace)
         real_connect = manager.connect
 
         def connect(**kw: Any) -> Any:
@@ -92,7 +90,7 @@ async def test_notification_examples_run_as_written() -> None:
             30, reactor
         )
 
-        exec(compile(readme_block("## Notifications", 1), str(README), "exec"), namespace)
+        exec(compile(doc_block(NOTIFICATIONS, "# Notifications", 1), str(NOTIFICATIONS), "exec"), namespace)
         m = await manager.connect(**server.connect_kwargs()).addTimeout(30, reactor)
         establish = m.establish_subscription
 
@@ -110,7 +108,10 @@ async def test_notification_examples_run_as_written() -> None:
         await server.stop()
 
 
-# -- "Host keys" and "Running in a service", against the embedded server ------------------
+# -- docs/security.md's host keys and docs/service.md, against the embedded server ---------
+
+SECURITY = DOCS / "security.md"
+SERVICE = DOCS / "service.md"
 
 
 class Inventory:
@@ -133,7 +134,8 @@ async def test_host_keys_examples_run(tmp_path: Any, capsys: Any) -> None:
 
     namespace: Dict[str, Any] = {}
     for i in range(2):
-        exec(compile(readme_block("## Host keys", i), str(README), "exec"), namespace)
+        block = doc_block(SECURITY, "## Trust on first use, or your inventory decides", i)
+        exec(compile(block, str(SECURITY), "exec"), namespace)
     namespace["KNOWN_HOSTS"] = str(tmp_path / "known_hosts")
     server = await testing.serve(reactor, users={"admin": "admin"})
     port = server.port
@@ -167,7 +169,7 @@ async def test_service_example_runs(tmp_path: Any, capsys: Any) -> None:
     from ncclient_twisted import testing
 
     namespace: Dict[str, Any] = {}
-    exec(compile(readme_block("## Running in a service"), str(README), "exec"), namespace)
+    exec(compile(doc_block(SERVICE, "# Running in a service"), str(SERVICE), "exec"), namespace)
     servers = [await testing.serve(reactor, users={"admin": "admin"}) for _ in range(2)]
     inventory = namespace["inventory_service"](
         [("dev%d" % i, s.host, s.port) for i, s in enumerate(servers)],
@@ -200,3 +202,59 @@ def deferLater(reactor: Any, seconds: float) -> "defer.Deferred[None]":
     from twisted.internet import task
 
     return task.deferLater(reactor, seconds, lambda: None)
+
+
+# -- the README's quick start, against `ncclient-twisted serve` as the README starts it -----
+
+
+def test_quick_start_runs_against_ncclient_twisted_serve(tmp_path: Any) -> None:
+    """The README's serve command, first script and shell line (and docs/manager.md's
+    inlineCallbacks version of the script), with only the port changed."""
+    import json
+    import os
+    import re
+    import select
+    import subprocess
+    import sys
+
+    commands = readme_block_sh("## Quick start", 0)
+    assert "ncclient-twisted serve --port 8300" in commands
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "ncclient_twisted", "serve", "--port", "0", "--json", "--exit-on-eof"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        ready, _, _ = select.select([serve.stdout], [], [], 60)
+        assert ready and serve.stdout is not None, "serve printed nothing in 60 s"
+        port = json.loads(serve.stdout.readline())[0]["port"]
+
+        inline_callbacks = doc_block(DOCS / "manager.md", "## With `inlineCallbacks`")
+        for name, script in [("quick_start.py", readme_block("## Quick start")),
+                             ("inline_callbacks.py", inline_callbacks)]:
+            assert "port=8300" in script
+            (tmp_path / name).write_text(script.replace("port=8300", "port=%d" % port))
+            assert "<data" in run_python(tmp_path, name)
+
+        shell = readme_block_sh("## Quick start", 1).strip()
+        assert shell.startswith("NCCLIENT_TWISTED_PASSWORD=admin ncclient-twisted "), shell
+        args = shell.split()[2:]
+        args[args.index("8300")] = str(port)
+        out = run_python(tmp_path, "-m", "ncclient_twisted", *args,
+                         env=dict(os.environ, NCCLIENT_TWISTED_PASSWORD="admin"))
+        assert re.search(r"<top xmlns=\"urn:example:top\">\s*<name>demo</name>", out), out
+    finally:
+        assert serve.stdin is not None
+        serve.stdin.close()
+        try:
+            serve.wait(30)
+        finally:
+            if serve.poll() is None:
+                serve.kill()
+                serve.wait(30)
+            for stream in (serve.stdout, serve.stderr):
+                if stream is not None:
+                    stream.close()
+
+
+def readme_block_sh(heading: str, index: int) -> str:
+    return doc_block(README, heading, index, "sh")

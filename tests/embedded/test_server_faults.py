@@ -30,9 +30,9 @@ async def test_delay(nc: Blocking) -> None:
         server.faults.add(fault)
         async with nc.connect(server) as m:
             reply, elapsed = await nc.call(timed, m.get_config, "running")
-            assert reply.ok and elapsed >= 0.3
-            _, elapsed = await nc.call(timed, m.get)  # other operations are not delayed
-            assert elapsed < 0.3
+            assert reply.ok and elapsed >= 0.3  # the delay itself, in the server's reactor time
+            assert (await nc.call(m.get)).ok
+            assert fault.hits == 1  # other operations do not go through the fault
             m.timeout = 0.1
             with pytest.raises(TimeoutExpiredError):
                 await nc.call(m.get_config, "running")
@@ -180,7 +180,7 @@ async def test_late_hello(nc: Blocking) -> None:
         server.faults.add(Fault.delay_hello(0.3))
         started = time.monotonic()
         async with nc.connect(server) as m:
-            assert time.monotonic() - started >= 0.3
+            assert time.monotonic() - started >= 0.3  # the delay itself
             assert (await nc.call(m.get)).ok
 
 

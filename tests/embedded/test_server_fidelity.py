@@ -19,11 +19,9 @@ import socket
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, List, Optional, Tuple, TypeVar
 
-import ncclient.transport.session as ncclient_session
 import paramiko
 import pytest
 import pytest_twisted
-from cryptography.hazmat.primitives import serialization
 from lxml import etree
 from ncclient import manager as nc_manager
 from ncclient.operations import RPCError
@@ -34,6 +32,8 @@ from twisted.internet.threads import deferToThread
 from ncclient_twisted import manager, testing
 from ncclient_twisted.testing import _schemas
 from tests.support.helpers import ProcessOutput
+from tests.support.hostkeys import write_private_key
+from tests.support.server import fast_ncclient  # noqa: F401  (autouse fixture)
 
 reactor: Any = _reactor
 T = TypeVar("T")
@@ -67,12 +67,6 @@ async def running(**kwargs: Any) -> AsyncIterator[testing.NetconfServer]:
         yield server
     finally:
         await bounded(server.stop())
-
-
-@pytest.fixture(autouse=True)
-def fast_ncclient(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ncclient's I/O thread polls every TICK (0.1 s); make it 5 ms."""
-    monkeypatch.setattr(ncclient_session, "TICK", 0.005)
 
 
 class Plain:
@@ -193,16 +187,10 @@ def error_tags(reply: etree._Element) -> List[str]:
 
 
 def _ssh_files(tmp_path: Path, server: testing.NetconfServer, key: Any) -> Tuple[str, str]:
-    key_file = tmp_path / "id_ed25519"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
-        )
-    )
-    key_file.chmod(0o600)
+    key_file = write_private_key(tmp_path / "id_ed25519", key)
     known = tmp_path / "known_hosts"
     known.write_text(server.known_hosts_line + "\n")
-    return str(key_file), str(known)
+    return key_file, str(known)
 
 
 @pytest.mark.skipif(shutil.which("ssh") is None, reason="OpenSSH's ssh client is not installed")

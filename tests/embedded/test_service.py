@@ -14,40 +14,11 @@ from twisted.application.service import MultiService
 from twisted.internet import defer, task
 
 from ncclient_twisted import KeepaliveTimeoutError, ManagerService, resubscribe, testing
+from tests.support.helpers import bounded, reactor, wait_until
+from tests.support.service_fakes import Policy
 
-WAIT = 15
 NOTIF_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
 EVENT = '<link-down xmlns="urn:example:events"><if>%s</if></link-down>'
-
-
-def reactor() -> Any:
-    from twisted.internet import reactor as r
-
-    return r
-
-
-async def bounded(d: "defer.Deferred[Any]", seconds: float = WAIT) -> Any:
-    return await d.addTimeout(seconds, reactor())
-
-
-class Policy:
-    """A retry policy (1 s, 2 s, 4 s ...) that tells the test each time it is asked."""
-
-    def __init__(self) -> None:
-        self.asked: List[int] = []
-        self._waiting: List["defer.Deferred[int]"] = []
-
-    def __call__(self, failures: int) -> float:
-        self.asked.append(failures)
-        waiting, self._waiting = self._waiting, []
-        for d in waiting:  # once the service has scheduled its retry
-            reactor().callLater(0, d.callback, failures)
-        return 2.0 ** (failures - 1)
-
-    def next_failure(self) -> "defer.Deferred[int]":
-        d: "defer.Deferred[int]" = defer.Deferred()
-        self._waiting.append(d)
-        return d
 
 
 def pending_calls(clock: task.Clock) -> List[Any]:
@@ -125,11 +96,7 @@ async def test_service_through_embedded_server_restarts() -> None:
         await bounded(svc.stopService())
         await server.stop()
     assert not m1.connected
-    for _ in range(100):
-        if not session_threads():
-            break
-        await task.deferLater(reactor(), 0.05, lambda: None)
-    assert not session_threads()
+    assert await wait_until(lambda: not session_threads(), 5)
 
 
 @pytest_twisted.ensureDeferred
@@ -173,10 +140,6 @@ async def test_stop_while_connecting_and_many_under_a_multiservice() -> None:
     svc = ManagerService(servers[0].connect_kwargs())
     svc.startService()
     await bounded(svc.stopService())
-    for _ in range(100):
-        if not servers[0].sessions and not session_threads():
-            break
-        await task.deferLater(reactor(), 0.05, lambda: None)
-    assert not servers[0].sessions and not session_threads()
+    assert await wait_until(lambda: not servers[0].sessions and not session_threads(), 5)
     for s in servers:
         await s.stop()

@@ -15,9 +15,9 @@ from ncclient.transport.errors import TLSError, UnixSocketError
 from twisted.internet import defer
 
 from ncclient_twisted import manager, testing
-from tests.conftest import on_both_transports
 from tests.support.helpers import bounded as _bounded
 from tests.support.helpers import reactor, session_threads
+from tests.support.transports import on_both_transports
 
 WAIT = 15
 

@@ -51,12 +51,8 @@ def netconfd10(netconfd: Any) -> Iterator[Any]:
     It asks for the shared ``netconfd`` fixture first so that the suite's skip/require
     rule (``NCCLIENT_TWISTED_REQUIRE_NETCONFD``) and the ``netconfd`` marker apply.
     """
-    server = NetconfdServer(extra_netconfd_args=["--protocols=netconf1.0"])
-    server.start()
-    try:
+    with NetconfdServer(extra_netconfd_args=["--protocols=netconf1.0"]) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -221,4 +217,4 @@ def test_a_device_that_stops_answering_times_out(netconfd_factory: Any, tmp_path
     assert r.code == 1, r
     assert_no_traceback(r)
     assert "FAILED %s:%d: timeout after 2 s" % (server.host, server.port) in r.err, r
-    assert elapsed < 20, r
+    assert elapsed < 20, r  # wall time is the property: the CLI's timeout holds

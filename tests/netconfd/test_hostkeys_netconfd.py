@@ -13,7 +13,8 @@ from twisted.internet import defer
 
 import ncclient_twisted
 from ncclient_twisted import manager
-from tests.embedded.test_hostkeys import bounded, other_key_line
+from tests.support.helpers import bounded
+from tests.support.hostkeys import other_key_line
 
 
 def close(m: Any) -> "defer.Deferred[Any]":

@@ -9,8 +9,8 @@ import pytest_twisted
 from twisted.internet import defer
 
 from ncclient_twisted import Notification, manager
-from tests.conftest import on_both_transports
 from tests.support.netconfd import TEST_NS
+from tests.support.transports import on_both_transports
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from typing import Any, Dict
 import pytest_twisted
 from twisted.internet import defer
 
-from tests.embedded.test_readme import README, readme_block
 from tests.support.netconfd import TEST_NS
+from tests.support.readme import README, readme_block
 
 CONNECT_ARGS = (
     'host="127.0.0.1", port=8300, username="admin", password="admin",\n'

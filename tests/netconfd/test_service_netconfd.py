@@ -11,7 +11,8 @@ import pytest_twisted
 from twisted.internet import task
 
 from ncclient_twisted import ManagerService
-from tests.embedded.test_service import Policy, bounded
+from tests.support.helpers import bounded
+from tests.support.service_fakes import Policy
 
 
 @pytest_twisted.ensureDeferred

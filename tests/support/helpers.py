@@ -8,9 +8,12 @@ import os
 import subprocess
 import sys
 import threading
-from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
 
 from twisted.internet import defer, protocol, task, threads
+
+if TYPE_CHECKING:
+    from ncclient_twisted.manager import Manager
 
 #: Bound on any single wait in the tests, unless a test says otherwise.
 WAIT = 15
@@ -96,6 +99,16 @@ import json, sys
 from twisted.internet import defer, protocol, task, threads
 from ncclient_twisted import testing
 from ncclient_twisted.testing import Fault
+from typing import Any, List
+import pytest
+import pytest_twisted
+from ncclient.operations import MissingCapabilityError, TimeoutExpiredError
+from ncclient.transport.errors import SessionCloseError, TransportError
+from twisted.internet import defer
+from twisted.internet.defer import CancelledError
+from ncclient_twisted.manager import Manager
+from tests.support.helpers import bounded
+from tests.support.transports import connect
 
 async def main(reactor):
     s = await testing.serve(reactor, users={"admin": "admin"})
@@ -161,3 +174,16 @@ class ProcessOutput(protocol.ProcessProtocol):
     def processEnded(self, reason: Any) -> None:
         code = getattr(reason.value, "exitCode", None)
         self.ended.callback(-1 if code is None else int(code))
+
+
+def built_where(m: Manager) -> List[str]:
+    """Record the thread that builds each request from now on."""
+    where: List[str] = []
+    new_rpc = m._new_rpc
+
+    def spy(cls: Any, mode: int) -> Any:
+        where.append("session" if threading.current_thread() is m._session else "caller")
+        return new_rpc(cls, mode)
+
+    m._new_rpc = spy  # type: ignore[method-assign]
+    return where

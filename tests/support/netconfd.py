@@ -71,7 +71,7 @@ import subprocess
 import tempfile
 import time
 import weakref
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 NETCONFD = "/usr/sbin/netconfd"
 SSHD = "/usr/sbin/sshd"
@@ -306,14 +306,15 @@ class NetconfdServer:
 
     # -- public API ---------------------------------------------------
 
-    def connect_kwargs(self) -> dict:
-        """Keyword arguments for ``ncclient.manager.connect(**kw)``."""
+    def connect_kwargs(self, **extra: Any) -> dict:
+        """Keyword arguments for ``ncclient.manager.connect(**kw)``; *extra* is added as is."""
         self._check_started()
         kwargs = dict(host=self.host, port=self.port, username=self.username,
                       key_filename=self.key_filename, hostkey_verify=False,
                       allow_agent=False, look_for_keys=False)
         if _NCCLIENT_KEY_NEEDS_PASSWORD:
             kwargs["password"] = ""  # the key has no passphrase
+        kwargs.update(extra)
         return kwargs
 
     @property

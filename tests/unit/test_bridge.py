@@ -2,162 +2,21 @@
 
 from __future__ import annotations
 
-import re
-import threading
-from typing import Any, Callable, List, Optional
+from typing import Any, List
 
 import pytest
-from ncclient.capabilities import Capabilities
-from ncclient.manager import make_device_handler
 from ncclient.operations import MissingCapabilityError, RaiseMode, RPCError, TimeoutExpiredError
 from ncclient.operations.retrieve import GetReply
 from ncclient.transport.errors import SessionCloseError, TransportError
-from ncclient.xml_ import parse_root
-from twisted.internet.defer import CancelledError, Deferred, ensureDeferred, maybeDeferred
-from twisted.internet.task import Clock
+from twisted.internet.defer import CancelledError, ensureDeferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from ncclient_twisted.bridge.handoff import Handoff
-from ncclient_twisted.bridge.listener import DeferredReplyListener
-from ncclient_twisted.bridge.runtime import Runtime
-from ncclient_twisted.manager import Manager
-from ncclient_twisted.notifications import NotificationQueue
-from ncclient_twisted.subscriptions import NotificationRouter
-
-CAPS = [
-    "urn:ietf:params:netconf:base:1.0",
-    "urn:ietf:params:netconf:base:1.1",
-    "urn:ietf:params:netconf:capability:candidate:1.0",
-    "urn:ietf:params:netconf:capability:validate:1.1",
-    "urn:ietf:params:netconf:capability:startup:1.0",
-    "urn:ietf:params:netconf:capability:notification:1.0",
-]
-NS = 'xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"'
-
-
-class FakeReactor(Clock):
-    """A Clock that runs callFromThread calls at once (the 'session thread' is the test)."""
-
-    def callFromThread(self, f: Callable[..., Any], *args: Any, **kw: Any) -> None:
-        f(*args, **kw)
-
-
-class InlineRuntime(Runtime):
-    """Runs 'blocking' work at once, in the test's thread."""
-
-    def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> "Deferred[Any]":
-        return maybeDeferred(fn, *args, **kwargs)
-
-
-class FakeSession:
-    """Just what ncclient's RPCs and our manager use of a session."""
-
-    def __init__(self) -> None:
-        self._listeners: set = set()
-        self._lock = threading.Lock()
-        self.sent: List[str] = []
-        self.server_capabilities = Capabilities(CAPS)
-        self._server_capabilities = self.server_capabilities
-        self._client_capabilities = Capabilities(CAPS)
-        self.connected = True
-        self.id = "7"
-        self.host = "fake"
-        self.ended = False
-        self.end_reason: Optional[Exception] = None
-        self.bytes_received = self.bytes_sent = 0
-        self._closing = threading.Event()
-        self._end: List[Callable[[Optional[Exception]], None]] = []
-
-    #: As a session's thread would, the fake runs a submitted job at once.
-    submit_always = False
-    jobs_outstanding = False
-
-    def submit(self, job: Any) -> None:
-        job.run()
-
-    def mark_closing(self) -> None:
-        self._closing.set()
-
-    def add_listener(self, listener: Any) -> None:
-        self._listeners.add(listener)
-
-    def remove_listener(self, listener: Any) -> None:
-        self._listeners.discard(listener)
-
-    def get_listener_instance(self, cls: type) -> Any:
-        for listener in self._listeners:
-            if isinstance(listener, cls):
-                return listener
-        return None
-
-    def close(self) -> None:
-        self.connected = False
-
-    def add_end_callback(self, fn: Callable[[Optional[Exception]], None]) -> None:
-        self._end.append(fn)
-
-    def send(self, message: str) -> None:
-        if not self.connected:
-            raise TransportError("Not connected to NETCONF server")
-        self.sent.append(message)
-
-    # -- test helpers --
-    def last_id(self, index: int = -1) -> str:
-        m = re.search(r'message-id="([^"]+)"', self.sent[index])
-        assert m is not None
-        return m.group(1)
-
-    def reply(self, msgid: Optional[str], body: str = "<ok/>") -> None:
-        attr = ' message-id="%s"' % msgid if msgid is not None else ""
-        raw = "<rpc-reply %s%s>%s</rpc-reply>" % (NS, attr, body)
-        for listener in list(self._listeners):
-            listener.callback(parse_root(raw), raw)
-
-    def die(self, reason: Optional[Exception]) -> None:
-        self.connected = False
-        self.ended = True
-        self.end_reason = reason
-        for listener in list(self._listeners):
-            listener.errback(reason) if reason else None
-        for fn in self._end:
-            fn(reason)
-
-
-def error(severity: str = "error", message: str = "boom", tag: str = "operation-failed") -> str:
-    return (
-        "<rpc-error><error-type>application</error-type><error-tag>%s</error-tag>"
-        "<error-severity>%s</error-severity><error-message>%s</error-message></rpc-error>"
-        % (tag, severity, message)
-    )
-
-
-def make(
-    timeout: Optional[float] = 30,
-    raise_mode: int = RaiseMode.ALL,
-    device_params: Any = None,
-    ignore_errors: Any = None,
-) -> "tuple[Manager, FakeSession, FakeReactor]":
-    reactor = FakeReactor()
-    session = FakeSession()
-    dh = make_device_handler(device_params, ignore_errors)
-    handoff = Handoff(reactor)
-    listener = DeferredReplyListener.install(session, dh, reactor, handoff)
-    m = Manager(
-        session,  # type: ignore[arg-type]
-        dh,
-        timeout=timeout,
-        raise_mode=raise_mode,
-        reactor=reactor,
-        listener=listener,
-        notifications=NotificationRouter(reactor, NotificationQueue(reactor, 3), 3, handoff),
-        runtime=InlineRuntime(reactor),
-    )
-    return m, session, reactor
+from tests.support.bridge_fakes import NS, error, fake_manager
 
 
 class ReplyRoutingTests(SynchronousTestCase):
     def test_reply_fires_deferred_with_getreply(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         d = m.get_config(source="running")
         self.assertNoResult(d)
         s.reply(s.last_id(), "<data><x>1</x></data>")
@@ -167,7 +26,7 @@ class ReplyRoutingTests(SynchronousTestCase):
         self.assertEqual(m.pending_requests, 0)
 
     def test_out_of_order_replies_reach_the_right_deferred(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         ds = [m.get(filter=("subtree", "<n%d/>" % i)) for i in range(5)]
         ids = [s.last_id(i) for i in range(5)]
         for i in (3, 0, 4, 1, 2):
@@ -176,7 +35,7 @@ class ReplyRoutingTests(SynchronousTestCase):
             self.assertIn("<v>%d</v>" % i, self.successResultOf(d).data_xml)
 
     def test_unknown_message_id_is_dropped_and_session_goes_on(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         s.reply("urn:uuid:never-sent")
         s.reply(None)
         self.assertEqual(m.replies_dropped, 2)
@@ -185,7 +44,7 @@ class ReplyRoutingTests(SynchronousTestCase):
         self.successResultOf(d)
 
     def test_timeout_errbacks_with_timeoutexpired_and_forgets(self) -> None:
-        m, s, clock = make(timeout=5)
+        m, s, clock = fake_manager(timeout=5)
         d = m.get()
         msgid = s.last_id()
         clock.advance(4.9)
@@ -200,7 +59,7 @@ class ReplyRoutingTests(SynchronousTestCase):
         self.successResultOf(d2)
 
     def test_timeout_attribute_changes_later_requests(self) -> None:
-        m, s, clock = make(timeout=5)
+        m, s, clock = fake_manager(timeout=5)
         m.timeout = None
         d = m.get()
         clock.advance(1000)
@@ -209,7 +68,7 @@ class ReplyRoutingTests(SynchronousTestCase):
         self.failureResultOf(d, CancelledError)
 
     def test_cancel_errbacks_with_cancelled_and_late_reply_is_dropped(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         d = m.edit_config(target="candidate", config="<config %s><a/></config>" % NS)
         msgid = s.last_id()
         d.cancel()
@@ -220,7 +79,7 @@ class ReplyRoutingTests(SynchronousTestCase):
 
     def test_reply_racing_a_cancel_is_dropped_once(self) -> None:
         # The reply is on its way to the reactor when the caller cancels.
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         reactor = m._reactor
         queued: List[Any] = []
         reactor.callFromThread = lambda f, *a, **k: queued.append((f, a, k))  # type: ignore
@@ -233,21 +92,21 @@ class ReplyRoutingTests(SynchronousTestCase):
         self.assertEqual(m.replies_dropped, 1)
 
     def test_request_that_cannot_be_built_fails_and_leaks_nothing(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         d = m.edit_config(config="<not-config/>")
         self.failureResultOf(d)
         self.assertEqual(m.pending_requests, 0)
         self.assertEqual(len(m._listener._id2rpc), 0)
 
     def test_unknown_operation_goes_out_as_generic_rpc(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         d = m.get_chassis_inventory()
         self.assertIn("get-chassis-inventory", s.sent[-1])
         s.reply(s.last_id())
         self.assertTrue(self.successResultOf(d).ok)
 
     def test_operations_table_names_return_deferreds(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         # A capability check failing is a failed Deferred, not an exception.
         d = m.poweroff_machine()
         self.failureResultOf(d, MissingCapabilityError)
@@ -269,7 +128,7 @@ class RaiseModeTests(SynchronousTestCase):
 
     def test_table(self) -> None:
         for mode, errors, fails in self.CASES:
-            m, s, _ = make(raise_mode=mode)
+            m, s, _ = fake_manager(raise_mode=mode)
             d = m.commit()
             s.reply(s.last_id(), "".join(errors))
             if fails:
@@ -282,14 +141,14 @@ class RaiseModeTests(SynchronousTestCase):
                 self.assertEqual(len(reply.errors), len(errors))
 
     def test_raise_mode_attribute(self) -> None:
-        m, s, _ = make(raise_mode=RaiseMode.ALL)
+        m, s, _ = fake_manager(raise_mode=RaiseMode.ALL)
         m.raise_mode = RaiseMode.NONE
         d = m.commit()
         s.reply(s.last_id(), error())
         self.assertFalse(self.successResultOf(d).ok)
 
     def test_single_error_is_ncclients_rpcerror(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         d = m.lock("running")
         s.reply(s.last_id(), error(message="locked by 12", tag="lock-denied"))
         err = self.failureResultOf(d, RPCError).value
@@ -297,7 +156,7 @@ class RaiseModeTests(SynchronousTestCase):
         self.assertEqual(err.message, "locked by 12")
 
     def test_ignore_errors_exempts(self) -> None:
-        m, s, _ = make(ignore_errors=["harmless*"])
+        m, s, _ = fake_manager(ignore_errors=["harmless*"])
         d = m.commit()
         s.reply(s.last_id(), error(message="harmless thing"))
         self.successResultOf(d)
@@ -308,7 +167,7 @@ class RaiseModeTests(SynchronousTestCase):
 
 class SessionEndTests(SynchronousTestCase):
     def test_pending_fail_at_once_and_when_closed_fires_with_reason(self) -> None:
-        m, s, _ = make(timeout=None)
+        m, s, _ = fake_manager(timeout=None)
         ds = [m.get() for _ in range(3)]
         closed = m.when_closed()
         reason = SessionCloseError(b"")
@@ -321,14 +180,14 @@ class SessionEndTests(SynchronousTestCase):
         self.assertEqual(m.pending_requests, 0)
 
     def test_requests_after_the_end_fail_at_once(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         s.die(SessionCloseError(b""))
         self.failureResultOf(m.get(), TransportError)
 
 
 class LockContextTests(SynchronousTestCase):
     def test_run_locks_calls_and_unlocks_even_on_failure(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         calls: List[str] = []
 
         def body() -> None:
@@ -344,7 +203,7 @@ class LockContextTests(SynchronousTestCase):
         self.failureResultOf(d, ValueError)
 
     def test_async_with(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
 
         async def body() -> str:
             async with m.locked("running"):
@@ -357,13 +216,13 @@ class LockContextTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(d), "done")
 
     def test_lock_uses_raise_mode_errors_like_ncclient(self) -> None:
-        m, s, _ = make(raise_mode=RaiseMode.NONE)
+        m, s, _ = fake_manager(raise_mode=RaiseMode.NONE)
         d = m.locked("running").acquire()
         s.reply(s.last_id(), error(tag="lock-denied"))
         self.failureResultOf(d, RPCError)
 
     def test_sync_with_is_refused_clearly(self) -> None:
-        m, _, _ = make()
+        m, _, _ = fake_manager()
         with pytest.raises(TypeError):
             with m.locked("running"):
                 pass
@@ -374,7 +233,7 @@ class LockContextTests(SynchronousTestCase):
 
 class VendorOperationTests(SynchronousTestCase):
     def test_vendor_operations_return_deferreds(self) -> None:
-        m, s, _ = make(device_params={"name": "junos"})
+        m, s, _ = fake_manager(device_params={"name": "junos"})
         d = m.command("show version")
         self.assertIn("command", s.sent[-1])
         s.reply(s.last_id(), "<output>x</output>")

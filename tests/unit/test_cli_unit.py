@@ -25,6 +25,7 @@ from ncclient_twisted._cli._subscribe import parse_until
 from ncclient_twisted.inventory import InventoryError, Target, parse_inventory
 from ncclient_twisted.transport.errors import HostResolutionError
 from tests.support.cli import cli_env, run_cli_sync
+from tests.support.readme import DOCS, doc_block
 
 # -- inventories -----------------------------------------------------------------------------
 
@@ -282,17 +283,15 @@ def test_usage_errors_exit_2_without_traceback(args: List[str], message: str) ->
     assert "Traceback" not in result.output
 
 
-# -- the README's examples -------------------------------------------------------------------------
-
-README = Path(__file__).resolve().parents[2] / "README.md"
+# -- docs/cli.md's examples ------------------------------------------------------------------------
 
 
 def test_readme_inventory_examples_parse() -> None:
-    section = README.read_text().split("## The `ncclient-twisted` command", 1)[1].split("\n## ", 1)[0]
-    yaml_text = section.split("```yaml\n", 1)[1].split("```", 1)[0]
-    csv_text = section.split("```csv\n", 1)[1].split("```", 1)[0]
-    from_yaml = parse_inventory(_dedent(yaml_text), "README.yaml")
-    from_csv = parse_inventory(_dedent(csv_text), "README.csv")
+    page = DOCS / "cli.md"
+    yaml_text = doc_block(page, "# The `ncclient-twisted` command", 0, "yaml")
+    csv_text = doc_block(page, "# The `ncclient-twisted` command", 0, "text")  # (Pygments has no csv)
+    from_yaml = parse_inventory(_dedent(yaml_text), "cli.yaml")
+    from_csv = parse_inventory(_dedent(csv_text), "cli.csv")
     assert from_yaml == from_csv
     assert from_yaml[1] == Target("192.0.2.2", 2022, "admin", "key:~/.ssh/edge", {"name": "junos"}, "edge-2")
 

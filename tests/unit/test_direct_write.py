@@ -4,56 +4,19 @@ the session thread, in order (unit tests with a fake transport)."""
 from __future__ import annotations
 
 import threading
-from typing import Any, List, Optional
+from typing import Any
 
 import pytest
-from ncclient.devices.default import DefaultDeviceHandler
-from ncclient.transport.session import NetconfBase, Session
 
-from ncclient_twisted.transport.threads.session import DIRECT_WRITE_MAX, WakeOnSendSession
-
-
-class FakeTransportSession(WakeOnSendSession, Session):
-    """The session's sending half over a list of writes; the loop is never started."""
-
-    def __init__(self) -> None:
-        super().__init__(DefaultDeviceHandler())
-        self.writes: List[bytes] = []
-        self.writers: List[threading.Thread] = []
-        self.take: Optional[int] = None  # bytes the transport accepts per write
-        self.fail: Optional[Exception] = None
-        self.ready = True
-        self.wakes = 0
-        self._connected = True
-        self._base = NetconfBase.BASE_11
-
-    def _transport_write(self, data: bytes) -> Optional[int]:
-        if self.fail is not None:
-            raise self.fail
-        n = len(data) if self.take is None else min(self.take, len(data))
-        self.writes.append(data[:n])
-        self.writers.append(threading.current_thread())
-        return n
-
-    def _send_ready(self) -> bool:
-        return True
-
-    def _can_write_now(self, size: int) -> bool:
-        return self.ready
-
-    def wake(self) -> None:
-        self.wakes += 1
-
-    def sent(self) -> bytes:
-        return b"".join(self.writes)
+from ncclient_twisted.transport.threads.session import DIRECT_WRITE_MAX
+from tests.support.transport_fakes import FakeTransportSession
 
 
 @pytest.fixture
 def session() -> Any:
     s = FakeTransportSession()
     yield s
-    s._wake_r.close()
-    s._wake_w.close()
+    s.close_wake_pipe()
 
 
 def frame(text: str) -> bytes:
@@ -61,7 +24,7 @@ def frame(text: str) -> bytes:
 
 
 def test_a_lone_request_is_written_by_the_caller(session: Any) -> None:
-    session._write_now = lambda: True
+    session.hooks.allowed = True
     session.send("<rpc/>")
     assert session.sent() == frame("<rpc/>")
     assert session.writers == [threading.current_thread()]
@@ -69,7 +32,7 @@ def test_a_lone_request_is_written_by_the_caller(session: Any) -> None:
 
 
 def test_with_requests_in_flight_it_is_queued_for_the_session_thread(session: Any) -> None:
-    session._write_now = lambda: False
+    session.hooks.allowed = False
     session.send("<a/>")
     session.send("<b/>")
     assert session.writes == [] and session.wakes == 1  # one wake-up for the burst
@@ -78,17 +41,16 @@ def test_with_requests_in_flight_it_is_queued_for_the_session_thread(session: An
 
 
 def test_nothing_overtakes_what_is_queued(session: Any) -> None:
-    allowed = [False]
-    session._write_now = lambda: allowed[0]
+    session.hooks.allowed = False
     session.send("<first/>")
-    allowed[0] = True
+    session.hooks.allowed = True
     session.send("<second/>")  # the queue is not empty: queued behind the first
     session._write_some()
     assert session.sent() == frame("<first/>") + frame("<second/>")
 
 
 def test_a_partial_write_leaves_the_rest_to_the_session_thread_first(session: Any) -> None:
-    session._write_now = lambda: True
+    session.hooks.allowed = True
     session.take = 5
     session.send("<one/>")
     assert session.wakes == 1 and session._out
@@ -99,7 +61,7 @@ def test_a_partial_write_leaves_the_rest_to_the_session_thread_first(session: An
 
 
 def test_large_messages_and_busy_transports_go_through_the_session_thread(session: Any) -> None:
-    session._write_now = lambda: True
+    session.hooks.allowed = True
     session.send("<x>%s</x>" % ("y" * DIRECT_WRITE_MAX))
     session.ready = False
     session._write_some()
@@ -108,14 +70,14 @@ def test_large_messages_and_busy_transports_go_through_the_session_thread(sessio
 
 
 def test_a_failed_direct_write_is_left_to_the_session_thread(session: Any) -> None:
-    session._write_now = lambda: True
+    session.hooks.allowed = True
     session.fail = OSError("Socket is closed")
     session.send("<rpc/>")
     assert session._q.qsize() == 1 and session.wakes == 1
 
 
 def test_the_session_thread_writing_means_the_caller_queues(session: Any) -> None:
-    session._write_now = lambda: True
+    session.hooks.allowed = True
     with session._write_lock:  # as while the loop writes
         session.send("<rpc/>")
     assert session.writes == [] and session._q.qsize() == 1

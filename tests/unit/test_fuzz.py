@@ -41,8 +41,8 @@ from ncclient_twisted.transport.framing import (
 from ncclient_twisted.transport.reactor import scheduler as reactor_scheduler
 from ncclient_twisted.transport.reactor import session as reactor_session
 from ncclient_twisted.transport.threads.ssh import ThreadedSSHSession
-from tests.unit.test_bridge import CAPS, NS, FakeReactor, FakeSession, InlineRuntime, make
-from tests.unit.test_reactor_session import FakeLink, FakeTime
+from tests.support.bridge_fakes import CAPS, NS, FakeReactor, FakeSession, InlineRuntime, fake_manager
+from tests.support.transport_fakes import FakeLink, FakeTime
 
 FUZZ = settings(
     max_examples=100,
@@ -194,12 +194,7 @@ class ThreadsWired(Wired):
     loop drives it (a framing error ends the session)."""
 
     def __init__(self, timeout: float, base11: bool) -> None:
-        m, fake, reactor = make(timeout=timeout)
-        session = WireSession(m._device_handler)
-        for listener in list(fake._listeners):
-            session.add_listener(listener)
-        m._session = session
-        session._end = fake._end
+        m, session, reactor = fake_manager(timeout=timeout, new_session=WireSession)
         super().__init__(m, reactor)
         self.session = session
         self._decoder = FrameDecoder(session._dispatch_message, lambda: base11, invalid=session._reject)

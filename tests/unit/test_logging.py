@@ -17,6 +17,7 @@ from ncclient_twisted._logging import QuietLogger, StdlibByNamespace, log_handsh
 from ncclient_twisted.transport.reactor.ssh import ClientTransport, NetconfClientChannel, NetconfConnection
 from ncclient_twisted.transport.reactor.userauth import UserAuth
 from tests.support.logevents import LogEvents, log_events  # noqa: F401
+from tests.support.readme import DOCS, blocks, section
 
 
 class QuietChannel(SSHChannel):
@@ -172,27 +173,26 @@ def test_below_the_stdlib_level_nothing_is_formatted(stdlib_records: List[loggin
     assert stdlib_records == []
 
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+SERVICE_PAGE = DOCS / "service.md"
 
 
 def readme_blocks() -> List[str]:
-    """The python blocks of the README's Logging section."""
-    section = README.read_text().split("\n## Logging\n", 1)[1].split("\n## ", 1)[0]
-    return [part.split("```", 1)[0] for part in section.split("```python\n")[1:]]
+    """The python blocks of docs/service.md's Logging section."""
+    return blocks(section(SERVICE_PAGE, "## Logging"))
 
 
 def test_readme_twistd_observer_keeps_info(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocks = readme_blocks()
     assert len(blocks) == 2
-    compile(blocks[1], str(README), "exec")  # (it changes the process's logging: not run)
+    compile(blocks[1], str(SERVICE_PAGE), "exec")  # (it changes the process's logging: not run)
     monkeypatch.chdir(tmp_path)
     namespace: Dict[str, Any] = {}
-    exec(compile(blocks[0], str(README), "exec"), namespace)
+    exec(compile(blocks[0], str(SERVICE_PAGE), "exec"), namespace)
     observer = namespace["observer"]()
     for ns, level in [("ncclient_twisted.service", LogLevel.info), ("twisted.conch.ssh.x", LogLevel.debug)]:
         observer({"log_namespace": ns, "log_level": level, "log_format": "from " + ns, "log_time": 0.0})
     debugging = blocks[0].replace("# levels.setLogLevelForNamespace", "levels.setLogLevelForNamespace")
-    exec(compile(debugging, str(README), "exec"), namespace)
+    exec(compile(debugging, str(SERVICE_PAGE), "exec"), namespace)
     observer = namespace["observer"]()
     observer({"log_namespace": "twisted.conch.ssh.y", "log_level": LogLevel.debug, "log_format": "handshake"})
     text = (tmp_path / "twistd.log").read_text()

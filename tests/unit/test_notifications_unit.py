@@ -12,8 +12,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from ncclient_twisted.notifications import NETMOD_NOTIFICATION_NS, SN_NS, YANG_PUSH_NS, Notification
 from ncclient_twisted.subscriptions import InterleaveError, SubscriptionTerminatedError
+from tests.support.bridge_fakes import FakeSession, fake_manager
 from tests.support.logevents import capture_log_events
-from tests.unit.test_bridge import FakeSession, make
 
 NOTIF = "urn:ietf:params:xml:ns:netconf:notification:1.0"
 
@@ -63,7 +63,7 @@ class NotificationObjectTests(SynchronousTestCase):
 
 class SessionStreamTests(SynchronousTestCase):
     def test_take_notification_gets_them_in_order(self) -> None:
-        m, _, _ = make()
+        m, _, _ = fake_manager()
         d = m.take_notification()
         m._router.put(event(1))
         m._router.put(event(2))
@@ -72,7 +72,7 @@ class SessionStreamTests(SynchronousTestCase):
         self.assertIsNone(self.successResultOf(m.take_notification(block=False)))
 
     def test_take_timeout_fires_none_and_leaves_no_timer(self) -> None:
-        m, _, reactor = make()
+        m, _, reactor = fake_manager()
         d = m.take_notification(timeout=2)
         reactor.advance(1.9)
         self.assertNoResult(d)
@@ -83,7 +83,7 @@ class SessionStreamTests(SynchronousTestCase):
         self.assertEqual(reactor.getDelayedCalls(), [])
 
     def test_overflow_drops_oldest_counts_and_logs_once_per_burst(self) -> None:
-        m, _, _ = make()  # buffer of 3
+        m, _, _ = fake_manager()  # buffer of 3
         with capture_log_events() as logs:
             for i in range(10):
                 m._router.put(event(i))
@@ -94,7 +94,7 @@ class SessionStreamTests(SynchronousTestCase):
         )
 
     def test_callbacks_get_every_one_and_remove_stops_them(self) -> None:
-        m, _, _ = make()
+        m, _, _ = fake_manager()
         got: List[str] = []
         handle = m.add_notification_callback(lambda n: got.append(number(n)))
         for i in range(5):
@@ -108,7 +108,7 @@ class SessionStreamTests(SynchronousTestCase):
         self.assertEqual(number(self.successResultOf(m.take_notification())), "5")
 
     def test_a_failing_callback_does_not_stop_the_others(self) -> None:
-        m, _, _ = make()
+        m, _, _ = fake_manager()
         got: List[str] = []
 
         def bad(n: Notification) -> None:
@@ -124,7 +124,7 @@ class SessionStreamTests(SynchronousTestCase):
         self.assertEqual(len(self.flushLoggedErrors(ValueError)), 1)
 
     def test_async_iterator_ends_after_notification_complete(self) -> None:
-        m, _, _ = make()
+        m, _, _ = fake_manager()
         seen: List[Notification] = []
 
         async def read() -> None:
@@ -142,7 +142,7 @@ class SessionStreamTests(SynchronousTestCase):
         )
 
     def test_iterators_raise_and_takes_fail_when_the_session_ends(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         seen: List[str] = []
 
         async def read() -> None:
@@ -160,7 +160,7 @@ class SessionStreamTests(SynchronousTestCase):
         self.failureResultOf(m.take_notification(), SessionCloseError)
 
     def test_buffered_notifications_come_before_the_error_that_ended_the_session(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         m._router.put(event(1))
         m._router.put(event(2))
         s.die(SessionCloseError(b""))
@@ -174,7 +174,7 @@ class SessionStreamTests(SynchronousTestCase):
         self.assertEqual(seen, ["1", "2"])
 
     def test_iterators_end_quietly_after_our_own_close(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         m._router.put(event(1))
         m._ended(None)  # what the session's end after close_session() reports
         seen: List[str] = []
@@ -187,14 +187,14 @@ class SessionStreamTests(SynchronousTestCase):
         self.assertEqual(seen, ["1"])
 
     def test_last_event_time_skips_control_notifications(self) -> None:
-        m, _, _ = make()
+        m, _, _ = fake_manager()
         self.assertIsNone(m.last_event_time)
         m._router.put(event(1, "2026-01-01T00:00:01Z"))
         m._router.put(control("replayComplete"))
         self.assertEqual(m.last_event_time, "2026-01-01T00:00:01Z")
 
     def test_last_event_time_when_read_after_a_burst(self) -> None:
-        m, _, _ = make()
+        m, _, _ = fake_manager()
         for i in range(5):
             m._router.put(event(i, "2026-01-01T00:00:0%dZ" % i))
         m._router.put(control("replayComplete"))
@@ -204,7 +204,7 @@ class SessionStreamTests(SynchronousTestCase):
         self.assertEqual(m.last_event_time, "2026-01-01T00:00:09Z")
 
     def test_last_event_time_is_not_changed_by_the_application_changing_the_element(self) -> None:
-        m, _, _ = make()
+        m, _, _ = fake_manager()
         got: List[Notification] = []
         m.add_notification_callback(got.append)
         m._router.put(event(1, "2026-01-01T00:00:01Z"))
@@ -216,7 +216,7 @@ class SessionListenerTests(SynchronousTestCase):
     """The router is the session's listener: each <notification> is parsed once."""
 
     def test_router_takes_notifications_from_the_session(self) -> None:
-        m, _, _ = make()
+        m, _, _ = fake_manager()
         raw = event(1).notification_xml
         m._router.callback(("{%s}notification" % NOTIF, {}), raw)
         m._router.callback(("{urn:ietf:params:xml:ns:netconf:base:1.0}rpc-reply", {}), "<rpc-reply/>")
@@ -255,7 +255,7 @@ class SessionListenerTests(SynchronousTestCase):
         from ncclient_twisted.transport.session_hooks import SessionHooks
         from ncclient_twisted.transport.threads.ssh import ThreadedSSHSession
 
-        m, _, _ = make()
+        m, _, _ = fake_manager()
         hooks = SessionHooks()
         hooks.notifications = m._router
         session = ThreadedSSHSession(DefaultDeviceHandler(), hooks)
@@ -271,7 +271,7 @@ class SessionListenerTests(SynchronousTestCase):
 
 class InterleaveTests(SynchronousTestCase):
     def test_without_interleave_other_rpcs_are_refused_after_subscribing(self) -> None:
-        m, s, _ = make()  # the fake server has :notification but not :interleave
+        m, s, _ = fake_manager()  # the fake server has :notification but not :interleave
         d = m.create_subscription(stream="NETCONF")
         self.assertIn("NETCONF</", s.sent[-1])
         s.reply(s.last_id())
@@ -284,10 +284,8 @@ class InterleaveTests(SynchronousTestCase):
         self.successResultOf(closing)
 
     def test_with_interleave_rpcs_go_on(self) -> None:
-        m, s, _ = make()
-        s.server_capabilities = s._server_capabilities = type(s.server_capabilities)(
-            list(s.server_capabilities) + ["urn:ietf:params:netconf:capability:interleave:1.0"]
-        )
+        m, s, _ = fake_manager()
+        s.add_capability("urn:ietf:params:netconf:capability:interleave:1.0")
         d = m.create_subscription()
         s.reply(s.last_id())
         self.successResultOf(d)
@@ -305,7 +303,7 @@ def establish(m: Any, s: FakeSession, ident: int) -> Any:
 
 class SubscriptionTests(SynchronousTestCase):
     def test_single_subscription_gets_event_records_and_ends_on_terminated(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         sub = self.successResultOf(establish(m, s, 22))
         self.assertEqual((sub.id, sub.state), (22, "active"))
         self.assertEqual(m.subscriptions, {22: sub})
@@ -336,7 +334,7 @@ class SubscriptionTests(SynchronousTestCase):
         self.assertEqual(number(self.successResultOf(m.take_notification())), "2")
 
     def test_two_subscriptions_route_by_id(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         a = self.successResultOf(establish(m, s, 1))
         b = self.successResultOf(establish(m, s, 2))
         got_a: List[Any] = []
@@ -351,7 +349,7 @@ class SubscriptionTests(SynchronousTestCase):
         self.assertEqual((a.state, b.state), ("ended", "active"))
 
     def test_notifications_before_the_reply_are_held_for_the_subscription(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         d = m.establish_subscription()
         m._router.put(state("subscription-modified", 5))  # reached the reactor first
         s.reply(s.last_id(), '<id xmlns="%s">5</id>' % SN_NS)
@@ -359,7 +357,7 @@ class SubscriptionTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(sub.take_notification()).state_change, "subscription-modified")
 
     def test_held_notifications_of_a_failed_establish_go_to_the_session(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         d = m.establish_subscription()
         m._router.put(state("subscription-started", 8))
         s.reply(s.last_id(), '<rpc-error><error-type>application</error-type>'
@@ -369,7 +367,7 @@ class SubscriptionTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(m.take_notification()).subscription_id, 8)
 
     def test_cancel_deletes_and_ends(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         sub = self.successResultOf(establish(m, s, 3))
         d = sub.cancel()
         self.assertIn("delete-subscription", s.sent[-1])
@@ -379,7 +377,7 @@ class SubscriptionTests(SynchronousTestCase):
         self.assertEqual((sub.state, sub.reason), ("ended", "deleted"))
 
     def test_modify_and_kill_send_their_rpcs(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         sub = self.successResultOf(establish(m, s, 3))
         d = sub.modify(filter=("xpath", "/t:ev"), namespaces={"t": "urn:t"})
         self.assertIn("modify-subscription", s.sent[-1])
@@ -393,7 +391,7 @@ class SubscriptionTests(SynchronousTestCase):
         self.successResultOf(d)
 
     def test_session_end_ends_subscriptions(self) -> None:
-        m, s, _ = make()
+        m, s, _ = fake_manager()
         sub = self.successResultOf(establish(m, s, 3))
         waiting = sub.take_notification()
         s.die(SessionCloseError(b""))
@@ -401,6 +399,6 @@ class SubscriptionTests(SynchronousTestCase):
         self.assertEqual(sub.state, "ended")
 
     def test_bad_filter_kind_fails_on_the_deferred(self) -> None:
-        m, _, _ = make()
+        m, _, _ = fake_manager()
         self.failureResultOf(m.establish_subscription(filter=("regex", "x")), ValueError)
         self.assertEqual((m._router.establishing, m.pending_requests), (0, 0))

@@ -15,6 +15,7 @@ from twisted.internet import task
 from ncclient_twisted.transport.framing import EOM
 from ncclient_twisted.transport.reactor import scheduler as reactor_scheduler
 from ncclient_twisted.transport.reactor import session as reactor_session
+from tests.support.transport_fakes import FakeLink, FakeTime
 
 NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 
@@ -122,26 +123,6 @@ def test_a_close_we_asked_for_ends_with_no_error(session: Any) -> None:
     assert ends == [None] and not session.connected
 
 
-class FakeLink:
-    def __init__(self) -> None:
-        self.drops: List[bool] = []
-        self.written: List[bytes] = []
-        self.flushes = 0
-        self.paused: List[bool] = []
-
-    def write(self, data: bytes) -> None:
-        self.written.append(data)
-
-    def flush(self) -> None:
-        self.flushes += 1
-
-    def pause_reading(self, paused: bool) -> None:
-        self.paused.append(paused)
-
-    def drop_connection(self, abort: bool = False) -> None:
-        self.drops.append(abort)
-
-
 def test_a_close_the_peer_never_completes_is_aborted_after_a_bound(session: Any) -> None:
     link = FakeLink()
     session.channel_opened(link)
@@ -163,16 +144,6 @@ def test_a_close_that_completes_is_not_aborted(session: Any) -> None:
     session.clock.advance(reactor_session.CLOSE_ABORT_AFTER)
     assert link.drops == [False] and closed.called
     assert not session.clock.getDelayedCalls()
-
-
-class FakeTime:
-    """The scheduler's clock (seconds), moved by the tests."""
-
-    def __init__(self) -> None:
-        self.t = 100.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 class Costly(SessionListener):

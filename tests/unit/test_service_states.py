@@ -8,11 +8,11 @@ from twisted.logger import LogLevel
 
 from ncclient_twisted.service import State
 from tests.support.logevents import LogEvents, log_events  # noqa: F401
-from tests.unit.test_service_unit import make, result_of
+from tests.support.service_fakes import fake_service, result_of
 
 
 def test_each_state_in_turn() -> None:
-    svc, connect, clock = make()
+    svc, connect, clock = fake_service()
     assert svc.state is State.STOPPED
     svc.startService()
     assert svc.state is State.CONNECTING
@@ -30,7 +30,7 @@ def test_each_state_in_turn() -> None:
 
 
 def test_a_second_start_is_ignored_with_a_warning(log_events: LogEvents) -> None:
-    svc, connect, _ = make()
+    svc, connect, _ = fake_service()
     svc.startService()
     svc.startService()
     assert len(connect.calls) == 1
@@ -43,7 +43,7 @@ def test_a_second_start_is_ignored_with_a_warning(log_events: LogEvents) -> None
 
 
 def test_stop_while_connecting_cancels_the_attempt() -> None:
-    svc, connect, clock = make()
+    svc, connect, clock = fake_service()
     svc.startService()
     attempt = connect.calls[0]
     result_of(svc.stopService())
@@ -54,7 +54,7 @@ def test_stop_while_connecting_cancels_the_attempt() -> None:
 
 
 def test_stop_while_waiting_cancels_the_retry() -> None:
-    svc, connect, clock = make()
+    svc, connect, clock = fake_service()
     svc.startService()
     connect.fail(AuthenticationError("no"))
     assert svc.state is State.WAITING and clock.getDelayedCalls()
@@ -65,7 +65,7 @@ def test_stop_while_waiting_cancels_the_retry() -> None:
 
 
 def test_stop_while_connected_closes_the_session_and_its_end_starts_nothing() -> None:
-    svc, connect, clock = make()
+    svc, connect, clock = fake_service()
     svc.startService()
     m = connect.succeed()
     result_of(svc.stopService())
@@ -75,7 +75,7 @@ def test_stop_while_connected_closes_the_session_and_its_end_starts_nothing() ->
 
 
 def test_stop_when_stopped_and_restart() -> None:
-    svc, connect, _ = make()
+    svc, connect, _ = fake_service()
     assert result_of(svc.stopService()) is None
     assert svc.state is State.STOPPED
     svc.startService()
@@ -84,7 +84,7 @@ def test_stop_when_stopped_and_restart() -> None:
 
 
 def test_events_a_state_does_not_take_are_ignored() -> None:
-    svc, connect, clock = make()
+    svc, connect, clock = fake_service()
     svc.startService()
     svc._handle("retry_due")  # no timer runs while connecting
     svc._handle("session_ended", None)  # no session yet
@@ -95,7 +95,7 @@ def test_events_a_state_does_not_take_are_ignored() -> None:
 
 
 def test_a_waiter_that_stops_the_service_leaves_no_retry_timer() -> None:
-    svc, connect, clock = make()
+    svc, connect, clock = fake_service()
     svc.startService()
     waiting = svc.when_connected(fail_after_failures=1)
     waiting.addErrback(lambda f: svc.stopService())

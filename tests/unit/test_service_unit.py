@@ -4,104 +4,17 @@ from __future__ import annotations
 
 from typing import Any, List, Optional
 
-from ncclient.operations import RPCError
 from ncclient.transport.errors import AuthenticationError, SessionCloseError
-from ncclient.xml_ import to_ele
 from twisted.application.service import MultiService
 from twisted.internet import defer, task
 from twisted.internet.defer import CancelledError, Deferred
 
 from ncclient_twisted import ManagerService, resubscribe
-
-
-def rpc_error() -> RPCError:
-    return RPCError(
-        to_ele(
-            '<rpc-error xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
-            "<error-type>protocol</error-type><error-tag>operation-failed</error-tag>"
-            "<error-severity>error</error-severity></rpc-error>"
-        )
-    )
-
-
-class FakeManager:
-    def __init__(self, number: int) -> None:
-        self.number = number
-        self.connected = True
-        self.closed_by_us = 0
-        self.last_event_time: Optional[str] = None
-        self.subscriptions: List[Optional[str]] = []
-        self.replay_refused = False
-        self._closed: List["Deferred[Any]"] = []
-
-    def when_closed(self) -> "Deferred[Any]":
-        d: "Deferred[Any]" = Deferred()
-        self._closed.append(d)
-        return d
-
-    def lose(self, reason: Exception) -> None:
-        self.connected = False
-        for d in self._closed:
-            d.callback(reason)
-
-    def close_session(self, timeout: Optional[float] = None) -> "Deferred[Any]":
-        self.closed_by_us += 1
-        if self.connected:
-            self.connected = False
-            for d in self._closed:
-                d.callback(None)
-        return defer.succeed(None)
-
-    def create_subscription(
-        self, filter: Any = None, stream_name: Any = None, start_time: Any = None
-    ) -> "Deferred[Any]":
-        if start_time is not None and self.replay_refused:
-            return defer.fail(rpc_error())
-        self.subscriptions.append(start_time)
-        return defer.succeed(None)
-
-
-class FakeConnect:
-    """Each call returns a Deferred the test fires (or fails) itself."""
-
-    def __init__(self) -> None:
-        self.calls: List[Deferred[Any]] = []
-        self.kwargs: List[dict] = []
-        self.managers: List[FakeManager] = []
-
-    def __call__(self, **kw: Any) -> "Deferred[Any]":
-        self.kwargs.append(kw)
-        d: "Deferred[Any]" = Deferred(lambda d: None)
-        self.calls.append(d)
-        return d
-
-    def succeed(self) -> FakeManager:
-        m = FakeManager(len(self.managers))
-        self.managers.append(m)
-        self.calls[-1].callback(m)
-        return m
-
-    def fail(self, e: Exception) -> None:
-        self.calls[-1].errback(e)
-
-
-def make(**kw: Any) -> "tuple[ManagerService, FakeConnect, task.Clock]":
-    clock = task.Clock()
-    connect = FakeConnect()
-    kw.setdefault("retry_policy", lambda n: 2.0 ** n)
-    svc = ManagerService({"host": "192.0.2.1", "password": "secret"}, connect=connect, clock=clock, **kw)
-    return svc, connect, clock
-
-
-def result_of(d: "Deferred[Any]") -> Any:
-    out: List[Any] = []
-    d.addBoth(out.append)
-    assert out, "the Deferred has not fired"
-    return out[0]
+from tests.support.service_fakes import FakeConnect, FakeManager, fake_service, result_of, rpc_error
 
 
 def test_connects_on_start_and_hands_out_the_manager() -> None:
-    svc, connect, clock = make()
+    svc, connect, clock = fake_service()
     waiting = svc.when_connected()
     assert connect.calls == []
     svc.startService()
@@ -114,7 +27,7 @@ def test_connects_on_start_and_hands_out_the_manager() -> None:
 
 
 def test_backoff_after_failures_with_the_policy_and_clock() -> None:
-    svc, connect, clock = make()
+    svc, connect, clock = fake_service()
     svc.startService()
     for n in (1, 2, 3):
         connect.fail(AuthenticationError("denied"))
@@ -134,7 +47,7 @@ def test_reconnects_after_the_session_ends_and_passes_last_event_time() -> None:
     def prepare(m: Any, last: Optional[str]) -> None:
         seen.append((m.number, last))
 
-    svc, connect, clock = make(prepare_connection=prepare)
+    svc, connect, clock = fake_service(prepare_connection=prepare)
     svc.startService()
     m0 = connect.succeed()
     m0.last_event_time = "2024-01-01T00:00:05Z"
@@ -162,7 +75,7 @@ def test_failing_hook_closes_the_session_and_retries() -> None:
             raise rpc_error()
         return None
 
-    svc, connect, clock = make(prepare_connection=prepare)
+    svc, connect, clock = fake_service(prepare_connection=prepare)
     waiting = svc.when_connected()
     svc.startService()
     m0 = connect.succeed()
@@ -178,7 +91,7 @@ def test_async_hook_is_waited_for() -> None:
     async def prepare(m: Any, last: Optional[str]) -> None:
         await gate
 
-    svc, connect, clock = make(prepare_connection=prepare)
+    svc, connect, clock = fake_service(prepare_connection=prepare)
     waiting = svc.when_connected()
     svc.startService()
     m = connect.succeed()
@@ -188,7 +101,7 @@ def test_async_hook_is_waited_for() -> None:
 
 
 def test_when_connected_fail_after_failures_and_cancel() -> None:
-    svc, connect, clock = make()
+    svc, connect, clock = fake_service()
     svc.startService()
     d2 = svc.when_connected(fail_after_failures=2)
     plain = svc.when_connected()
@@ -208,14 +121,14 @@ def test_when_connected_fail_after_failures_and_cancel() -> None:
 
 
 def test_stop_cancels_a_pending_connect_and_the_retry_timer() -> None:
-    svc, connect, clock = make()
+    svc, connect, clock = fake_service()
     svc.startService()
     waiting = svc.when_connected()
     stopped = svc.stopService()
     assert connect.calls[0].called  # cancelled
     assert result_of(stopped) is None
     assert isinstance(result_of(waiting).value, CancelledError)
-    svc2, connect2, clock2 = make()
+    svc2, connect2, clock2 = fake_service()
     svc2.startService()
     connect2.fail(AuthenticationError("denied"))
     assert clock2.getDelayedCalls()
@@ -226,7 +139,7 @@ def test_stop_cancels_a_pending_connect_and_the_retry_timer() -> None:
 
 
 def test_stop_closes_the_session_and_does_not_reconnect() -> None:
-    svc, connect, clock = make()
+    svc, connect, clock = fake_service()
     svc.startService()
     m = connect.succeed()
     assert result_of(svc.stopService()) is None
@@ -237,7 +150,7 @@ def test_stop_closes_the_session_and_does_not_reconnect() -> None:
 
 
 def test_a_session_that_comes_up_after_stop_is_closed() -> None:
-    svc, connect, clock = make()
+    svc, connect, clock = fake_service()
     svc.startService()
     pending = connect.calls[0]
     svc.stopService()
@@ -285,7 +198,7 @@ def test_bad_connect_kwargs_are_a_failed_attempt() -> None:
 
 
 def test_a_session_closed_by_its_user_is_replaced() -> None:
-    svc, connect, clock = make()
+    svc, connect, clock = fake_service()
     svc.startService()
     m0 = connect.succeed()
     m0.close_session()

@@ -1,5 +1,6 @@
 """The benchmark's lateness probe: an idle reactor in another process, started and
-stopped within bounds, reporting over the window it was given."""
+stopped within bounds, reporting over the window it was given (here, not in tests/unit:
+it starts a child process and imports the benchmarks)."""
 
 from __future__ import annotations
 
