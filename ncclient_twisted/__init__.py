@@ -9,7 +9,7 @@
 """
 
 from ncclient_twisted import callhome, manager
-from ncclient_twisted._logging import log_to_stdlib
+from ncclient_twisted._logging import log_handshake, log_to_stdlib
 from ncclient_twisted._version import __version__
 from ncclient_twisted.bridge.runtime import DEFAULT_POOL_SIZE, defer_to_pool, set_pool_size
 from ncclient_twisted.locks import LockContext
@@ -50,6 +50,7 @@ __all__ = [
     "MalformedReplyError",
     "MessageTooLargeError",
     "HostResolutionError",
+    "log_handshake",
     "log_to_stdlib",
     "__version__",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from twisted.logger import (
     FilteringLogObserver,
@@ -24,27 +24,64 @@ from twisted.logger import (
 )
 from zope.interface import implementer
 
-__all__ = ["QuietLogger", "StdlibByNamespace", "log_to_stdlib", "BRIDGED_NAMESPACES"]
+__all__ = ["QuietLogger", "StdlibByNamespace", "log_handshake", "log_to_stdlib", "BRIDGED_NAMESPACES"]
 
 #: The namespaces :func:`log_to_stdlib` forwards: ours and Twisted Conch's.
 BRIDGED_NAMESPACES = ("ncclient_twisted", "twisted.conch")
 
 
+#: Whether Conch's debug events on our connections are made for every observer (see
+#: :func:`log_handshake`).
+_handshake = False
+
+
+def log_handshake(enabled: bool = True) -> None:
+    """Make the SSH handshake's debug events of ``io="reactor"`` (Conch's key exchange,
+    authentication and channel lines, namespaces ``twisted.conch.ssh.*``) from now on, for
+    every log observer; ``False`` stops them. Off by default: building them costs about a
+    tenth of a connect's CPU, and :func:`log_to_stdlib` makes them anyway for a stdlib
+    logger enabled at ``DEBUG``."""
+    global _handshake
+    _handshake = bool(enabled)
+
+
+def _debug_wanted(namespace: str) -> bool:
+    """Whether a Conch debug event under *namespace* may reach someone."""
+    if _handshake:
+        return True
+    # Through the stdlib bridge, the stdlib logger's level says (isEnabledFor is cached).
+    return _bridge is not None and logging.getLogger(namespace).isEnabledFor(logging.DEBUG)
+
+
+#: Owner class -> the namespace of the Conch class whose code logs (see QuietLogger).
+_conch_namespaces: Dict[type, str] = {}
+
+
 class QuietLogger(Logger):
     """A :class:`Logger` that emits info events at debug, for Conch's classes (their
     ``_log``): key exchange, ``NEW KEYS``, channel open and close are per-connection
-    chatter, a flood for a service keeping many sessions. Other levels pass unchanged."""
+    chatter, a flood for a service keeping many sessions. Its debug events (those
+    lowered included) are made only when wanted (:func:`log_handshake`, or a stdlib
+    logger at ``DEBUG`` behind :func:`log_to_stdlib`); other levels pass unchanged."""
 
     def emit(self, level: LogLevel, format: Optional[str] = None, **kwargs: Any) -> None:
-        super().emit(LogLevel.debug if level is LogLevel.info else level, format, **kwargs)
+        if level is LogLevel.info or level is LogLevel.debug:
+            # Conch logs per packet and per handshake step: an event nobody sees is not built.
+            if not _debug_wanted(self.namespace):
+                return
+            level = LogLevel.debug
+        super().emit(level, format, **kwargs)
 
     def __get__(self, instance: object, owner: Optional[type] = None) -> "QuietLogger":
         assert owner is not None
-        # The namespace of the Conch class whose code logs (as without us), so that a
-        # filter on ``twisted.conch`` shows the handshake.
-        base = next((c for c in owner.__mro__ if c.__module__.startswith("twisted.")), owner)
+        namespace = _conch_namespaces.get(owner)
+        if namespace is None:
+            # The namespace of the Conch class whose code logs (as without us), so that a
+            # filter on ``twisted.conch`` shows the handshake.
+            base = next((c for c in owner.__mro__ if c.__module__.startswith("twisted.")), owner)
+            namespace = _conch_namespaces[owner] = ".".join([base.__module__, base.__name__])
         source = owner if instance is None else instance
-        return self.__class__(".".join([base.__module__, base.__name__]), source, observer=self.observer)
+        return self.__class__(namespace, source, observer=self.observer)
 
 
 @implementer(ILogFilterPredicate)

@@ -234,33 +234,49 @@ class PortAwareHostKeys(paramiko.HostKeys):
 #: The host key algorithms of an RSA key, by preference.
 _RSA_ALGORITHMS = ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")
 
-#: The files read lately: path -> (digest of the content, what it holds). A service
-#: connecting to many devices reads one file again and again; it is parsed once per
-#: content (and its bad lines warned about once).
-_read_cache: "OrderedDict[str, Tuple[bytes, KnownHosts]]" = OrderedDict()
+#: The files read lately: path -> (its stat signature or None, digest of the content,
+#: what it holds). A service connecting to many devices reads one file again and again;
+#: it is parsed once per content (and its bad lines warned about once), and read again
+#: only when its signature (device, inode, size, mtime) changed.
+_read_cache: "OrderedDict[str, Tuple[Optional[Tuple[int, ...]], bytes, KnownHosts]]" = OrderedDict()
 _read_cache_guard = threading.Lock()
 _READ_CACHE_SIZE = 16
+#: A file modified this recently (seconds) is read again, whatever its signature: a
+#: second change of the same size within the clock's tick keeps the mtime (git's "racy" case).
+_RACY_SECONDS = 2.0
 
 
 def read_known_hosts(path: str) -> KnownHosts:
     """The known_hosts file *path* (blocking; a missing file is an empty one). Each line
     that cannot be parsed is skipped with a warning naming the file and line."""
     try:
+        st = os.stat(path)
+        signature: Optional[Tuple[int, ...]] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        with _read_cache_guard:
+            cached = _read_cache.get(path)
+            if cached is not None and cached[0] == signature:
+                _read_cache.move_to_end(path)
+                return cached[2]
         with open(path, "rb") as f:
+            st = os.fstat(f.fileno())  # what is read: the file may have changed since
+            signature = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            if time.time() - st.st_mtime < _RACY_SECONDS:
+                signature = None
             data = f.read()
     except FileNotFoundError:
         return KnownHosts()
     digest = hashlib.sha256(data).digest()
     with _read_cache_guard:
         cached = _read_cache.get(path)
-        if cached is not None and cached[0] == digest:
+        if cached is not None and cached[1] == digest:
+            _read_cache[path] = (signature, digest, cached[2])
             _read_cache.move_to_end(path)
-            return cached[1]
+            return cached[2]
     known = KnownHosts.parse(data)
     for lineno, problem in known.problems:
         log.warn("{path} line {lineno} skipped: {problem}", path=path, lineno=lineno, problem=problem)
     with _read_cache_guard:
-        _read_cache[path] = (digest, known)
+        _read_cache[path] = (signature, digest, known)
         _read_cache.move_to_end(path)
         while len(_read_cache) > _READ_CACHE_SIZE:
             _read_cache.popitem(last=False)

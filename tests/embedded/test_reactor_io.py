@@ -17,6 +17,7 @@ from ncclient.transport.errors import AuthenticationError, SSHError, SSHUnknownH
 from twisted.internet import defer
 
 from ncclient_twisted import HostKeyChangedError, manager, testing
+from ncclient_twisted.transport.reactor.ssh import ReusedMACCiphers
 from tests.support.helpers import bounded, reactor
 from tests.support.hostkeys import write_private_key
 from tests.support.transports import connect
@@ -40,6 +41,26 @@ async def test_sessions_start_no_thread(server: Any) -> None:
     for m in managers:
         await bounded(m.close_session())
     assert not any(m.connected for m in managers)
+
+
+@pytest_twisted.ensureDeferred
+async def test_packets_are_authenticated_by_one_keyed_mac_per_direction(server: Any) -> None:
+    m = await connect(server)
+    transport = m._session._channel.conn.transport
+    ciphers = transport.currentEncryptions
+    assert type(ciphers) is ReusedMACCiphers
+    assert ciphers._out_hmac is not None and ciphers._in_hmac is not None
+    from ncclient_twisted.testing import Fault
+
+    # Many packets each way, each MAC checked by the server and by us.
+    server.faults.add(Fault.large_reply("get", 1024 * 1024, count=1))
+    config = (
+        '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
+        '<system xmlns="urn:example:system"><hostname>%s</hostname></system></config>' % ("h" * 300_000)
+    )
+    assert (await bounded(m.edit_config(target="candidate", config=config))).ok
+    assert len((await bounded(m.get())).xml) > 1024 * 1024
+    await bounded(m.close_session())
 
 
 @pytest_twisted.ensureDeferred

@@ -225,3 +225,47 @@ def test_known_types_are_negotiated_first() -> None:
     ]
     assert prefer_host_key_types(conch, []) == conch
     assert sorted(prefer_host_key_types(conch, ["ssh-ed25519", "ecdsa-sha2-nistp256"])) == sorted(conch)
+
+
+# -- lookups and reads cached (a fleet's connects share one file) ------------------------
+
+
+def test_lookups_keep_file_order_across_plain_wildcard_negated_and_hashed_lines() -> None:
+    keys = [blob() for _ in range(7)]
+    known = parse(
+        line("*", keys[0])
+        + line("[127.0.0.1]:2022,other", keys[1])
+        + line(hash_name(NAME, b"salt" * 5), keys[2])
+        + line("[127.0.0.1]:2022,![127.0.0.*]:2022", keys[3])  # negated: never applies
+        + line("OTHER,[127.0.0.1]:2022", keys[4])
+        + line("[127.0.0.1]:20222", keys[5])
+        + line("[127.0.0.1]:2022", keys[6])
+    )
+    expected = [keys[i] for i in (0, 1, 2, 4, 6)]
+    for _ in range(2):  # the second time from the cache
+        assert [e.blob for e in known.for_host(NAME)] == expected
+        assert [e.blob for e in known.for_host(NAME.upper())] == expected  # case-insensitive
+        assert [e.blob for e in known.for_host("other")] == [keys[0], keys[1], keys[4]]
+        assert [e.blob for e in known.for_host("nothing")] == [keys[0]]
+    assert [e.blob for e in known.entries if e.matches(NAME)] == expected
+    known.for_host(NAME).clear()  # a caller's copy
+    assert len(known.for_host(NAME)) == 5
+
+
+def test_a_file_is_read_again_only_when_it_changed(tmp_path: Any) -> None:
+    path = tmp_path / "known_hosts"
+    path.write_text(line(NAME, blob()))
+    hour_ago = os.stat(path).st_mtime - 3600
+    os.utime(path, (hour_ago, hour_ago))
+    first = hostkeys.read_known_hosts(str(path))
+    assert hostkeys.read_known_hosts(str(path)) is first  # same signature
+    os.utime(path, (hour_ago + 1, hour_ago + 1))
+    assert hostkeys.read_known_hosts(str(path)) is first  # touched, same content: parsed once
+    key = blob()
+    path.write_text(line(NAME, key))  # same size, modified just now: read again
+    second = hostkeys.read_known_hosts(str(path))
+    assert [e.blob for e in second.entries] == [key]
+    other = blob()
+    with open(path, "r+") as f:  # again, within the same clock tick maybe: still read
+        f.write(line(NAME, other))
+    assert [e.blob for e in hostkeys.read_known_hosts(str(path)).entries] == [other]

@@ -12,7 +12,8 @@ from twisted.conch.ssh.channel import SSHChannel
 from twisted.logger import Logger, LogLevel, globalLogPublisher
 
 import ncclient_twisted
-from ncclient_twisted._logging import QuietLogger, StdlibByNamespace, log_to_stdlib
+from ncclient_twisted import _logging
+from ncclient_twisted._logging import QuietLogger, StdlibByNamespace, log_handshake, log_to_stdlib
 from ncclient_twisted.transport.reactor.ssh import ClientTransport, NetconfClientChannel, NetconfConnection
 from ncclient_twisted.transport.reactor.userauth import UserAuth
 from tests.support.logevents import LogEvents, log_events  # noqa: F401
@@ -23,7 +24,18 @@ class QuietChannel(SSHChannel):
     _log = QuietLogger()
 
 
-def test_info_is_lowered_to_debug_under_conch_s_namespace(log_events: LogEvents) -> None:
+@pytest.fixture
+def handshake() -> Iterator[None]:
+    """Conch's debug events made (log_handshake), for the test."""
+    assert ncclient_twisted.log_handshake is log_handshake
+    log_handshake(True)
+    try:
+        yield
+    finally:
+        log_handshake(False)
+
+
+def test_info_is_lowered_to_debug_under_conch_s_namespace(log_events: LogEvents, handshake: None) -> None:
     channel = QuietChannel()
     channel._log.info("channel open")
     channel._log.debug("got data")
@@ -37,6 +49,38 @@ def test_info_is_lowered_to_debug_under_conch_s_namespace(log_events: LogEvents)
         ("twisted.conch.ssh.channel.SSHChannel", LogLevel.error, "an error"),
     ]
     assert [e["log_source"] for e in log_events.events] == [channel] * 4
+
+
+def test_debug_is_not_built_unless_wanted(log_events: LogEvents, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_logging, "_bridge", None)  # (our module's state: no stdlib bridge)
+    channel = QuietChannel()
+
+    class Exploding:
+        def __repr__(self) -> str:
+            raise AssertionError("formatted")
+
+    channel._log.info("channel open")
+    channel._log.debug("got data {data!r}", data=Exploding())
+    channel._log.warn("a warning")
+    assert log_events.records("twisted.conch") == [
+        ("twisted.conch.ssh.channel.SSHChannel", LogLevel.warn, "a warning"),
+    ]
+
+
+def test_the_stdlib_level_makes_conch_s_debug_events(
+    stdlib_records: List[logging.LogRecord], log_events: LogEvents
+) -> None:
+    observer = log_to_stdlib()
+    try:
+        QuietChannel()._log.debug("got data")  # twisted at DEBUG (the fixture)
+        logging.getLogger("twisted").setLevel(logging.INFO)
+        QuietChannel()._log.info("channel open")  # lowered to debug: not made
+    finally:
+        globalLogPublisher.removeObserver(observer)
+    assert [(r.name, r.levelno, r.getMessage()) for r in stdlib_records] == [
+        ("twisted.conch.ssh.channel.SSHChannel", logging.DEBUG, "got data"),
+    ]
+    assert len(log_events.events) == 1
 
 
 @pytest.mark.parametrize("cls", [ClientTransport, NetconfConnection, NetconfClientChannel, UserAuth])

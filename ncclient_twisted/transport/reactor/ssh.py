@@ -9,6 +9,8 @@ one :class:`NetconfClientChannel` on the ``netconf`` subsystem, which feeds the 
 from __future__ import annotations
 
 import collections
+import hmac
+import struct
 import time
 from typing import Any, Callable, Deque, List, Optional, Sequence, Tuple
 
@@ -21,7 +23,7 @@ from twisted.conch.ssh import keys
 from twisted.conch.ssh.channel import SSHChannel
 from twisted.conch.ssh.common import NS
 from twisted.conch.ssh.connection import SSHConnection
-from twisted.conch.ssh.transport import DISCONNECT_HOST_KEY_NOT_VERIFIABLE, SSHClientTransport
+from twisted.conch.ssh.transport import DISCONNECT_HOST_KEY_NOT_VERIFIABLE, SSHCiphers, SSHClientTransport
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
@@ -32,7 +34,7 @@ from ncclient_twisted.transport.reactor.session import ReactorSession
 from ncclient_twisted.transport.reactor.transports import abort_transport, flush_now, pause_reading
 from ncclient_twisted.transport.reactor.userauth import AgentKeys, InteractiveHandler, UserAuth
 
-__all__ = ["NetconfClientChannel", "ClientTransport", "HostKeyCheck"]
+__all__ = ["NetconfClientChannel", "ClientTransport", "HostKeyCheck", "ReusedMACCiphers"]
 
 
 log = Logger(namespace=__name__)
@@ -184,6 +186,48 @@ class NetconfConnection(SSHConnection):
         self.openChannel(self._channel(self))
 
 
+_SEQUENCE = struct.Struct(">L")
+
+
+def _hmac_for(params: Any) -> "Optional[hmac.HMAC]":
+    """An HMAC keyed as Conch's ``SSHCiphers._getMAC`` *params* say, or ``None`` (no MAC)."""
+    digestmod = params[0]
+    return None if not digestmod else hmac.new(params.key, digestmod=digestmod)
+
+
+class ReusedMACCiphers(SSHCiphers):
+    """Conch's ciphers, the same MACs computed from one keyed HMAC per direction, copied
+    for each packet (Conch keys a new ``hmac.HMAC`` per packet: 8 against 1.5 µs)."""
+
+    _out_hmac: "Optional[hmac.HMAC]" = None
+    _in_hmac: "Optional[hmac.HMAC]" = None
+
+    def setKeys(
+        self, outIV: bytes, outKey: bytes, inIV: bytes, inKey: bytes, outInteg: bytes, inInteg: bytes
+    ) -> None:
+        SSHCiphers.setKeys(self, outIV, outKey, inIV, inKey, outInteg, inInteg)
+        self._out_hmac = _hmac_for(self.outMAC)
+        self._in_hmac = _hmac_for(self.inMAC)
+
+    def makeMAC(self, seqid: int, data: bytes) -> bytes:
+        keyed = self._out_hmac
+        if keyed is None:
+            return SSHCiphers.makeMAC(self, seqid, data)
+        mac = keyed.copy()
+        mac.update(_SEQUENCE.pack(seqid))
+        mac.update(data)
+        return mac.digest()
+
+    def verify(self, seqid: int, data: bytes, mac: bytes) -> bool:
+        keyed = self._in_hmac
+        if keyed is None:
+            return SSHCiphers.verify(self, seqid, data, mac)
+        expected = keyed.copy()
+        expected.update(_SEQUENCE.pack(seqid))
+        expected.update(data)
+        return hmac.compare_digest(mac, expected.digest())
+
+
 class ClientTransport(SSHClientTransport):
     """The SSH client transport of one session: its host key checked by *check_host_key*,
     then :class:`UserAuth`. *ready* fires once the NETCONF channel runs, or fails with
@@ -273,6 +317,16 @@ class ClientTransport(SSHClientTransport):
         d = connection.sendGlobalRequest(KEEPALIVE_REQUEST.encode("ascii"), b"", wantReply=True)
         if d is not None:
             d.addErrback(lambda f: None)
+
+    def ssh_KEXINIT(self, packet: bytes) -> None:
+        """Conch's, the negotiated ciphers then made :class:`ReusedMACCiphers` (their keys
+        are set later, when the key exchange ends)."""
+        SSHClientTransport.ssh_KEXINIT(self, packet)
+        chosen = getattr(self, "nextEncryptions", None)
+        if type(chosen) is SSHCiphers and chosen is not getattr(self, "currentEncryptions", None):
+            self.nextEncryptions = ReusedMACCiphers(
+                chosen.outCipType, chosen.inCipType, chosen.outMACType, chosen.inMACType
+            )
 
     def verifyHostKey(self, hostKey: bytes, fingerprint: bytes) -> "Deferred[bool]":
         self._stage = "host key"
