@@ -1,0 +1,1 @@
+"""One-off measurements behind notes in PROFILES.md; not part of any report."""

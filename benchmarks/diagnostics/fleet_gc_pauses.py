@@ -1,0 +1,56 @@
+"""Diagnostic, not part of any report: the fleet's io=reactor row at 2,000 devices (200 at
+once), every garbage collection timed with ``gc.callbacks``: what bounds its reactor lateness.
+
+    .venv/bin/python -m benchmarks.diagnostics.fleet_gc_pauses [normal|freeze]
+
+``freeze`` moves what start-up made into the permanent generation first (``gc.freeze()``).
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import tempfile
+import time
+from typing import Any, Dict, List, Tuple
+
+from benchmarks import fleet
+
+
+def main(mode: str = "normal", devices: int = 2000) -> None:
+    pauses: List[Tuple[int, float]] = []
+    started = [0.0]
+    peak = [0]
+
+    def timed(phase: str, info: Dict[str, Any]) -> None:
+        if phase == "start":
+            if info["generation"] == 2:
+                peak[0] = max(peak[0], len(gc.get_objects()))
+            started[0] = time.perf_counter()
+        else:
+            pauses.append((info["generation"], (time.perf_counter() - started[0]) * 1000))
+
+    procs, targets, lines = fleet.start_servers(2, devices)
+    try:
+        with tempfile.NamedTemporaryFile("w", suffix="_known_hosts", delete=False) as known_hosts:
+            known_hosts.write("".join(line + "\n" for line in lines))
+        if mode == "freeze":
+            gc.collect()
+            gc.freeze()
+        gc.callbacks.append(timed)
+        spec = {"client": "reactor", "devices": targets, "concurrency": 200,
+                "known_hosts": known_hosts.name, "username": fleet.USERNAME}  # fmt: skip
+        out = fleet.worker(spec)
+        gc.callbacks.remove(timed)
+    finally:
+        fleet.stop_servers(procs)
+    longest = sorted(pauses, key=lambda p: -p[1])[:4]
+    shown = {k: out.get(k) for k in ("wall_s", "cpu_ms_per_device", "lateness_max_ms", "lateness_p99_ms")}
+    print(mode, shown)
+    print("longest collections (generation, ms):", [(g, round(ms, 1)) for g, ms in longest])
+    print("generation-2 collections:", sum(1 for g, _ in pauses if g == 2),
+          "; objects tracked at their start, at most:", peak[0])  # fmt: skip
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:2])
