@@ -447,20 +447,15 @@ class Manager(TypedOperations, NotificationAccess, SubscriptionOperations, nc_ma
     @property
     def stats(self) -> SessionStats:
         """This session's counters and gauges (a snapshot; read on the reactor thread)."""
-        c, session = self._counters, self._session
+        session = self._session
         return SessionStats(
-            requests=c.requests,
-            replies=c.replies,
-            rpc_errors=c.rpc_errors,
-            timeouts=c.timeouts,
-            cancels=c.cancels,
-            failures=c.failures,
             pending=self._listener.pending,
             stray_replies_dropped=self._listener.replies_dropped,
             notifications_delivered=self._router.delivered,
             notifications_dropped=self.notifications_dropped,
             bytes_received=session.bytes_received,
             bytes_sent=session.bytes_sent,
+            **self._counters.counts(),
         )
 
     def scp(self) -> Any:

@@ -100,18 +100,18 @@ class RequestCounters:
     is added to the process's too, so that a request failed after its session ended (the
     session's figures already moved to the ended ones) is not lost."""
 
-    __slots__ = ("requests", "replies", "rpc_errors", "timeouts", "cancels", "failures", "_process")
+    #: The counters, by their :class:`SessionStats` field names.
+    FIELDS = ("requests", "replies", "rpc_errors", "timeouts", "cancels", "failures")
+    __slots__ = FIELDS + ("_process",)
 
     def __init__(self, process: "Optional[RequestCounters]" = None) -> None:
-        self.requests = self.replies = self.rpc_errors = 0
-        self.timeouts = self.cancels = self.failures = 0
+        for name in self.FIELDS:
+            setattr(self, name, 0)
         self._process = process
 
     def request(self) -> None:
         """One more request made."""
-        self.requests += 1
-        if self._process is not None:
-            self._process.requests += 1
+        self._add("requests")
 
     def count(self, result: Any) -> Any:
         """A callback and errback for a request's Deferred: counts its outcome, passes it on."""
@@ -125,10 +125,18 @@ class RequestCounters:
             name = "cancels"
         else:
             name = "failures"
+        self._add(name)
+        return result
+
+    def counts(self) -> Dict[str, int]:
+        """The counters, by :class:`SessionStats` field name."""
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    def _add(self, name: str) -> None:
+        # The outcome is classified once, here and for the process alike.
         setattr(self, name, getattr(self, name) + 1)
         if self._process is not None:
-            self._process.count(result)
-        return result
+            self._process._add(name)
 
 
 class _Registry:
@@ -197,20 +205,13 @@ def _sum(stats: Iterable[SessionStats]) -> SessionStats:
 
 def process_stats() -> ProcessStats:
     """A snapshot of every session and ``ManagerService`` of the process (reactor thread)."""
-    live: List[Any] = list(_registry.live)
+    live: List[SessionStats] = [m.stats for m in _registry.live]
     services = sorted(_registry.services, key=lambda s: str(getattr(s, "name", "") or ""))
-    sessions = _registry.ended_totals + _sum(m.stats for m in live)
-    r = _registry.requests
     return ProcessStats(
         totals=replace(
-            sessions,
-            requests=r.requests,
-            replies=r.replies,
-            rpc_errors=r.rpc_errors,
-            timeouts=r.timeouts,
-            cancels=r.cancels,
-            failures=r.failures,
-            pending=sum(m.stats.pending for m in live),
+            _registry.ended_totals + _sum(live),
+            pending=sum(s.pending for s in live),
+            **_registry.requests.counts(),
         ),
         sessions={"connecting": _registry.connecting, "open": len(live), "ended": _registry.ended},
         connect_failures=_registry.connect_failures,
