@@ -16,14 +16,15 @@ from typing import Any, Callable, Dict, List, Optional
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
-__all__ = ["LabState", "SAVED_DATASTORES", "merge_known_hosts"]
+__all__ = ["LabState", "SAVED_DATASTORES", "merge_known_hosts", "write_atomically"]
 
 #: The datastores a lab device keeps (candidate is a scratch copy, as on a device).
 SAVED_DATASTORES = ("running", "startup")
 KEY_FILE = "ssh_host_ed25519_key"
 
 
-def _write_atomically(path: str, data: bytes, mode: int = 0o644) -> None:
+def write_atomically(path: str, data: bytes, mode: int = 0o644) -> None:
+    """Write *data* to *path* through a temporary file renamed over it (blocking)."""
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as f:
@@ -49,7 +50,7 @@ class LabState:
                 serialization.PrivateFormat.OpenSSH,
                 serialization.NoEncryption(),
             )
-            _write_atomically(key_path, pem, 0o600)
+            write_atomically(key_path, pem, 0o600)
 
     @property
     def host_key_path(self) -> str:
@@ -68,7 +69,7 @@ class LabState:
 
     def save_ports(self, ports: List[int]) -> None:
         """Remember the ports (blocking)."""
-        _write_atomically(os.path.join(self.path, "lab.json"), json.dumps({"ports": ports}).encode())
+        write_atomically(os.path.join(self.path, "lab.json"), json.dumps({"ports": ports}).encode())
 
     def _file(self, device: int, datastore: str) -> str:
         return os.path.join(self.path, "device-%d" % device, datastore + ".xml")
@@ -88,7 +89,7 @@ class LabState:
         """Write one datastore of one device (blocking: on the pool)."""
         path = self._file(device, datastore)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        _write_atomically(path, data)
+        write_atomically(path, data)
 
 
 class Saver:

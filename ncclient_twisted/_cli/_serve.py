@@ -17,7 +17,7 @@ from ncclient_twisted._types import ICommandReactor
 
 from ._common import setup_logging
 from ._credentials import DEFAULT_PASSWORD_ENV
-from ._lab_state import SAVED_DATASTORES, LabState, Saver, merge_known_hosts
+from ._lab_state import SAVED_DATASTORES, LabState, Saver, merge_known_hosts, write_atomically
 from ._runner import Stop, run_reactor
 
 __all__ = ["register", "serve_forever", "server_record"]
@@ -52,10 +52,7 @@ def server_record(server: Any, username: str) -> Dict[str, Any]:
 
 
 def _write(path: str, text: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    write_atomically(path, text.encode("utf-8"))
 
 
 def _inventory(records: List[Dict[str, Any]], credentials: Optional[str]) -> str:
