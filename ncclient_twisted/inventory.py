@@ -255,9 +255,14 @@ def target_from_mapping(entry: Mapping[str, Any], where: str) -> Target:
     )
 
 
+#: PyYAML's safe loader, in C where PyYAML was built with libyaml (several times faster on
+#: a large inventory: benchmarks/FLEET.md); the same documents load the same way with either.
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _parse_yaml(text: str, source: str) -> List[Target]:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as e:
         # PyYAML's own text quotes the offending line, which may hold a secret.
         mark = getattr(e, "problem_mark", None)

@@ -7,12 +7,11 @@ from typing import Any, Callable, Optional, Sequence, Tuple
 import click
 from lxml import etree
 
-from ncclient_twisted import defer_to_pool
 from ncclient_twisted._types import ICommandReactor
 from ncclient_twisted.inventory import Target
 
 from ._common import Common, pass_common, read_xml_arg, run_action
-from ._output import pretty_xml
+from ._output import pretty
 from ._runner import Action, Timer
 
 __all__ = ["register"]
@@ -37,7 +36,7 @@ def reply_action(call: Call, data: bool = False) -> Callable[[Any], Action]:
     def make(reactor: ICommandReactor) -> Action:
         async def action(m: Any, timer: Timer, target: Target) -> Optional[str]:
             reply = await timer(call(m))
-            return str(await defer_to_pool(reactor, pretty_xml, reply_text(reply, data)))
+            return await pretty(reactor, reply_text(reply, data))
 
         return action
 
@@ -202,7 +201,7 @@ Example:
                                 pass
                     raise
                 await timer(m.unlock(target))
-                return str(await defer_to_pool(reactor, pretty_xml, reply_text(reply, False)))
+                return await pretty(reactor, reply_text(reply, False))
 
             return action
 

@@ -19,9 +19,11 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from lxml import etree
 
+from ncclient_twisted import defer_to_pool
+from ncclient_twisted._types import ICommandReactor
 from ncclient_twisted.inventory import Target
 
-__all__ = ["Outcome", "Output", "pretty_xml"]
+__all__ = ["Outcome", "Output", "pretty_xml", "pretty"]
 
 _PARSER = etree.XMLParser(remove_blank_text=True, resolve_entities=False, huge_tree=True)
 
@@ -33,6 +35,19 @@ def pretty_xml(text: str) -> str:
     except (etree.XMLSyntaxError, ValueError):
         return text if text.endswith("\n") else text + "\n"
     return etree.tostring(root, pretty_print=True, encoding="unicode")
+
+
+#: Texts up to this many characters are re-indented on the reactor thread (well under a
+#: millisecond); larger ones on a pool thread. The handoff to the pool and back costs more
+#: than re-indenting a small reply, and most replies and notifications are small.
+PRETTY_ON_REACTOR_MAX = 16 * 1024
+
+
+async def pretty(reactor: ICommandReactor, text: str) -> str:
+    """:func:`pretty_xml` of *text*, never holding the reactor more than a moment."""
+    if len(text) <= PRETTY_ON_REACTOR_MAX:
+        return pretty_xml(text)
+    return str(await defer_to_pool(reactor, pretty_xml, text))
 
 
 @dataclass

@@ -16,7 +16,7 @@ from ncclient_twisted.inventory import Target
 
 from ._common import Common, pass_common, read_xml_arg, run_action
 from ._operations import make_filter, with_filter
-from ._output import pretty_xml
+from ._output import pretty
 from ._runner import Action, Timer
 
 __all__ = ["register", "parse_until"]
@@ -96,7 +96,7 @@ Examples:
                         break
                     counts[target] += 1
                     xml = n.notification_xml
-                    text = str(await defer_to_pool(reactor, pretty_xml, xml))
+                    text = await pretty(reactor, xml)
                     if output.out_dir is not None:
                         await defer_to_pool(reactor, output.append, target, text)
                     else:

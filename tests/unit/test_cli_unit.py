@@ -5,21 +5,24 @@ from __future__ import annotations
 import io
 import json
 import socket
+import threading
 from pathlib import Path
 from typing import Any, List
 
 import click
 import pytest
+import pytest_twisted
 from click.testing import CliRunner
 from ncclient.operations import RPCError, TimeoutExpiredError
 from ncclient.transport.errors import AuthenticationError, SSHUnknownHostError
 from ncclient.xml_ import to_ele
+from twisted.internet import defer
 
-from ncclient_twisted._cli import cli
+from ncclient_twisted._cli import cli, exit_status
 from ncclient_twisted._cli._credentials import CredentialError, CredentialOptions, resolve
 from ncclient_twisted._cli._errors import describe
 from ncclient_twisted._cli._operations import config_element, rpc_element
-from ncclient_twisted._cli._output import Outcome, Output, pretty_xml
+from ncclient_twisted._cli._output import PRETTY_ON_REACTOR_MAX, Outcome, Output, pretty, pretty_xml
 from ncclient_twisted._cli._progress import PlainProgress, Progress, make_progress
 from ncclient_twisted._cli._subscribe import parse_until
 from ncclient_twisted.inventory import InventoryError, Target, parse_inventory
@@ -151,6 +154,38 @@ def test_one_line_descriptions() -> None:
 def test_pretty_xml() -> None:
     assert pretty_xml("<a><b>x</b></a>") == "<a>\n  <b>x</b>\n</a>\n"
     assert pretty_xml("not xml") == "not xml\n"
+
+
+def test_small_replies_are_reindented_without_the_pool() -> None:
+    # No reactor is given: a small text must not be handed to a pool thread at all.
+    d = defer.ensureDeferred(pretty(None, "<a><b>x</b></a>"))  # type: ignore[arg-type]
+    assert d.called and d.result == "<a>\n  <b>x</b>\n</a>\n"
+
+
+@pytest_twisted.ensureDeferred
+async def test_large_replies_are_reindented_on_a_pool_thread(monkeypatch: Any) -> None:
+    from twisted.internet import reactor
+
+    from ncclient_twisted._cli import _output
+
+    threads: List[int] = []
+
+    def spy(text: str) -> str:
+        threads.append(threading.get_ident())
+        return pretty_xml(text)
+
+    monkeypatch.setattr(_output, "pretty_xml", spy)
+    small = "<a><b>x</b></a>"
+    big = "<a>" + "<b>x</b>" * (PRETTY_ON_REACTOR_MAX // 8) + "</a>"
+    assert await pretty(reactor, small) == pretty_xml(small)
+    assert await pretty(reactor, big) == pretty_xml(big)
+    assert threads[0] == threading.get_ident() and threads[1] != threading.get_ident()
+
+
+@pytest.mark.parametrize("code, status", [(None, 0), (0, 0), (1, 1), (130, 130), ("boom", 1)])
+def test_exit_status_of_system_exit(code: Any, status: int, capsys: Any) -> None:
+    assert exit_status(code) == status
+    assert capsys.readouterr().err == ("boom\n" if code == "boom" else "")
 
 
 def test_config_and_rpc_elements() -> None:
