@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Tuple
 from benchmarks import fleet
 
 
-def main(mode: str = "normal", devices: int = 2000) -> None:
+def main(mode: str = "normal", devices: str = "2000") -> None:
     pauses: List[Tuple[int, float]] = []
     started = [0.0]
     peak = [0]
@@ -30,7 +30,7 @@ def main(mode: str = "normal", devices: int = 2000) -> None:
         else:
             pauses.append((info["generation"], (time.perf_counter() - started[0]) * 1000))
 
-    procs, targets, lines = fleet.start_servers(2, devices)
+    procs, targets, lines = fleet.start_servers(2, int(devices))
     try:
         with tempfile.NamedTemporaryFile("w", suffix="_known_hosts", delete=False) as known_hosts:
             known_hosts.write("".join(line + "\n" for line in lines))
@@ -50,7 +50,9 @@ def main(mode: str = "normal", devices: int = 2000) -> None:
     print("longest collections (generation, ms):", [(g, round(ms, 1)) for g, ms in longest])
     print("generation-2 collections:", sum(1 for g, _ in pauses if g == 2),
           "; objects tracked at their start, at most:", peak[0])  # fmt: skip
+    print("time in collections (ms) by generation:",
+          {g: round(sum(ms for gen, ms in pauses if gen == g)) for g in (0, 1, 2)})
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    main(*sys.argv[1:3])
