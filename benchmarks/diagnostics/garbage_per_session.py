@@ -31,7 +31,12 @@ def _kind(o: Any) -> str:
 
 def _show_referrers(garbage: List[Any], wanted: List[str]) -> None:
     ids = {id(o) for o in garbage}
-    owners = {id(vars(o)): o for o in garbage if isinstance(getattr(o, "__dict__", None), dict)}
+    owners = {}  # an instance's __dict__ -> the instance
+    for o in garbage:
+        try:
+            owners[id(vars(o))] = o
+        except (TypeError, ReferenceError):  # no __dict__; a dead weakref.proxy
+            pass
     for name in wanted:
         for o in [o for o in garbage if type(o).__qualname__ == name][:2]:
             print("== %s %s" % (name, repr(o)[:120]))
