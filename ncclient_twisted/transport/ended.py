@@ -9,11 +9,13 @@ that is gone, whose ``__cause__`` is that reason.
 
 from __future__ import annotations
 
-from typing import Optional
+import logging
+from typing import Any, Optional
 
+from ncclient.logging_ import SessionLoggerAdapter
 from ncclient.transport.errors import TransportError
 
-__all__ = ["not_connected", "session_closed"]
+__all__ = ["ended_session_logger", "not_connected", "session_closed"]
 
 #: ncclient's message for a request on a session that is not connected.
 NOT_CONNECTED = "Not connected to NETCONF server"
@@ -34,3 +36,23 @@ def not_connected(reason: Optional[BaseException]) -> TransportError:
         error = TransportError("%s: the session ended with %s" % (NOT_CONNECTED, type(reason).__name__))
     error.__cause__ = reason
     return error
+
+
+class _EndedSession:
+    """What ncclient's ``SessionLoggerAdapter`` reads of a session (host, id), copied."""
+
+    def __init__(self, session: Any) -> None:
+        self.host = getattr(session, "host", None)
+        self.id = session.id
+
+
+def ended_session_logger(session: Any) -> SessionLoggerAdapter:
+    """ncclient's logger adapter for *session* (``Session.logger``), its lines prefixed
+    as before, holding a copy of its host and id instead of the session: the adapter
+    ncclient makes refers to the session, a cycle that outlives its end."""
+    logger = getattr(session, "logger", None)
+    if isinstance(logger, logging.LoggerAdapter):
+        base = logger.logger
+    else:
+        base = logging.getLogger("ncclient.transport.session")
+    return SessionLoggerAdapter(base, {"session": _EndedSession(session)})

@@ -68,7 +68,10 @@ def _tcp_endpoint(
 
 def _timed_out(f: Failure, error: Callable[[str], Exception], message: str) -> Failure:
     """ncclient's exception for a stage of the connect that timed out."""
-    f.trap(defer.TimeoutError)
+    if not f.check(defer.TimeoutError):
+        # Returned, not re-raised (f.trap): a raise would give the error a traceback
+        # whose frames hold the Failure, a cycle that keeps the whole failed session.
+        return f
     return Failure(error(message))
 
 
@@ -81,6 +84,8 @@ class ReactorConnector:
     error: Callable[[str], Exception] = SSHError
     #: What :meth:`_open`'s protocols are: their ``transport`` is aborted on failure.
     _protocols: List[Any]
+    #: The factories :meth:`_open` made (see :meth:`_factory`).
+    _factories: List["_Factory"]
 
     def __init__(self, options: ConnectOptions, reactor: Optional[INetconfReactor] = None) -> None:
         self.options = options
@@ -101,6 +106,20 @@ class ReactorConnector:
 
     def _started(self, session: "ReactorSession") -> None:
         """After the hello: what the transport starts then (keepalives)."""
+
+    def _factory(self, build: Callable[[], protocol.Protocol]) -> "_Factory":
+        """The protocol factory of :meth:`_open`: *build* makes its protocol."""
+        factory = _Factory(build, self._protocols)
+        self._factories.append(factory)
+        return factory
+
+    def _forget(self, _: Any = None) -> None:
+        """The session has ended: the factories and this connector let go of it and of its
+        protocols (nothing is left to abort)."""
+        factories, self._factories = self._factories, []
+        for factory in factories:
+            factory.forget()
+        del self._protocols[:]
 
     def connect(self) -> "Deferred[Manager]":
         """A Deferred of the connected :class:`Manager`; cancelling it drops the connection."""
@@ -167,6 +186,7 @@ class ReactorConnector:
         reactor = self.reactor
         o = self.options
         self._protocols = []
+        self._factories = []
         connecting: List["Deferred[Any]"] = []
         handoff = ImmediateHandoff(reactor)
         device_handler, notifications = session_parts(o, reactor, handoff)
@@ -175,6 +195,7 @@ class ReactorConnector:
         session = ReactorSession(device_handler, reactor, hooks)
         session.host = o.host
         listener = DeferredReplyListener.install(session, device_handler, reactor, handoff)
+        session.add_end_callback(self._forget)
 
         def abort() -> None:
             for d in connecting:
@@ -233,13 +254,23 @@ class _Factory(protocol.Factory):
     noisy = False  # no "Starting factory" line per connection
 
     def __init__(self, build: Callable[[], protocol.Protocol], made: List[Any]) -> None:
-        self._build = build
+        self._build: Optional[Callable[[], protocol.Protocol]] = build
         self._made = made
 
-    def buildProtocol(self, addr: Any) -> protocol.Protocol:
-        p = self._build()
+    def buildProtocol(self, addr: Any) -> Optional[protocol.Protocol]:
+        build = self._build
+        if build is None:
+            return None  # the session has ended (a late connection attempt): refused
+        p = build()
         self._made.append(p)
         return p
+
+    def forget(self) -> None:
+        """The session has ended: drop what refers to it (*build* holds the session; the
+        protocols hold it). Twisted's connector and its transport keep this factory in
+        a cycle of theirs, which would otherwise keep the whole session."""
+        self._build = None
+        del self._made[:]
 
 
 class ReactorUnixConnector(ReactorConnector):
@@ -259,10 +290,11 @@ class ReactorUnixConnector(ReactorConnector):
         if not path:
             return fail(UnixSocketError("Missing socket path"))
         endpoint = UNIXClientEndpoint(self.reactor, path, timeout=self._timeout)
-        factory = _Factory(lambda: NetconfStreamProtocol(session, ready, UnixSocketError), self._protocols)
+        factory = self._factory(lambda: NetconfStreamProtocol(session, ready, UnixSocketError))
 
         def refused(f: Failure) -> Failure:
-            f.trap(ConnectError)
+            if not f.check(ConnectError):
+                return f  # not re-raised: see _timed_out
             return Failure(UnixSocketError("Could not connect to %r: %s" % (path, f.value)))
 
         return endpoint.connect(factory).addErrback(refused)

@@ -29,7 +29,7 @@ from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
 from ncclient_twisted.transport.dispatch import MessageDispatch
-from ncclient_twisted.transport.ended import not_connected, session_closed
+from ncclient_twisted.transport.ended import ended_session_logger, not_connected, session_closed
 from ncclient_twisted.transport.framing import EOM, FrameDecoder, LargeMessage, announces_base, frame_11
 from ncclient_twisted.transport.keepalive import DeadPeerDetector, KeepaliveTimeoutError
 from ncclient_twisted.transport.reactor.scheduler import WorkScheduler, scheduler_for
@@ -102,7 +102,7 @@ class ReactorSession(MessageDispatch, Session):
         self._held: Optional[List[bytes]] = None
         self.bytes_received = 0
         self.bytes_sent = 0
-        self._decoder = FrameDecoder(
+        self._decoder: Optional[FrameDecoder] = FrameDecoder(
             self._messages.append,
             lambda: self._base == NetconfBase.BASE_11,
             invalid=self._reject,
@@ -120,12 +120,16 @@ class ReactorSession(MessageDispatch, Session):
         self._keepalive: Optional[DeadPeerDetector] = None
         self._keepalive_call: Any = None
         self._abort_call: Any = None
+        self._hello_listener: Optional[HelloHandler] = None
 
     # -- what the bridge asks of a session -------------------------------------------
 
     def add_end_callback(self, fn: Callable[[Optional[Exception]], None]) -> None:
-        """Call *fn(reason)* when the session ends (``None``: a close we asked for)."""
-        self._on_end.append(fn)
+        """Call *fn(reason)* when the session ends (``None``: a close we asked for). Once
+        it has ended, *fn* is not kept (the caller reads :attr:`ended`, as the Manager
+        does): it would keep its owner and this session alive in a cycle."""
+        if not self.ended:
+            self._on_end.append(fn)
 
     def mark_closing(self) -> None:
         """Say that the session is being closed on purpose (its end is then no error)."""
@@ -259,7 +263,9 @@ class ReactorSession(MessageDispatch, Session):
         channel.write(hello)
 
     def _hello_ok(self, session_id: Any, capabilities: Any) -> None:
-        self.remove_listener(self._hello_listener)
+        hello, self._hello_listener = self._hello_listener, None
+        if hello is not None:
+            self.remove_listener(hello)
         self._id = session_id
         self._server_capabilities = capabilities
         caps = [str(c) for c in capabilities or ()]
@@ -281,8 +287,11 @@ class ReactorSession(MessageDispatch, Session):
 
     def data_received(self, data: bytes) -> None:
         self.bytes_received += len(data)
+        decoder = self._decoder
+        if decoder is None:
+            return  # after the end (see _unlink): nobody would take the message
         try:
-            self._decoder.feed(data)
+            decoder.feed(data)
         except Exception as e:
             self._fail(e)
             return
@@ -411,3 +420,19 @@ class ReactorSession(MessageDispatch, Session):
         waiters, self._closed_waiters = self._closed_waiters, []
         for d in waiters:
             d.callback(None)
+        self._unlink()
+
+    def _unlink(self) -> None:
+        """Drop what refers back to this session, now that it has ended: its decoder (its
+        callbacks are this session's methods), the keepalive detector (its probe is the
+        transport's), the hello handler, the end callbacks (the Manager's bound method),
+        ncclient's logger adapter. Otherwise each session is a graph of cycles only the
+        cyclic GC frees (issue #25); what a closed Manager reads (id, capabilities,
+        counters, end_reason) stays."""
+        self._decoder = None
+        self._keepalive = None
+        self._on_end = []
+        hello, self._hello_listener = self._hello_listener, None
+        if hello is not None:
+            self.remove_listener(hello)
+        self.logger = ended_session_logger(self)

@@ -332,7 +332,12 @@ class ClientTransport(SSHClientTransport):
         self._stage = "host key"
 
         def refused(f: Failure) -> Failure:
-            self._host_key_error = f
+            # Kept until the connection is lost, without its traceback: its frames hold
+            # this transport, which would make the failed session a cycle only the GC
+            # frees. (As cleanFailure would; a plain copy, which pytest-twisted leaves be.)
+            error = f.value
+            assert error is not None  # a Failure has its exception
+            self._host_key_error = Failure(error.with_traceback(None), f.type)
             return f
 
         return self._check_host_key(hostKey).addErrback(refused)
@@ -397,6 +402,12 @@ class ClientTransport(SSHClientTransport):
                 )
             self.ready.errback(error)
         self.session.connection_lost(SessionCloseError(b"") if reason is not None else None)
+        # The connection, its services and this transport refer to each other (Conch's
+        # service.transport, our channel factory's closure): let go of them, so that
+        # reference counting frees the session's graph.
+        self.connection = self._user_auth = None
+        self.service = None
+        self.instance = None  # type: ignore[assignment]  # Conch's: the service requested
 
 
 def prefer_host_key_types(algorithms: Sequence[bytes], key_types: Sequence[str]) -> List[bytes]:

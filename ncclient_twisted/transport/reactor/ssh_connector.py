@@ -18,7 +18,6 @@ from ncclient_twisted.transport.reactor.connectors import (
     ReactorConnector,
     _adopt,
     _connect_error,
-    _Factory,
     _peer_host,
     _socket_from_fd,
     _tcp_endpoint,
@@ -173,7 +172,7 @@ class ReactorSSHConnector(ReactorConnector):
                     auth_handler,
                 )
 
-            factory = _Factory(build, self._protocols)
+            factory = self._factory(build)
             if sock is not None:
                 return _adopt(reactor, sock, factory)
             endpoint = _tcp_endpoint(reactor, host, port, self._timeout, o.bind_addr)

@@ -13,7 +13,6 @@ from ncclient_twisted.transport.reactor.connectors import (
     ReactorConnector,
     _adopt,
     _connect_error,
-    _Factory,
     _tcp_endpoint,
 )
 
@@ -90,7 +89,7 @@ class ReactorTLSConnector(ReactorConnector):
             options = self._tls_options(host)
         except Exception:
             return fail()
-        factory = _Factory(lambda: NetconfStreamProtocol(session, ready, TLSError), self._protocols)
+        factory = self._factory(lambda: NetconfStreamProtocol(session, ready, TLSError))
         if o.sock is not None:  # call home: the connection accepted
             from twisted.protocols.tls import TLSMemoryBIOFactory
 
