@@ -4,7 +4,7 @@
 - a close already under way is bounded by a later ``close_session(timeout)`` (the one
   shutdown makes), not only by the timeout it started with;
 - shutdown ends the connects under way on the pool, and waits for the sessions' closes
-  at most SHUTDOWN_CLOSE_TIMEOUT + SHUTDOWN_CLOSE_GRACE;
+  at most SHUTDOWN_CLOSE_TIMEOUT + SHUTDOWN_CLOSE_GRACE from its start;
 - a reactor session's close never waits for the reactor from another thread, and the
   manager closes it on the reactor (no pool hop).
 """
@@ -113,6 +113,24 @@ class RuntimeShutdownTests(SynchronousTestCase):
         assert waited is not None
         self.assertEqual(stuck.timeouts, [SHUTDOWN_CLOSE_TIMEOUT])
         reactor.advance(SHUTDOWN_CLOSE_TIMEOUT + SHUTDOWN_CLOSE_GRACE - 0.01)
+        self.assertNoResult(waited)
+        reactor.advance(0.01)
+        self.successResultOf(waited)
+
+    def test_the_bound_counts_the_time_taken_to_send_the_close_sessions(self) -> None:
+        reactor = ShutdownReactor()
+        rt = Runtime(reactor)
+
+        class SlowToClose(NeverCloses):
+            def close_session(self, timeout: Any = None) -> "Deferred[None]":
+                reactor.rightNow += 0.25  # the reactor's time building the request
+                return super().close_session(timeout)
+
+        for _ in range(2):
+            rt.add(SlowToClose())
+        waited = rt._close_all()
+        assert waited is not None
+        reactor.advance(SHUTDOWN_CLOSE_TIMEOUT + SHUTDOWN_CLOSE_GRACE - 0.5 - 0.01)
         self.assertNoResult(waited)
         reactor.advance(0.01)
         self.successResultOf(waited)
