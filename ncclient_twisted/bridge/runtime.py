@@ -166,8 +166,8 @@ class Runtime:
         log.debug("reactor shutdown: closing {count} sessions", count=len(self._open))
         ds = [m.close_session(timeout=SHUTDOWN_CLOSE_TIMEOUT) for m in list(self._open)]
         closed = DeferredList(ds, consumeErrors=True)
-        # Sending 1,000 close-sessions takes the reactor 0.25 s, more on a loaded machine
-        # (a full garbage collection may fall in it): the bound is not moved by that much.
+        # Sending many close-sessions takes the reactor a while (more on a loaded machine,
+        # or when a full garbage collection falls in it): the bound is not moved by it.
         spent = self.reactor.seconds() - started
         return self._at_most(closed, max(0.0, SHUTDOWN_CLOSE_TIMEOUT + SHUTDOWN_CLOSE_GRACE - spent))
 
