@@ -32,7 +32,7 @@ from ncclient.transport.session import NetconfBase, Session
 from twisted.logger import Logger, LogLevel
 
 from ncclient_twisted.transport.dispatch import MessageDispatch
-from ncclient_twisted.transport.ended import not_connected, session_closed
+from ncclient_twisted.transport.ended import ended_session_logger, not_connected, session_closed
 from ncclient_twisted.transport.framing import EOM, FrameDecoder, announces_base, frame_11
 from ncclient_twisted.transport.hello import DEFAULT_HELLO_TIMEOUT, hello_settle_time
 from ncclient_twisted.transport.limits import descriptor_limit_error
@@ -131,8 +131,11 @@ class WakeOnSendSession(MessageDispatch, Session):
     # -- hooks ---------------------------------------------------------------------
 
     def add_end_callback(self, fn: Callable[[Optional[Exception]], None]) -> None:
-        """Call *fn(reason)* on the session thread when the session loop ends."""
-        self._on_end.append(fn)
+        """Call *fn(reason)* on the session thread when the session loop ends. Once it has
+        ended, *fn* is not kept (the caller reads :attr:`ended`, as the Manager does): it
+        would keep its owner and this session alive in a cycle."""
+        if not self._ended.is_set():
+            self._on_end.append(fn)
 
     @property
     def ended(self) -> bool:
@@ -422,11 +425,22 @@ class WakeOnSendSession(MessageDispatch, Session):
                 pass
         self._ended.set()
         self._fail_jobs()
-        for fn in self._on_end:
+        callbacks, self._on_end = self._on_end, []
+        for fn in callbacks:
             try:
                 fn(reason)
             except Exception:
                 log.failure("end-of-session callback failed", level=LogLevel.error)
+        self._unlink()
+
+    def _unlink(self) -> None:
+        """Drop what refers back to this session, now that its loop has ended: its decoder
+        and ncclient's parser (their callbacks are this session's), ncclient's logger
+        adapter (it holds the session). Otherwise the session and what it holds are
+        garbage only the cyclic GC frees (issue #25)."""
+        self._decoder = None
+        self.parser = None
+        self.logger = ended_session_logger(self)
 
     # -- connect and close ---------------------------------------------------------
 

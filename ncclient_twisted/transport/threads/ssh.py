@@ -70,6 +70,26 @@ class ThreadedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
     # ncclient's signature is what the keywords of a connect are checked against (options).
     functools.update_wrapper(connect, SSHSession.connect, assigned=(), updated=())
 
+    def _unlink(self) -> None:
+        """As the session's, and the host-key policy lets go of this session (it is read
+        only while connecting)."""
+        super()._unlink()
+        policy = self._hostkey_policy
+        if policy is not None and policy.session is self:
+            policy.session = None
+        self._drop_transport_traceback()
+
+    def _drop_transport_traceback(self) -> None:
+        """Once paramiko's transport thread has ended, the exception it ended with (kept
+        as ``saved_exception``) loses its traceback: the traceback's frames hold the
+        transport, a cycle that keeps it, its packetizer and channels for the cyclic GC."""
+        transport = self.transport
+        if transport is None or transport.is_alive():
+            return
+        error = getattr(transport, "saved_exception", None)
+        if isinstance(error, BaseException):
+            error.__traceback__ = None
+
     def _auth(self, username: str, password: Optional[str], *args: Any, **kwds: Any) -> None:
         """ncclient's authentication, and what it leaves out: after a partial success (a
         key accepted, the password still required) the password is tried (once); when
@@ -206,6 +226,7 @@ class ThreadedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
             transport.join(CLOSE_JOIN_TIMEOUT)
         if self._channel is not None:
             self._channel.close()
+        self._drop_transport_traceback()
 
 
 def send_keepalive(transport: Any) -> None:

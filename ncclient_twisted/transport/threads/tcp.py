@@ -71,6 +71,7 @@ class QuietSocket(socket.socket):
             # does). Closing the descriptor under it instead lets its next recv() land on
             # whatever socket reuses the number, and block there (paramiko issue #520).
             return
+        self._reader = None  # the reader (paramiko's transport) holds this socket: a cycle
         super().close()
 
 
