@@ -154,9 +154,16 @@ async def run_devices(
     latencies: Optional[List[float]] = None,
     stop_is_success: bool = False,
 ) -> List[Outcome]:
-    """Run *action* on every target; the outcomes in the order of *targets*."""
-    sem = defer.DeferredSemaphore(max(1, settings.concurrency))
+    """Run *action* on every target; the outcomes in the order of *targets*.
+
+    ``concurrency`` workers each take the next target once their last is done: a target
+    waiting for its turn is an index, not a coroutine, a Deferred and a place in a
+    semaphore's queue (at 2,000 devices those were most of what the collector scanned,
+    issue #25).
+    """
+    outcomes: List[Optional[Outcome]] = [None] * len(targets)
     running: Dict[int, "Deferred[Outcome]"] = {}
+    waiting = iter(enumerate(targets))
 
     async def attempt(target: Target) -> Outcome:
         creds = credentials[target]
@@ -177,47 +184,47 @@ async def run_devices(
             await defer_to_pool(reactor, output.store, outcome)
         return outcome
 
-    async def one(index: int, target: Target) -> Outcome:
+    async def one(target: Target) -> Outcome:
         try:
-            await sem.acquire()
-        except CancelledError:
-            outcome = Outcome(target, False, "interrupted")
-        else:
-            try:
-                outcome = await attempt(target)
-            except Exception as e:
-                if stop.fired and isinstance(e, (CancelledError, defer.TimeoutError)):
-                    outcome = Outcome(target, False, "interrupted")
-                else:
-                    text = describe(e, settings.timeout)
-                    creds = credentials[target]
-                    if isinstance(e, AuthenticationError) and isinstance(creds, Credentials):
-                        hint = auth_hint(creds, target.username)
-                        text += "; " + hint if hint else ""
-                    outcome = Outcome(target, False, text)
-                    if not is_expected(e):
-                        log.debug("%s failed", target.label, exc_info=e)
-            finally:
-                sem.release()
-        running.pop(index, None)
-        progress.advance(outcome.ok)
-        return outcome
+            return await attempt(target)
+        except Exception as e:
+            if stop.fired and isinstance(e, (CancelledError, defer.TimeoutError)):
+                return Outcome(target, False, "interrupted")
+            text = describe(e, settings.timeout)
+            creds = credentials[target]
+            if isinstance(e, AuthenticationError) and isinstance(creds, Credentials):
+                hint = auth_hint(creds, target.username)
+                text += "; " + hint if hint else ""
+            if not is_expected(e):
+                log.debug("%s failed", target.label, exc_info=e)
+            return Outcome(target, False, text)
+
+    async def worker() -> None:
+        for index, target in waiting:
+            if stop.fired:
+                outcome = Outcome(target, False, "interrupted")
+            else:
+                d = defer.ensureDeferred(one(target))
+                if not d.called:
+                    running[index] = d
+                try:
+                    outcome = await d
+                finally:
+                    running.pop(index, None)
+            outcomes[index] = outcome
+            progress.advance(outcome.ok)
 
     def cancel_all() -> None:
         for d in list(running.values()):
             d.cancel()
 
     stop.on_fire(cancel_all)
-    ds = []
-    for i, t in enumerate(targets):
-        d = defer.ensureDeferred(one(i, t))
-        if not d.called:
-            running[i] = d
-        ds.append(d)
+    workers = min(max(1, settings.concurrency), len(targets))
     try:
-        return list(await defer.gatherResults(ds))
+        await defer.gatherResults([defer.ensureDeferred(worker()) for _ in range(workers)])
     finally:
         progress.close()
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
 def run_reactor(main: Callable[[Any, Stop], Coroutine[Any, Any, int]]) -> None:
