@@ -39,11 +39,12 @@ LATENESS_INTERVAL = 0.010
 TIMEOUT = 120.0
 #: name -> how it runs and checks host keys (shown in the report).
 CLIENTS: Dict[str, str] = {
-    "reactor": 'ours, `io="reactor"`: `manager.connect` on the reactor, a `DeferredSemaphore` of the '
-               "concurrency; `known_hosts=FILE`",
+    "reactor": 'ours, `io="reactor"`: `manager.connect` on the reactor, as many coroutines as the '
+               "concurrency each taking the next device (as `examples/inventory.py`); `known_hosts=FILE`",
     "threads": 'ours, `io="threads"`: the same with `io="threads"` (ncclient + paramiko in session '
                "threads, connects on our pool); `known_hosts=FILE`",
-    "scrapli": "scrapli_netconf `AsyncNetconfDriver`, `transport=\"asyncssh\"`, an `asyncio.Semaphore`; "
+    "scrapli": "scrapli_netconf `AsyncNetconfDriver`, `transport=\"asyncssh\"`, as many asyncio tasks as "
+               "the concurrency each taking the next device; "
                "asyncssh checks the key against the known_hosts lines imported once "
                "(`asyncssh.import_known_hosts`, passed as its `known_hosts`; scrapli's own "
                "`auth_strict_key` off, as it re-reads the file per connect and matches by host only)",
@@ -69,6 +70,12 @@ def _error(e: BaseException) -> str:
     return "%s: %s" % (type(e).__name__, str(e)[:200])
 
 
+def _workers(spec: Dict[str, Any]) -> int:
+    """How many workers take devices in turn: the concurrency (a device waiting for its turn is
+    an item of an iterator, as in a thread pool, not a coroutine made up front)."""
+    return max(1, min(spec["concurrency"], len(spec["devices"])))
+
+
 def _record(out: Dict[str, Any], wall: float, cpu: float, ok: int, errors: List[str]) -> None:
     out.update(wall_s=round(wall, 3), cpu_s=round(cpu, 3), ok=ok, failed=len(errors),
                first_error=errors[0] if errors else None)
@@ -84,6 +91,12 @@ def _run_ours(io: str, spec: Dict[str, Any], password: str, out: Dict[str, Any])
     from ncclient_twisted.transport.reactor import ssh_connector  # noqa: F401
     from ncclient_twisted.transport.threads import connectors  # noqa: F401
 
+    if spec.get("freeze"):  # benchmarks.diagnostics.fleet_gc_pauses freeze
+        import gc
+
+        gc.collect()
+        gc.freeze()  # what start-up made is never scanned again
+
     async def job(host: str, port: int) -> None:
         m = await manager.connect(
             host=host, port=port, username=spec["username"], password=password, io=io,
@@ -97,22 +110,37 @@ def _run_ours(io: str, spec: Dict[str, Any], password: str, out: Dict[str, Any])
             await m.close_session()
 
     async def run(reactor: Any) -> None:
-        gate = defer.DeferredSemaphore(spec["concurrency"])
         errors: List[str] = []
         ok = 0
+        waiting = iter(spec["devices"])
 
-        async def one(host: str, port: int) -> None:
+        async def counted(host: str, port: int) -> None:
             nonlocal ok
             try:
-                await gate.run(lambda: defer.ensureDeferred(job(host, port)))
+                await job(host, port)
                 ok += 1
             except Exception as e:  # noqa: BLE001 - counted and reported
                 errors.append(_error(e))
 
+        async def worker() -> None:
+            for host, port, _ in waiting:
+                await counted(host, port)
+
+        async def waiter(host: str, port: int, gate: defer.DeferredSemaphore) -> None:
+            await gate.run(lambda: defer.ensureDeferred(counted(host, port)))
+
+        def start() -> List["defer.Deferred[None]"]:
+            if spec.get("shape") == "semaphore":
+                # The other shape (benchmarks.diagnostics.fleet_gc_pauses semaphore): a
+                # coroutine per device made up front, waiting in a semaphore's queue.
+                gate = defer.DeferredSemaphore(spec["concurrency"])
+                return [defer.ensureDeferred(waiter(h, p, gate)) for h, p, _ in spec["devices"]]
+            return [defer.ensureDeferred(worker()) for _ in range(_workers(spec))]
+
         monitor = LatenessMonitor(reactor, LATENESS_INTERVAL)
         wall, cpu = time.perf_counter(), cpu_seconds()
         monitor.start()
-        await defer.gatherResults([defer.ensureDeferred(one(h, p)) for h, p, _ in spec["devices"]])
+        await defer.gatherResults(start())
         lateness = monitor.stop()
         _record(out, time.perf_counter() - wall, cpu_seconds() - cpu, ok, errors)
         out["lateness_max_ms"] = round(lateness["lateness_max_ms"], 1)
@@ -146,13 +174,13 @@ def _run_scrapli(spec: Dict[str, Any], password: str, out: Dict[str, Any]) -> No
             await conn.close()
 
     async def run() -> None:
-        gate = asyncio.Semaphore(spec["concurrency"])
         errors: List[str] = []
         ok = 0
+        waiting = iter(spec["devices"])
 
-        async def one(host: str, port: int) -> None:
+        async def worker() -> None:
             nonlocal ok
-            async with gate:
+            for host, port, _ in waiting:
                 try:
                     await job(host, port)
                     ok += 1
@@ -160,7 +188,7 @@ def _run_scrapli(spec: Dict[str, Any], password: str, out: Dict[str, Any]) -> No
                     errors.append(_error(e))
 
         wall, cpu = time.perf_counter(), cpu_seconds()
-        await asyncio.gather(*(one(h, p) for h, p, _ in spec["devices"]))
+        await asyncio.gather(*(worker() for _ in range(_workers(spec))))
         _record(out, time.perf_counter() - wall, cpu_seconds() - cpu, ok, errors)
 
     asyncio.run(run())

@@ -46,21 +46,29 @@ async def main(reactor: Any, argv: List[str]) -> None:
         except inventory.CredentialError as e:
             devices.append((target, e))
 
-    limit = defer.DeferredSemaphore(args.parallel)
     started = time.monotonic()
 
     async def one(kwargs: Any) -> Tuple[bool, str]:
         if isinstance(kwargs, Exception):
             return False, "%s: %s" % (type(kwargs).__name__, kwargs)
-        await limit.acquire()
         try:
             return True, await fetch(kwargs, args.known_hosts, args.timeout)
         except Exception as e:  # one device's failure does not stop the others
             return False, "%s: %s" % (type(e).__name__, e)
-        finally:
-            limit.release()
 
-    results = await defer.gatherResults([defer.ensureDeferred(one(kw)) for _, kw in devices])
+    # --parallel workers, each taking the next device once its last is done: a device
+    # waiting for its turn is an item of the iterator, not a coroutine and a semaphore
+    # wait made up front (with thousands of devices, those are most of what the garbage
+    # collector scans, and its pauses are the reactor's).
+    results: List[Tuple[bool, str]] = [(False, "not run")] * len(devices)
+    waiting = iter(enumerate(devices))
+
+    async def worker() -> None:
+        for index, (_, kwargs) in waiting:
+            results[index] = await one(kwargs)
+
+    workers = max(1, min(args.parallel, len(devices)))
+    await defer.gatherResults([defer.ensureDeferred(worker()) for _ in range(workers)])
     failed = 0
     for (target, _), (ok, text) in zip(devices, results):
         failed += not ok

@@ -1,9 +1,13 @@
 """Diagnostic, not part of any report: the fleet's io=reactor row at 2,000 devices (200 at
 once), every garbage collection timed with ``gc.callbacks``: what bounds its reactor lateness.
 
-    .venv/bin/python -m benchmarks.diagnostics.fleet_gc_pauses [normal|freeze]
+    .venv/bin/python -m benchmarks.diagnostics.fleet_gc_pauses [normal|freeze|semaphore] [DEVICES]
 
-``freeze`` moves what start-up made into the permanent generation first (``gc.freeze()``).
+``freeze`` moves what start-up made (the imports of the client's modules included) into the
+permanent generation before the job (``gc.freeze()``).
+``semaphore`` runs the job in the shape the fleet benchmark had before: a coroutine per device
+made up front, waiting in a ``DeferredSemaphore`` (the benchmark now runs as many workers as the
+concurrency, each taking the next device).
 """
 
 from __future__ import annotations
@@ -34,12 +38,11 @@ def main(mode: str = "normal", devices: str = "2000") -> None:
     try:
         with tempfile.NamedTemporaryFile("w", suffix="_known_hosts", delete=False) as known_hosts:
             known_hosts.write("".join(line + "\n" for line in lines))
-        if mode == "freeze":
-            gc.collect()
-            gc.freeze()
         gc.callbacks.append(timed)
         spec = {"client": "reactor", "devices": targets, "concurrency": 200,
-                "known_hosts": known_hosts.name, "username": fleet.USERNAME}  # fmt: skip
+                "known_hosts": known_hosts.name, "username": fleet.USERNAME,
+                "shape": "semaphore" if mode == "semaphore" else "workers",
+                "freeze": mode == "freeze"}  # fmt: skip
         out = fleet.worker(spec)
         gc.callbacks.remove(timed)
     finally:
