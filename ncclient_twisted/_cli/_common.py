@@ -26,7 +26,7 @@ from ._credentials import CredentialError, CredentialOptions, Credentials, resol
 from ._errors import describe
 from ._output import Output
 from ._progress import make_progress
-from ._runner import Action, HostKeySettings, Settings, Stop, run_devices, run_reactor
+from ._runner import Action, HostKeySettings, Settings, Stop, run_devices, run_reactor, settle_start_up
 
 __all__ = ["Common", "device_options", "run_action", "read_xml_arg", "setup_logging"]
 
@@ -238,6 +238,7 @@ def run_action(
         interrupted = stop.fired and not stop_is_success
         return common.output.finish(outcomes, time.perf_counter() - start, interrupted)
 
+    settle_start_up(common.settings.io)
     run_reactor(main)
 
 

@@ -10,6 +10,7 @@ still printed.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -30,7 +31,7 @@ from ._errors import auth_hint, describe, is_expected
 from ._output import Outcome, Output
 from ._progress import Progress
 
-__all__ = ["HostKeySettings", "Settings", "Timer", "Stop", "run_devices", "connect_target"]
+__all__ = ["HostKeySettings", "Settings", "Timer", "Stop", "run_devices", "connect_target", "settle_start_up"]
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +226,23 @@ async def run_devices(
     finally:
         progress.close()
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+def settle_start_up(io: str) -> None:
+    """Load the transport the run connects with, then freeze what start-up made.
+
+    The modules (about 60,000 objects) are then never scanned by the garbage collector's
+    full collections, each a pause of the reactor, during a run over many devices (issue
+    #25); and the first connect does not import the transport on the reactor thread.
+
+    @param io: The run's ``io`` (``"threads"`` loads ncclient's and paramiko's, any other
+        value the reactor's).
+    """
+    if io == "threads":
+        import ncclient_twisted.transport.threads.connectors  # noqa: F401
+    else:
+        import ncclient_twisted.transport.reactor.ssh_connector  # noqa: F401
+    gc.freeze()
 
 
 def run_reactor(main: Callable[[Any, Stop], Coroutine[Any, Any, int]]) -> None:
