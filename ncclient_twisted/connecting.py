@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
+import ncclient.devices.default  # noqa: F401 - see below
 from twisted.internet.defer import Deferred, fail
 from twisted.logger import Logger
 
@@ -14,6 +15,11 @@ from ncclient_twisted._manager import Manager
 from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.runtime import resolve_reactor, runtime_for
 from ncclient_twisted.options import ConnectOptions
+
+# The default transport's SSH modules (Conch's among them) and ncclient's default device
+# handler load with this module, at the program's start-up: at the first connect they
+# would be imported on the reactor thread (25-60 ms, a stall of every other connection).
+from ncclient_twisted.transport.reactor.ssh_connector import ReactorSSHConnector
 from ncclient_twisted.transport.threads.connectors import SocketConnector, SSHConnector
 from ncclient_twisted.transport.threads.ssh import ThreadedSSHSession
 
@@ -53,8 +59,6 @@ def connect_ssh(*args: Any, reactor: Optional[INetconfReactor] = None, **kwds: A
     except Exception:
         return fail()
     if options.io == "reactor":
-        from ncclient_twisted.transport.reactor.ssh_connector import ReactorSSHConnector
-
         if options.io_chosen and options.reads_ssh_config:
             return _after_ssh_config(options, reactor)
         return ReactorSSHConnector(options, reactor).connect()
@@ -65,7 +69,6 @@ def _after_ssh_config(options: ConnectOptions, reactor: Optional[INetconfReactor
     """``io="auto"`` with an ssh_config: its entry for the host is read first (on the
     pool), and a ``ProxyCommand`` there (which only the threads transport runs) picks
     ``io="threads"``; otherwise the reactor transport."""
-    from ncclient_twisted.transport.reactor.ssh_connector import ReactorSSHConnector
     from ncclient_twisted.transport.sshconfig import read_ssh_config
 
     resolved = resolve_reactor(reactor)

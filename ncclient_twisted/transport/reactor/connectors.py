@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import TYPE_CHECKING, Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional
 
 from ncclient.transport.errors import SessionError, SSHError, UnixSocketError
 from twisted.internet import defer, protocol
@@ -43,9 +43,9 @@ from ncclient_twisted.options import ConnectOptions
 from ncclient_twisted.transport.errors import HostResolutionError
 from ncclient_twisted.transport.hello import DEFAULT_HELLO_TIMEOUT, hello_settle_time
 from ncclient_twisted.transport.limits import descriptor_limit_error
-
-if TYPE_CHECKING:
-    from ncclient_twisted.transport.reactor.session import ReactorSession
+from ncclient_twisted.transport.reactor.scheduler import scheduler_for
+from ncclient_twisted.transport.reactor.session import ReactorSession
+from ncclient_twisted.transport.reactor.transports import abort_transport
 
 __all__ = ["ReactorUnixConnector"]
 
@@ -135,8 +135,6 @@ class ReactorConnector:
         (``WorkScheduler.call``): a caller's burst of a thousand connects costs the
         reactor little at the call. Neither wait counts in the connect's timeout.
         """
-        from ncclient_twisted.transport.reactor.scheduler import scheduler_for
-
         aborts: List[Callable[[], None]] = []
         slot = runtime_for(self.reactor).connect_slots.acquire()
 
@@ -180,9 +178,6 @@ class ReactorConnector:
     ) -> None:
         """Make the session and open its connection; *result* fires with the manager, or
         fails with ncclient's exception for the stage that failed."""
-        from ncclient_twisted.transport.reactor.session import ReactorSession
-        from ncclient_twisted.transport.reactor.transports import abort_transport
-
         reactor = self.reactor
         o = self.options
         self._protocols = []

@@ -22,11 +22,12 @@ from ncclient_twisted.transport.reactor.connectors import (
     _socket_from_fd,
     _tcp_endpoint,
 )
+from ncclient_twisted.transport.reactor.keys import default_key_files, load_private_keys
+from ncclient_twisted.transport.reactor.ssh import ClientTransport, HostKeyCheck
+from ncclient_twisted.transport.reactor.userauth import InteractiveHandler, connect_agent
 
 if TYPE_CHECKING:
     from ncclient_twisted.transport.reactor.session import ReactorSession
-    from ncclient_twisted.transport.reactor.ssh import ClientTransport, HostKeyCheck
-    from ncclient_twisted.transport.reactor.userauth import InteractiveHandler
     from ncclient_twisted.transport.sshconfig import SSHConfigEntry
 
 __all__ = ["ReactorSSHConnector"]
@@ -109,10 +110,6 @@ class ReactorSSHConnector(ReactorConnector):
     ) -> "Deferred[Any]":
         """Load the keys, connect (or adopt the socket given) and start SSH, with what
         *config* (ssh_config's entry for the host, if any) says as ncclient applies it."""
-        from ncclient_twisted.transport.reactor.keys import default_key_files, load_private_keys
-        from ncclient_twisted.transport.reactor.ssh import ClientTransport
-        from ncclient_twisted.transport.reactor.userauth import connect_agent
-
         o = self.options.ssh
         host = o.host or ""
         username = o.username
