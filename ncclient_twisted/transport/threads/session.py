@@ -32,7 +32,7 @@ from ncclient.transport.session import NetconfBase, Session
 from twisted.logger import Logger, LogLevel
 
 from ncclient_twisted.transport.dispatch import MessageDispatch
-from ncclient_twisted.transport.ended import ended_session_logger, not_connected, session_closed
+from ncclient_twisted.transport.ended import not_connected, session_closed
 from ncclient_twisted.transport.framing import EOM, FrameDecoder, announces_base, frame_11
 from ncclient_twisted.transport.hello import DEFAULT_HELLO_TIMEOUT, hello_settle_time
 from ncclient_twisted.transport.limits import descriptor_limit_error
@@ -129,13 +129,6 @@ class WakeOnSendSession(MessageDispatch, Session):
         self._wake_pending = False
 
     # -- hooks ---------------------------------------------------------------------
-
-    def add_end_callback(self, fn: Callable[[Optional[Exception]], None]) -> None:
-        """Call *fn(reason)* on the session thread when the session loop ends. Once it has
-        ended, *fn* is not kept (the caller reads :attr:`ended`, as the Manager does): it
-        would keep its owner and this session alive in a cycle."""
-        if not self._ended.is_set():
-            self._on_end.append(fn)
 
     @property
     def ended(self) -> bool:
@@ -431,16 +424,13 @@ class WakeOnSendSession(MessageDispatch, Session):
                 fn(reason)
             except Exception:
                 log.failure("end-of-session callback failed", level=LogLevel.error)
-        self._unlink()
+        self._release_after_end()
 
-    def _unlink(self) -> None:
-        """Drop what refers back to this session, now that its loop has ended: its decoder
-        and ncclient's parser (their callbacks are this session's), ncclient's logger
-        adapter (it holds the session). Otherwise the session and what it holds are
-        garbage only the cyclic GC frees (issue #25)."""
-        self._decoder = None
+    def _release_after_end(self) -> None:
+        """As the base's (:meth:`MessageDispatch._release_after_end`), and ncclient's
+        parser (its callbacks are this session's)."""
+        super()._release_after_end()
         self.parser = None
-        self.logger = ended_session_logger(self)
 
     # -- connect and close ---------------------------------------------------------
 
