@@ -17,7 +17,6 @@ from __future__ import annotations
 import collections
 from typing import Any, Callable, Deque, List, Optional, Protocol, Union
 
-from ncclient.capabilities import Capabilities
 from ncclient.transport.errors import (
     SessionCloseError,
     SessionError,
@@ -28,9 +27,11 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
+from ncclient_twisted.transport.capabilities import shared_capabilities
 from ncclient_twisted.transport.dispatch import MessageDispatch
 from ncclient_twisted.transport.ended import not_connected, session_closed
 from ncclient_twisted.transport.framing import EOM, FrameDecoder, LargeMessage, announces_base, frame_11
+from ncclient_twisted.transport.hello import SharedHelloHandler
 from ncclient_twisted.transport.keepalive import DeadPeerDetector, KeepaliveTimeoutError
 from ncclient_twisted.transport.reactor.scheduler import WorkScheduler, scheduler_for
 from ncclient_twisted.transport.session_hooks import SessionHooks
@@ -80,7 +81,8 @@ class ReactorSession(MessageDispatch, Session):
         hooks: Optional[SessionHooks] = None,
         scheduler: Optional["WorkScheduler"] = None,
     ) -> None:
-        Session.__init__(self, Capabilities(device_handler.get_capabilities()))
+        # ncclient's Capabilities, parsed once for all the sessions of the same list.
+        Session.__init__(self, shared_capabilities(device_handler.get_capabilities()))
         self._device_handler = device_handler
         #: An ``IReactorTime`` and ``IReactorFromThreads`` provider.
         self._reactor = reactor
@@ -242,7 +244,7 @@ class ReactorSession(MessageDispatch, Session):
         send it before it answers the subsystem request)."""
         self._channel = channel
         self.add_listener(NotificationHandler(self._notification_q))
-        hello = HelloHandler(self._hello_ok, self._hello_failed)
+        hello = SharedHelloHandler(self._hello_ok, self._hello_failed)
         self._hello_listener = hello
         self.add_listener(hello)
 

@@ -27,10 +27,12 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional, Protocol, Union, cast
 
 import ncclient.transport.parser as nc_parser
+from ncclient.capabilities import Capabilities
 from ncclient.transport.errors import SessionCloseError, SessionError, TransportError
 from ncclient.transport.session import NetconfBase, Session
 from twisted.logger import Logger, LogLevel
 
+from ncclient_twisted.transport.capabilities import shared_capabilities
 from ncclient_twisted.transport.dispatch import MessageDispatch
 from ncclient_twisted.transport.ended import not_connected, session_closed
 from ncclient_twisted.transport.framing import EOM, FrameDecoder, announces_base, frame_11
@@ -87,11 +89,18 @@ class WakeOnSendSession(MessageDispatch, Session):
 
     #: ncclient's message parser (set by its ``connect``).
     parser: Any
+    # ncclient's Session's (declared for the type checker).
+    _client_capabilities: Any
+    _server_capabilities: Any
     #: The manager submits a request only while others are in flight (see ``submit``).
     submit_always = False
 
     def __init__(self, device_handler: Any, hooks: Optional[SessionHooks] = None) -> None:
         super().__init__(device_handler)
+        if isinstance(self._client_capabilities, Capabilities):
+            # ncclient parsed them for this session: a copy that shares its parse with
+            # the other sessions' of the same list takes their place (issue #25).
+            self._client_capabilities = shared_capabilities(self._client_capabilities)
         hooks = hooks if hooks is not None else SessionHooks()
         self._write_now = hooks.write_now
         self._wake_later = hooks.wake_later
@@ -438,12 +447,16 @@ class WakeOnSendSession(MessageDispatch, Session):
         # The next class in the MRO (ncclient's Session) has it; mypy sees only object.
         post_connect: Any = cast(Any, super())._post_connect
         post_connect(DEFAULT_HELLO_TIMEOUT if timeout is None else timeout)
+        server = getattr(self, "_server_capabilities", None)
+        if isinstance(server, Capabilities):
+            # As the client's (ncclient's _post_connect parses the hello itself).
+            server = self._server_capabilities = shared_capabilities(server)
         # ncclient leaves this check commented out; without a base capability there is
         # no framing both sides agree on (RFC 6241 section 8.1).
-        caps = [str(c) for c in (getattr(self, "_server_capabilities", None) or ())]
+        caps = [str(c) for c in (server or ())]
         if not announces_base(caps):
             raise SessionError("server hello announces neither base:1.0 nor base:1.1")
-        settle = hello_settle_time(getattr(self, "_server_capabilities", None))
+        settle = hello_settle_time(server)
         if settle:
             # On the connect (pool) thread, never the reactor: see hello_settle_time.
             time.sleep(settle)
