@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 from typing import TYPE_CHECKING, Any, Callable, ContextManager, List, Optional, cast
 
 from ncclient.transport.session import NotificationHandler
@@ -11,9 +12,22 @@ from ncclient_twisted.transport.ended import ended_session_logger
 from ncclient_twisted.transport.framing import FrameDecoder, LargeMessage, MalformedReplyError, not_utf8
 from ncclient_twisted.transport.rootscan import scan_root
 
-__all__ = ["MessageDispatch"]
+__all__ = ["MessageDispatch", "UNUSED_QUEUE"]
 
 log = Logger(namespace=__name__)
+
+
+class _UnusedQueue(queue.Queue):
+    """What a session has for a queue of ncclient's ``Session`` that it never uses: always
+    empty (a ``get`` waits, or raises ``queue.Empty``, as on an empty queue of its own); a
+    ``put`` raises, so nothing can reach another session through it."""
+
+    def put(self, item: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        raise RuntimeError("this queue of the session is not used")
+
+
+#: The one :class:`_UnusedQueue`, every session's.
+UNUSED_QUEUE = _UnusedQueue()
 
 
 class MessageDispatch:
@@ -33,6 +47,7 @@ class MessageDispatch:
     _device_handler: Any
     _lock: Any
     _listeners: Any
+    _notification_q: Any
     logger: Any
     # The transport's.
     _decoder: Optional[FrameDecoder]
@@ -64,6 +79,13 @@ class MessageDispatch:
         self._decoder = None
         self._on_end = []
         self.logger = ended_session_logger(self)
+
+    def _drop_notification_queue(self) -> None:
+        """With the hooks' router (:meth:`add_listener`), ncclient's notification queue
+        is never filled: :data:`UNUSED_QUEUE` takes its place (a ``Queue`` is ~15 objects
+        the cyclic GC scans while the session is open, issue #25)."""
+        if self._notifications is not None:
+            self._notification_q = UNUSED_QUEUE
 
     def add_listener(self, listener: Any) -> None:
         """ncclient's, except that the hooks' notification listener (our router) takes the

@@ -13,6 +13,7 @@ from ncclient.transport.notify import Notification
 from ncclient.transport.session import SessionListener
 from twisted.internet import task
 
+from ncclient_twisted.transport.dispatch import UNUSED_QUEUE
 from ncclient_twisted.transport.framing import EOM
 from ncclient_twisted.transport.reactor import scheduler as reactor_scheduler
 from ncclient_twisted.transport.reactor import session as reactor_session
@@ -323,7 +324,7 @@ def test_with_a_notification_router_no_session_keeps_ncclients_queues(session: A
     made = [reactor_session.ReactorSession(DefaultDeviceHandler(), session.clock, hooks) for _ in range(2)]
     for s in made:
         s.hello.addErrback(lambda f: None)
-        assert s._q is s._notification_q is reactor_session.UNUSED_QUEUE
+        assert s._q is s._notification_q is UNUSED_QUEUE
     with pytest.raises(RuntimeError):
         made[0]._notification_q.put("x")  # nothing reaches another session through it
     assert made[0].take_notification(False, None) is None
@@ -337,8 +338,8 @@ def test_with_a_notification_router_no_session_keeps_ncclients_queues(session: A
 
 
 def test_without_a_router_ncclients_notification_queue_is_the_sessions_own(session: Any) -> None:
-    assert session._q is reactor_session.UNUSED_QUEUE  # send writes to the link
-    assert session._notification_q is not reactor_session.UNUSED_QUEUE
+    assert session._q is UNUSED_QUEUE  # send writes to the link
+    assert session._notification_q is not UNUSED_QUEUE
     session.channel_opened(FakeLink())
     session.data_received(NOTIFICATION)
     while session.clock.getDelayedCalls():

@@ -15,7 +15,6 @@ from any thread.
 from __future__ import annotations
 
 import collections
-import queue
 from typing import Any, Callable, Deque, List, Optional, Protocol, Union
 
 from ncclient.transport.errors import (
@@ -29,7 +28,7 @@ from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
 from ncclient_twisted.transport.capabilities import shared_capabilities
-from ncclient_twisted.transport.dispatch import MessageDispatch
+from ncclient_twisted.transport.dispatch import UNUSED_QUEUE, MessageDispatch
 from ncclient_twisted.transport.ended import not_connected, session_closed
 from ncclient_twisted.transport.framing import EOM, FrameDecoder, LargeMessage, announces_base, frame_11
 from ncclient_twisted.transport.hello import SharedHelloHandler
@@ -47,19 +46,6 @@ log = Logger(namespace=__name__)
 LARGE_MESSAGE = 256 * 1024
 #: How long a close may wait for the connection to end before it is aborted (seconds).
 CLOSE_ABORT_AFTER = 5.0
-
-
-class _UnusedQueue(queue.Queue):
-    """What a :class:`ReactorSession` has for the queues of ncclient's ``Session`` that it
-    never uses: always empty (a ``get`` waits, or raises ``queue.Empty``, as on an empty
-    queue of its own); a ``put`` raises, so nothing can reach another session through it."""
-
-    def put(self, item: Any, block: bool = True, timeout: Optional[float] = None) -> None:
-        raise RuntimeError("a reactor session's send and notification queues are not used")
-
-
-#: The one :class:`_UnusedQueue`.
-UNUSED_QUEUE = _UnusedQueue()
 
 
 class Link(Protocol):
@@ -112,13 +98,10 @@ class ReactorSession(MessageDispatch, Session):
         self.queued = False
         hooks = hooks if hooks is not None else SessionHooks()
         self._notifications = hooks.notifications
-        # ncclient's send queue (send writes to the link here) and, when the hooks' router
-        # takes the notifications, its notification queue are never used: one empty queue
-        # stands in for them in every session (each of ncclient's is ~15 objects the
-        # cyclic GC scans, issue #25).
+        # ncclient's send queue is never used here (send writes to the link), nor its
+        # notification queue when the hooks' router takes the notifications.
         self._q = UNUSED_QUEUE
-        if self._notifications is not None:
-            self._notification_q = UNUSED_QUEUE
+        self._drop_notification_queue()
         self._run_elsewhere = hooks.run_elsewhere
         #: A large message is being handled off the reactor: the rest waits for it.
         self._waiting_for_elsewhere = False

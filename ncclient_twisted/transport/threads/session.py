@@ -108,6 +108,7 @@ class WakeOnSendSession(MessageDispatch, Session):
         self._gate_max = hooks.gate_max
         self._batch = hooks.batch
         self._notifications = hooks.notifications
+        self._drop_notification_queue()
         self._max_message_size = hooks.max_message_size
         self._keepalive: Optional[DeadPeerDetector] = None
         self.name = "ncclient_twisted-session"
