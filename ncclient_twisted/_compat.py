@@ -151,6 +151,7 @@ def share_notification(notification: Any, raw: str, root: Any) -> None:
 #: class that brings them in; checked against ncclient 0.6.17 and 0.7.1. The session
 #: hooks (``_transport_*``, ``_send_ready``) came with ncclient 0.6.15.
 INHERITED: Dict[str, FrozenSet[str]] = {
+    "ncclient.capabilities.Capabilities": frozenset({"_dict"}),
     "ncclient.manager.Manager": frozenset(
         {"_device_handler", "_huge_tree", "_session", "_timeout", "_vendor_operations"}
     ),
@@ -165,6 +166,7 @@ INHERITED: Dict[str, FrozenSet[str]] = {
             "_transport_read", "_transport_register", "_transport_write",
         }
     ),
+    "ncclient.transport.session.HelloHandler": frozenset({"_error_cb", "_init_cb"}),
     "ncclient.transport.ssh.SSHSession": frozenset({"_auth", "_channel", "_host", "_host_keys"}),
     "ncclient.transport.tls.TLSSession": frozenset({"_host", "_socket"}),
     "ncclient.transport.unixSocket.UnixSocketSession": frozenset({"_socket"}),

@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, ContextManager, Optional, cast
+import queue
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, List, Optional, cast
 
 from ncclient.transport.session import NotificationHandler
 from twisted.logger import Logger
 
-from ncclient_twisted.transport.framing import LargeMessage, MalformedReplyError, not_utf8
+from ncclient_twisted.transport.ended import ended_session_logger
+from ncclient_twisted.transport.framing import FrameDecoder, LargeMessage, MalformedReplyError, not_utf8
 from ncclient_twisted.transport.rootscan import scan_root
 
-__all__ = ["MessageDispatch"]
+__all__ = ["MessageDispatch", "UNUSED_QUEUE"]
 
 log = Logger(namespace=__name__)
 
 
+class _UnusedQueue(queue.Queue):
+    """What a session has for a queue of ncclient's ``Session`` that it never uses: always
+    empty (a ``get`` waits, or raises ``queue.Empty``, as on an empty queue of its own); a
+    ``put`` raises, so nothing can reach another session through it."""
+
+    def put(self, item: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        raise RuntimeError("this queue of the session is not used")
+
+
+#: The one :class:`_UnusedQueue`, every session's.
+UNUSED_QUEUE = _UnusedQueue()
+
+
 class MessageDispatch:
-    """``_dispatch_message`` and ``_reject`` for a subclass of ncclient's ``Session``.
+    """``_dispatch_message`` and ``_reject`` for a subclass of ncclient's ``Session``, and
+    what both transports do at a session's end (:meth:`add_end_callback`,
+    :meth:`_release_after_end`).
 
     The root is read by :func:`scan_root` (never by a parser that could expand a DTD);
     listeners whose ``gated`` is true get small messages under the session's gate.
@@ -30,8 +47,45 @@ class MessageDispatch:
     _device_handler: Any
     _lock: Any
     _listeners: Any
+    _notification_q: Any
+    logger: Any
+    # The transport's.
+    _decoder: Optional[FrameDecoder]
+    _on_end: List[Callable[[Optional[Exception]], None]]
 
     _dispatch_error: Callable[[Exception], None]
+
+    if TYPE_CHECKING:
+
+        @property
+        def ended(self) -> bool:
+            """Whether the session has ended (each transport's: an attribute, a property)."""
+
+    def add_end_callback(self, fn: Callable[[Optional[Exception]], None]) -> None:
+        """Call *fn(reason)* when the session ends (``None``: a close we asked for; on the
+        threads transport, on the session thread). Once it has ended, *fn* is not kept (the
+        caller reads :attr:`ended`, as the Manager does): it would keep its owner and this
+        session alive in a cycle."""
+        if not self.ended:
+            self._on_end.append(fn)
+
+    def _release_after_end(self) -> None:
+        """Drop what refers back to this session, now that it has ended: its decoder (its
+        callbacks are this session's methods), the end callbacks (the Manager's bound
+        method), ncclient's logger adapter (it holds the session). Otherwise each session
+        is a graph of cycles only the cyclic GC frees (issue #25); what a closed Manager
+        reads (id, capabilities, counters, end_reason) stays. Each transport adds its own
+        links."""
+        self._decoder = None
+        self._on_end = []
+        self.logger = ended_session_logger(self)
+
+    def _drop_notification_queue(self) -> None:
+        """With the hooks' router (:meth:`add_listener`), ncclient's notification queue
+        is never filled: :data:`UNUSED_QUEUE` takes its place (a ``Queue`` is ~15 objects
+        the cyclic GC scans while the session is open, issue #25)."""
+        if self._notifications is not None:
+            self._notification_q = UNUSED_QUEUE
 
     def add_listener(self, listener: Any) -> None:
         """ncclient's, except that the hooks' notification listener (our router) takes the

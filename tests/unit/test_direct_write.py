@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from ncclient_twisted.transport.dispatch import UNUSED_QUEUE
 from ncclient_twisted.transport.threads.session import DIRECT_WRITE_MAX
-from tests.support.transport_fakes import FakeTransportSession
+from tests.support.transport_fakes import FakeTransportSession, SettableHooks
 
 
 @pytest.fixture
@@ -81,3 +82,17 @@ def test_the_session_thread_writing_means_the_caller_queues(session: Any) -> Non
     with session._write_lock:  # as while the loop writes
         session.send("<rpc/>")
     assert session.writes == [] and session._q.qsize() == 1
+
+
+def test_the_send_queue_is_the_sessions_and_with_a_router_not_the_notification_queue(session: Any) -> None:
+    assert session._q is not UNUSED_QUEUE and session._notification_q is not UNUSED_QUEUE
+    hooks = SettableHooks()
+    hooks.notifications = object()  # a router: ncclient's notification queue is never filled
+    routed = FakeTransportSession(hooks)
+    try:
+        assert routed._notification_q is UNUSED_QUEUE and routed._q is not UNUSED_QUEUE
+        with pytest.raises(RuntimeError):
+            routed._notification_q.put("x")
+        assert routed.take_notification(False, None) is None
+    finally:
+        routed.close_wake_pipe()

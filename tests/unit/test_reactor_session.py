@@ -9,12 +9,15 @@ from typing import Any, List
 import pytest
 from ncclient.devices.default import DefaultDeviceHandler
 from ncclient.transport.errors import SessionCloseError
+from ncclient.transport.notify import Notification
 from ncclient.transport.session import SessionListener
 from twisted.internet import task
 
+from ncclient_twisted.transport.dispatch import UNUSED_QUEUE
 from ncclient_twisted.transport.framing import EOM
 from ncclient_twisted.transport.reactor import scheduler as reactor_scheduler
 from ncclient_twisted.transport.reactor import session as reactor_session
+from ncclient_twisted.transport.session_hooks import SessionHooks
 from tests.support.transport_fakes import FakeLink, FakeTime
 
 NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
@@ -306,3 +309,41 @@ def test_a_subsystem_answer_after_the_connect_was_given_up_is_ignored(session: A
     session.connection_lost(None)
     session.channel_ready()
     assert link.written == [] and not session.connected
+
+
+NOTIFICATION = (
+    b'<notification xmlns="urn:ietf:params:xml:ns:netconf:notification:1.0">'
+    b"<eventTime>2024-01-01T00:00:00Z</eventTime><event xmlns='urn:example'/></notification>"
+) + EOM
+
+
+def test_with_a_notification_router_no_session_keeps_ncclients_queues(session: Any) -> None:
+    router = Recorder()
+    hooks = SessionHooks()
+    hooks.notifications = router
+    made = [reactor_session.ReactorSession(DefaultDeviceHandler(), session.clock, hooks) for _ in range(2)]
+    for s in made:
+        s.hello.addErrback(lambda f: None)
+        assert s._q is s._notification_q is UNUSED_QUEUE
+    with pytest.raises(RuntimeError):
+        made[0]._notification_q.put("x")  # nothing reaches another session through it
+    assert made[0].take_notification(False, None) is None
+    made[0].channel_opened(FakeLink())
+    assert router in made[0]._listeners  # the router, in the place of ncclient's handler
+    made[0].data_received(NOTIFICATION)
+    while session.clock.getDelayedCalls():
+        session.clock.advance(0)
+    assert router.ids == [None]
+    made[0].connection_lost(None)
+
+
+def test_without_a_router_ncclients_notification_queue_is_the_sessions_own(session: Any) -> None:
+    assert session._q is UNUSED_QUEUE  # send writes to the link
+    assert session._notification_q is not UNUSED_QUEUE
+    session.channel_opened(FakeLink())
+    session.data_received(NOTIFICATION)
+    while session.clock.getDelayedCalls():
+        session.clock.advance(0)
+    n = session.take_notification(False, None)
+    assert isinstance(n, Notification) and "urn:example" in n.notification_xml
+    session.connection_lost(None)

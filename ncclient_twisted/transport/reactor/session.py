@@ -17,7 +17,6 @@ from __future__ import annotations
 import collections
 from typing import Any, Callable, Deque, List, Optional, Protocol, Union
 
-from ncclient.capabilities import Capabilities
 from ncclient.transport.errors import (
     SessionCloseError,
     SessionError,
@@ -28,9 +27,11 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 
-from ncclient_twisted.transport.dispatch import MessageDispatch
-from ncclient_twisted.transport.ended import ended_session_logger, not_connected, session_closed
+from ncclient_twisted.transport.capabilities import shared_capabilities
+from ncclient_twisted.transport.dispatch import UNUSED_QUEUE, MessageDispatch
+from ncclient_twisted.transport.ended import not_connected, session_closed
 from ncclient_twisted.transport.framing import EOM, FrameDecoder, LargeMessage, announces_base, frame_11
+from ncclient_twisted.transport.hello import SharedHelloHandler
 from ncclient_twisted.transport.keepalive import DeadPeerDetector, KeepaliveTimeoutError
 from ncclient_twisted.transport.reactor.scheduler import WorkScheduler, scheduler_for
 from ncclient_twisted.transport.session_hooks import SessionHooks
@@ -70,6 +71,8 @@ class ReactorSession(MessageDispatch, Session):
     #: The manager hands every request to :meth:`submit` (built now while the reactor's
     #: work budget lasts, queued for a coming turn after), never builds one itself.
     submit_always = True
+    #: Whether the session has ended (set once, in :meth:`connection_lost`).
+    ended: bool
 
     def __init__(
         self,
@@ -78,7 +81,8 @@ class ReactorSession(MessageDispatch, Session):
         hooks: Optional[SessionHooks] = None,
         scheduler: Optional["WorkScheduler"] = None,
     ) -> None:
-        Session.__init__(self, Capabilities(device_handler.get_capabilities()))
+        # ncclient's Capabilities, parsed once for all the sessions of the same list.
+        Session.__init__(self, shared_capabilities(device_handler.get_capabilities()))
         self._device_handler = device_handler
         #: An ``IReactorTime`` and ``IReactorFromThreads`` provider.
         self._reactor = reactor
@@ -94,6 +98,10 @@ class ReactorSession(MessageDispatch, Session):
         self.queued = False
         hooks = hooks if hooks is not None else SessionHooks()
         self._notifications = hooks.notifications
+        # ncclient's send queue is never used here (send writes to the link), nor its
+        # notification queue when the hooks' router takes the notifications.
+        self._q = UNUSED_QUEUE
+        self._drop_notification_queue()
         self._run_elsewhere = hooks.run_elsewhere
         #: A large message is being handled off the reactor: the rest waits for it.
         self._waiting_for_elsewhere = False
@@ -123,13 +131,6 @@ class ReactorSession(MessageDispatch, Session):
         self._hello_listener: Optional[HelloHandler] = None
 
     # -- what the bridge asks of a session -------------------------------------------
-
-    def add_end_callback(self, fn: Callable[[Optional[Exception]], None]) -> None:
-        """Call *fn(reason)* when the session ends (``None``: a close we asked for). Once
-        it has ended, *fn* is not kept (the caller reads :attr:`ended`, as the Manager
-        does): it would keep its owner and this session alive in a cycle."""
-        if not self.ended:
-            self._on_end.append(fn)
 
     def mark_closing(self) -> None:
         """Say that the session is being closed on purpose (its end is then no error)."""
@@ -247,7 +248,7 @@ class ReactorSession(MessageDispatch, Session):
         send it before it answers the subsystem request)."""
         self._channel = channel
         self.add_listener(NotificationHandler(self._notification_q))
-        hello = HelloHandler(self._hello_ok, self._hello_failed)
+        hello = SharedHelloHandler(self._hello_ok, self._hello_failed)
         self._hello_listener = hello
         self.add_listener(hello)
 
@@ -263,9 +264,7 @@ class ReactorSession(MessageDispatch, Session):
         channel.write(hello)
 
     def _hello_ok(self, session_id: Any, capabilities: Any) -> None:
-        hello, self._hello_listener = self._hello_listener, None
-        if hello is not None:
-            self.remove_listener(hello)
+        self._drop_hello_listener()
         self._id = session_id
         self._server_capabilities = capabilities
         caps = [str(c) for c in capabilities or ()]
@@ -278,6 +277,12 @@ class ReactorSession(MessageDispatch, Session):
         if not self.hello.called:
             self.hello.callback(self)
 
+    def _drop_hello_listener(self) -> None:
+        """Stop listening for the hello (it came, or the session ended)."""
+        hello, self._hello_listener = self._hello_listener, None
+        if hello is not None:
+            self.remove_listener(hello)
+
     def _hello_failed(self, error: Exception) -> None:
         if not self.hello.called:
             self.hello.errback(Failure(error))
@@ -289,7 +294,7 @@ class ReactorSession(MessageDispatch, Session):
         self.bytes_received += len(data)
         decoder = self._decoder
         if decoder is None:
-            return  # after the end (see _unlink): nobody would take the message
+            return  # after the end (see _release_after_end): nobody would take the message
         try:
             decoder.feed(data)
         except Exception as e:
@@ -420,19 +425,11 @@ class ReactorSession(MessageDispatch, Session):
         waiters, self._closed_waiters = self._closed_waiters, []
         for d in waiters:
             d.callback(None)
-        self._unlink()
+        self._release_after_end()
 
-    def _unlink(self) -> None:
-        """Drop what refers back to this session, now that it has ended: its decoder (its
-        callbacks are this session's methods), the keepalive detector (its probe is the
-        transport's), the hello handler, the end callbacks (the Manager's bound method),
-        ncclient's logger adapter. Otherwise each session is a graph of cycles only the
-        cyclic GC frees (issue #25); what a closed Manager reads (id, capabilities,
-        counters, end_reason) stays."""
-        self._decoder = None
+    def _release_after_end(self) -> None:
+        """As the base's (:meth:`MessageDispatch._release_after_end`), and the keepalive
+        detector (its probe is the transport's) and the hello handler."""
+        super()._release_after_end()
         self._keepalive = None
-        self._on_end = []
-        hello, self._hello_listener = self._hello_listener, None
-        if hello is not None:
-            self.remove_listener(hello)
-        self.logger = ended_session_logger(self)
+        self._drop_hello_listener()

@@ -27,12 +27,14 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional, Protocol, Union, cast
 
 import ncclient.transport.parser as nc_parser
+from ncclient.capabilities import Capabilities
 from ncclient.transport.errors import SessionCloseError, SessionError, TransportError
 from ncclient.transport.session import NetconfBase, Session
 from twisted.logger import Logger, LogLevel
 
+from ncclient_twisted.transport.capabilities import shared_capabilities
 from ncclient_twisted.transport.dispatch import MessageDispatch
-from ncclient_twisted.transport.ended import ended_session_logger, not_connected, session_closed
+from ncclient_twisted.transport.ended import not_connected, session_closed
 from ncclient_twisted.transport.framing import EOM, FrameDecoder, announces_base, frame_11
 from ncclient_twisted.transport.hello import DEFAULT_HELLO_TIMEOUT, hello_settle_time
 from ncclient_twisted.transport.limits import descriptor_limit_error
@@ -87,11 +89,18 @@ class WakeOnSendSession(MessageDispatch, Session):
 
     #: ncclient's message parser (set by its ``connect``).
     parser: Any
+    # ncclient's Session's (declared for the type checker).
+    _client_capabilities: Any
+    _server_capabilities: Any
     #: The manager submits a request only while others are in flight (see ``submit``).
     submit_always = False
 
     def __init__(self, device_handler: Any, hooks: Optional[SessionHooks] = None) -> None:
         super().__init__(device_handler)
+        if isinstance(self._client_capabilities, Capabilities):
+            # ncclient parsed them for this session: a copy that shares its parse with
+            # the other sessions' of the same list takes their place (issue #25).
+            self._client_capabilities = shared_capabilities(self._client_capabilities)
         hooks = hooks if hooks is not None else SessionHooks()
         self._write_now = hooks.write_now
         self._wake_later = hooks.wake_later
@@ -99,6 +108,7 @@ class WakeOnSendSession(MessageDispatch, Session):
         self._gate_max = hooks.gate_max
         self._batch = hooks.batch
         self._notifications = hooks.notifications
+        self._drop_notification_queue()
         self._max_message_size = hooks.max_message_size
         self._keepalive: Optional[DeadPeerDetector] = None
         self.name = "ncclient_twisted-session"
@@ -129,13 +139,6 @@ class WakeOnSendSession(MessageDispatch, Session):
         self._wake_pending = False
 
     # -- hooks ---------------------------------------------------------------------
-
-    def add_end_callback(self, fn: Callable[[Optional[Exception]], None]) -> None:
-        """Call *fn(reason)* on the session thread when the session loop ends. Once it has
-        ended, *fn* is not kept (the caller reads :attr:`ended`, as the Manager does): it
-        would keep its owner and this session alive in a cycle."""
-        if not self._ended.is_set():
-            self._on_end.append(fn)
 
     @property
     def ended(self) -> bool:
@@ -431,16 +434,13 @@ class WakeOnSendSession(MessageDispatch, Session):
                 fn(reason)
             except Exception:
                 log.failure("end-of-session callback failed", level=LogLevel.error)
-        self._unlink()
+        self._release_after_end()
 
-    def _unlink(self) -> None:
-        """Drop what refers back to this session, now that its loop has ended: its decoder
-        and ncclient's parser (their callbacks are this session's), ncclient's logger
-        adapter (it holds the session). Otherwise the session and what it holds are
-        garbage only the cyclic GC frees (issue #25)."""
-        self._decoder = None
+    def _release_after_end(self) -> None:
+        """As the base's (:meth:`MessageDispatch._release_after_end`), and ncclient's
+        parser (its callbacks are this session's)."""
+        super()._release_after_end()
         self.parser = None
-        self.logger = ended_session_logger(self)
 
     # -- connect and close ---------------------------------------------------------
 
@@ -448,12 +448,16 @@ class WakeOnSendSession(MessageDispatch, Session):
         # The next class in the MRO (ncclient's Session) has it; mypy sees only object.
         post_connect: Any = cast(Any, super())._post_connect
         post_connect(DEFAULT_HELLO_TIMEOUT if timeout is None else timeout)
+        server = getattr(self, "_server_capabilities", None)
+        if isinstance(server, Capabilities):
+            # As the client's (ncclient's _post_connect parses the hello itself).
+            server = self._server_capabilities = shared_capabilities(server)
         # ncclient leaves this check commented out; without a base capability there is
         # no framing both sides agree on (RFC 6241 section 8.1).
-        caps = [str(c) for c in (getattr(self, "_server_capabilities", None) or ())]
+        caps = [str(c) for c in (server or ())]
         if not announces_base(caps):
             raise SessionError("server hello announces neither base:1.0 nor base:1.1")
-        settle = hello_settle_time(getattr(self, "_server_capabilities", None))
+        settle = hello_settle_time(server)
         if settle:
             # On the connect (pool) thread, never the reactor: see hello_settle_time.
             time.sleep(settle)

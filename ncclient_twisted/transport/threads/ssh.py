@@ -70,10 +70,10 @@ class ThreadedSSHSession(WakeOnSendSession, KnownHostsMixin, SSHSession):
     # ncclient's signature is what the keywords of a connect are checked against (options).
     functools.update_wrapper(connect, SSHSession.connect, assigned=(), updated=())
 
-    def _unlink(self) -> None:
+    def _release_after_end(self) -> None:
         """As the session's, and the host-key policy lets go of this session (it is read
-        only while connecting)."""
-        super()._unlink()
+        only while connecting), and paramiko's last exception its traceback."""
+        super()._release_after_end()
         policy = self._hostkey_policy
         if policy is not None and policy.session is self:
             policy.session = None
