@@ -122,11 +122,15 @@ class Output:
             os.makedirs(self.out_dir, exist_ok=True)
 
     def store(self, outcome: Outcome, append: bool = False) -> None:
-        """Write *outcome*'s output to its file, if ``--out`` (blocking: on a pool thread)."""
+        """Write *outcome*'s output to its file, if ``--out`` (blocking: on a pool thread).
+
+        The text is then dropped from the outcome (its summary names the file): a backup
+        of thousands of devices keeps no configuration in memory once it is written."""
         path = self.path_for(outcome.target)
         if path is not None and outcome.output is not None:
             _write_file(path, outcome.output, append)
             outcome.file = path
+            outcome.output = None
 
     def append(self, target: Target, text: str) -> None:
         """Append a streamed item to the device's file (blocking: on a pool thread)."""

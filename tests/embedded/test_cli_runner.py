@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import types
+from pathlib import Path
 from typing import Any, List, Optional
 
 import pytest_twisted
@@ -60,11 +61,19 @@ class _Counting:
             self.active -= 1
 
 
-async def _run(server: Any, targets: List[Target], action: _Counting, stop: Stop, concurrency: int) -> Any:
+async def _run(
+    server: Any,
+    targets: List[Target],
+    action: _Counting,
+    stop: Stop,
+    concurrency: int,
+    output: Optional[Output] = None,
+) -> Any:
     settings = Settings(timeout=30.0, concurrency=concurrency, host_keys=HostKeySettings(check=False))
     credentials = {t: Credentials(password="admin") for t in targets}
     progress = Progress(len(targets))
-    return await run_devices(_reactor(), targets, credentials, action, settings, Output(), progress, stop)
+    output = output if output is not None else Output()
+    return await run_devices(_reactor(), targets, credentials, action, settings, output, progress, stop)
 
 
 @pytest_twisted.ensureDeferred
@@ -122,3 +131,14 @@ async def test_a_stop_interrupts_what_runs_and_starts_nothing_more(server: Any) 
     assert len(action.started) <= 4, action.started
     assert [o.error for o in outcomes[4:]] == ["interrupted"] * 6
     assert sum(1 for o in outcomes if o.ok) <= 4
+
+
+@pytest_twisted.ensureDeferred
+async def test_with_out_dir_each_reply_is_in_its_file_not_in_memory(server: Any, tmp_path: Path) -> None:
+    """A backup keeps no configuration in memory once its file is written."""
+    output = Output(out_dir=str(tmp_path))
+    output.prepare()
+    outcomes = await _run(server, _targets(server, 4), _Counting(), Stop(), concurrency=2, output=output)
+    for o in outcomes:
+        assert o.ok and o.output is None, o
+        assert o.file is not None and "<rpc-reply" in Path(o.file).read_text()
