@@ -13,20 +13,14 @@ that fails (authentication, a host key not in known_hosts). Each *TypeName* (a c
 from __future__ import annotations
 
 import argparse
-import collections
 import gc
-import os
-import tempfile
 from typing import Any, List
 
 from twisted.internet import defer, task
 
 from benchmarks import fleet
+from benchmarks.diagnostics._common import by_type, print_per_session, served_device
 from ncclient_twisted import manager
-
-
-def _kind(o: Any) -> str:
-    return "%s.%s" % (getattr(type(o), "__module__", "?"), type(o).__qualname__)
 
 
 def _show_referrers(garbage: List[Any], wanted: List[str]) -> None:
@@ -51,27 +45,23 @@ def _show_referrers(garbage: List[Any], wanted: List[str]) -> None:
 
 
 async def main(reactor: Any, args: argparse.Namespace) -> None:
-    procs, devices, lines = fleet.start_servers(1, 1)
-    host, port, _ = devices[0]
-    with tempfile.NamedTemporaryFile("w", suffix="_known_hosts", delete=False) as known_hosts:
-        if args.case != "bad-hostkey":  # otherwise empty: the server's key is refused
-            known_hosts.write("".join(line + "\n" for line in lines))
     password = "wrong" if args.case == "bad-password" else fleet.PASSWORD
+    # bad-hostkey: the known_hosts file is empty, the server's key is refused
+    with served_device(known=args.case != "bad-hostkey") as (host, port, known_hosts):
 
-    async def one_session() -> None:
-        try:
-            m = await manager.connect(
-                host=host, port=port, username=fleet.USERNAME, password=password, io=args.io,
-                known_hosts=known_hosts.name, allow_agent=False, look_for_keys=False, timeout=30,
-            )
-        except Exception:
-            if args.case == "ok":
-                raise
-            return
-        await m.get_config(source="running")
-        await m.close_session()
+        async def one_session() -> None:
+            try:
+                m = await manager.connect(
+                    host=host, port=port, username=fleet.USERNAME, password=password, io=args.io,
+                    known_hosts=known_hosts, allow_agent=False, look_for_keys=False, timeout=30,
+                )
+            except Exception:
+                if args.case == "ok":
+                    raise
+                return
+            await m.get_config(source="running")
+            await m.close_session()
 
-    try:
         for _ in range(2):  # imports and first-use caches are not garbage
             await one_session()
         await task.deferLater(reactor, 0.3, lambda: None)
@@ -86,12 +76,8 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
         gc.garbage.clear()
         print("io=%s case=%s: cyclic garbage per session: %.1f objects"
               % (args.io, args.case, len(garbage) / args.sessions))
-        for kind, count in collections.Counter(map(_kind, garbage)).most_common(25):
-            print("  %7.1f %s" % (count / args.sessions, kind))
+        print_per_session(by_type(garbage), args.sessions)
         _show_referrers(garbage, args.types)
-    finally:
-        fleet.stop_servers(procs)
-        os.unlink(known_hosts.name)
 
 
 if __name__ == "__main__":
