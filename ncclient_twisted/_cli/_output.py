@@ -23,7 +23,7 @@ from ncclient_twisted import defer_to_pool
 from ncclient_twisted._types import ICommandReactor
 from ncclient_twisted.inventory import Target
 
-__all__ = ["Outcome", "Output", "pretty_xml", "pretty"]
+__all__ = ["Outcome", "Output", "pretty_xml", "pretty", "store_outcome"]
 
 _PARSER = etree.XMLParser(remove_blank_text=True, resolve_entities=False, huge_tree=True)
 
@@ -48,6 +48,21 @@ async def pretty(reactor: ICommandReactor, text: str) -> str:
     if len(text) <= PRETTY_ON_REACTOR_MAX:
         return pretty_xml(text)
     return str(await defer_to_pool(reactor, pretty_xml, text))
+
+
+#: Files up to this many characters are written on the reactor thread (a tenth of a
+#: millisecond on a local disk, its page cache); larger ones on a pool thread. The handoff to
+#: a pool thread and back costs a run over many devices more than the write: each is a
+#: switch of the GIL from the busy reactor thread and back.
+WRITE_ON_REACTOR_MAX = 16 * 1024
+
+
+async def store_outcome(reactor: ICommandReactor, output: "Output", outcome: "Outcome") -> None:
+    """:meth:`Output.store` of *outcome*, never holding the reactor more than a moment."""
+    if outcome.output is not None and len(outcome.output) <= WRITE_ON_REACTOR_MAX:
+        output.store(outcome)
+    else:
+        await defer_to_pool(reactor, output.store, outcome)
 
 
 @dataclass

@@ -22,13 +22,13 @@ from ncclient.transport.errors import AuthenticationError
 from twisted.internet import defer
 from twisted.internet.defer import CancelledError, Deferred
 
-from ncclient_twisted import defer_to_pool, manager
+from ncclient_twisted import manager
 from ncclient_twisted._types import ICommandReactor
 from ncclient_twisted.inventory import Target
 
 from ._credentials import CredentialError, Credentials
 from ._errors import auth_hint, describe, is_expected
-from ._output import Outcome, Output
+from ._output import Outcome, Output, store_outcome
 from ._progress import Progress
 
 __all__ = ["HostKeySettings", "Settings", "Timer", "Stop", "run_devices", "connect_target", "settle_start_up"]
@@ -182,7 +182,7 @@ async def run_devices(
             await _close(m, min(settings.timeout, 5.0))
         outcome = Outcome(target, True, latency=timer.total, output=text)
         if output.out_dir is not None and text is not None:
-            await defer_to_pool(reactor, output.store, outcome)
+            await store_outcome(reactor, output, outcome)
         return outcome
 
     async def one(target: Target) -> Outcome:

@@ -22,7 +22,15 @@ from ncclient_twisted._cli import cli, exit_status
 from ncclient_twisted._cli._credentials import CredentialError, CredentialOptions, resolve
 from ncclient_twisted._cli._errors import describe
 from ncclient_twisted._cli._operations import config_element, rpc_element
-from ncclient_twisted._cli._output import PRETTY_ON_REACTOR_MAX, Outcome, Output, pretty, pretty_xml
+from ncclient_twisted._cli._output import (
+    PRETTY_ON_REACTOR_MAX,
+    WRITE_ON_REACTOR_MAX,
+    Outcome,
+    Output,
+    pretty,
+    pretty_xml,
+    store_outcome,
+)
 from ncclient_twisted._cli._progress import PlainProgress, Progress, make_progress
 from ncclient_twisted._cli._subscribe import parse_until
 from ncclient_twisted.inventory import InventoryError, Target, parse_inventory
@@ -180,6 +188,33 @@ async def test_large_replies_are_reindented_on_a_pool_thread(monkeypatch: Any) -
     assert await pretty(reactor, small) == pretty_xml(small)
     assert await pretty(reactor, big) == pretty_xml(big)
     assert threads[0] == threading.get_ident() and threads[1] != threading.get_ident()
+
+
+@pytest_twisted.ensureDeferred
+async def test_small_files_are_written_on_the_reactor_large_ones_on_a_pool_thread(
+    monkeypatch: Any, tmp_path: Any
+) -> None:
+    from twisted.internet import reactor
+
+    from ncclient_twisted._cli import _output
+
+    threads: List[int] = []
+    write = _output._write_file
+
+    def spy(path: str, text: str, append: bool = False) -> None:
+        threads.append(threading.get_ident())
+        write(path, text, append)
+
+    monkeypatch.setattr(_output, "_write_file", spy)
+    output = Output(out_dir=str(tmp_path))
+    small = Outcome(Target("192.0.2.1", name="small"), True, output="<a/>")
+    big = Outcome(Target("192.0.2.2", name="big"), True, output="x" * (WRITE_ON_REACTOR_MAX + 1))
+    d = defer.ensureDeferred(store_outcome(reactor, output, small))
+    assert d.called  # written at once, no handoff
+    await d
+    await store_outcome(reactor, output, big)
+    assert threads[0] == threading.get_ident() and threads[1] != threading.get_ident()
+    assert (tmp_path / "small.xml").read_text() == "<a/>" and small.output is None and small.file
 
 
 @pytest.mark.parametrize("code, status", [(None, 0), (0, 0), (1, 1), (130, 130), ("boom", 1)])
