@@ -5,9 +5,11 @@ keywords (:class:`~ncclient_twisted.options.ConnectOptions`), picks the transpor
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any, Optional
 
 import ncclient.devices.default  # noqa: F401 - see below
+from cryptography.utils import CryptographyDeprecationWarning
 from twisted.internet.defer import Deferred, fail
 from twisted.logger import Logger
 
@@ -15,13 +17,18 @@ from ncclient_twisted._manager import Manager
 from ncclient_twisted._types import INetconfReactor
 from ncclient_twisted.bridge.runtime import resolve_reactor, runtime_for
 from ncclient_twisted.options import ConnectOptions
+from ncclient_twisted.transport.threads.connectors import SocketConnector, SSHConnector
+from ncclient_twisted.transport.threads.ssh import ThreadedSSHSession
 
 # The default transport's SSH modules (Conch's among them) and ncclient's default device
 # handler load with this module, at the program's start-up: at the first connect they
 # would be imported on the reactor thread (25-60 ms, a stall of every other connection).
-from ncclient_twisted.transport.reactor.ssh_connector import ReactorSSHConnector
-from ncclient_twisted.transport.threads.connectors import SocketConnector, SSHConnector
-from ncclient_twisted.transport.threads.ssh import ThreadedSSHSession
+with warnings.catch_warnings():
+    # Twisted before 23 builds a table naming ciphers that cryptography deprecates
+    # (Blowfish, CAST5) when Conch's transport module loads: warnings about Twisted's
+    # internals, at the import of ours, that no user can act on but by upgrading Twisted.
+    warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+    from ncclient_twisted.transport.reactor.ssh_connector import ReactorSSHConnector
 
 __all__ = ["connect", "connect_ssh", "connect_tls", "connect_uds"]
 
