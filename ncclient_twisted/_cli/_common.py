@@ -238,7 +238,7 @@ def run_action(
         interrupted = stop.fired and not stop_is_success
         return common.output.finish(outcomes, time.perf_counter() - start, interrupted)
 
-    settle_start_up(common.settings.io)
+    settle_start_up()
     run_reactor(main)
 
 

@@ -228,20 +228,13 @@ async def run_devices(
     return [outcome for outcome in outcomes if outcome is not None]
 
 
-def settle_start_up(io: str) -> None:
-    """Load the transport the run connects with, then freeze what start-up made.
+def settle_start_up() -> None:
+    """Freeze what start-up made, before a run over devices.
 
-    The modules (about 60,000 objects) are then never scanned by the garbage collector's
-    full collections, each a pause of the reactor, during a run over many devices (issue
-    #25); and the first connect does not import the transport on the reactor thread.
-
-    @param io: The run's ``io`` (``"threads"`` loads ncclient's and paramiko's, any other
-        value the reactor's).
+    The modules (about 60,000 objects; both transports among them, as they load with
+    ``ncclient_twisted.manager``) are then never scanned by the garbage collector's full
+    collections, each a pause of the reactor, during a run over many devices (issue #25).
     """
-    if io == "threads":
-        import ncclient_twisted.transport.threads.connectors  # noqa: F401
-    else:
-        import ncclient_twisted.transport.reactor.ssh_connector  # noqa: F401
     gc.freeze()
 
 
